@@ -1,0 +1,245 @@
+// Row-wise reductions and the ops built on them, over a row-major
+// [rows, cols] matrix; one 256-thread workgroup per row (rows fold into a 2-D
+// grid: row = wid.x + wid.y * nwg.x). Every op reads its inputs from
+// bindings 1..3 and writes binding 4.
+//   row_sum:       out[r] = sum_j x[r, j]
+//   row_max:       out[r] = max_j x[r, j]
+//   logsumexp:     out[r] = log sum_j exp(x[r, j])        (max-shifted)
+//   logsumexp_bwd: out[r, j] = g[r] * exp(x[r, j] - lse[r])   (in1 = lse, in2 = g)
+//   softmax:       out[r, j] = exp(x[r, j] - lse(x[r, :]))
+//   softmax_bwd:   out[r, j] = y[r, j] * (dy[r, j] - sum_k y[r, k] dy[r, k])  (x = y, in1 = dy)
+//   l2norm:        out[r, j] = x[r, j] / max(|x[r, :]|, eps)
+//   l2norm_bwd:    out = (dy - y (y . dy)) / |x|, y = x / |x|, when |x| > eps,
+//                  else dy / eps                                      (in1 = dy)
+//   channel_sum:   out[c] = sum_{o, i} x[o, c, i] for x viewed as [rows, cols, inner]
+//                  (one workgroup per channel c; the bias gradient)
+
+struct Params {
+    rows: u32,
+    cols: u32,
+    inner: u32,
+    eps: f32,
+    // channel_sum: 1 adds to out instead of overwriting it (split batches)
+    accumulate: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> in1: array<f32>;
+@group(0) @binding(3) var<storage, read> in2: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+
+const WG: u32 = 256u;
+var<workgroup> red: array<f32, 256>;
+
+fn reduce_sum(lid: u32, v: f32) -> f32 {
+    red[lid] = v;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        if lid < s {
+            red[lid] += red[lid + s];
+        }
+        workgroupBarrier();
+    }
+    let r = red[0];
+    workgroupBarrier();
+    return r;
+}
+
+fn reduce_max(lid: u32, v: f32) -> f32 {
+    red[lid] = v;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        if lid < s {
+            red[lid] = max(red[lid], red[lid + s]);
+        }
+        workgroupBarrier();
+    }
+    let r = red[0];
+    workgroupBarrier();
+    return r;
+}
+
+const NEG_BIG: f32 = -3.0e38;
+
+fn row_lse(row: u32, lid: u32) -> f32 {
+    let base = row * params.cols;
+    var m = NEG_BIG;
+    for (var j = lid; j < params.cols; j += WG) {
+        m = max(m, x[base + j]);
+    }
+    m = reduce_max(lid, m);
+    var s = 0.0;
+    for (var j = lid; j < params.cols; j += WG) {
+        s += exp(x[base + j] - m);
+    }
+    s = reduce_sum(lid, s);
+    return m + log(s);
+}
+
+@compute @workgroup_size(256)
+fn row_sum(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let row = wid.x + wid.y * nwg.x;
+    if row >= params.rows {
+        return;
+    }
+    let lid = lid3.x;
+    var s = 0.0;
+    for (var j = lid; j < params.cols; j += WG) {
+        s += x[row * params.cols + j];
+    }
+    s = reduce_sum(lid, s);
+    if lid == 0u {
+        out[row] = s;
+    }
+}
+
+@compute @workgroup_size(256)
+fn row_max(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let row = wid.x + wid.y * nwg.x;
+    if row >= params.rows {
+        return;
+    }
+    let lid = lid3.x;
+    var m = NEG_BIG;
+    for (var j = lid; j < params.cols; j += WG) {
+        m = max(m, x[row * params.cols + j]);
+    }
+    m = reduce_max(lid, m);
+    if lid == 0u {
+        out[row] = m;
+    }
+}
+
+@compute @workgroup_size(256)
+fn logsumexp(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let row = wid.x + wid.y * nwg.x;
+    if row >= params.rows {
+        return;
+    }
+    let lse = row_lse(row, lid3.x);
+    if lid3.x == 0u {
+        out[row] = lse;
+    }
+}
+
+@compute @workgroup_size(256)
+fn logsumexp_bwd(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let row = wid.x + wid.y * nwg.x;
+    if row >= params.rows {
+        return;
+    }
+    let lse = in1[row];
+    let g = in2[row];
+    for (var j = lid3.x; j < params.cols; j += WG) {
+        let i = row * params.cols + j;
+        out[i] = g * exp(x[i] - lse);
+    }
+}
+
+@compute @workgroup_size(256)
+fn softmax(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let row = wid.x + wid.y * nwg.x;
+    if row >= params.rows {
+        return;
+    }
+    let lse = row_lse(row, lid3.x);
+    for (var j = lid3.x; j < params.cols; j += WG) {
+        let i = row * params.cols + j;
+        out[i] = exp(x[i] - lse);
+    }
+}
+
+@compute @workgroup_size(256)
+fn softmax_bwd(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let row = wid.x + wid.y * nwg.x;
+    if row >= params.rows {
+        return;
+    }
+    let lid = lid3.x;
+    let base = row * params.cols;
+    var d = 0.0;
+    for (var j = lid; j < params.cols; j += WG) {
+        d += x[base + j] * in1[base + j];
+    }
+    d = reduce_sum(lid, d);
+    for (var j = lid; j < params.cols; j += WG) {
+        out[base + j] = x[base + j] * (in1[base + j] - d);
+    }
+}
+
+@compute @workgroup_size(256)
+fn l2norm(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let row = wid.x + wid.y * nwg.x;
+    if row >= params.rows {
+        return;
+    }
+    let lid = lid3.x;
+    let base = row * params.cols;
+    var s = 0.0;
+    for (var j = lid; j < params.cols; j += WG) {
+        s += x[base + j] * x[base + j];
+    }
+    let inv = 1.0 / max(sqrt(reduce_sum(lid, s)), params.eps);
+    for (var j = lid; j < params.cols; j += WG) {
+        out[base + j] = x[base + j] * inv;
+    }
+}
+
+@compute @workgroup_size(256)
+fn l2norm_bwd(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let row = wid.x + wid.y * nwg.x;
+    if row >= params.rows {
+        return;
+    }
+    let lid = lid3.x;
+    let base = row * params.cols;
+    var s = 0.0;
+    var d = 0.0;
+    for (var j = lid; j < params.cols; j += WG) {
+        s += x[base + j] * x[base + j];
+        d += x[base + j] * in1[base + j];
+    }
+    let norm = sqrt(reduce_sum(lid, s));
+    let xdy = reduce_sum(lid, d);
+    if norm > params.eps {
+        let inv = 1.0 / norm;
+        // y . dy = (x . dy) / |x|
+        let ydy = xdy * inv;
+        for (var j = lid; j < params.cols; j += WG) {
+            let y = x[base + j] * inv;
+            out[base + j] = (in1[base + j] - y * ydy) * inv;
+        }
+    } else {
+        for (var j = lid; j < params.cols; j += WG) {
+            out[base + j] = in1[base + j] / params.eps;
+        }
+    }
+}
+
+@compute @workgroup_size(256)
+fn channel_sum(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let c = wid.x + wid.y * nwg.x;
+    if c >= params.cols {
+        return;
+    }
+    let lid = lid3.x;
+    let total = params.rows * params.inner;
+    var s = 0.0;
+    for (var e = lid; e < total; e += WG) {
+        let o = e / params.inner;
+        let i = e % params.inner;
+        s += x[(o * params.cols + c) * params.inner + i];
+    }
+    s = reduce_sum(lid, s);
+    if lid == 0u {
+        if params.accumulate == 1u {
+            out[c] += s;
+        } else {
+            out[c] = s;
+        }
+    }
+}

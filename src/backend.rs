@@ -1,0 +1,232 @@
+//! One API over the two ways crest computes: the wgpu device, or the CPU twins
+//! (`--device cpu-reference`, for machines with no driver at all). Higher
+//! layers (model, training, mapping) are written once against [`Backend`].
+
+use std::sync::Arc;
+
+use crate::error::{CrestError, Result};
+use crate::gpu::{DeviceChoice, Gpu, GpuBuf, Requirements};
+use crate::ops::conv1d::{self, ConvDims};
+use crate::ops::elementwise::{self, ChannelShape};
+use crate::ops::gemm::{self, GemmDims};
+use crate::ops::reduce::{self, RowOp};
+
+/// A float tensor living on a backend.
+#[derive(Clone, Debug)]
+pub enum Tensor {
+    /// On the wgpu device.
+    Gpu(GpuBuf),
+    /// In host memory (cpu-reference).
+    Cpu(Vec<f32>),
+}
+
+impl Tensor {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        match self {
+            Tensor::Gpu(b) => b.len,
+            Tensor::Cpu(v) => v.len(),
+        }
+    }
+    /// Whether it has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Where crest computes.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    /// A wgpu adapter.
+    Gpu(Arc<Gpu>),
+    /// The CPU twins (f32).
+    CpuReference,
+}
+
+fn mixed() -> CrestError {
+    CrestError::Invalid("tensor is on a different backend than the op".into())
+}
+
+macro_rules! gpu_or_cpu {
+    ($self:expr, $gpu:ident => $g:expr, $cpu:expr) => {
+        match $self {
+            Backend::Gpu($gpu) => $g,
+            Backend::CpuReference => $cpu,
+        }
+    };
+}
+
+fn g(t: &Tensor) -> Result<&GpuBuf> {
+    match t {
+        Tensor::Gpu(b) => Ok(b),
+        Tensor::Cpu(_) => Err(mixed()),
+    }
+}
+
+fn c(t: &Tensor) -> Result<&[f32]> {
+    match t {
+        Tensor::Cpu(v) => Ok(v),
+        Tensor::Gpu(_) => Err(mixed()),
+    }
+}
+
+fn cm(t: &mut Tensor) -> Result<&mut Vec<f32>> {
+    match t {
+        Tensor::Cpu(v) => Ok(v),
+        Tensor::Gpu(_) => Err(mixed()),
+    }
+}
+
+impl Backend {
+    /// Open the backend `choice` names. Returns a notice to print, if any.
+    pub fn open(choice: &DeviceChoice, req: &Requirements) -> Result<(Backend, Option<String>)> {
+        if *choice == DeviceChoice::CpuReference {
+            return Ok((Backend::CpuReference, None));
+        }
+        let (gpu, notice) = Gpu::new(choice, req)?;
+        Ok((Backend::Gpu(gpu), notice))
+    }
+
+    /// Human-readable name: adapter name and backend, or "cpu-reference".
+    pub fn name(&self) -> String {
+        match self {
+            Backend::Gpu(g) => format!(
+                "{} ({}, {})",
+                g.summary.name, g.summary.backend, g.summary.device_type
+            ),
+            Backend::CpuReference => "cpu-reference (plain Rust twins)".into(),
+        }
+    }
+
+    /// Copy host data to the backend.
+    pub fn upload(&self, data: &[f32]) -> Result<Tensor> {
+        gpu_or_cpu!(self, gpu => Ok(Tensor::Gpu(gpu.upload("tensor", data)?)), Ok(Tensor::Cpu(data.to_vec())))
+    }
+
+    /// A zero tensor.
+    pub fn zeros(&self, len: usize) -> Result<Tensor> {
+        gpu_or_cpu!(self, gpu => Ok(Tensor::Gpu(gpu.zeros("tensor", len)?)), Ok(Tensor::Cpu(vec![0.0; len])))
+    }
+
+    /// Copy a tensor to the host.
+    pub fn read(&self, t: &Tensor) -> Result<Vec<f32>> {
+        gpu_or_cpu!(self, gpu => gpu.read(g(t)?), Ok(c(t)?.to_vec()))
+    }
+
+    /// Wait for queued work.
+    pub fn sync(&self) -> Result<()> {
+        gpu_or_cpu!(self, gpu => gpu.sync(), Ok(()))
+    }
+
+    /// `C = alpha op(A) op(B) + beta C`.
+    pub fn gemm(&self, d: &GemmDims, a: &Tensor, b: &Tensor, out: &mut Tensor) -> Result<()> {
+        gpu_or_cpu!(self, gpu => gemm::gemm_gpu(gpu, d, g(a)?, g(b)?, g(out)?),
+            gemm::gemm_cpu(d, c(a)?, c(b)?, cm(out)?))
+    }
+
+    /// conv1d forward.
+    pub fn conv1d_forward(
+        &self,
+        d: &ConvDims,
+        x: &Tensor,
+        w: &Tensor,
+        bias: Option<&Tensor>,
+        y: &mut Tensor,
+    ) -> Result<()> {
+        gpu_or_cpu!(self, gpu => conv1d::conv1d_forward_gpu(gpu, d, g(x)?, g(w)?, bias.map(g).transpose()?, g(y)?),
+            conv1d::conv1d_forward_cpu(d, c(x)?, c(w)?, bias.map(c).transpose()?, cm(y)?))
+    }
+
+    /// conv1d input gradient.
+    pub fn conv1d_input_grad(
+        &self,
+        d: &ConvDims,
+        dy: &Tensor,
+        w: &Tensor,
+        dx: &mut Tensor,
+    ) -> Result<()> {
+        gpu_or_cpu!(self, gpu => conv1d::conv1d_input_grad_gpu(gpu, d, g(dy)?, g(w)?, g(dx)?),
+            conv1d::conv1d_input_grad_cpu(d, c(dy)?, c(w)?, cm(dx)?))
+    }
+
+    /// conv1d weight gradient (overwrites dw).
+    pub fn conv1d_weight_grad(
+        &self,
+        d: &ConvDims,
+        dy: &Tensor,
+        x: &Tensor,
+        dw: &mut Tensor,
+    ) -> Result<()> {
+        gpu_or_cpu!(self, gpu => conv1d::conv1d_weight_grad_gpu(gpu, d, g(dy)?, g(x)?, g(dw)?, 0.0),
+            conv1d::conv1d_weight_grad_cpu(d, c(dy)?, c(x)?, cm(dw)?))
+    }
+
+    /// Per-channel sum (bias gradient).
+    pub fn channel_sum(&self, s: &ChannelShape, x: &Tensor, out: &mut Tensor) -> Result<()> {
+        gpu_or_cpu!(self, gpu => reduce::channel_sum_gpu(gpu, g(x)?, s.outer, s.channels, s.inner, g(out)?),
+            reduce::channel_sum_cpu(c(x)?, s.outer, s.channels, s.inner, cm(out)?))
+    }
+
+    /// Bias add.
+    pub fn bias_add(
+        &self,
+        s: &ChannelShape,
+        x: &Tensor,
+        bias: &Tensor,
+        out: &mut Tensor,
+    ) -> Result<()> {
+        gpu_or_cpu!(self, gpu => elementwise::bias_add_gpu(gpu, s, g(x)?, g(bias)?, g(out)?),
+            elementwise::bias_add_cpu(s, c(x)?, c(bias)?, cm(out)?))
+    }
+
+    /// ReLU.
+    pub fn relu(&self, x: &Tensor, out: &mut Tensor) -> Result<()> {
+        gpu_or_cpu!(self, gpu => elementwise::relu_gpu(gpu, x.len(), g(x)?, g(out)?),
+            elementwise::relu_cpu(c(x)?, cm(out)?))
+    }
+
+    /// ReLU backward.
+    pub fn relu_bwd(&self, x: &Tensor, dy: &Tensor, dx: &mut Tensor) -> Result<()> {
+        gpu_or_cpu!(self, gpu => elementwise::relu_bwd_gpu(gpu, x.len(), g(x)?, g(dy)?, g(dx)?),
+            elementwise::relu_bwd_cpu(c(x)?, c(dy)?, cm(dx)?))
+    }
+
+    /// A row-wise op (sum, max, log-sum-exp, softmax, L2 normalise).
+    pub fn row_op(
+        &self,
+        op: RowOp,
+        x: &Tensor,
+        rows: usize,
+        cols: usize,
+        out: &mut Tensor,
+    ) -> Result<()> {
+        gpu_or_cpu!(self, gpu => reduce::row_op_gpu(gpu, op, g(x)?, rows, cols, reduce::L2_EPS, g(out)?),
+            reduce::row_op_cpu(op, c(x)?, rows, cols, reduce::L2_EPS, cm(out)?))
+    }
+
+    /// Softmax backward (y = softmax output).
+    pub fn softmax_bwd(
+        &self,
+        y: &Tensor,
+        dy: &Tensor,
+        rows: usize,
+        cols: usize,
+        dx: &mut Tensor,
+    ) -> Result<()> {
+        gpu_or_cpu!(self, gpu => reduce::softmax_bwd_gpu(gpu, g(y)?, g(dy)?, rows, cols, g(dx)?),
+            reduce::softmax_bwd_cpu(c(y)?, c(dy)?, rows, cols, cm(dx)?))
+    }
+
+    /// L2-normalise backward (x = forward input).
+    pub fn l2norm_bwd(
+        &self,
+        x: &Tensor,
+        dy: &Tensor,
+        rows: usize,
+        cols: usize,
+        dx: &mut Tensor,
+    ) -> Result<()> {
+        gpu_or_cpu!(self, gpu => reduce::l2norm_bwd_gpu(gpu, g(x)?, g(dy)?, rows, cols, reduce::L2_EPS, g(dx)?),
+            reduce::l2norm_bwd_cpu(c(x)?, c(dy)?, rows, cols, reduce::L2_EPS, cm(dx)?))
+    }
+}

@@ -1,0 +1,259 @@
+//! The device context: adapter + device + queue + pipeline cache.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::adapter::{self, AdapterSummary, DeviceChoice};
+use crate::error::{CrestError, Result};
+
+thread_local! {
+    static CAP_OVERRIDE: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Limits a workload needs from the adapter. Each is checked before the device
+/// is requested, so a too-small adapter gives "needs X, adapter gives Y"
+/// instead of a wgpu panic.
+#[derive(Clone, Debug)]
+pub struct Requirements {
+    /// Largest single storage binding the workload must bind (bytes).
+    pub storage_binding: u64,
+    /// Largest single buffer (bytes).
+    pub buffer_size: u64,
+    /// Storage buffers bound at once by one kernel.
+    pub storage_buffers_per_stage: u32,
+    /// Workgroup shared memory of the largest kernel (bytes).
+    pub workgroup_storage: u32,
+    /// Invocations per workgroup of the largest kernel.
+    pub invocations_per_workgroup: u32,
+}
+
+impl Default for Requirements {
+    /// What crest's kernels themselves need: they are written for the WebGPU
+    /// default limits, so any conformant adapter satisfies these.
+    fn default() -> Self {
+        Requirements {
+            storage_binding: 1 << 20,
+            buffer_size: 1 << 20,
+            storage_buffers_per_stage: 6,
+            workgroup_storage: 8 * 1024 + 512,
+            invocations_per_workgroup: 256,
+        }
+    }
+}
+
+/// The GPU context crest runs on. Cheap to share (`Arc<Gpu>`); all methods take `&self`.
+pub struct Gpu {
+    /// wgpu device.
+    pub device: wgpu::Device,
+    /// wgpu queue.
+    pub queue: wgpu::Queue,
+    /// What the adapter is.
+    pub summary: AdapterSummary,
+    /// Limits granted to the device.
+    pub limits: wgpu::Limits,
+    /// Whether timestamp queries were enabled.
+    pub timestamps: bool,
+    /// Largest binding used when splitting work: the device's
+    /// `max_storage_buffer_binding_size` (and `max_buffer_size`).
+    binding_cap: u64,
+    pipelines: Mutex<HashMap<(&'static str, &'static str), Arc<wgpu::ComputePipeline>>>,
+}
+
+impl std::fmt::Debug for Gpu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gpu")
+            .field("adapter", &self.summary.name)
+            .field("backend", &self.summary.backend)
+            .finish()
+    }
+}
+
+fn check(what: &str, needs: u64, gives: u64, adapter: &str) -> Result<()> {
+    if needs > gives {
+        return Err(CrestError::Limit {
+            what: what.to_string(),
+            needs,
+            gives,
+            adapter: adapter.to_string(),
+        });
+    }
+    Ok(())
+}
+
+impl Gpu {
+    /// Create a context on the adapter `choice` selects, with at least `req`.
+    /// Returns the context and a one-line notice to print (e.g. CPU fallback).
+    pub fn new(choice: &DeviceChoice, req: &Requirements) -> Result<(Arc<Gpu>, Option<String>)> {
+        let instance = adapter::instance();
+        let (adapter, notice) = adapter::choose(&instance, choice)?;
+        let summary = adapter::summarize(0, &adapter);
+        let have = adapter.limits();
+        let name = summary.name.as_str();
+        check(
+            "max_storage_buffer_binding_size",
+            req.storage_binding,
+            have.max_storage_buffer_binding_size,
+            name,
+        )?;
+        check(
+            "max_buffer_size",
+            req.buffer_size,
+            have.max_buffer_size,
+            name,
+        )?;
+        check(
+            "max_storage_buffers_per_shader_stage",
+            req.storage_buffers_per_stage.into(),
+            have.max_storage_buffers_per_shader_stage.into(),
+            name,
+        )?;
+        check(
+            "max_compute_workgroup_storage_size",
+            req.workgroup_storage.into(),
+            have.max_compute_workgroup_storage_size.into(),
+            name,
+        )?;
+        check(
+            "max_compute_invocations_per_workgroup",
+            req.invocations_per_workgroup.into(),
+            have.max_compute_invocations_per_workgroup.into(),
+            name,
+        )?;
+        // Ask for what the workload needs, and as much buffer room as the
+        // adapter offers (bigger bindings mean fewer splits).
+        let mut limits = wgpu::Limits::downlevel_defaults();
+        limits.max_storage_buffer_binding_size = have.max_storage_buffer_binding_size;
+        limits.max_buffer_size = have.max_buffer_size;
+        limits.max_storage_buffers_per_shader_stage = req
+            .storage_buffers_per_stage
+            .max(limits.max_storage_buffers_per_shader_stage)
+            .min(have.max_storage_buffers_per_shader_stage);
+        limits.max_compute_workgroup_storage_size = have.max_compute_workgroup_storage_size;
+        limits.max_compute_invocations_per_workgroup = have.max_compute_invocations_per_workgroup;
+        limits.max_compute_workgroup_size_x = have.max_compute_workgroup_size_x;
+        limits.max_compute_workgroup_size_y = have.max_compute_workgroup_size_y;
+        limits.max_compute_workgroup_size_z = have.max_compute_workgroup_size_z;
+        limits.max_compute_workgroups_per_dimension = have.max_compute_workgroups_per_dimension;
+        limits.max_bind_groups = have.max_bind_groups.min(4);
+        limits.max_uniform_buffer_binding_size = have.max_uniform_buffer_binding_size;
+        limits.min_storage_buffer_offset_alignment = have.min_storage_buffer_offset_alignment;
+        limits.min_uniform_buffer_offset_alignment = have.min_uniform_buffer_offset_alignment;
+
+        let timestamps = adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY)
+            && std::env::var_os("CREST_NO_TIMESTAMPS").is_none();
+        let features = if timestamps {
+            wgpu::Features::TIMESTAMP_QUERY
+        } else {
+            wgpu::Features::empty()
+        };
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("crest"),
+            required_features: features,
+            required_limits: limits.clone(),
+            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        }))
+        .map_err(|e| CrestError::Device {
+            adapter: summary.name.clone(),
+            message: e.to_string(),
+        })?;
+        device.on_uncaptured_error(Arc::new(|e: wgpu::Error| {
+            tracing::error!("uncaptured wgpu error: {e}");
+        }));
+        let cap = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
+        Ok((
+            Arc::new(Gpu {
+                device,
+                queue,
+                summary,
+                limits,
+                timestamps,
+                binding_cap: cap,
+                pipelines: Mutex::new(HashMap::new()),
+            }),
+            notice,
+        ))
+    }
+
+    /// Largest number of bytes one binding may cover: the device limit, or
+    /// less inside [`Gpu::with_binding_cap`] on this thread.
+    pub fn binding_cap(&self) -> u64 {
+        CAP_OVERRIDE.with(|c| {
+            c.get()
+                .map_or(self.binding_cap, |o| o.min(self.binding_cap))
+        })
+    }
+
+    /// Run `f` with the per-binding size used for splitting work lowered to
+    /// `bytes` on this thread (never raised above the device limit). Lets tests
+    /// exercise the splitting paths on small data without a huge device.
+    pub fn with_binding_cap<R>(&self, bytes: u64, f: impl FnOnce() -> R) -> R {
+        let old = CAP_OVERRIDE.with(|c| c.replace(Some(bytes.max(256))));
+        let r = f();
+        CAP_OVERRIDE.with(|c| c.set(old));
+        r
+    }
+
+    /// Required alignment of storage-binding offsets, bytes.
+    pub fn offset_align(&self) -> u64 {
+        self.limits.min_storage_buffer_offset_alignment as u64
+    }
+
+    /// Largest workgroup count per dispatch dimension.
+    pub fn max_groups(&self) -> u32 {
+        self.limits.max_compute_workgroups_per_dimension
+    }
+
+    /// The compute pipeline for `entry` in shader `name`, compiled on first use.
+    pub fn pipeline(
+        &self,
+        name: &'static str,
+        source: &str,
+        entry: &'static str,
+    ) -> Result<Arc<wgpu::ComputePipeline>> {
+        let mut cache = self.pipelines.lock().expect("pipeline cache poisoned");
+        if let Some(p) = cache.get(&(name, entry)) {
+            return Ok(p.clone());
+        }
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(name),
+                source: wgpu::ShaderSource::Wgsl(source.into()),
+            });
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(entry),
+                layout: None,
+                module: &module,
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+        if let Some(err) = pollster::block_on(scope.pop()) {
+            return Err(CrestError::Shader {
+                name: format!("{name}:{entry}"),
+                message: err.to_string(),
+            });
+        }
+        let p = Arc::new(pipeline);
+        cache.insert((name, entry), p.clone());
+        Ok(p)
+    }
+
+    /// Wait for all submitted work to finish.
+    pub fn sync(&self) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map(|_| ())
+            .map_err(|e| CrestError::Gpu {
+                op: "poll".into(),
+                message: e.to_string(),
+            })
+    }
+}

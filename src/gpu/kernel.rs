@@ -1,0 +1,152 @@
+//! Launching a compute kernel: bind arguments, dispatch, submit.
+
+use wgpu::util::DeviceExt;
+
+use super::{Gpu, GpuBuf, PassTimer};
+use crate::error::{CrestError, Result};
+
+/// A compute entry point in one of crest's shaders.
+#[derive(Clone, Copy, Debug)]
+pub struct Kernel {
+    /// Shader family name (file stem), used as cache key and in errors.
+    pub shader: &'static str,
+    /// Full WGSL source.
+    pub source: &'static str,
+    /// Entry point.
+    pub entry: &'static str,
+}
+
+/// One binding of a kernel, in binding-index order.
+pub enum Arg<'a> {
+    /// A whole storage buffer.
+    Buf(&'a GpuBuf),
+    /// A window of a storage buffer: (buffer, first word, words).
+    /// The first word times 4 must be a multiple of the device's storage offset alignment.
+    Slice(&'a GpuBuf, usize, usize),
+    /// A uniform block (bytes of a `#[repr(C)]` Pod struct).
+    Uniform(&'a [u8]),
+    /// A binding index this entry point does not use.
+    Unused,
+}
+
+impl Gpu {
+    /// Record, submit and (not) wait for one dispatch of `kernel` over `groups` workgroups.
+    pub fn dispatch(&self, kernel: Kernel, args: &[Arg<'_>], groups: [u32; 3]) -> Result<()> {
+        self.dispatch_timed(kernel, args, groups, None)
+    }
+
+    /// As [`Gpu::dispatch`], writing begin/end timestamps into `timer` when given.
+    pub fn dispatch_timed(
+        &self,
+        kernel: Kernel,
+        args: &[Arg<'_>],
+        groups: [u32; 3],
+        timer: Option<&mut PassTimer>,
+    ) -> Result<()> {
+        let max = self.max_groups();
+        if groups.iter().any(|&g| g > max) {
+            return Err(CrestError::Limit {
+                what: format!("workgroups per dimension for {}", kernel.entry),
+                needs: *groups.iter().max().unwrap_or(&0) as u64,
+                gives: max as u64,
+                adapter: self.summary.name.clone(),
+            });
+        }
+        if groups.contains(&0) {
+            return Ok(());
+        }
+        let pipeline = self.pipeline(kernel.shader, kernel.source, kernel.entry)?;
+        let uniforms: Vec<Option<wgpu::Buffer>> = args
+            .iter()
+            .map(|a| match a {
+                Arg::Uniform(bytes) => Some(self.device.create_buffer_init(
+                    &wgpu::util::BufferInitDescriptor {
+                        label: Some("params"),
+                        contents: bytes,
+                        usage: wgpu::BufferUsages::UNIFORM,
+                    },
+                )),
+                _ => None,
+            })
+            .collect();
+        let align = self.offset_align();
+        let mut entries = Vec::with_capacity(args.len());
+        for (i, a) in args.iter().enumerate() {
+            let resource = match a {
+                Arg::Buf(b) => b.buffer.as_entire_binding(),
+                Arg::Slice(b, start, len) => {
+                    let offset = *start as u64 * 4;
+                    if offset % align != 0 || start + len > b.len {
+                        return Err(CrestError::shape(
+                            "dispatch",
+                            format!(
+                                "{}: slice {start}+{len} of {} words (offset alignment {align})",
+                                kernel.entry, b.len
+                            ),
+                        ));
+                    }
+                    wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: &b.buffer,
+                        offset,
+                        size: std::num::NonZeroU64::new((*len as u64 * 4).max(4)),
+                    })
+                }
+                Arg::Uniform(_) => uniforms[i]
+                    .as_ref()
+                    .expect("uniform buffer created above")
+                    .as_entire_binding(),
+                Arg::Unused => continue,
+            };
+            entries.push(wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource,
+            });
+        }
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(kernel.entry),
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        });
+        let mut enc = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some(kernel.entry),
+            });
+        {
+            let timestamp_writes = timer.as_ref().and_then(|t| t.next_writes());
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(kernel.entry),
+                timestamp_writes,
+            });
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, &bind_group, &[]);
+            pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+        }
+        if let Some(t) = timer {
+            t.commit(&mut enc, kernel.entry);
+        }
+        self.queue.submit([enc.finish()]);
+        if let Some(err) = pollster::block_on(scope.pop()) {
+            return Err(CrestError::Gpu {
+                op: kernel.entry.to_string(),
+                message: err.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Workgroup grid for `n` independent items at `per_group` items per group,
+    /// folded into two dimensions when one would exceed the device limit.
+    /// Kernels recover the item index as `gid.x + gid.y * num_workgroups.x * per_group`.
+    pub fn grid_1d(&self, n: usize, per_group: u32) -> [u32; 3] {
+        let groups = n.div_ceil(per_group as usize) as u64;
+        let max = self.max_groups() as u64;
+        if groups <= max {
+            [groups as u32, 1, 1]
+        } else {
+            let y = groups.div_ceil(max);
+            [groups.div_ceil(y) as u32, y as u32, 1]
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! crest: learns where short DNA sequences come from.
+//!
+//! A small neural encoder trained on a reference genome (contrastive learning
+//! on k-mers) proposes loci for sequencing reads, which alignment then
+//! confirms. Every heavy step runs as a hand-written WGSL compute shader
+//! through wgpu ([`gpu`], [`ops`]); each kernel has a plain-Rust CPU twin that
+//! is both its test oracle and the `--device cpu-reference` backend
+//! ([`backend`]).
+
+pub mod backend;
+pub mod error;
+pub mod gpu;
+pub mod io;
+pub mod ops;
+pub mod rng;
+pub mod seq;
+
+pub use error::{CrestError, Result};

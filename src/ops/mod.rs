@@ -1,0 +1,167 @@
+//! The kernel library: one module per kernel family. Each has a typed launcher
+//! for its WGSL shader (`*_gpu`) and a plain-Rust CPU twin (`*_cpu`, generic
+//! over f32/f64 so that gradients can be checked in f64).
+
+pub mod conv1d;
+pub mod elementwise;
+pub mod encode;
+pub mod gemm;
+pub mod reduce;
+
+use crate::error::{CrestError, Result};
+use crate::gpu::Gpu;
+
+/// Floating-point element type of the CPU twins (f32 for the reference
+/// backend, f64 for finite-difference gradient checks).
+pub trait Real:
+    Copy
+    + Default
+    + PartialOrd
+    + std::fmt::Debug
+    + std::ops::Add<Output = Self>
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + std::ops::Div<Output = Self>
+    + std::ops::Neg<Output = Self>
+    + std::ops::AddAssign
+    + Send
+    + Sync
+    + 'static
+{
+    /// Convert from f64.
+    fn from_f64(x: f64) -> Self;
+    /// Convert to f64.
+    fn to_f64(self) -> f64;
+    /// e^self.
+    fn exp(self) -> Self;
+    /// Natural log.
+    fn ln(self) -> Self;
+    /// Square root.
+    fn sqrt(self) -> Self;
+    /// Larger of the two.
+    fn max(self, other: Self) -> Self {
+        if self > other {
+            self
+        } else {
+            other
+        }
+    }
+    /// Zero.
+    fn zero() -> Self {
+        Self::default()
+    }
+}
+
+macro_rules! impl_real {
+    ($t:ty) => {
+        impl Real for $t {
+            fn from_f64(x: f64) -> Self {
+                x as $t
+            }
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            fn exp(self) -> Self {
+                <$t>::exp(self)
+            }
+            fn ln(self) -> Self {
+                <$t>::ln(self)
+            }
+            fn sqrt(self) -> Self {
+                <$t>::sqrt(self)
+            }
+        }
+    };
+}
+impl_real!(f32);
+impl_real!(f64);
+
+/// Every shader crest compiles, as (name, full WGSL source), for validation.
+pub fn all_shaders() -> Vec<(&'static str, &'static str)> {
+    let mut v = vec![
+        ("encode", encode::SOURCE),
+        ("elementwise", elementwise::SOURCE),
+        ("reduce", reduce::SOURCE),
+        ("splitk", gemm::SPLITK_SOURCE),
+        ("gemm", gemm::source()),
+    ];
+    for mode in conv1d::ConvPass::ALL {
+        v.push((mode.shader_name(), conv1d::source(mode)));
+    }
+    v
+}
+
+/// Check a buffer holds exactly/at least the words an op needs.
+pub(crate) fn need(op: &'static str, what: &str, have: usize, want: usize) -> Result<()> {
+    if have < want {
+        return Err(CrestError::shape(
+            op,
+            format!("{what} has {have} elements, needs {want}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Rows per chunk when a row-major operand of `total_rows` rows is split so that
+/// no binding exceeds the device's binding cap: for each operand, `row_words[i]`
+/// is the words one row occupies. Chunk starts stay aligned to the storage
+/// offset alignment. `max_rows` bounds the result further (dispatch limits).
+pub(crate) fn chunk_rows(
+    gpu: &Gpu,
+    op: &str,
+    total_rows: usize,
+    row_words: &[usize],
+    max_rows: usize,
+) -> Result<usize> {
+    let cap = gpu.binding_cap() as usize;
+    let align = gpu.offset_align().max(4) as usize;
+    let mut step = 1usize;
+    let mut rows = total_rows.min(max_rows).max(1);
+    for &w in row_words {
+        let bytes = (w * 4).max(4);
+        let need_step = align / gcd(bytes, align);
+        step = lcm(step, need_step);
+        rows = rows.min(cap / bytes);
+    }
+    if rows >= total_rows {
+        return Ok(total_rows.max(1));
+    }
+    let rows = rows / step * step;
+    if rows == 0 {
+        let worst = row_words.iter().max().copied().unwrap_or(1) as u64 * 4 * step as u64;
+        return Err(CrestError::Limit {
+            what: format!("storage binding for {op} (one aligned chunk of rows)"),
+            needs: worst,
+            gives: cap as u64,
+            adapter: gpu.summary.name.clone(),
+        });
+    }
+    Ok(rows)
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+fn lcm(a: usize, b: usize) -> usize {
+    a / gcd(a, b) * b
+}
+
+/// Error unless a whole operand fits in one binding.
+pub(crate) fn fits(gpu: &Gpu, op: &str, words: usize) -> Result<()> {
+    let cap = gpu.binding_cap();
+    let bytes = words as u64 * 4;
+    if bytes > cap {
+        return Err(CrestError::Limit {
+            what: format!("storage binding for {op}"),
+            needs: bytes,
+            gives: cap,
+            adapter: gpu.summary.name.clone(),
+        });
+    }
+    Ok(())
+}
