@@ -29,10 +29,11 @@ fn tile_main(
     let k_begin = wid.z * params.k_per_split;
     let k_end = min(params.k, k_begin + params.k_per_split);
 
-    var acc: array<f32, 16>;
-    for (var i = 0u; i < 16u; i++) {
-        acc[i] = 0.0;
-    }
+    // acc_i holds columns lid.x + 16j (j = 0..3) of row lid.y + 16i.
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
 
     var k0 = k_begin;
     loop {
@@ -74,24 +75,29 @@ fn tile_main(
                 tile_b[kk * TILE_N + lid.x + 32u],
                 tile_b[kk * TILE_N + lid.x + 48u],
             );
-            for (var j = 0u; j < 4u; j++) {
-                acc[j] = fma(a0, b[j], acc[j]);
-                acc[4u + j] = fma(a1, b[j], acc[4u + j]);
-                acc[8u + j] = fma(a2, b[j], acc[8u + j]);
-                acc[12u + j] = fma(a3, b[j], acc[12u + j]);
-            }
+            acc0 = fma(vec4<f32>(a0), b, acc0);
+            acc1 = fma(vec4<f32>(a1), b, acc1);
+            acc2 = fma(vec4<f32>(a2), b, acc2);
+            acc3 = fma(vec4<f32>(a3), b, acc3);
         }
         workgroupBarrier();
         k0 += TILE_K;
     }
 
-    for (var i = 0u; i < 4u; i++) {
-        let gm = m0 + lid.y + 16u * i;
-        for (var j = 0u; j < 4u; j++) {
-            let gn = n0 + lid.x + 16u * j;
-            if gm < params.m && gn < params.n {
-                store_c(gm, gn, wid.z, acc[i * 4u + j]);
-            }
+    store_row(m0 + lid.y, n0 + lid.x, wid.z, acc0);
+    store_row(m0 + lid.y + 16u, n0 + lid.x, wid.z, acc1);
+    store_row(m0 + lid.y + 32u, n0 + lid.x, wid.z, acc2);
+    store_row(m0 + lid.y + 48u, n0 + lid.x, wid.z, acc3);
+}
+
+fn store_row(gm: u32, gn0: u32, z: u32, v: vec4<f32>) {
+    if gm >= params.m {
+        return;
+    }
+    for (var j = 0u; j < 4u; j++) {
+        let gn = gn0 + 16u * j;
+        if gn < params.n {
+            store_c(gm, gn, z, v[j]);
         }
     }
 }

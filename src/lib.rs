@@ -13,6 +13,8 @@ pub mod gpu;
 pub mod io;
 pub mod ops;
 pub mod rng;
+pub mod selftest;
 pub mod seq;
+pub mod stats;
 
 pub use error::{CrestError, Result};

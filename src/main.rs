@@ -1,1 +1,151 @@
-fn main() {}
+//! The `crest` command line (thin: parsing, output formatting, exit codes).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+use crest::backend::Backend;
+use crest::gpu::{describe_adapters, DeviceChoice, Requirements};
+
+#[derive(Parser)]
+#[command(name = "crest", version, about = "Learns where short DNA sequences come from: GPU k-mer encoders for ancient-DNA read mapping")]
+struct Cli {
+    /// Compute device: auto (GPU, else CPU adapter), gpu, cpu, N (see `crest devices`),
+    /// or cpu-reference (plain Rust, no wgpu). WGPU_BACKEND and WGPU_ADAPTER_NAME narrow the choice.
+    #[arg(long, global = true, default_value = "auto")]
+    device: DeviceChoice,
+    /// Log more (repeat for debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// List every GPU/CPU adapter wgpu can see, with the limits crest cares about.
+    Devices {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read sequence files (FASTA/FASTQ/SAM/BAM, .gz) and report records and bases.
+    Stats {
+        /// Files to read.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Treat FASTA files as references: list contigs with length and MD5.
+        #[arg(long)]
+        reference: bool,
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check every kernel against its CPU twin on the chosen device and time it.
+    Selftest {
+        /// Size multiplier of the timed shapes (1 for CPU drivers, 8+ for GPUs).
+        #[arg(long, default_value_t = 1)]
+        scale: usize,
+        /// Timed repetitions per kernel.
+        #[arg(long, default_value_t = 3)]
+        reps: usize,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CREST_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = run(cli) {
+        eprintln!("crest: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn open_backend(choice: &DeviceChoice) -> Result<Backend> {
+    let (backend, notice) = Backend::open(choice, &Requirements::default())?;
+    if let Some(n) = notice {
+        eprintln!("{n}");
+    }
+    Ok(backend)
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.cmd {
+        Cmd::Devices { json } => {
+            let list = describe_adapters();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+                return Ok(());
+            }
+            if list.is_empty() {
+                println!("no wgpu adapters found (install mesa-vulkan-drivers for a CPU adapter); --device cpu-reference still works");
+                return Ok(());
+            }
+            let mib = |b: u64| b / (1 << 20);
+            for a in list {
+                println!("[{}] {} — {} {} — driver: {}", a.index, a.name, a.backend, a.device_type, a.driver);
+                println!(
+                    "    max binding {} MiB, max buffer {} MiB, {} storage buffers/stage, {} B workgroup memory, {} invocations/workgroup, {} workgroups/dim",
+                    mib(a.max_storage_buffer_binding_size),
+                    mib(a.max_buffer_size),
+                    a.max_storage_buffers_per_shader_stage,
+                    a.max_compute_workgroup_storage_size,
+                    a.max_compute_invocations_per_workgroup,
+                    a.max_compute_workgroups_per_dimension
+                );
+                println!("    timestamps: {}, subgroups: {}, f16: {}", a.timestamps, a.subgroups, a.shader_f16);
+            }
+            println!("[cpu-reference] plain-Rust CPU twins of every kernel (no driver needed)");
+        }
+        Cmd::Stats { files, reference, json } => {
+            if !json {
+                println!("file\tformat\trecords\tbases\tmin_len\tmax_len\tN_bases");
+            }
+            for f in files {
+                let s = crest::stats::file_stats(&f, reference)?;
+                if json {
+                    println!("{}", serde_json::to_string(&s)?);
+                    continue;
+                }
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    s.path, s.format, s.records, s.bases, s.min_len, s.max_len, s.n_bases
+                );
+                for (name, len, md5) in &s.contigs {
+                    println!("  @SQ\tSN:{name}\tLN:{len}\tM5:{md5}");
+                }
+            }
+        }
+        Cmd::Selftest { scale, reps, json } => {
+            let backend = open_backend(&cli.device)?;
+            eprintln!("device: {}", backend.name());
+            let rows = crest::selftest::run(&backend, scale.max(1), reps.max(1)).context("self-test failed")?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+                return Ok(());
+            }
+            println!("| kernel | shape | max rel. error vs twin | ms/call | GFLOP/s |");
+            println!("|---|---|---|---|---|");
+            for r in rows {
+                let gf = if r.gflops > 0.0 { format!("{:.1}", r.gflops) } else { "—".into() };
+                println!("| {} | {} | {:.1e} | {:.2} | {} |", r.op, r.shape, r.max_rel_err, r.seconds * 1e3, gf);
+            }
+        }
+    }
+    Ok(())
+}

@@ -82,13 +82,24 @@ pub struct AdapterSummary {
     pub shader_f16: bool,
 }
 
-/// The wgpu instance crest uses: every compiled-in backend unless WGPU_BACKEND narrows it.
-pub(crate) fn instance() -> wgpu::Instance {
+/// The wgpu instance crest uses, over `backends` unless WGPU_BACKEND overrides them.
+pub(crate) fn instance_for(backends: wgpu::Backends) -> wgpu::Instance {
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
-    desc.backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all());
+    desc.backends = wgpu::Backends::from_env().unwrap_or(backends);
     // Validation layers are slow and noisy on CPU drivers; keep wgpu's own validation.
     desc.flags = wgpu::InstanceFlags::empty().with_env();
     wgpu::Instance::new(desc)
+}
+
+/// The instance for choosing an adapter: the primary backends (Vulkan, Metal,
+/// DX12), or GL when they have no adapter at all (GL is tried last because
+/// probing it is slow and noisy on headless machines). WGPU_BACKEND overrides.
+pub(crate) fn instance() -> wgpu::Instance {
+    let primary = instance_for(wgpu::Backends::PRIMARY);
+    if std::env::var_os("WGPU_BACKEND").is_some() || !adapters(&primary).is_empty() {
+        return primary;
+    }
+    instance_for(wgpu::Backends::all())
 }
 
 /// All adapters, in a stable order (the order `--device N` refers to).

@@ -1,1 +1,12 @@
-//! I/O
+//! File input and output through noodles: reference FASTA, streamed reads
+//! (FASTQ, FASTA, SAM, BAM; plain, gzip or BGZF), and SAM/BAM output.
+
+mod detect;
+pub mod reads;
+pub mod reference;
+pub mod sam;
+
+pub use detect::{detect_format, open_text, Format};
+pub use reads::{ReadReader, ReadRecord};
+pub use reference::{Contig, Reference};
+pub use sam::{SamRecord, SamWriter};

@@ -1,0 +1,223 @@
+//! Reads streamed from FASTQ, FASTA, SAM or BAM (format detected; plain,
+//! gzip or BGZF). SAM/BAM input yields the original reads: secondary and
+//! supplementary records are skipped and reverse-strand records are
+//! reverse-complemented back.
+
+use std::fs::File;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use super::detect::{detect_format, open_text, Format};
+use crate::error::{CrestError, Result};
+use crate::seq::{fold_base, is_iupac, reverse_complement};
+
+/// One read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadRecord {
+    /// Name (first word of the header line).
+    pub name: String,
+    /// Bases, upper-case ACGTN.
+    pub seq: Vec<u8>,
+    /// Phred+33 qualities, same length as `seq`, or empty when the input has none.
+    pub qual: Vec<u8>,
+}
+
+enum Inner {
+    Fastq(noodles::fastq::io::Reader<Box<dyn BufRead + Send>>, noodles::fastq::Record),
+    Fasta(noodles::fasta::io::Reader<Box<dyn BufRead + Send>>),
+    Sam(noodles::sam::io::Reader<Box<dyn BufRead + Send>>, noodles::sam::Record),
+    Bam(noodles::bam::io::Reader<noodles::bgzf::io::Reader<File>>, noodles::bam::Record),
+    Empty,
+}
+
+/// A streaming reader of reads.
+pub struct ReadReader {
+    path: PathBuf,
+    format: Format,
+    inner: Inner,
+    /// Records consumed so far (including skipped SAM/BAM records).
+    records: u64,
+}
+
+impl ReadReader {
+    /// Open a reads file, detecting its format.
+    pub fn open(path: &Path) -> Result<Self> {
+        let format = detect_format(path)?;
+        let io_err = |e: std::io::Error| CrestError::Format {
+            path: path.into(),
+            record: 0,
+            message: format!("cannot read header: {e}"),
+        };
+        let inner = match format {
+            Format::Fastq => Inner::Fastq(
+                noodles::fastq::io::Reader::new(open_text(path)?),
+                noodles::fastq::Record::default(),
+            ),
+            Format::Fasta => Inner::Fasta(noodles::fasta::io::Reader::new(open_text(path)?)),
+            Format::Sam => {
+                let mut r = noodles::sam::io::Reader::new(open_text(path)?);
+                r.read_header().map_err(io_err)?;
+                Inner::Sam(r, noodles::sam::Record::default())
+            }
+            Format::Bam => {
+                let f = File::open(path).map_err(|e| CrestError::io(path, e))?;
+                let mut r = noodles::bam::io::Reader::new(f);
+                r.read_header().map_err(io_err)?;
+                Inner::Bam(r, noodles::bam::Record::default())
+            }
+            Format::Empty => Inner::Empty,
+        };
+        Ok(ReadReader {
+            path: path.into(),
+            format,
+            inner,
+            records: 0,
+        })
+    }
+
+    /// The detected format.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The file being read.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, message: impl Into<String>) -> CrestError {
+        CrestError::Format {
+            path: self.path.clone(),
+            record: self.records,
+            message: message.into(),
+        }
+    }
+
+    /// Next read, or None at the end of the file.
+    pub fn next_record(&mut self) -> Result<Option<ReadRecord>> {
+        loop {
+            self.records += 1;
+            let r = match &mut self.inner {
+                Inner::Empty => None,
+                Inner::Fastq(reader, rec) => match reader.read_record(rec) {
+                    Ok(0) => None,
+                    Ok(_) => Some(fastq_record(rec)),
+                    Err(e) => return Err(self.err(format!("malformed FASTQ: {e}"))),
+                },
+                Inner::Fasta(reader) => match reader.records().next() {
+                    None => None,
+                    Some(Ok(rec)) => Some(Ok(Some(ReadRecord {
+                        name: String::from_utf8_lossy(rec.name()).into(),
+                        seq: rec.sequence().as_ref().to_vec(),
+                        qual: Vec::new(),
+                    }))),
+                    Some(Err(e)) => return Err(self.err(format!("malformed FASTA: {e}"))),
+                },
+                Inner::Sam(reader, rec) => match reader.read_record(rec) {
+                    Ok(0) => None,
+                    Ok(_) => Some(alignment_record(rec)),
+                    Err(e) => return Err(self.err(format!("malformed SAM: {e}"))),
+                },
+                Inner::Bam(reader, rec) => match reader.read_record(rec) {
+                    Ok(0) => None,
+                    Ok(_) => Some(alignment_record(rec)),
+                    Err(e) => return Err(self.err(format!("malformed BAM: {e}"))),
+                },
+            };
+            let Some(r) = r else {
+                self.records -= 1;
+                return Ok(None);
+            };
+            match r.map_err(|m| self.err(m))? {
+                Some(read) => return self.validate(read).map(Some),
+                None => continue, // secondary / supplementary
+            }
+        }
+    }
+
+    fn validate(&self, mut read: ReadRecord) -> Result<ReadRecord> {
+        if let Some(pos) = read.seq.iter().position(|&b| !is_iupac(b) && b != b'.') {
+            return Err(self.err(format!(
+                "read '{}': invalid base {:?} at position {}",
+                read.name, read.seq[pos] as char, pos + 1
+            )));
+        }
+        if !read.qual.is_empty() {
+            if read.qual.len() != read.seq.len() {
+                return Err(self.err(format!(
+                    "read '{}': {} bases but {} quality scores",
+                    read.name,
+                    read.seq.len(),
+                    read.qual.len()
+                )));
+            }
+            if let Some(q) = read.qual.iter().find(|&&q| !(33..=126).contains(&q)) {
+                return Err(self.err(format!("read '{}': invalid quality character {q:#x}", read.name)));
+            }
+        }
+        for b in &mut read.seq {
+            *b = fold_base(*b);
+        }
+        Ok(read)
+    }
+
+    /// Append up to `max` reads to `out`; returns how many were added (0 at end).
+    pub fn next_batch(&mut self, max: usize, out: &mut Vec<ReadRecord>) -> Result<usize> {
+        let mut n = 0;
+        while n < max {
+            match self.next_record()? {
+                Some(r) => {
+                    out.push(r);
+                    n += 1;
+                }
+                None => break,
+            }
+        }
+        Ok(n)
+    }
+}
+
+impl Iterator for ReadReader {
+    type Item = Result<ReadRecord>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_record().transpose()
+    }
+}
+
+fn fastq_record(rec: &noodles::fastq::Record) -> std::result::Result<Option<ReadRecord>, String> {
+    let name = String::from_utf8_lossy(rec.name()).to_string();
+    if name.is_empty() {
+        return Err("empty read name".into());
+    }
+    Ok(Some(ReadRecord {
+        name,
+        seq: rec.sequence().to_vec(),
+        qual: rec.quality_scores().to_vec(),
+    }))
+}
+
+fn alignment_record(
+    rec: &dyn noodles::sam::alignment::Record,
+) -> std::result::Result<Option<ReadRecord>, String> {
+    let flags = rec.flags().map_err(|e| format!("bad FLAG: {e}"))?;
+    if flags.is_secondary() || flags.is_supplementary() {
+        return Ok(None);
+    }
+    let name = rec.name().map(|n| n.to_string()).unwrap_or_default();
+    let mut seq: Vec<u8> = rec.sequence().iter().collect();
+    let mut qual = Vec::with_capacity(seq.len());
+    for q in rec.quality_scores().iter() {
+        let q = q.map_err(|e| format!("bad QUAL: {e}"))?;
+        qual.push(q);
+    }
+    // BAM marks missing qualities with 0xFF.
+    if qual.iter().any(|&q| q > 93) {
+        qual.clear();
+    }
+    let mut qual: Vec<u8> = qual.into_iter().map(|q| q + 33).collect();
+    if flags.is_reverse_complemented() {
+        seq = reverse_complement(&seq);
+        qual.reverse();
+    }
+    Ok(Some(ReadRecord { name, seq, qual }))
+}
