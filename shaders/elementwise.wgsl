@@ -5,6 +5,7 @@
 //   bias_add:  out[i] = x[i] + bias[channel(i)]
 //   relu:      out[i] = max(x[i], 0)
 //   relu_bwd:  out[i] = dy[i] if x[i] > 0 else 0     (x = relu input)
+//   add:       out[i] = x[i] + other[i]
 
 struct Params {
     n: u32,
@@ -47,4 +48,13 @@ fn relu_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
         return;
     }
     out[i] = select(0.0, other[i], x[i] > 0.0);
+}
+
+@compute @workgroup_size(256)
+fn add(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if i >= params.n {
+        return;
+    }
+    out[i] = x[i] + other[i];
 }

@@ -13,6 +13,10 @@
 //                  else dy / eps                                      (in1 = dy)
 //   channel_sum:   out[c] = sum_{o, i} x[o, c, i] for x viewed as [rows, cols, inner]
 //                  (one workgroup per channel c; the bias gradient)
+//   row_sumsq:     out[r] = sum_j x[r, j]^2
+//   row_topk:      the params.inner largest entries of each row, in order
+//                  (value descending, then index ascending), written as
+//                  out[(r * inner + t) * 2] = value, [.. + 1] = bitcast index
 
 struct Params {
     rows: u32,
@@ -240,6 +244,79 @@ fn channel_sum(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup
             out[c] += s;
         } else {
             out[c] = s;
+        }
+    }
+}
+
+@compute @workgroup_size(256)
+fn row_sumsq(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let row = wid.x + wid.y * nwg.x;
+    if row >= params.rows {
+        return;
+    }
+    let lid = lid3.x;
+    var s = 0.0;
+    for (var j = lid; j < params.cols; j += WG) {
+        let v = x[row * params.cols + j];
+        s += v * v;
+    }
+    s = reduce_sum(lid, s);
+    if lid == 0u {
+        out[row] = s;
+    }
+}
+
+var<workgroup> red_idx: array<u32, 256>;
+
+// Whether (v, j) comes after (pv, pj) in the order value desc, index asc.
+fn after(v: f32, j: u32, pv: f32, pj: u32) -> bool {
+    return v < pv || (v == pv && j > pj);
+}
+
+// Whether (v, j) precedes (bv, bj).
+fn before(v: f32, j: u32, bv: f32, bj: u32) -> bool {
+    return v > bv || (v == bv && j < bj);
+}
+
+@compute @workgroup_size(256)
+fn row_topk(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let row = wid.x + wid.y * nwg.x;
+    if row >= params.rows {
+        return;
+    }
+    let lid = lid3.x;
+    let base = row * params.cols;
+    // Previous pick; the first pass accepts everything.
+    var pv = 3.0e38;
+    var pj = 0xffffffffu;
+    var first = true;
+    for (var t = 0u; t < params.inner; t++) {
+        var bv = -3.0e38;
+        var bj = 0xffffffffu;
+        for (var j = lid; j < params.cols; j += WG) {
+            let v = x[base + j];
+            if (first || after(v, j, pv, pj)) && before(v, j, bv, bj) {
+                bv = v;
+                bj = j;
+            }
+        }
+        red[lid] = bv;
+        red_idx[lid] = bj;
+        workgroupBarrier();
+        for (var st = WG / 2u; st > 0u; st >>= 1u) {
+            if lid < st && before(red[lid + st], red_idx[lid + st], red[lid], red_idx[lid]) {
+                red[lid] = red[lid + st];
+                red_idx[lid] = red_idx[lid + st];
+            }
+            workgroupBarrier();
+        }
+        pv = red[0];
+        pj = red_idx[0];
+        first = false;
+        workgroupBarrier();
+        if lid == 0u {
+            out[(row * params.inner + t) * 2u] = pv;
+            out[(row * params.inner + t) * 2u + 1u] = bitcast<f32>(pj);
         }
     }
 }

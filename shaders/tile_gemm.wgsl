@@ -6,17 +6,18 @@
 //   load_b(k, n) -> f32     element (k, n) of the right operand
 //   store_c(m, n, z, v)     write result element (m, n) of split z
 // The workgroup computes a 64x64 tile of C; each of its 16x16 threads owns a
-// 4x4 block (rows lid.y + 16i, columns lid.x + 16j, strided so that shared
-// memory reads are conflict-free and global stores coalesce). The K range is
-// walked 16 at a time through workgroup memory. workgroup_id.z selects a slice
+// contiguous 4x4 block (rows 4 lid.y + i, columns 4 lid.x + j), so that each
+// step of the inner loop is two vec4 loads from workgroup memory and four
+// vec4 FMAs. The K range is walked 16 at a time through workgroup memory. workgroup_id.z selects a slice
 // of K (split-K) of length params.k_per_split.
 
 const TILE_M: u32 = 64u;
 const TILE_N: u32 = 64u;
 const TILE_K: u32 = 16u;
 
-var<workgroup> tile_a: array<f32, 1024>; // [TILE_K][TILE_M]
-var<workgroup> tile_b: array<f32, 1024>; // [TILE_K][TILE_N]
+// [TILE_K][16] vec4s: element (k, i) holds rows (columns) 4i..4i+3 of slice k.
+var<workgroup> tile_a: array<vec4<f32>, 256>;
+var<workgroup> tile_b: array<vec4<f32>, 256>;
 
 @compute @workgroup_size(16, 16, 1)
 fn tile_main(
@@ -29,7 +30,7 @@ fn tile_main(
     let k_begin = wid.z * params.k_per_split;
     let k_end = min(params.k, k_begin + params.k_per_split);
 
-    // acc_i holds columns lid.x + 16j (j = 0..3) of row lid.y + 16i.
+    // acc_i holds row m0 + 4 lid.y + i, columns n0 + 4 lid.x + (0..3).
     var acc0 = vec4<f32>(0.0);
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
@@ -51,7 +52,7 @@ fn tile_main(
             if gm < params.m && gk < k_end {
                 va = load_a(gm, gk);
             }
-            tile_a[ka * TILE_M + ma] = va;
+            tile_a[ka * 16u + ma / 4u][ma % 4u] = va;
             // B tile: consecutive threads walk n (contiguous for row-major B).
             let nb = e % TILE_N;
             let kb = e / TILE_N;
@@ -61,33 +62,27 @@ fn tile_main(
             if gn < params.n && gk2 < k_end {
                 vb = load_b(gk2, gn);
             }
-            tile_b[kb * TILE_N + nb] = vb;
+            tile_b[kb * 16u + nb / 4u][nb % 4u] = vb;
         }
         workgroupBarrier();
         for (var kk = 0u; kk < TILE_K; kk++) {
-            let a0 = tile_a[kk * TILE_M + lid.y];
-            let a1 = tile_a[kk * TILE_M + lid.y + 16u];
-            let a2 = tile_a[kk * TILE_M + lid.y + 32u];
-            let a3 = tile_a[kk * TILE_M + lid.y + 48u];
-            let b = vec4<f32>(
-                tile_b[kk * TILE_N + lid.x],
-                tile_b[kk * TILE_N + lid.x + 16u],
-                tile_b[kk * TILE_N + lid.x + 32u],
-                tile_b[kk * TILE_N + lid.x + 48u],
-            );
-            acc0 = fma(vec4<f32>(a0), b, acc0);
-            acc1 = fma(vec4<f32>(a1), b, acc1);
-            acc2 = fma(vec4<f32>(a2), b, acc2);
-            acc3 = fma(vec4<f32>(a3), b, acc3);
+            let a = tile_a[kk * 16u + lid.y];
+            let b = tile_b[kk * 16u + lid.x];
+            acc0 = fma(vec4<f32>(a.x), b, acc0);
+            acc1 = fma(vec4<f32>(a.y), b, acc1);
+            acc2 = fma(vec4<f32>(a.z), b, acc2);
+            acc3 = fma(vec4<f32>(a.w), b, acc3);
         }
         workgroupBarrier();
         k0 += TILE_K;
     }
 
-    store_row(m0 + lid.y, n0 + lid.x, wid.z, acc0);
-    store_row(m0 + lid.y + 16u, n0 + lid.x, wid.z, acc1);
-    store_row(m0 + lid.y + 32u, n0 + lid.x, wid.z, acc2);
-    store_row(m0 + lid.y + 48u, n0 + lid.x, wid.z, acc3);
+    let gm = m0 + 4u * lid.y;
+    let gn = n0 + 4u * lid.x;
+    store_row(gm, gn, wid.z, acc0);
+    store_row(gm + 1u, gn, wid.z, acc1);
+    store_row(gm + 2u, gn, wid.z, acc2);
+    store_row(gm + 3u, gn, wid.z, acc3);
 }
 
 fn store_row(gm: u32, gn0: u32, z: u32, v: vec4<f32>) {
@@ -95,7 +90,7 @@ fn store_row(gm: u32, gn0: u32, z: u32, v: vec4<f32>) {
         return;
     }
     for (var j = 0u; j < 4u; j++) {
-        let gn = gn0 + 16u * j;
+        let gn = gn0 + j;
         if gn < params.n {
             store_c(gm, gn, z, v[j]);
         }

@@ -8,8 +8,12 @@ use crate::error::{CrestError, Result};
 use crate::gpu::{DeviceChoice, Gpu, GpuBuf, Requirements};
 use crate::ops::conv1d::{self, ConvDims};
 use crate::ops::elementwise::{self, ChannelShape};
+use crate::ops::encode::{self, GpuSeq, Window};
 use crate::ops::gemm::{self, GemmDims};
+use crate::ops::loss;
+use crate::ops::optim::{self, AdamConfig, AdamStep};
 use crate::ops::reduce::{self, RowOp};
+use crate::seq::PackedSeq;
 
 /// A float tensor living on a backend.
 #[derive(Clone, Debug)]
@@ -228,5 +232,128 @@ impl Backend {
     ) -> Result<()> {
         gpu_or_cpu!(self, gpu => reduce::l2norm_bwd_gpu(gpu, g(x)?, g(dy)?, rows, cols, reduce::L2_EPS, g(dx)?),
             reduce::l2norm_bwd_cpu(c(x)?, c(dy)?, rows, cols, reduce::L2_EPS, cm(dx)?))
+    }
+
+    /// Overwrite a tensor with host data (same length).
+    pub fn write(&self, t: &mut Tensor, data: &[f32]) -> Result<()> {
+        match (self, t) {
+            (Backend::Gpu(gpu), Tensor::Gpu(b)) => gpu.write(b, data),
+            (Backend::CpuReference, Tensor::Cpu(v)) => {
+                v.clear();
+                v.extend_from_slice(data);
+                Ok(())
+            }
+            _ => Err(mixed()),
+        }
+    }
+
+    /// Element-wise `out = a + b`.
+    pub fn add(&self, a: &Tensor, b: &Tensor, out: &mut Tensor) -> Result<()> {
+        gpu_or_cpu!(self, gpu => elementwise::add_gpu(gpu, a.len(), g(a)?, g(b)?, g(out)?),
+            elementwise::add_cpu(c(a)?, c(b)?, cm(out)?))
+    }
+
+    /// One-hot `[windows, 4, k]` of windows of a packed sequence (see [`encode`]).
+    pub fn onehot(
+        &self,
+        seq: &PackedSeq,
+        windows: &[Window],
+        k: usize,
+        out: &mut Tensor,
+    ) -> Result<()> {
+        match self {
+            Backend::Gpu(gpu) => {
+                let gs = GpuSeq::upload(gpu, seq)?;
+                let w = gpu.upload("windows", bytemuck::cast_slice::<Window, u32>(windows))?;
+                encode::onehot_windows_gpu(gpu, &gs, &w, windows.len(), k, g(out)?)
+            }
+            Backend::CpuReference => encode::onehot_windows_cpu(seq, windows, k, cm(out)?),
+        }
+    }
+
+    /// Contrastive loss rows and dL/dS for an `n x n` similarity matrix.
+    pub fn supcon(
+        &self,
+        s: &Tensor,
+        labels: &[[u32; 2]],
+        gamma: u32,
+        ds: &mut Tensor,
+        rows: &mut Tensor,
+    ) -> Result<()> {
+        let n = labels.len();
+        match self {
+            Backend::Gpu(gpu) => {
+                let scale = loss::anchor_scale(labels, gamma);
+                let l = gpu.upload("labels", bytemuck::cast_slice::<[u32; 2], u32>(labels))?;
+                loss::supcon_gpu(gpu, g(s)?, &l, n, gamma, scale, g(ds)?, g(rows)?)
+            }
+            Backend::CpuReference => {
+                loss::supcon_cpu(c(s)?, labels, gamma, cm(ds)?, cm(rows)?).map(|_| ())
+            }
+        }
+    }
+
+    /// Σ x² of a whole tensor into slot `slot` (of stride [`optim::SUMSQ_STRIDE`]) of `out`.
+    pub fn sumsq_into(&self, x: &Tensor, out: &mut Tensor, slot: usize) -> Result<()> {
+        let o = slot * optim::SUMSQ_STRIDE;
+        match self {
+            Backend::Gpu(gpu) => {
+                reduce::run_rows_at(gpu, RowOp::SumSq, g(x)?, 1, x.len(), g(out)?, o)
+            }
+            Backend::CpuReference => {
+                let v = c(x)?.iter().map(|&a| a * a).sum();
+                cm(out)?[o] = v;
+                Ok(())
+            }
+        }
+    }
+
+    /// One AdamW update (see [`optim`]); `sumsq` holds all tensors' Σg² slots.
+    #[allow(clippy::too_many_arguments)]
+    pub fn adamw(
+        &self,
+        cfg: &AdamConfig,
+        st: &AdamStep,
+        sumsq: &Tensor,
+        n_tensors: usize,
+        decay: bool,
+        grad: &Tensor,
+        param: &mut Tensor,
+        m1: &mut Tensor,
+        m2: &mut Tensor,
+    ) -> Result<()> {
+        match self {
+            Backend::Gpu(gpu) => optim::adamw_gpu(
+                gpu,
+                cfg,
+                st,
+                g(sumsq)?,
+                n_tensors,
+                decay,
+                g(grad)?,
+                g(param)?,
+                g(m1)?,
+                g(m2)?,
+            ),
+            Backend::CpuReference => {
+                let slots: Vec<f32> = (0..n_tensors)
+                    .map(|t| c(sumsq).map(|v| v[t * optim::SUMSQ_STRIDE]))
+                    .collect::<Result<_>>()?;
+                let clip = optim::clip_factor(cfg, &slots);
+                optim::adamw_cpu(cfg, st, clip, decay, c(grad)?, cm(param)?, cm(m1)?, cm(m2)?)
+            }
+        }
+    }
+
+    /// Row top-k of an `rows x cols` matrix: (value, column) pairs, k per row.
+    pub fn topk(&self, x: &Tensor, rows: usize, cols: usize, k: usize) -> Result<Vec<(f32, u32)>> {
+        match self {
+            Backend::Gpu(gpu) => {
+                let out = gpu.zeros("topk", rows * k * 2)?;
+                reduce::topk_gpu(gpu, g(x)?, rows, cols, k, &out)?;
+                Ok(reduce::decode_topk(&gpu.read::<u32>(&out)?))
+            }
+            Backend::CpuReference => reduce::topk_cpu(c(x)?, rows, cols, k),
+        }
     }
 }

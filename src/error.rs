@@ -53,12 +53,12 @@ pub enum CrestError {
         message: String,
     },
     /// An I/O error on a named file.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// File involved.
         path: PathBuf,
-        /// Underlying error.
-        source: std::io::Error,
+        /// Underlying error (shown in the message, not chained again).
+        error: std::io::Error,
     },
     /// A malformed record in an input file.
     #[error("{}: record {record}: {message}", path.display())]
@@ -96,10 +96,10 @@ impl CrestError {
     }
 
     /// Shorthand for a [`CrestError::Io`] error.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
         CrestError::Io {
             path: path.into(),
-            source,
+            error,
         }
     }
 }

@@ -8,13 +8,16 @@
 //! ([`backend`]).
 
 pub mod backend;
+pub mod commands;
 pub mod error;
 pub mod gpu;
 pub mod io;
+pub mod model;
 pub mod ops;
 pub mod rng;
 pub mod selftest;
 pub mod seq;
 pub mod stats;
+pub mod train;
 
 pub use error::{CrestError, Result};

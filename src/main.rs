@@ -9,7 +9,11 @@ use crest::backend::Backend;
 use crest::gpu::{describe_adapters, DeviceChoice, Requirements};
 
 #[derive(Parser)]
-#[command(name = "crest", version, about = "Learns where short DNA sequences come from: GPU k-mer encoders for ancient-DNA read mapping")]
+#[command(
+    name = "crest",
+    version,
+    about = "Learns where short DNA sequences come from: GPU k-mer encoders for ancient-DNA read mapping"
+)]
 struct Cli {
     /// Compute device: auto (GPU, else CPU adapter), gpu, cpu, N (see `crest devices`),
     /// or cpu-reference (plain Rust, no wgpu). WGPU_BACKEND and WGPU_ADAPTER_NAME narrow the choice.
@@ -42,6 +46,12 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Train a contrastive k-mer encoder on a reference (or self-supervised on reads).
+    Train(crest::commands::train::TrainArgs),
+    /// Neighbour recall of held-out augmented k-mers against a reference k-mer grid.
+    EvalEmbed(crest::commands::train::EvalArgs),
+    /// Embed sequences (or their k-mers) with a trained model, to TSV or safetensors.
+    Embed(crest::commands::embed::EmbedArgs),
     /// Check every kernel against its CPU twin on the chosen device and time it.
     Selftest {
         /// Size multiplier of the timed shapes (1 for CPU drivers, 8+ for GPUs).
@@ -98,7 +108,10 @@ fn run(cli: Cli) -> Result<()> {
             }
             let mib = |b: u64| b / (1 << 20);
             for a in list {
-                println!("[{}] {} — {} {} — driver: {}", a.index, a.name, a.backend, a.device_type, a.driver);
+                println!(
+                    "[{}] {} — {} {} — driver: {}",
+                    a.index, a.name, a.backend, a.device_type, a.driver
+                );
                 println!(
                     "    max binding {} MiB, max buffer {} MiB, {} storage buffers/stage, {} B workgroup memory, {} invocations/workgroup, {} workgroups/dim",
                     mib(a.max_storage_buffer_binding_size),
@@ -108,11 +121,18 @@ fn run(cli: Cli) -> Result<()> {
                     a.max_compute_invocations_per_workgroup,
                     a.max_compute_workgroups_per_dimension
                 );
-                println!("    timestamps: {}, subgroups: {}, f16: {}", a.timestamps, a.subgroups, a.shader_f16);
+                println!(
+                    "    timestamps: {}, subgroups: {}, f16: {}",
+                    a.timestamps, a.subgroups, a.shader_f16
+                );
             }
             println!("[cpu-reference] plain-Rust CPU twins of every kernel (no driver needed)");
         }
-        Cmd::Stats { files, reference, json } => {
+        Cmd::Stats {
+            files,
+            reference,
+            json,
+        } => {
             if !json {
                 println!("file\tformat\trecords\tbases\tmin_len\tmax_len\tN_bases");
             }
@@ -131,10 +151,14 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
+        Cmd::Train(a) => crest::commands::train::train(&open_backend(&cli.device)?, &a)?,
+        Cmd::EvalEmbed(a) => crest::commands::train::eval_embed(&open_backend(&cli.device)?, &a)?,
+        Cmd::Embed(a) => crest::commands::embed::embed(&open_backend(&cli.device)?, &a)?,
         Cmd::Selftest { scale, reps, json } => {
             let backend = open_backend(&cli.device)?;
             eprintln!("device: {}", backend.name());
-            let rows = crest::selftest::run(&backend, scale.max(1), reps.max(1)).context("self-test failed")?;
+            let rows = crest::selftest::run(&backend, scale.max(1), reps.max(1))
+                .context("self-test failed")?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
                 return Ok(());
@@ -142,8 +166,19 @@ fn run(cli: Cli) -> Result<()> {
             println!("| kernel | shape | max rel. error vs twin | ms/call | GFLOP/s |");
             println!("|---|---|---|---|---|");
             for r in rows {
-                let gf = if r.gflops > 0.0 { format!("{:.1}", r.gflops) } else { "—".into() };
-                println!("| {} | {} | {:.1e} | {:.2} | {} |", r.op, r.shape, r.max_rel_err, r.seconds * 1e3, gf);
+                let gf = if r.gflops > 0.0 {
+                    format!("{:.1}", r.gflops)
+                } else {
+                    "—".into()
+                };
+                println!(
+                    "| {} | {} | {:.1e} | {:.2} | {} |",
+                    r.op,
+                    r.shape,
+                    r.max_rel_err,
+                    r.seconds * 1e3,
+                    gf
+                );
             }
         }
     }

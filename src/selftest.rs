@@ -58,14 +58,20 @@ pub fn run(backend: &Backend, scale: usize, reps: usize) -> Result<Vec<SelfTestR
 
     // GEMM: check on an awkward shape, time at batch 1024*scale x 256 x 256.
     let d = GemmDims::new(67, 45, 33, false, true);
-    let (a, b) = (rng.vec_f32(67 * 33, -1.0, 1.0), rng.vec_f32(45 * 33, -1.0, 1.0));
+    let (a, b) = (
+        rng.vec_f32(67 * 33, -1.0, 1.0),
+        rng.vec_f32(45 * 33, -1.0, 1.0),
+    );
     let mut want = vec![0.0; 67 * 45];
     gemm::gemm_cpu(&d, &a, &b, &mut want)?;
     let mut c = backend.zeros(67 * 45)?;
     backend.gemm(&d, &up(&a)?, &up(&b)?, &mut c)?;
     let err = max_rel_err(&backend.read(&c)?, &want);
     let big = GemmDims::new(1024 * scale, 256, 256, false, true);
-    let (ta, tb) = (up(&rng.vec_f32(big.m * big.k, -1.0, 1.0))?, up(&rng.vec_f32(big.n * big.k, -1.0, 1.0))?);
+    let (ta, tb) = (
+        up(&rng.vec_f32(big.m * big.k, -1.0, 1.0))?,
+        up(&rng.vec_f32(big.n * big.k, -1.0, 1.0))?,
+    );
     let mut tc = backend.zeros(big.m * big.n)?;
     let s = time(backend, reps, || backend.gemm(&big, &ta, &tb, &mut tc))?;
     rows.push(SelfTestRow {
@@ -77,7 +83,13 @@ pub fn run(backend: &Backend, scale: usize, reps: usize) -> Result<Vec<SelfTestR
     });
 
     // conv1d forward / input grad / weight grad.
-    let small = ConvDims { batch: 3, cin: 5, cout: 7, len: 19, kw: 5 };
+    let small = ConvDims {
+        batch: 3,
+        cin: 5,
+        cout: 7,
+        len: 19,
+        kw: 5,
+    };
     let x = rng.vec_f32(small.x_len(), -1.0, 1.0);
     let w = rng.vec_f32(small.w_len(), -1.0, 1.0);
     let dy = rng.vec_f32(small.y_len(), -1.0, 1.0);
@@ -98,19 +110,34 @@ pub fn run(backend: &Backend, scale: usize, reps: usize) -> Result<Vec<SelfTestR
     backend.conv1d_weight_grad(&small, &gdy, &gx, &mut dw)?;
     let e_dw = max_rel_err(&backend.read(&dw)?, &want_dw);
 
-    let cd = ConvDims { batch: 256 * scale, cin: 128, cout: 128, len: 32, kw: 5 };
+    let cd = ConvDims {
+        batch: 256 * scale,
+        cin: 128,
+        cout: 128,
+        len: 32,
+        kw: 5,
+    };
     let bx = up(&rng.vec_f32(cd.x_len(), -1.0, 1.0))?;
     let bw = up(&rng.vec_f32(cd.w_len(), -1.0, 1.0))?;
     let bdy = up(&rng.vec_f32(cd.y_len(), -1.0, 1.0))?;
     let mut by = backend.zeros(cd.y_len())?;
     let mut bdx = backend.zeros(cd.x_len())?;
     let mut bdw = backend.zeros(cd.w_len())?;
-    let shape = format!("B{} C{}→{} L{} K{}", cd.batch, cd.cin, cd.cout, cd.len, cd.kw);
-    let s = time(backend, reps, || backend.conv1d_forward(&cd, &bx, &bw, None, &mut by))?;
+    let shape = format!(
+        "B{} C{}→{} L{} K{}",
+        cd.batch, cd.cin, cd.cout, cd.len, cd.kw
+    );
+    let s = time(backend, reps, || {
+        backend.conv1d_forward(&cd, &bx, &bw, None, &mut by)
+    })?;
     rows.push(row("conv1d forward", &shape, e_fwd, s, cd.flops()));
-    let s = time(backend, reps, || backend.conv1d_input_grad(&cd, &bdy, &bw, &mut bdx))?;
+    let s = time(backend, reps, || {
+        backend.conv1d_input_grad(&cd, &bdy, &bw, &mut bdx)
+    })?;
     rows.push(row("conv1d input grad", &shape, e_dx, s, cd.flops()));
-    let s = time(backend, reps, || backend.conv1d_weight_grad(&cd, &bdy, &bx, &mut bdw))?;
+    let s = time(backend, reps, || {
+        backend.conv1d_weight_grad(&cd, &bdy, &bx, &mut bdw)
+    })?;
     rows.push(row("conv1d weight grad", &shape, e_dw, s, cd.flops()));
 
     // Row ops: softmax and L2 normalise.

@@ -51,13 +51,19 @@ pub fn file_stats(path: &Path, as_reference: bool) -> Result<FileStats> {
     if as_reference && format == Format::Fasta {
         let r = Reference::load(path)?;
         for c in &r.contigs {
-            add(c.seq.len() as u64, c.seq.iter().filter(|&&b| b == b'N').count() as u64);
+            add(
+                c.seq.len() as u64,
+                c.seq.iter().filter(|&&b| b == b'N').count() as u64,
+            );
             contigs.push((c.name.clone(), c.seq.len() as u64, c.md5.clone()));
         }
     } else {
         for read in ReadReader::open(path)? {
             let read = read?;
-            add(read.seq.len() as u64, read.seq.iter().filter(|&&b| b == b'N').count() as u64);
+            add(
+                read.seq.len() as u64,
+                read.seq.iter().filter(|&&b| b == b'N').count() as u64,
+            );
         }
     }
     s.contigs = contigs;

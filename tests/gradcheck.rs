@@ -40,7 +40,10 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 fn assert_grad(what: &str, got: &[f64], want: &[f64], tol: f64) {
     assert_eq!(got.len(), want.len());
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!((g - w).abs() <= tol * (1.0 + w.abs()), "{what}[{i}]: analytic {g}, finite difference {w}");
+        assert!(
+            (g - w).abs() <= tol * (1.0 + w.abs()),
+            "{what}[{i}]: analytic {g}, finite difference {w}"
+        );
     }
 }
 
@@ -69,7 +72,13 @@ fn gemm_backward_matches_finite_differences() {
 fn conv1d_backward_matches_finite_differences() {
     let mut rng = Rng::new(22);
     for kw in [1, 2, 3, 5] {
-        let d = ConvDims { batch: 2, cin: 3, cout: 2, len: 6, kw };
+        let d = ConvDims {
+            batch: 2,
+            cin: 3,
+            cout: 2,
+            len: 6,
+            kw,
+        };
         let x = rand64(&mut rng, d.x_len());
         let w = rand64(&mut rng, d.w_len());
         let b = rand64(&mut rng, d.cout);
@@ -94,7 +103,11 @@ fn conv1d_backward_matches_finite_differences() {
 #[test]
 fn bias_add_and_relu_backward_match_finite_differences() {
     let mut rng = Rng::new(23);
-    let s = ChannelShape { outer: 3, channels: 4, inner: 5 };
+    let s = ChannelShape {
+        outer: 3,
+        channels: 4,
+        inner: 5,
+    };
     let x = rand64(&mut rng, s.len());
     let bias = rand64(&mut rng, 4);
     let dy = rand64(&mut rng, s.len());
@@ -107,7 +120,10 @@ fn bias_add_and_relu_backward_match_finite_differences() {
     channel_sum_cpu(&dy, s.outer, s.channels, s.inner, &mut db).unwrap();
     assert_grad("bias grad", &db, &fd(&bias, loss_b), 1e-6);
     // ReLU: keep inputs away from the kink.
-    let x: Vec<f64> = x.iter().map(|v| if v.abs() < 0.01 { 0.5 } else { *v }).collect();
+    let x: Vec<f64> = x
+        .iter()
+        .map(|v| if v.abs() < 0.01 { 0.5 } else { *v })
+        .collect();
     let loss_r = |x: &[f64]| {
         let mut y = vec![0.0; x.len()];
         relu_cpu(x, &mut y).unwrap();
@@ -122,7 +138,9 @@ fn bias_add_and_relu_backward_match_finite_differences() {
 fn row_op_backwards_match_finite_differences() {
     let mut rng = Rng::new(24);
     let (rows, cols) = (3, 7);
-    let x: Vec<f64> = (0..rows * cols).map(|_| rng.uniform() * 6.0 - 3.0).collect();
+    let x: Vec<f64> = (0..rows * cols)
+        .map(|_| rng.uniform() * 6.0 - 3.0)
+        .collect();
     let dy = rand64(&mut rng, rows * cols);
     let g = rand64(&mut rng, rows);
     let mut dx = vec![0.0; rows * cols];
@@ -167,7 +185,13 @@ fn gpu_backward_kernels_match_finite_differences() {
     let round = |v: Vec<f64>| v.iter().map(|&x| x as f32 as f64).collect::<Vec<f64>>();
 
     // conv1d
-    let d = ConvDims { batch: 3, cin: 5, cout: 4, len: 9, kw: 3 };
+    let d = ConvDims {
+        batch: 3,
+        cin: 5,
+        cout: 4,
+        len: 9,
+        kw: 3,
+    };
     let x = round(rand64(&mut rng, d.x_len()));
     let w = round(rand64(&mut rng, d.w_len()));
     let dy = round(rand64(&mut rng, d.y_len()));
@@ -183,10 +207,20 @@ fn gpu_backward_kernels_match_finite_differences() {
     );
     let gdx = gpu.poisoned("dx", d.x_len()).unwrap();
     conv1d_input_grad_gpu(&gpu, &d, &gdy, &gw, &gdx).unwrap();
-    assert_grad("gpu conv dx", &f64s(gpu.read(&gdx).unwrap()), &fd(&x, |x| loss(x, &w)), 1e-4);
+    assert_grad(
+        "gpu conv dx",
+        &f64s(gpu.read(&gdx).unwrap()),
+        &fd(&x, |x| loss(x, &w)),
+        1e-4,
+    );
     let gdw = gpu.poisoned("dw", d.w_len()).unwrap();
     conv1d_weight_grad_gpu(&gpu, &d, &gdy, &gx, &gdw, 0.0).unwrap();
-    assert_grad("gpu conv dw", &f64s(gpu.read(&gdw).unwrap()), &fd(&w, |w| loss(&x, w)), 1e-4);
+    assert_grad(
+        "gpu conv dw",
+        &f64s(gpu.read(&gdw).unwrap()),
+        &fd(&w, |w| loss(&x, w)),
+        1e-4,
+    );
 
     // gemm (A transposed, as in a weight gradient)
     let gd = GemmDims::new(5, 6, 7, true, false);
@@ -203,14 +237,31 @@ fn gpu_backward_kernels_match_finite_differences() {
         gpu.upload("b", &f32s(&b)).unwrap(),
         gpu.upload("dc", &f32s(&dc)).unwrap(),
     );
-    let (gda, gdb) = (gpu.poisoned("da", 35).unwrap(), gpu.poisoned("db", 42).unwrap());
+    let (gda, gdb) = (
+        gpu.poisoned("da", 35).unwrap(),
+        gpu.poisoned("db", 42).unwrap(),
+    );
     gemm_backward_gpu(&gpu, &gd, &ga, &gb, &gdc, &gda, &gdb).unwrap();
-    assert_grad("gpu gemm dA", &f64s(gpu.read(&gda).unwrap()), &fd(&a, |a| gloss(a, &b)), 1e-4);
-    assert_grad("gpu gemm dB", &f64s(gpu.read(&gdb).unwrap()), &fd(&b, |b| gloss(&a, b)), 1e-4);
+    assert_grad(
+        "gpu gemm dA",
+        &f64s(gpu.read(&gda).unwrap()),
+        &fd(&a, |a| gloss(a, &b)),
+        1e-4,
+    );
+    assert_grad(
+        "gpu gemm dB",
+        &f64s(gpu.read(&gdb).unwrap()),
+        &fd(&b, |b| gloss(&a, b)),
+        1e-4,
+    );
 
     // row ops
     let (rows, cols) = (4, 11);
-    let x = round((0..rows * cols).map(|_| rng.uniform() * 4.0 - 2.0).collect());
+    let x = round(
+        (0..rows * cols)
+            .map(|_| rng.uniform() * 4.0 - 2.0)
+            .collect(),
+    );
     let dy = round(rand64(&mut rng, rows * cols));
     let gx = gpu.upload("x", &f32s(&x)).unwrap();
     let gdy = gpu.upload("dy", &f32s(&dy)).unwrap();
@@ -221,7 +272,12 @@ fn gpu_backward_kernels_match_finite_differences() {
         row_op_cpu(RowOp::L2Norm, x, rows, cols, L2_EPS, &mut y).unwrap();
         dot(&y, &dy)
     };
-    assert_grad("gpu l2norm", &f64s(gpu.read(&out).unwrap()), &fd(&x, l2_loss), 1e-4);
+    assert_grad(
+        "gpu l2norm",
+        &f64s(gpu.read(&out).unwrap()),
+        &fd(&x, l2_loss),
+        1e-4,
+    );
     let mut y = vec![0.0f32; rows * cols];
     row_op_cpu(RowOp::Softmax, &f32s(&x), rows, cols, 0.0, &mut y).unwrap();
     softmax_bwd_gpu(&gpu, &gpu.upload("y", &y).unwrap(), &gdy, rows, cols, &out).unwrap();
@@ -230,5 +286,10 @@ fn gpu_backward_kernels_match_finite_differences() {
         row_op_cpu(RowOp::Softmax, x, rows, cols, 0.0, &mut y).unwrap();
         dot(&y, &dy)
     };
-    assert_grad("gpu softmax", &f64s(gpu.read(&out).unwrap()), &fd(&x, sm_loss), 1e-4);
+    assert_grad(
+        "gpu softmax",
+        &f64s(gpu.read(&out).unwrap()),
+        &fd(&x, sm_loss),
+        1e-4,
+    );
 }

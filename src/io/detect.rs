@@ -76,11 +76,15 @@ fn classify(path: &Path, head: &[u8]) -> Result<Format> {
     if text.is_empty() {
         return Ok(Format::Empty);
     }
-    let binary = head.iter().take(1024).any(|&b| b == 0 || (b < 0x09) || (0x0e..0x20).contains(&b));
+    let binary = head
+        .iter()
+        .take(1024)
+        .any(|&b| b == 0 || (b < 0x09) || (0x0e..0x20).contains(&b));
     if binary {
         return Err(CrestError::UnknownFormat {
             path: path.into(),
-            message: "binary data: not a FASTA, FASTQ, SAM or BAM file (nor gzip/BGZF of one)".into(),
+            message: "binary data: not a FASTA, FASTQ, SAM or BAM file (nor gzip/BGZF of one)"
+                .into(),
         });
     }
     match text[0] {
@@ -89,14 +93,19 @@ fn classify(path: &Path, head: &[u8]) -> Result<Format> {
             let is_sam_header = [b"@HD\t", b"@SQ\t", b"@RG\t", b"@PG\t", b"@CO\t"]
                 .iter()
                 .any(|p| text.starts_with(*p));
-            Ok(if is_sam_header { Format::Sam } else { Format::Fastq })
+            Ok(if is_sam_header {
+                Format::Sam
+            } else {
+                Format::Fastq
+            })
         }
         _ => {
             let first_line = text.split(|&b| b == b'\n').next().unwrap_or(&[]);
             if first_line.split(|&b| b == b'\t').count() >= 11 {
                 Ok(Format::Sam)
             } else {
-                let shown: String = String::from_utf8_lossy(&first_line[..first_line.len().min(40)]).into();
+                let shown: String =
+                    String::from_utf8_lossy(&first_line[..first_line.len().min(40)]).into();
                 Err(CrestError::UnknownFormat {
                     path: path.into(),
                     message: format!(
@@ -118,7 +127,10 @@ mod tests {
         assert_eq!(classify(p, b">chr1\nACGT\n").unwrap(), Format::Fasta);
         assert_eq!(classify(p, b"@r1\nACGT\n+\nIIII\n").unwrap(), Format::Fastq);
         assert_eq!(classify(p, b"@HD\tVN:1.6\n").unwrap(), Format::Sam);
-        assert_eq!(classify(p, b"r\t4\t*\t0\t0\t*\t*\t0\t0\tAC\tII\n").unwrap(), Format::Sam);
+        assert_eq!(
+            classify(p, b"r\t4\t*\t0\t0\t*\t*\t0\t0\tAC\tII\n").unwrap(),
+            Format::Sam
+        );
         assert_eq!(classify(p, b"BAM\x01....").unwrap(), Format::Bam);
         assert_eq!(classify(p, b"\n\n").unwrap(), Format::Empty);
         assert!(classify(p, b"\x7fELF\x02\x01\x01\x00\x00").is_err());

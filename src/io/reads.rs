@@ -23,10 +23,19 @@ pub struct ReadRecord {
 }
 
 enum Inner {
-    Fastq(noodles::fastq::io::Reader<Box<dyn BufRead + Send>>, noodles::fastq::Record),
+    Fastq(
+        noodles::fastq::io::Reader<Box<dyn BufRead + Send>>,
+        noodles::fastq::Record,
+    ),
     Fasta(noodles::fasta::io::Reader<Box<dyn BufRead + Send>>),
-    Sam(noodles::sam::io::Reader<Box<dyn BufRead + Send>>, noodles::sam::Record),
-    Bam(noodles::bam::io::Reader<noodles::bgzf::io::Reader<File>>, noodles::bam::Record),
+    Sam(
+        noodles::sam::io::Reader<Box<dyn BufRead + Send>>,
+        noodles::sam::Record,
+    ),
+    Bam(
+        noodles::bam::io::Reader<noodles::bgzf::io::Reader<File>>,
+        noodles::bam::Record,
+    ),
     Empty,
 }
 
@@ -102,7 +111,9 @@ impl ReadReader {
                 Inner::Fastq(reader, rec) => match reader.read_record(rec) {
                     Ok(0) => None,
                     Ok(_) => Some(fastq_record(rec)),
-                    Err(e) => return Err(self.err(format!("malformed FASTQ: {e}"))),
+                    Err(e) => {
+                        return Err(self.err(format!("malformed FASTQ: {}", fastq_message(&e))))
+                    }
                 },
                 Inner::Fasta(reader) => match reader.records().next() {
                     None => None,
@@ -139,7 +150,9 @@ impl ReadReader {
         if let Some(pos) = read.seq.iter().position(|&b| !is_iupac(b) && b != b'.') {
             return Err(self.err(format!(
                 "read '{}': invalid base {:?} at position {}",
-                read.name, read.seq[pos] as char, pos + 1
+                read.name,
+                read.seq[pos] as char,
+                pos + 1
             )));
         }
         if !read.qual.is_empty() {
@@ -152,7 +165,10 @@ impl ReadReader {
                 )));
             }
             if let Some(q) = read.qual.iter().find(|&&q| !(33..=126).contains(&q)) {
-                return Err(self.err(format!("read '{}': invalid quality character {q:#x}", read.name)));
+                return Err(self.err(format!(
+                    "read '{}': invalid quality character {q:#x}",
+                    read.name
+                )));
             }
         }
         for b in &mut read.seq {
@@ -181,6 +197,18 @@ impl Iterator for ReadReader {
     type Item = Result<ReadRecord>;
     fn next(&mut self) -> Option<Self::Item> {
         self.next_record().transpose()
+    }
+}
+
+/// noodles' FASTQ errors, in the words of the format.
+fn fastq_message(e: &std::io::Error) -> String {
+    let m = e.to_string();
+    if m.contains("description prefix") {
+        "expected a '+' separator line after the sequence".into()
+    } else if m.contains("name prefix") {
+        "expected a header line starting with '@'".into()
+    } else {
+        m
     }
 }
 

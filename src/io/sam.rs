@@ -76,13 +76,21 @@ pub fn parse_read_group(rg: &str) -> Result<(String, String)> {
 pub fn header_text(reference: &Reference, read_group: Option<&str>, command_line: &str) -> String {
     let mut s = String::from("@HD\tVN:1.6\tSO:unsorted\n");
     for c in &reference.contigs {
-        s.push_str(&format!("@SQ\tSN:{}\tLN:{}\tM5:{}\n", c.name, c.seq.len(), c.md5));
+        s.push_str(&format!(
+            "@SQ\tSN:{}\tLN:{}\tM5:{}\n",
+            c.name,
+            c.seq.len(),
+            c.md5
+        ));
     }
     if let Some(rg) = read_group {
         s.push_str(rg);
         s.push('\n');
     }
-    let cl: String = command_line.chars().map(|c| if c == '\t' || c == '\n' { ' ' } else { c }).collect();
+    let cl: String = command_line
+        .chars()
+        .map(|c| if c == '\t' || c == '\n' { ' ' } else { c })
+        .collect();
     s.push_str(&format!(
         "@PG\tID:crest\tPN:crest\tVN:{}\tCL:{}\n",
         env!("CARGO_PKG_VERSION"),
@@ -128,19 +136,29 @@ impl SamWriter {
         let (raw, tmp): (Box<dyn Write>, _) = match out {
             None => (Box::new(BufWriter::new(std::io::stdout())), None),
             Some(p) => {
-                let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+                let name = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_default();
                 let tmp = p.with_file_name(format!(".{name}.partial-{}", std::process::id()));
                 let f = File::create(&tmp).map_err(|e| CrestError::io(&tmp, e))?;
-                (Box::new(BufWriter::with_capacity(1 << 20, f)), Some((tmp, p.to_path_buf())))
+                (
+                    Box::new(BufWriter::with_capacity(1 << 20, f)),
+                    Some((tmp, p.to_path_buf())),
+                )
             }
         };
-        let is_bam = out.is_some_and(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("bam")));
+        let is_bam =
+            out.is_some_and(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("bam")));
         let mut sink = if is_bam {
             Sink::Bam(noodles::bam::io::Writer::new(raw))
         } else {
             Sink::Sam(sam::io::Writer::new(raw))
         };
-        let path = tmp.as_ref().map(|(t, _)| t.clone()).unwrap_or_else(|| "-".into());
+        let path = tmp
+            .as_ref()
+            .map(|(t, _)| t.clone())
+            .unwrap_or_else(|| "-".into());
         let r = match &mut sink {
             Sink::Sam(w) => w.write_header(&header),
             Sink::Bam(w) => w.write_header(&header),
@@ -155,7 +173,10 @@ impl SamWriter {
     }
 
     fn path(&self) -> PathBuf {
-        self.tmp.as_ref().map(|(_, p)| p.clone()).unwrap_or_else(|| "-".into())
+        self.tmp
+            .as_ref()
+            .map(|(_, p)| p.clone())
+            .unwrap_or_else(|| "-".into())
     }
 
     /// Write one record.
@@ -188,7 +209,8 @@ impl SamWriter {
             b = b.set_reference_sequence_id(c);
         }
         if let Some(p) = r.pos {
-            let pos = noodles::core::Position::new(p + 1).ok_or_else(|| bad("bad position".into()))?;
+            let pos =
+                noodles::core::Position::new(p + 1).ok_or_else(|| bad("bad position".into()))?;
             b = b.set_alignment_start(pos);
         }
         if let Some(mq) = sam::alignment::record::MappingQuality::new(r.mapq) {

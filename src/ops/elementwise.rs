@@ -157,6 +157,24 @@ pub fn relu_bwd_gpu(gpu: &Gpu, n: usize, x: &GpuBuf, dy: &GpuBuf, dx: &GpuBuf) -
     run(gpu, "relu_bwd", &flat(n), x, Some((dy, true)), dx)
 }
 
+/// CPU twin: `out = a + b`.
+pub fn add_cpu<T: Real>(a: &[T], b: &[T], out: &mut [T]) -> Result<()> {
+    need("add", "b", b.len(), a.len())?;
+    need("add", "out", out.len(), a.len())?;
+    for i in 0..a.len() {
+        out[i] = a[i] + b[i];
+    }
+    Ok(())
+}
+
+/// GPU: `out = a + b` over the first `n` elements.
+pub fn add_gpu(gpu: &Gpu, n: usize, a: &GpuBuf, b: &GpuBuf, out: &GpuBuf) -> Result<()> {
+    need("add", "a", a.len, n)?;
+    need("add", "b", b.len, n)?;
+    need("add", "out", out.len, n)?;
+    run(gpu, "add", &flat(n), a, Some((b, true)), out)
+}
+
 /// A flat array of `n` elements viewed as rows of up to 4096 for splitting.
 fn flat(n: usize) -> ChannelShape {
     // Split points must fall on whole rows; pick the largest row length

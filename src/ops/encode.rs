@@ -183,7 +183,11 @@ pub fn revcomp_packed_gpu(gpu: &Gpu, seq: &GpuSeq) -> Result<GpuSeq> {
             kernel(entry),
             &[
                 Arg::Uniform(bytemuck::bytes_of(&p)),
-                if uses_codes { Arg::Buf(&seq.codes) } else { Arg::Unused },
+                if uses_codes {
+                    Arg::Buf(&seq.codes)
+                } else {
+                    Arg::Unused
+                },
                 Arg::Buf(&seq.nmask),
                 Arg::Unused,
                 Arg::Unused,

@@ -6,6 +6,8 @@ pub mod conv1d;
 pub mod elementwise;
 pub mod encode;
 pub mod gemm;
+pub mod loss;
+pub mod optim;
 pub mod reduce;
 
 use crate::error::{CrestError, Result};
@@ -82,6 +84,8 @@ pub fn all_shaders() -> Vec<(&'static str, &'static str)> {
         ("encode", encode::SOURCE),
         ("elementwise", elementwise::SOURCE),
         ("reduce", reduce::SOURCE),
+        ("loss", loss::SOURCE),
+        ("optim", optim::SOURCE),
         ("splitk", gemm::SPLITK_SOURCE),
         ("gemm", gemm::source()),
     ];

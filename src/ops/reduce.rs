@@ -36,6 +36,8 @@ pub enum RowOp {
     Softmax,
     /// out = x / max(‖x‖, eps) per row
     L2Norm,
+    /// out[r] = Σ x[r, :]²
+    SumSq,
 }
 
 impl RowOp {
@@ -46,11 +48,15 @@ impl RowOp {
             RowOp::LogSumExp => "logsumexp",
             RowOp::Softmax => "softmax",
             RowOp::L2Norm => "l2norm",
+            RowOp::SumSq => "row_sumsq",
         }
     }
     /// Whether the op writes one value per row (else one per element).
     pub fn is_reduction(self) -> bool {
-        matches!(self, RowOp::Sum | RowOp::Max | RowOp::LogSumExp)
+        matches!(
+            self,
+            RowOp::Sum | RowOp::Max | RowOp::LogSumExp | RowOp::SumSq
+        )
     }
 }
 
@@ -75,7 +81,7 @@ pub fn row_op_cpu<T: Real>(
     need("row_op", "x", x.len(), rows * cols)?;
     let out_len = if op.is_reduction() { rows } else { rows * cols };
     need("row_op", "out", out.len(), out_len)?;
-    if cols == 0 && op != RowOp::Sum {
+    if cols == 0 && !matches!(op, RowOp::Sum | RowOp::SumSq) {
         return Err(CrestError::shape("row_op", "zero columns"));
     }
     for r in 0..rows {
@@ -85,6 +91,13 @@ pub fn row_op_cpu<T: Real>(
                 let mut s = T::zero();
                 for &v in row {
                     s += v;
+                }
+                out[r] = s;
+            }
+            RowOp::SumSq => {
+                let mut s = T::zero();
+                for &v in row {
+                    s += v * v;
                 }
                 out[r] = s;
             }
@@ -282,7 +295,7 @@ pub fn row_op_gpu(
     need("row_op", "x", x.len, rows * cols)?;
     let ow = if op.is_reduction() { 1 } else { cols };
     need("row_op", "out", out.len, rows * ow)?;
-    if cols == 0 && op != RowOp::Sum {
+    if cols == 0 && !matches!(op, RowOp::Sum | RowOp::SumSq) {
         return Err(CrestError::shape("row_op", "zero columns"));
     }
     run_rows(
@@ -412,4 +425,108 @@ pub fn channel_sum_gpu(
             return Ok(());
         }
     }
+}
+
+/// CPU twin of the row top-k: for each row the `k` largest (value, column)
+/// pairs, by value descending then column ascending.
+pub fn topk_cpu(x: &[f32], rows: usize, cols: usize, k: usize) -> Result<Vec<(f32, u32)>> {
+    need("topk", "x", x.len(), rows * cols)?;
+    if k > cols {
+        return Err(CrestError::shape(
+            "topk",
+            format!("k = {k} > {cols} columns"),
+        ));
+    }
+    let mut out = Vec::with_capacity(rows * k);
+    for r in 0..rows {
+        let mut idx: Vec<u32> = (0..cols as u32).collect();
+        let row = &x[r * cols..(r + 1) * cols];
+        idx.sort_by(|&a, &b| row[b as usize].total_cmp(&row[a as usize]).then(a.cmp(&b)));
+        out.extend(idx[..k].iter().map(|&j| (row[j as usize], j)));
+    }
+    Ok(out)
+}
+
+/// GPU row top-k. `out` receives `rows * k * 2` words: (value, column bits).
+pub fn topk_gpu(
+    gpu: &Gpu,
+    x: &GpuBuf,
+    rows: usize,
+    cols: usize,
+    k: usize,
+    out: &GpuBuf,
+) -> Result<()> {
+    need("topk", "x", x.len, rows * cols)?;
+    need("topk", "out", out.len, rows * k * 2)?;
+    if k > cols {
+        return Err(CrestError::shape(
+            "topk",
+            format!("k = {k} > {cols} columns"),
+        ));
+    }
+    if rows == 0 || k == 0 {
+        return Ok(());
+    }
+    let max_rows = gpu.max_groups() as usize * gpu.max_groups() as usize;
+    let chunk = chunk_rows(gpu, "row_topk", rows, &[cols, 2 * k], max_rows)?;
+    let mut r0 = 0;
+    while r0 < rows {
+        let r = chunk.min(rows - r0);
+        let p = params(r, cols, k, 0.0);
+        gpu.dispatch(
+            kernel("row_topk"),
+            &[
+                Arg::Uniform(bytemuck::bytes_of(&p)),
+                Arg::Slice(x, r0 * cols, r * cols),
+                Arg::Unused,
+                Arg::Unused,
+                Arg::Slice(out, r0 * 2 * k, r * 2 * k),
+            ],
+            gpu.grid_1d(r, 1),
+        )?;
+        r0 += r;
+    }
+    Ok(())
+}
+
+/// Decode [`topk_gpu`]'s output words into (value, column) pairs.
+pub fn decode_topk(words: &[u32]) -> Vec<(f32, u32)> {
+    words
+        .chunks_exact(2)
+        .map(|w| (f32::from_bits(w[0]), w[1]))
+        .collect()
+}
+
+/// Run a reducing row op on `rows x cols` of `x`, writing `out[at..at + rows]`
+/// (`at` must be a multiple of 64 words, the storage offset alignment unit).
+pub fn run_rows_at(
+    gpu: &Gpu,
+    op: RowOp,
+    x: &GpuBuf,
+    rows: usize,
+    cols: usize,
+    out: &GpuBuf,
+    at: usize,
+) -> Result<()> {
+    if !op.is_reduction() {
+        return Err(CrestError::shape(
+            "row_op",
+            "run_rows_at needs a reducing op",
+        ));
+    }
+    need("row_op", "x", x.len, rows * cols)?;
+    need("row_op", "out", out.len, at + rows)?;
+    let p = params(rows, cols, 1, 0.0);
+    fits(gpu, op.entry(), rows * cols)?;
+    gpu.dispatch(
+        kernel(op.entry()),
+        &[
+            Arg::Uniform(bytemuck::bytes_of(&p)),
+            Arg::Buf(x),
+            Arg::Unused,
+            Arg::Unused,
+            Arg::Slice(out, at, rows),
+        ],
+        gpu.grid_1d(rows, 1),
+    )
 }

@@ -1,0 +1,127 @@
+//! `crest embed`: embeddings of sequences or of their k-mers.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use crate::backend::Backend;
+use crate::error::{CrestError, Result};
+use crate::io::ReadReader;
+use crate::ops::encode::Window;
+use crate::seq::PackedSeq;
+use crate::train::eval::embed_windows;
+
+/// Options of `crest embed`.
+#[derive(clap::Args, Debug)]
+pub struct EmbedArgs {
+    /// Model file.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// FASTA/FASTQ/SAM/BAM input (.gz allowed).
+    pub input: PathBuf,
+    /// One embedding per k-mer (every `--stride` bp) instead of one per sequence
+    /// (the normalised mean of its k-mer embeddings).
+    #[arg(long)]
+    pub kmers: bool,
+    /// Step between k-mers.
+    #[arg(long, default_value_t = 1)]
+    pub stride: usize,
+    /// Output: .tsv (default stdout) or .safetensors.
+    #[arg(short, long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Run `crest embed`.
+pub fn embed(be: &Backend, a: &EmbedArgs) -> Result<()> {
+    let (_, enc) = super::load_model(be, &a.model)?;
+    let (k, p) = (enc.cfg.k, enc.cfg.proj_dim);
+    let stride = a.stride.max(1);
+    let mut names: Vec<String> = Vec::new();
+    let mut rows: Vec<f32> = Vec::new();
+    let mut reader = ReadReader::open(&a.input)?;
+    let mut batch = Vec::new();
+    while reader.next_batch(4096, &mut batch)? > 0 {
+        let mut seq = PackedSeq::default();
+        let mut windows = Vec::new();
+        let mut owner = Vec::new();
+        for (ri, r) in batch.iter().enumerate() {
+            let base = seq.len as u32;
+            seq.extend_ascii(&r.seq);
+            let len = r.seq.len();
+            if len <= k {
+                windows.push(Window::new(base, len as u32, false));
+                owner.push((ri, 0usize));
+            } else {
+                for s in (0..=len - k).step_by(stride) {
+                    windows.push(Window::new(base + s as u32, k as u32, false));
+                    owner.push((ri, s));
+                }
+            }
+        }
+        let z = embed_windows(be, &enc, &seq, &windows)?;
+        if a.kmers {
+            for (w, &(ri, s)) in owner.iter().enumerate() {
+                names.push(format!("{}:{}", batch[ri].name, s + 1));
+                rows.extend_from_slice(&z[w * p..(w + 1) * p]);
+            }
+        } else {
+            let mut acc = vec![0.0f32; batch.len() * p];
+            for (w, &(ri, _)) in owner.iter().enumerate() {
+                for j in 0..p {
+                    acc[ri * p + j] += z[w * p + j];
+                }
+            }
+            for (ri, r) in batch.iter().enumerate() {
+                let v = &mut acc[ri * p..(ri + 1) * p];
+                let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+                v.iter_mut().for_each(|x| *x /= n);
+                names.push(r.name.clone());
+                rows.extend_from_slice(v);
+            }
+        }
+        batch.clear();
+    }
+    match &a.out {
+        Some(path) if path.extension().is_some_and(|e| e == "safetensors") => {
+            let meta = serde_json::json!({"names": names, "model": a.model.display().to_string(), "kmers": a.kmers}).to_string();
+            let bytes: Vec<u8> = rows.iter().flat_map(|x| x.to_le_bytes()).collect();
+            let view = safetensors::tensor::TensorView::new(
+                safetensors::Dtype::F32,
+                vec![names.len(), p],
+                &bytes,
+            )
+            .map_err(|e| CrestError::Invalid(e.to_string()))?;
+            let data = safetensors::serialize(
+                [("embeddings", view)],
+                Some(std::collections::HashMap::from([(
+                    "crest".to_string(),
+                    meta,
+                )])),
+            )
+            .map_err(|e| CrestError::Invalid(e.to_string()))?;
+            std::fs::write(path, data).map_err(|e| CrestError::io(path, e))?;
+        }
+        out => {
+            let mut w: Box<dyn Write> = match out {
+                Some(path) => Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(path).map_err(|e| CrestError::io(path, e))?,
+                )),
+                None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+            };
+            let path = out.clone().unwrap_or_else(|| "-".into());
+            for (i, n) in names.iter().enumerate() {
+                let vals: Vec<String> = rows[i * p..(i + 1) * p]
+                    .iter()
+                    .map(|v| format!("{v:.6}"))
+                    .collect();
+                writeln!(w, "{n}\t{}", vals.join("\t")).map_err(|e| CrestError::io(&path, e))?;
+            }
+            w.flush().map_err(|e| CrestError::io(&path, e))?;
+        }
+    }
+    eprintln!(
+        "embedded {} {}",
+        names.len(),
+        if a.kmers { "k-mers" } else { "sequences" }
+    );
+    Ok(())
+}

@@ -1,0 +1,349 @@
+//! `crest train` and `crest eval-embed`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::backend::Backend;
+use crate::error::{CrestError, Result};
+use crate::io::{ReadReader, Reference};
+use crate::model::{Checkpoint, EncoderConfig, Geometry};
+use crate::train::eval::{neighbour_recall, reference_grid, EvalConfig, EvalReport, Grid};
+use crate::train::{AugmentConfig, Progress, StepReport, TrainConfig, Trainer};
+
+/// Options of `crest train`.
+#[derive(clap::Args, Debug)]
+pub struct TrainArgs {
+    /// Reference FASTA to learn (supervised by locus, Γ-thresholded).
+    #[arg(long, conflicts_with = "reads")]
+    pub reference: Option<PathBuf>,
+    /// Reads to learn from without a reference (self-supervised: only the augmented pair is positive).
+    #[arg(long)]
+    pub reads: Option<PathBuf>,
+    /// Output model file.
+    #[arg(short, long)]
+    pub out: PathBuf,
+    /// Optimiser steps (the learning-rate schedule spans them).
+    #[arg(long, default_value_t = 1000)]
+    pub steps: u64,
+    /// Stop after this many minutes even if steps remain (the result then depends on speed).
+    #[arg(long)]
+    pub minutes: Option<f64>,
+    /// Seed: same seed and inputs give the identical model file.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Anchors per step (2 views each).
+    #[arg(long, default_value_t = 128)]
+    pub batch: usize,
+    /// k-mer length.
+    #[arg(short = 'k', long, default_value_t = 32)]
+    pub k: usize,
+    /// Conv channels.
+    #[arg(long, default_value_t = 32)]
+    pub channels: usize,
+    /// Conv kernel width.
+    #[arg(long, default_value_t = 7)]
+    pub kernel: usize,
+    /// Residual conv blocks.
+    #[arg(long, default_value_t = 2)]
+    pub blocks: usize,
+    /// Embedding size.
+    #[arg(long, default_value_t = 256)]
+    pub embed_dim: usize,
+    /// Projection size.
+    #[arg(long, default_value_t = 128)]
+    pub proj_dim: usize,
+    /// Γ: loci within Γ bp are positives.
+    #[arg(long, default_value_t = 16)]
+    pub gamma: u32,
+    /// d: positives start up to d bp from the anchor.
+    #[arg(long, default_value_t = 8)]
+    pub d: usize,
+    /// Temperature τ.
+    #[arg(long, default_value_t = 0.1)]
+    pub tau: f32,
+    /// Peak learning rate.
+    #[arg(long, default_value_t = 2e-3)]
+    pub lr: f32,
+    /// Warm-up steps.
+    #[arg(long, default_value_t = 100)]
+    pub warmup: u64,
+    /// Augmentation profile: adna (damage, short reads, errors) or none (strand only).
+    #[arg(long, default_value = "adna")]
+    pub augment: String,
+    /// Report loss every N steps.
+    #[arg(long, default_value_t = 50)]
+    pub log_every: u64,
+    /// Evaluate neighbour recall every N steps (0: only at the end).
+    #[arg(long, default_value_t = 0)]
+    pub eval_every: u64,
+    /// Queries per evaluation.
+    #[arg(long, default_value_t = 1000)]
+    pub eval_queries: usize,
+    /// Write metrics as JSON lines here.
+    #[arg(long)]
+    pub metrics: Option<PathBuf>,
+    /// Continue a run from its checkpoint (same options).
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    /// Leave the optimiser state out of the model file (smaller; cannot be resumed).
+    #[arg(long)]
+    pub no_optimizer_state: bool,
+}
+
+/// Options of `crest eval-embed`.
+#[derive(clap::Args, Debug)]
+pub struct EvalArgs {
+    /// Model file.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Reference FASTA the model was trained on.
+    #[arg(long)]
+    pub reference: PathBuf,
+    /// Held-out queries.
+    #[arg(long, default_value_t = 2000)]
+    pub queries: usize,
+    /// Grid stride (default Γ/2).
+    #[arg(long)]
+    pub stride: Option<usize>,
+    /// Recall radius in bp (default: the model's Γ).
+    #[arg(long)]
+    pub gamma: Option<u32>,
+    /// Query augmentation: adna or none.
+    #[arg(long, default_value = "adna")]
+    pub augment: String,
+    /// Seed of the queries.
+    #[arg(long, default_value_t = 12345)]
+    pub seed: u64,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn augment_profile(name: &str) -> Result<AugmentConfig> {
+    match name {
+        "adna" => Ok(AugmentConfig::adna()),
+        "none" => Ok(AugmentConfig::none()),
+        _ => Err(CrestError::Invalid(format!(
+            "--augment '{name}': expected adna or none"
+        ))),
+    }
+}
+
+struct Cli {
+    pb: indicatif::ProgressBar,
+    metrics: Option<std::fs::File>,
+}
+
+impl Progress for Cli {
+    fn step(&mut self, step: u64, _total: u64) {
+        self.pb.set_position(step);
+    }
+    fn report(&mut self, r: &StepReport) {
+        self.pb.set_message(format!(
+            "loss {:.4}  {:.0} samples/s  {:.2} GFLOP/s",
+            r.loss, r.samples_per_s, r.gflops
+        ));
+        if self.pb.is_hidden() {
+            eprintln!(
+                "step {:>6}  loss {:.4}  lr {:.2e}  {:.0} samples/s  {:.2} GFLOP/s",
+                r.step, r.loss, r.lr, r.samples_per_s, r.gflops
+            );
+        }
+        if let Some(f) = &mut self.metrics {
+            let _ = writeln!(
+                f,
+                "{}",
+                serde_json::json!({"type": "train", "step": r.step, "loss": r.loss, "lr": r.lr, "samples_per_s": r.samples_per_s, "gflops": r.gflops, "elapsed_s": r.elapsed_s})
+            );
+        }
+    }
+}
+
+fn print_eval(step: u64, r: &EvalReport, metrics: &mut Option<std::fs::File>) {
+    eprintln!(
+        "eval step {step}: recall@1 {:.3}  recall@10 {:.3}  ({} queries vs {} grid k-mers, {:.1}s)",
+        r.recall_at_1, r.recall_at_10, r.queries, r.grid, r.seconds
+    );
+    if let Some(f) = metrics {
+        let _ = writeln!(
+            f,
+            "{}",
+            serde_json::json!({"type": "eval", "step": step, "recall_at_1": r.recall_at_1, "recall_at_10": r.recall_at_10, "queries": r.queries, "grid": r.grid})
+        );
+    }
+}
+
+/// Run `crest train`.
+pub fn train(be: &Backend, a: &TrainArgs) -> Result<()> {
+    let enc = EncoderConfig {
+        k: a.k,
+        channels: a.channels,
+        kernel: a.kernel,
+        blocks: a.blocks,
+        embed_dim: a.embed_dim,
+        proj_dim: a.proj_dim,
+        geometry: Geometry::Euclidean,
+    };
+    enc.validate()?;
+    let mut cfg = TrainConfig {
+        anchors: a.batch,
+        steps: a.steps,
+        gamma: a.gamma,
+        d: a.d,
+        tau: a.tau,
+        augment: augment_profile(&a.augment)?,
+        ..Default::default()
+    };
+    cfg.adam.lr = a.lr;
+    cfg.adam.warmup = a.warmup;
+    if a.d as u32 > a.gamma {
+        return Err(CrestError::Invalid(format!(
+            "--d {} exceeds --gamma {}: anchor and positive would not count as positives",
+            a.d, a.gamma
+        )));
+    }
+    let reference;
+    let reads: Vec<Vec<u8>>;
+    let mut trainer = match (&a.reference, &a.reads) {
+        (Some(r), _) => {
+            reference = Reference::load(r)?;
+            eprintln!(
+                "reference {}: {} contigs, {} bp",
+                r.display(),
+                reference.contigs.len(),
+                reference.total_len()
+            );
+            Trainer::on_reference(be, &reference, &enc, cfg, a.seed)?
+        }
+        (None, Some(r)) => {
+            reads = ReadReader::open(r)?
+                .map(|x| x.map(|x| x.seq))
+                .filter(|x| x.as_ref().map_or(true, |s| s.len() >= 8))
+                .collect::<Result<_>>()?;
+            eprintln!("reads {}: {} reads of ≥ 8 bp", r.display(), reads.len());
+            Trainer::on_reads(be, &reads, &enc, cfg, a.seed)?
+        }
+        (None, None) => {
+            return Err(CrestError::Invalid(
+                "give --reference REF.fa or --reads READS.fq".into(),
+            ))
+        }
+    };
+    if let Some(r) = &a.resume {
+        trainer.resume(&Checkpoint::load(r)?)?;
+        eprintln!("resuming {} at step {}", r.display(), trainer.step);
+    }
+    eprintln!(
+        "model: {} parameters, k {}, {} channels x {} blocks, kernel {}; {} views/step; device {}",
+        trainer.encoder.num_params(),
+        a.k,
+        a.channels,
+        a.blocks,
+        a.kernel,
+        2 * a.batch,
+        be.name()
+    );
+    let mut metrics = match &a.metrics {
+        Some(p) => Some(std::fs::File::create(p).map_err(|e| CrestError::io(p, e))?),
+        None => None,
+    };
+    let deadline = a
+        .minutes
+        .map(|m| Instant::now() + Duration::from_secs_f64(m * 60.0));
+    let eval_cfg = EvalConfig {
+        stride: (a.gamma as usize / 2).max(1),
+        queries: a.eval_queries,
+        gamma: a.gamma,
+        augment: trainer.cfg.augment.clone(),
+        seed: a.seed ^ 0xE7A1,
+    };
+    let evaluate = a.reference.is_some() && a.eval_queries > 0;
+    let chunk = if a.eval_every > 0 && evaluate {
+        a.eval_every
+    } else {
+        a.steps
+    };
+    let pb = super::bar(a.steps, "train");
+    pb.set_position(trainer.step);
+    let mut cli = Cli {
+        pb,
+        metrics: metrics.take(),
+    };
+    let total = a.steps;
+    loop {
+        let target = (trainer.step + chunk).min(total);
+        trainer.run(target, a.log_every, deadline, &mut cli)?;
+        if trainer.step >= total || deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+        if evaluate {
+            let r = eval_now(
+                be,
+                &trainer,
+                a.reference.as_ref().expect("reference"),
+                &eval_cfg,
+            )?;
+            cli.pb
+                .suspend(|| print_eval(trainer.step, &r, &mut cli.metrics));
+        }
+    }
+    cli.pb.finish_and_clear();
+    let ck = trainer.checkpoint(!a.no_optimizer_state)?;
+    ck.save(&a.out)?;
+    eprintln!("wrote {} (step {})", a.out.display(), trainer.step);
+    if evaluate {
+        let r = eval_now(
+            be,
+            &trainer,
+            a.reference.as_ref().expect("reference"),
+            &eval_cfg,
+        )?;
+        print_eval(trainer.step, &r, &mut cli.metrics);
+    }
+    Ok(())
+}
+
+fn eval_now(
+    be: &Backend,
+    t: &Trainer,
+    reference: &PathBuf,
+    cfg: &EvalConfig,
+) -> Result<EvalReport> {
+    let r = Reference::load(reference)?;
+    let grid: Grid = reference_grid(be, &t.encoder, &r, cfg.stride)?;
+    neighbour_recall(be, &t.encoder, &r, &grid, cfg)
+}
+
+/// Run `crest eval-embed`.
+pub fn eval_embed(be: &Backend, a: &EvalArgs) -> Result<()> {
+    let (ck, enc) = super::load_model(be, &a.model)?;
+    let reference = Reference::load(&a.reference)?;
+    ck.meta
+        .check_reference(&a.model, &reference, &a.reference)?;
+    let model_gamma = ck
+        .meta
+        .train
+        .get("gamma")
+        .and_then(|g| g.as_u64())
+        .unwrap_or(16) as u32;
+    let gamma = a.gamma.unwrap_or(model_gamma);
+    let cfg = EvalConfig {
+        stride: a.stride.unwrap_or((gamma as usize / 2).max(1)),
+        queries: a.queries,
+        gamma,
+        augment: augment_profile(&a.augment)?,
+        seed: a.seed,
+    };
+    let grid = reference_grid(be, &enc, &reference, cfg.stride)?;
+    let r = neighbour_recall(be, &enc, &reference, &grid, &cfg)?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&r).map_err(|e| CrestError::Invalid(e.to_string()))?
+        );
+    } else {
+        println!("model\t{}\nstep\t{}\nreference\t{}\nqueries\t{}\ngrid\t{} (stride {})\nrecall@1\t{:.4}\nrecall@10\t{:.4}", a.model.display(), ck.meta.step, a.reference.display(), r.queries, r.grid, cfg.stride, r.recall_at_1, r.recall_at_10);
+    }
+    Ok(())
+}

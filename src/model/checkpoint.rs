@@ -1,0 +1,192 @@
+//! Model checkpoints: safetensors (f32 weights, optionally Adam moments) with
+//! one metadata entry, `crest`, holding JSON: format version, architecture,
+//! training configuration, seed, step, and the reference's contig names,
+//! lengths and MD5s. Files are written to a temporary name and renamed, and
+//! the bytes depend only on the contents (same seed and inputs → same file).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use safetensors::tensor::{Dtype, TensorView};
+
+use super::encoder::EncoderConfig;
+use crate::error::{CrestError, Result};
+use crate::io::Reference;
+
+/// Format tag written into every model.
+pub const FORMAT: &str = "crest-model/1";
+
+/// One reference contig as recorded in a model.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ContigInfo {
+    /// Name.
+    pub name: String,
+    /// Length.
+    pub len: u64,
+    /// Sequence MD5 (SAM M5).
+    pub md5: String,
+}
+
+/// Everything about a model except its weights.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ModelMeta {
+    /// Format version.
+    pub format: String,
+    /// Architecture.
+    pub encoder: EncoderConfig,
+    /// Training configuration (see `crest::train::TrainConfig`).
+    pub train: serde_json::Value,
+    /// Seed of the run.
+    pub seed: u64,
+    /// Optimiser steps taken.
+    pub step: u64,
+    /// Reference the model was trained on.
+    pub reference: Vec<ContigInfo>,
+}
+
+impl ModelMeta {
+    /// Contig records of a loaded reference.
+    pub fn contigs_of(reference: &Reference) -> Vec<ContigInfo> {
+        reference
+            .contigs
+            .iter()
+            .map(|c| ContigInfo {
+                name: c.name.clone(),
+                len: c.seq.len() as u64,
+                md5: c.md5.clone(),
+            })
+            .collect()
+    }
+
+    /// Refuse a reference that is not the one the model was trained on.
+    pub fn check_reference(
+        &self,
+        model: &Path,
+        reference: &Reference,
+        ref_path: &Path,
+    ) -> Result<()> {
+        let have = Self::contigs_of(reference);
+        if have == self.reference {
+            return Ok(());
+        }
+        let show = |v: &[ContigInfo]| {
+            let mut s: Vec<String> = v
+                .iter()
+                .take(3)
+                .map(|c| format!("{} ({} bp, M5 {})", c.name, c.len, c.md5))
+                .collect();
+            if v.len() > 3 {
+                s.push(format!("… {} contigs", v.len()));
+            }
+            s.join(", ")
+        };
+        Err(CrestError::Invalid(format!(
+            "{} was trained on a different reference: model has {}; {} has {}",
+            model.display(),
+            show(&self.reference),
+            ref_path.display(),
+            show(&have)
+        )))
+    }
+}
+
+/// A model on disk: metadata and named f32 tensors.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checkpoint {
+    /// Metadata.
+    pub meta: ModelMeta,
+    /// (name, shape, values), in any order.
+    pub tensors: Vec<(String, Vec<usize>, Vec<f32>)>,
+}
+
+impl Checkpoint {
+    /// Write to `path` (atomically).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let bytes: Vec<Vec<u8>> = self
+            .tensors
+            .iter()
+            .map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
+            .collect();
+        let views = self
+            .tensors
+            .iter()
+            .zip(&bytes)
+            .map(|((name, shape, _), b)| {
+                TensorView::new(Dtype::F32, shape.clone(), b)
+                    .map(|v| (name.clone(), v))
+                    .map_err(|e| CrestError::Invalid(format!("tensor {name}: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let meta =
+            serde_json::to_string(&self.meta).map_err(|e| CrestError::Invalid(e.to_string()))?;
+        let info = HashMap::from([("crest".to_string(), meta)]);
+        let data = safetensors::serialize(views, Some(info))
+            .map_err(|e| CrestError::Invalid(format!("serialising model: {e}")))?;
+        let tmp = path.with_extension("crest.tmp");
+        std::fs::write(&tmp, data).map_err(|e| CrestError::io(&tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| CrestError::io(path, e))
+    }
+
+    /// Read a model file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let data = std::fs::read(path).map_err(|e| CrestError::io(path, e))?;
+        let bad = |m: String| CrestError::UnknownFormat {
+            path: path.into(),
+            message: m,
+        };
+        let (_, md) = safetensors::SafeTensors::read_metadata(&data)
+            .map_err(|e| bad(format!("not a crest model (safetensors): {e}")))?;
+        let meta_json = md
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get("crest"))
+            .ok_or_else(|| {
+                bad("safetensors file without crest metadata: not a crest model".into())
+            })?;
+        let meta: ModelMeta =
+            serde_json::from_str(meta_json).map_err(|e| bad(format!("bad crest metadata: {e}")))?;
+        if meta.format != FORMAT {
+            return Err(bad(format!(
+                "model format '{}' (this crest reads {FORMAT})",
+                meta.format
+            )));
+        }
+        let st = safetensors::SafeTensors::deserialize(&data)
+            .map_err(|e| bad(format!("corrupt model: {e}")))?;
+        let mut tensors = Vec::new();
+        for (name, view) in st.tensors() {
+            if view.dtype() != Dtype::F32 {
+                return Err(bad(format!(
+                    "tensor {name} is {:?}, expected F32",
+                    view.dtype()
+                )));
+            }
+            let values = view
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            tensors.push((name, view.shape().to_vec(), values));
+        }
+        tensors.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(Checkpoint { meta, tensors })
+    }
+
+    /// The tensors whose names do not start with `adam.` (the weights).
+    pub fn weights(&self) -> Vec<(String, Vec<f32>)> {
+        self.tensors
+            .iter()
+            .filter(|(n, _, _)| !n.starts_with("adam."))
+            .map(|(n, _, v)| (n.clone(), v.clone()))
+            .collect()
+    }
+
+    /// The Adam moment tensors (`adam.*`).
+    pub fn moments(&self) -> Vec<(String, Vec<f32>)> {
+        self.tensors
+            .iter()
+            .filter(|(n, _, _)| n.starts_with("adam."))
+            .map(|(n, _, v)| (n.clone(), v.clone()))
+            .collect()
+    }
+}

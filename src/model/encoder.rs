@@ -1,0 +1,433 @@
+//! The k-mer encoder: one-hot `[B, 4, k]` → conv stem (4 → C) → ReLU →
+//! residual blocks `h + ReLU(conv(h))` → flatten → linear to the embedding
+//! `e` (`embed_dim`, 256 by default) → projection head `g`: ReLU → linear
+//! (`proj_dim`) → L2 normalise → `z`. The contrastive loss acts on `z`;
+//! retrieval (`eval-embed`, mapping) uses `z` too.
+//!
+//! Forward and backward are written once against [`Backend`], so the same
+//! code trains on a GPU, lavapipe or the CPU twins.
+
+use crate::backend::{Backend, Tensor};
+use crate::error::{CrestError, Result};
+use crate::ops::conv1d::ConvDims;
+use crate::ops::elementwise::ChannelShape;
+use crate::ops::gemm::GemmDims;
+use crate::ops::reduce::RowOp;
+use crate::rng::Rng;
+
+/// Embedding geometry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Geometry {
+    /// Euclidean: cosine similarity of L2-normalised projections.
+    Euclidean,
+}
+
+/// Architecture hyper-parameters (saved in the checkpoint).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EncoderConfig {
+    /// k-mer (window) length.
+    pub k: usize,
+    /// Conv channels.
+    pub channels: usize,
+    /// Conv kernel width.
+    pub kernel: usize,
+    /// Residual conv blocks after the stem.
+    pub blocks: usize,
+    /// Embedding size (h).
+    pub embed_dim: usize,
+    /// Projection size (z).
+    pub proj_dim: usize,
+    /// Geometry of z.
+    pub geometry: Geometry,
+}
+
+impl Default for EncoderConfig {
+    fn default() -> Self {
+        EncoderConfig {
+            k: 32,
+            channels: 32,
+            kernel: 7,
+            blocks: 2,
+            embed_dim: 256,
+            proj_dim: 128,
+            geometry: Geometry::Euclidean,
+        }
+    }
+}
+
+impl EncoderConfig {
+    /// Reject configurations the kernels cannot run.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: &str| Err(CrestError::Invalid(format!("encoder: {m}")));
+        if self.k == 0 || self.k > 1024 {
+            return bad("k must be in 1..=1024");
+        }
+        if self.channels == 0 || self.kernel == 0 || self.embed_dim == 0 || self.proj_dim == 0 {
+            return bad("channels, kernel, embed_dim and proj_dim must be positive");
+        }
+        Ok(())
+    }
+
+    /// Parameter tensors: (name, shape, fan_in, weight-decayed).
+    pub fn layout(&self) -> Vec<(String, Vec<usize>, usize, bool)> {
+        let (c, kw, k) = (self.channels, self.kernel, self.k);
+        let mut v = vec![
+            ("stem.w".to_string(), vec![c, 4, kw], 4 * kw, true),
+            ("stem.b".to_string(), vec![c], 0, false),
+        ];
+        for j in 0..self.blocks {
+            v.push((format!("block{j}.w"), vec![c, c, kw], c * kw, true));
+            v.push((format!("block{j}.b"), vec![c], 0, false));
+        }
+        v.push(("embed.w".into(), vec![self.embed_dim, c * k], c * k, true));
+        v.push(("embed.b".into(), vec![self.embed_dim], 0, false));
+        v.push((
+            "proj.w".into(),
+            vec![self.proj_dim, self.embed_dim],
+            self.embed_dim,
+            true,
+        ));
+        v.push(("proj.b".into(), vec![self.proj_dim], 0, false));
+        v
+    }
+
+    /// Forward FLOPs per window.
+    pub fn flops_per_window(&self) -> f64 {
+        let (c, kw, k) = (self.channels as f64, self.kernel as f64, self.k as f64);
+        2.0 * k * kw * c * (4.0 + c * self.blocks as f64)
+            + 2.0 * c * k * self.embed_dim as f64
+            + 2.0 * (self.embed_dim * self.proj_dim) as f64
+    }
+}
+
+/// One parameter tensor with its gradient and Adam moments.
+#[derive(Clone, Debug)]
+pub struct Param {
+    /// Name in the checkpoint.
+    pub name: String,
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// Values.
+    pub value: Tensor,
+    /// Gradient of the last backward pass.
+    pub grad: Tensor,
+    /// Adam first moment.
+    pub m: Tensor,
+    /// Adam second moment.
+    pub v: Tensor,
+    /// Whether weight decay applies.
+    pub decay: bool,
+}
+
+/// Activations kept from the forward pass for the backward pass.
+pub struct Activations {
+    batch: usize,
+    x: Tensor,
+    /// Pre-activation and output of the stem and of each block: (a, h).
+    layers: Vec<(Tensor, Tensor)>,
+    e: Tensor,
+    r: Tensor,
+    p: Tensor,
+    /// Normalised projections `[batch, proj_dim]`.
+    pub z: Tensor,
+}
+
+/// The encoder's parameters on a backend.
+pub struct Encoder {
+    /// Architecture.
+    pub cfg: EncoderConfig,
+    /// Parameters in [`EncoderConfig::layout`] order.
+    pub params: Vec<Param>,
+}
+
+impl Encoder {
+    /// Fresh He-uniform initialisation from `seed`.
+    pub fn init(backend: &Backend, cfg: &EncoderConfig, seed: u64) -> Result<Self> {
+        cfg.validate()?;
+        let mut rng = Rng::new(seed ^ 0x454e_434f_4445_5231);
+        let values = cfg
+            .layout()
+            .into_iter()
+            .map(|(name, shape, fan_in, _)| {
+                let n: usize = shape.iter().product();
+                let v = if fan_in == 0 {
+                    vec![0.0; n]
+                } else {
+                    let bound = (6.0 / fan_in as f32).sqrt();
+                    // Residual branches start small so that blocks begin near identity.
+                    let bound = if name.starts_with("block") {
+                        bound * 0.5
+                    } else {
+                        bound
+                    };
+                    rng.vec_f32(n, -bound, bound)
+                };
+                (name, v)
+            })
+            .collect::<Vec<_>>();
+        Self::from_values(backend, cfg, values)
+    }
+
+    /// Build from named host values (checkpoint load); names and sizes must match the layout.
+    pub fn from_values(
+        backend: &Backend,
+        cfg: &EncoderConfig,
+        mut values: Vec<(String, Vec<f32>)>,
+    ) -> Result<Self> {
+        cfg.validate()?;
+        let mut params = Vec::new();
+        for (name, shape, _, decay) in cfg.layout() {
+            let n: usize = shape.iter().product();
+            let pos = values
+                .iter()
+                .position(|(nm, _)| *nm == name)
+                .ok_or_else(|| CrestError::Invalid(format!("model has no tensor '{name}'")))?;
+            let (_, v) = values.swap_remove(pos);
+            if v.len() != n {
+                return Err(CrestError::Invalid(format!(
+                    "tensor '{name}' has {} values, expected {n}",
+                    v.len()
+                )));
+            }
+            params.push(Param {
+                name,
+                shape,
+                value: backend.upload(&v)?,
+                grad: backend.zeros(n)?,
+                m: backend.zeros(n)?,
+                v: backend.zeros(n)?,
+                decay,
+            });
+        }
+        Ok(Encoder {
+            cfg: cfg.clone(),
+            params,
+        })
+    }
+
+    /// Parameter count.
+    pub fn num_params(&self) -> usize {
+        self.params.iter().map(|p| p.value.len()).sum()
+    }
+
+    fn conv_dims(&self, batch: usize, cin: usize) -> ConvDims {
+        ConvDims {
+            batch,
+            cin,
+            cout: self.cfg.channels,
+            len: self.cfg.k,
+            kw: self.cfg.kernel,
+        }
+    }
+
+    /// Forward pass of a one-hot batch `x` (`[batch, 4, k]`).
+    pub fn forward(&self, be: &Backend, x: Tensor, batch: usize) -> Result<Activations> {
+        let cfg = &self.cfg;
+        let (c, k) = (cfg.channels, cfg.k);
+        let mut layers = Vec::with_capacity(cfg.blocks + 1);
+        // stem
+        let d = self.conv_dims(batch, 4);
+        let mut a = be.zeros(d.y_len())?;
+        be.conv1d_forward(
+            &d,
+            &x,
+            &self.params[0].value,
+            Some(&self.params[1].value),
+            &mut a,
+        )?;
+        let mut h = be.zeros(d.y_len())?;
+        be.relu(&a, &mut h)?;
+        layers.push((a, h));
+        for j in 0..cfg.blocks {
+            let d = self.conv_dims(batch, c);
+            let (w, b) = (&self.params[2 + 2 * j].value, &self.params[3 + 2 * j].value);
+            let prev = &layers.last().expect("stem").1;
+            let mut a = be.zeros(d.y_len())?;
+            be.conv1d_forward(&d, prev, w, Some(b), &mut a)?;
+            let mut r = be.zeros(d.y_len())?;
+            be.relu(&a, &mut r)?;
+            let mut h = be.zeros(d.y_len())?;
+            be.add(prev, &r, &mut h)?;
+            layers.push((a, h));
+        }
+        let nb = 2 + 2 * cfg.blocks;
+        let hl = &layers.last().expect("layers").1;
+        // embedding e = h · Wᵀ + b
+        let ed = GemmDims::new(batch, cfg.embed_dim, c * k, false, true);
+        let mut e0 = be.zeros(batch * cfg.embed_dim)?;
+        be.gemm(&ed, hl, &self.params[nb].value, &mut e0)?;
+        let es = ChannelShape {
+            outer: batch,
+            channels: cfg.embed_dim,
+            inner: 1,
+        };
+        let mut e = be.zeros(batch * cfg.embed_dim)?;
+        be.bias_add(&es, &e0, &self.params[nb + 1].value, &mut e)?;
+        // projection
+        let mut r = be.zeros(batch * cfg.embed_dim)?;
+        be.relu(&e, &mut r)?;
+        let pd = GemmDims::new(batch, cfg.proj_dim, cfg.embed_dim, false, true);
+        let mut p0 = be.zeros(batch * cfg.proj_dim)?;
+        be.gemm(&pd, &r, &self.params[nb + 2].value, &mut p0)?;
+        let ps = ChannelShape {
+            outer: batch,
+            channels: cfg.proj_dim,
+            inner: 1,
+        };
+        let mut p = be.zeros(batch * cfg.proj_dim)?;
+        be.bias_add(&ps, &p0, &self.params[nb + 3].value, &mut p)?;
+        let mut z = be.zeros(batch * cfg.proj_dim)?;
+        be.row_op(RowOp::L2Norm, &p, batch, cfg.proj_dim, &mut z)?;
+        Ok(Activations {
+            batch,
+            x,
+            layers,
+            e,
+            r,
+            p,
+            z,
+        })
+    }
+
+    /// Backward pass from dL/dz; fills every parameter's `grad`.
+    pub fn backward(&mut self, be: &Backend, act: &Activations, dz: &Tensor) -> Result<()> {
+        let cfg = self.cfg.clone();
+        let (batch, c, k) = (act.batch, cfg.channels, cfg.k);
+        let nb = 2 + 2 * cfg.blocks;
+        // z = l2norm(p)
+        let mut dp = be.zeros(batch * cfg.proj_dim)?;
+        be.l2norm_bwd(&act.p, dz, batch, cfg.proj_dim, &mut dp)?;
+        // p = r · Wpᵀ + bp
+        be.gemm(
+            &GemmDims::new(cfg.proj_dim, cfg.embed_dim, batch, true, false),
+            &dp,
+            &act.r,
+            &mut self.params[nb + 2].grad,
+        )?;
+        be.channel_sum(
+            &ChannelShape {
+                outer: batch,
+                channels: cfg.proj_dim,
+                inner: 1,
+            },
+            &dp,
+            &mut self.params[nb + 3].grad,
+        )?;
+        let mut dr = be.zeros(batch * cfg.embed_dim)?;
+        be.gemm(
+            &GemmDims::new(batch, cfg.embed_dim, cfg.proj_dim, false, false),
+            &dp,
+            &self.params[nb + 2].value,
+            &mut dr,
+        )?;
+        // r = relu(e)
+        let mut de = be.zeros(batch * cfg.embed_dim)?;
+        be.relu_bwd(&act.e, &dr, &mut de)?;
+        // e = h · Wlᵀ + bl
+        let hl = &act.layers.last().expect("layers").1;
+        be.gemm(
+            &GemmDims::new(cfg.embed_dim, c * k, batch, true, false),
+            &de,
+            hl,
+            &mut self.params[nb].grad,
+        )?;
+        be.channel_sum(
+            &ChannelShape {
+                outer: batch,
+                channels: cfg.embed_dim,
+                inner: 1,
+            },
+            &de,
+            &mut self.params[nb + 1].grad,
+        )?;
+        let mut dh = be.zeros(batch * c * k)?;
+        be.gemm(
+            &GemmDims::new(batch, c * k, cfg.embed_dim, false, false),
+            &de,
+            &self.params[nb].value,
+            &mut dh,
+        )?;
+        // residual blocks, last to first: h' = h + relu(conv(h))
+        for j in (0..cfg.blocks).rev() {
+            let d = self.conv_dims(batch, c);
+            let (a, _) = &act.layers[j + 1];
+            let h_in = &act.layers[j].1;
+            let mut da = be.zeros(d.y_len())?;
+            be.relu_bwd(a, &dh, &mut da)?;
+            be.conv1d_weight_grad(&d, &da, h_in, &mut self.params[2 + 2 * j].grad)?;
+            be.channel_sum(
+                &ChannelShape {
+                    outer: batch,
+                    channels: c,
+                    inner: k,
+                },
+                &da,
+                &mut self.params[3 + 2 * j].grad,
+            )?;
+            let mut dconv = be.zeros(d.x_len())?;
+            be.conv1d_input_grad(&d, &da, &self.params[2 + 2 * j].value, &mut dconv)?;
+            let mut dh_in = be.zeros(d.x_len())?;
+            be.add(&dh, &dconv, &mut dh_in)?;
+            dh = dh_in;
+        }
+        // stem
+        let d = self.conv_dims(batch, 4);
+        let (a, _) = &act.layers[0];
+        let mut da = be.zeros(d.y_len())?;
+        be.relu_bwd(a, &dh, &mut da)?;
+        be.conv1d_weight_grad(&d, &da, &act.x, &mut self.params[0].grad)?;
+        be.channel_sum(
+            &ChannelShape {
+                outer: batch,
+                channels: c,
+                inner: k,
+            },
+            &da,
+            &mut self.params[1].grad,
+        )?;
+        Ok(())
+    }
+
+    /// Host copies of every parameter, by name.
+    pub fn values(&self, be: &Backend) -> Result<Vec<(String, Vec<usize>, Vec<f32>)>> {
+        self.params
+            .iter()
+            .map(|p| Ok((p.name.clone(), p.shape.clone(), be.read(&p.value)?)))
+            .collect()
+    }
+
+    /// Host copies of the Adam moments, by name (`adam.m.*`, `adam.v.*`).
+    pub fn moments(&self, be: &Backend) -> Result<Vec<(String, Vec<usize>, Vec<f32>)>> {
+        let mut v = Vec::new();
+        for p in &self.params {
+            v.push((
+                format!("adam.m.{}", p.name),
+                p.shape.clone(),
+                be.read(&p.m)?,
+            ));
+            v.push((
+                format!("adam.v.{}", p.name),
+                p.shape.clone(),
+                be.read(&p.v)?,
+            ));
+        }
+        Ok(v)
+    }
+
+    /// Restore Adam moments saved by [`Encoder::moments`].
+    pub fn set_moments(&mut self, be: &Backend, tensors: &[(String, Vec<f32>)]) -> Result<()> {
+        for p in &mut self.params {
+            for (prefix, slot) in [("adam.m.", &mut p.m), ("adam.v.", &mut p.v)] {
+                let name = format!("{prefix}{}", p.name);
+                let (_, v) = tensors.iter().find(|(n, _)| *n == name).ok_or_else(|| {
+                    CrestError::Invalid(format!(
+                        "checkpoint has no '{name}' (not a resumable checkpoint)"
+                    ))
+                })?;
+                be.write(slot, v)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,7 @@
+//! Models: the k-mer encoder and its checkpoint format.
+
+pub mod checkpoint;
+pub mod encoder;
+
+pub use checkpoint::{Checkpoint, ContigInfo, ModelMeta};
+pub use encoder::{Encoder, EncoderConfig, Geometry};

@@ -1,0 +1,92 @@
+//! The `crest` binary: subcommands work, bad input exits non-zero with one
+//! clear error line and never a panic.
+
+use std::path::Path;
+use std::process::Command;
+
+fn crest(args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_crest"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into(),
+        String::from_utf8_lossy(&o.stderr).into(),
+    )
+}
+
+fn asset(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn devices_lists_adapters() {
+    let (code, out, _) = crest(&["devices"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("cpu-reference"), "{out}");
+    if std::env::var("CREST_REQUIRE_ADAPTER").as_deref() == Ok("1") {
+        assert!(out.contains("[0]"), "no adapter listed:\n{out}");
+        assert!(out.contains("max binding"), "{out}");
+    }
+    let (code, out, _) = crest(&["devices", "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(v.is_array());
+}
+
+#[test]
+fn selftest_runs_on_cpu_reference() {
+    let (code, out, err) = crest(&[
+        "selftest",
+        "--device",
+        "cpu-reference",
+        "--reps",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(rows.len(), 6);
+    for r in rows {
+        assert!(r["seconds"].as_f64().unwrap() > 0.0);
+    }
+}
+
+#[test]
+fn stats_reads_reference_and_reads() {
+    let (code, out, err) = crest(&["stats", "--reference", &asset("mammoth_chrM.fa")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("16770") && out.contains("M5:df0ebdb454bf6ff2b693cf31972be6ee"),
+        "{out}"
+    );
+}
+
+#[test]
+fn bad_input_exits_nonzero_with_one_error_and_no_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.fq");
+    std::fs::write(&bad, "@r1\nACGT\nIIII\n").unwrap();
+    let bad = bad.display().to_string();
+    for args in [
+        vec!["stats", "/nonexistent/reads.fq"],
+        vec!["stats", bad.as_str()],
+        vec!["selftest", "--device", "17"],
+        vec!["selftest", "--device", "banana"],
+    ] {
+        let (code, _, err) = crest(&args);
+        assert_ne!(code, 0, "{args:?} should fail");
+        assert!(!err.contains("panicked"), "{args:?} panicked:\n{err}");
+        let errors: Vec<_> = err
+            .lines()
+            .filter(|l| l.contains("error"))
+            .filter(|l| !l.contains("XDG_RUNTIME_DIR"))
+            .collect();
+        assert_eq!(errors.len(), 1, "{args:?}: expected one error line:\n{err}");
+    }
+}
