@@ -46,6 +46,8 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// A few minutes on the bundled data: self-test, train on mammoth mtDNA, evaluate.
+    Demo(crest::commands::demo::DemoArgs),
     /// Train a contrastive k-mer encoder on a reference (or self-supervised on reads).
     Train(crest::commands::train::TrainArgs),
     /// Neighbour recall of held-out augmented k-mers against a reference k-mer grid.
@@ -151,6 +153,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
+        Cmd::Demo(a) => crest::commands::demo::demo(&open_backend(&cli.device)?, &a)?,
         Cmd::Train(a) => crest::commands::train::train(&open_backend(&cli.device)?, &a)?,
         Cmd::EvalEmbed(a) => crest::commands::train::eval_embed(&open_backend(&cli.device)?, &a)?,
         Cmd::Embed(a) => crest::commands::embed::embed(&open_backend(&cli.device)?, &a)?,

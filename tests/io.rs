@@ -80,7 +80,8 @@ fn bam_reads_are_restored_to_original_orientation() {
     // all reads are identical, whereas a wrong orientation would break the
     // ~half of mapped reads that lie on the reverse strand.
     // Unmerged pairs keep both mates under one name: a name maps to several reads.
-    let mut fq: std::collections::HashMap<String, Vec<(Vec<u8>, Vec<u8>)>> = Default::default();
+    type Mates = Vec<(Vec<u8>, Vec<u8>)>;
+    let mut fq: std::collections::HashMap<String, Mates> = Default::default();
     for r in ReadReader::open(&shared("mammoth_JK2782_merged.fq.gz")).unwrap() {
         let r = r.unwrap();
         fq.entry(r.name).or_default().push((r.seq, r.qual));

@@ -1,6 +1,7 @@
 //! Subcommand implementations behind the `crest` binary. Each takes its
 //! parsed clap arguments and the chosen backend; `main.rs` only dispatches.
 
+pub mod demo;
 pub mod embed;
 pub mod train;
 

@@ -120,6 +120,25 @@ pub struct EvalArgs {
     pub json: bool,
 }
 
+impl TrainArgs {
+    /// The demo's training options: defaults, a short run, metrics off.
+    pub fn for_demo(reference: &std::path::Path, out: &std::path::Path, steps: u64) -> Self {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct P {
+            #[command(flatten)]
+            a: TrainArgs,
+        }
+        let mut p = P::parse_from(["demo", "--out", "x"]).a;
+        p.reference = Some(reference.to_path_buf());
+        p.out = out.to_path_buf();
+        p.steps = steps;
+        p.log_every = 50;
+        p.warmup = 30;
+        p
+    }
+}
+
 fn augment_profile(name: &str) -> Result<AugmentConfig> {
     match name {
         "adna" => Ok(AugmentConfig::adna()),
@@ -307,7 +326,7 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<()> {
 fn eval_now(
     be: &Backend,
     t: &Trainer,
-    reference: &PathBuf,
+    reference: &std::path::Path,
     cfg: &EvalConfig,
 ) -> Result<EvalReport> {
     let r = Reference::load(reference)?;

@@ -76,7 +76,7 @@ impl Gpu {
                 Arg::Buf(b) => b.buffer.as_entire_binding(),
                 Arg::Slice(b, start, len) => {
                     let offset = *start as u64 * 4;
-                    if offset % align != 0 || start + len > b.len {
+                    if !offset.is_multiple_of(align) || start + len > b.len {
                         return Err(CrestError::shape(
                             "dispatch",
                             format!(

@@ -96,7 +96,7 @@ pub struct Checkpoint {
     /// Metadata.
     pub meta: ModelMeta,
     /// (name, shape, values), in any order.
-    pub tensors: Vec<(String, Vec<usize>, Vec<f32>)>,
+    pub tensors: Vec<super::encoder::NamedTensor>,
 }
 
 impl Checkpoint {

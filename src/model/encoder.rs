@@ -101,6 +101,9 @@ impl EncoderConfig {
     }
 }
 
+/// A named host tensor: (name, shape, values).
+pub type NamedTensor = (String, Vec<usize>, Vec<f32>);
+
 /// One parameter tensor with its gradient and Adam moments.
 #[derive(Clone, Debug)]
 pub struct Param {
@@ -390,7 +393,7 @@ impl Encoder {
     }
 
     /// Host copies of every parameter, by name.
-    pub fn values(&self, be: &Backend) -> Result<Vec<(String, Vec<usize>, Vec<f32>)>> {
+    pub fn values(&self, be: &Backend) -> Result<Vec<NamedTensor>> {
         self.params
             .iter()
             .map(|p| Ok((p.name.clone(), p.shape.clone(), be.read(&p.value)?)))
@@ -398,7 +401,7 @@ impl Encoder {
     }
 
     /// Host copies of the Adam moments, by name (`adam.m.*`, `adam.v.*`).
-    pub fn moments(&self, be: &Backend) -> Result<Vec<(String, Vec<usize>, Vec<f32>)>> {
+    pub fn moments(&self, be: &Backend) -> Result<Vec<NamedTensor>> {
         let mut v = Vec::new();
         for p in &self.params {
             v.push((

@@ -181,7 +181,7 @@ fn flat(n: usize) -> ChannelShape {
     // (<= 4096) dividing n, so that any n is exactly covered.
     let row = (1..=4096.min(n.max(1)))
         .rev()
-        .find(|r| n % r == 0)
+        .find(|r| n.is_multiple_of(*r))
         .unwrap_or(1);
     ChannelShape {
         outer: n / row,

@@ -89,6 +89,7 @@ pub fn supcon_cpu<T: super::Real>(
     Ok(total)
 }
 
+#[allow(clippy::too_many_arguments)]
 /// GPU: per-row losses and dL/dS. `labels` holds `[group, pos]` pairs (2n words).
 pub fn supcon_gpu(
     gpu: &Gpu,

@@ -311,7 +311,7 @@ impl<'a> Trainer<'a> {
             }
             self.train_step()?;
             progress.step(self.step, self.cfg.steps);
-            if self.step % log_every.max(1) == 0 || self.step == until {
+            if self.step.is_multiple_of(log_every.max(1)) || self.step == until {
                 let loss = self.take_loss()?;
                 let dt = last.0.elapsed().as_secs_f64().max(1e-9);
                 let steps = (self.step - last.1) as f64;
