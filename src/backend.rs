@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::error::{CrestError, Result};
 use crate::gpu::{DeviceChoice, Gpu, GpuBuf, Requirements};
+use crate::ops::bithead;
 use crate::ops::conv1d::{self, ConvDims};
 use crate::ops::elementwise::{self, ChannelShape};
 use crate::ops::encode::{self, GpuSeq, Window};
@@ -355,5 +356,40 @@ impl Backend {
             }
             Backend::CpuReference => reduce::topk_cpu(c(x)?, rows, cols, k),
         }
+    }
+
+    /// Per-bit BCE with logits: gradient (scaled by 1/(rows·bits)) and per-row losses.
+    #[allow(clippy::too_many_arguments)]
+    pub fn bce(
+        &self,
+        logits: &Tensor,
+        targets: &[f32],
+        rows: usize,
+        bits: usize,
+        grad: &mut Tensor,
+        loss: &mut Tensor,
+    ) -> Result<()> {
+        match self {
+            Backend::Gpu(gpu) => {
+                let t = gpu.upload("targets", targets)?;
+                bithead::bce_gpu(gpu, g(logits)?, &t, rows, bits, g(grad)?, g(loss)?)
+            }
+            Backend::CpuReference => {
+                bithead::bce_cpu(c(logits)?, targets, rows, bits, cm(grad)?, cm(loss)?)
+            }
+        }
+    }
+
+    /// Top `2^flip` coordinates per row of bit logits (see [`bithead`]).
+    pub fn decode(
+        &self,
+        logits: &Tensor,
+        rows: usize,
+        bits: usize,
+        flip: u32,
+        limit: u32,
+    ) -> Result<Vec<(u32, f32)>> {
+        gpu_or_cpu!(self, gpu => bithead::decode_gpu(gpu, g(logits)?, rows, bits, flip, limit),
+            bithead::decode_cpu(c(logits)?, rows, bits, flip, limit))
     }
 }

@@ -12,6 +12,7 @@ pub mod commands;
 pub mod error;
 pub mod gpu;
 pub mod io;
+pub mod map;
 pub mod model;
 pub mod ops;
 pub mod rng;

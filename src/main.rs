@@ -52,6 +52,8 @@ enum Cmd {
     Train(crest::commands::train::TrainArgs),
     /// Neighbour recall of held-out augmented k-mers against a reference k-mer grid.
     EvalEmbed(crest::commands::train::EvalArgs),
+    /// Map reads (FASTQ/FASTA/SAM/BAM) to the model's reference: SAM/BAM out.
+    Map(crest::commands::map::MapArgs),
     /// Embed sequences (or their k-mers) with a trained model, to TSV or safetensors.
     Embed(crest::commands::embed::EmbedArgs),
     /// Check every kernel against its CPU twin on the chosen device and time it.
@@ -156,6 +158,10 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Demo(a) => crest::commands::demo::demo(&open_backend(&cli.device)?, &a)?,
         Cmd::Train(a) => crest::commands::train::train(&open_backend(&cli.device)?, &a)?,
         Cmd::EvalEmbed(a) => crest::commands::train::eval_embed(&open_backend(&cli.device)?, &a)?,
+        Cmd::Map(a) => {
+            let cl: Vec<String> = std::env::args().collect();
+            crest::commands::map::map(&open_backend(&cli.device)?, &a, &cl.join(" "))?;
+        }
         Cmd::Embed(a) => crest::commands::embed::embed(&open_backend(&cli.device)?, &a)?,
         Cmd::Selftest { scale, reps, json } => {
             let backend = open_backend(&cli.device)?;

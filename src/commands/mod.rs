@@ -3,6 +3,7 @@
 
 pub mod demo;
 pub mod embed;
+pub mod map;
 pub mod train;
 
 use std::path::Path;

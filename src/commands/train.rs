@@ -89,6 +89,12 @@ pub struct TrainArgs {
     /// Leave the optimiser state out of the model file (smaller; cannot be resumed).
     #[arg(long)]
     pub no_optimizer_state: bool,
+    /// Bit-head training steps after the encoder (0: no head; `crest map` needs one).
+    #[arg(long, default_value_t = 0)]
+    pub head_steps: u64,
+    /// Bit-head hidden units.
+    #[arg(long, default_value_t = 512)]
+    pub head_hidden: usize,
 }
 
 /// Options of `crest eval-embed`.
@@ -308,7 +314,47 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<()> {
         }
     }
     cli.pb.finish_and_clear();
-    let ck = trainer.checkpoint(!a.no_optimizer_state)?;
+    let mut ck = trainer.checkpoint(!a.no_optimizer_state)?;
+    if a.head_steps > 0 {
+        let r = a
+            .reference
+            .as_ref()
+            .ok_or_else(|| CrestError::Invalid("--head-steps needs --reference".into()))?;
+        let reference = Reference::load(r)?;
+        let mut ht = crate::train::head::HeadTrainer::new(
+            be,
+            &trainer.encoder,
+            &reference,
+            a.head_hidden,
+            2 * a.batch,
+            a.head_steps,
+            trainer.cfg.augment.clone(),
+            a.seed,
+        )?;
+        let pb = super::bar(a.head_steps, "head ");
+        while ht.step < a.head_steps {
+            ht.train_step()?;
+            pb.set_position(ht.step);
+            if ht.step.is_multiple_of(a.log_every.max(1)) || ht.step == a.head_steps {
+                let l = ht.take_loss()?;
+                pb.set_message(format!("bit BCE {l:.4}"));
+                if pb.is_hidden() {
+                    eprintln!("head step {:>6}  bit BCE {l:.4}", ht.step);
+                }
+                if let Some(f) = &mut cli.metrics {
+                    let _ = writeln!(
+                        f,
+                        "{}",
+                        serde_json::json!({"type": "head", "step": ht.step, "bce": l})
+                    );
+                }
+            }
+        }
+        pb.finish_and_clear();
+        ck.tensors.extend(ht.head.values(be)?);
+        ck.meta.head = Some(ht.head.cfg.clone());
+        ck.meta.head_steps = ht.step;
+    }
     ck.save(&a.out)?;
     eprintln!("wrote {} (step {})", a.out.display(), trainer.step);
     if evaluate {

@@ -100,8 +100,8 @@ pub fn header_text(reference: &Reference, read_group: Option<&str>, command_line
 }
 
 enum Sink {
-    Sam(sam::io::Writer<Box<dyn Write>>),
-    Bam(noodles::bam::io::Writer<noodles::bgzf::io::Writer<Box<dyn Write>>>),
+    Sam(sam::io::Writer<Box<dyn Write + Send>>),
+    Bam(noodles::bam::io::Writer<noodles::bgzf::io::Writer<Box<dyn Write + Send>>>),
 }
 
 /// Writes SAM or BAM (by the output's extension) to a file or stdout.
@@ -133,7 +133,7 @@ impl SamWriter {
             .parse()
             .map_err(|e| CrestError::Invalid(format!("invalid SAM header (check -R): {e}")))?;
         let out = out.filter(|p| p.as_os_str() != "-");
-        let (raw, tmp): (Box<dyn Write>, _) = match out {
+        let (raw, tmp): (Box<dyn Write + Send>, _) = match out {
             None => (Box::new(BufWriter::new(std::io::stdout())), None),
             Some(p) => {
                 let name = p

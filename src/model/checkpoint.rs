@@ -42,6 +42,12 @@ pub struct ModelMeta {
     pub step: u64,
     /// Reference the model was trained on.
     pub reference: Vec<ContigInfo>,
+    /// Bit head, when the model has one (needed by `crest map`).
+    #[serde(default)]
+    pub head: Option<super::head::HeadConfig>,
+    /// Bit-head training steps taken.
+    #[serde(default)]
+    pub head_steps: u64,
 }
 
 impl ModelMeta {

@@ -129,7 +129,8 @@ pub struct Activations {
     x: Tensor,
     /// Pre-activation and output of the stem and of each block: (a, h).
     layers: Vec<(Tensor, Tensor)>,
-    e: Tensor,
+    /// Embeddings `[batch, embed_dim]` (the bit head's input).
+    pub e: Tensor,
     r: Tensor,
     p: Tensor,
     /// Normalised projections `[batch, proj_dim]`.

@@ -2,6 +2,8 @@
 
 pub mod checkpoint;
 pub mod encoder;
+pub mod head;
 
 pub use checkpoint::{Checkpoint, ContigInfo, ModelMeta};
 pub use encoder::{Encoder, EncoderConfig, Geometry};
+pub use head::{BitHead, HeadConfig};

@@ -2,6 +2,8 @@
 //! for its WGSL shader (`*_gpu`) and a plain-Rust CPU twin (`*_cpu`, generic
 //! over f32/f64 so that gradients can be checked in f64).
 
+pub mod align;
+pub mod bithead;
 pub mod conv1d;
 pub mod elementwise;
 pub mod encode;
@@ -86,6 +88,8 @@ pub fn all_shaders() -> Vec<(&'static str, &'static str)> {
         ("reduce", reduce::SOURCE),
         ("loss", loss::SOURCE),
         ("optim", optim::SOURCE),
+        ("bithead", bithead::SOURCE),
+        ("align", align::SOURCE),
         ("splitk", gemm::SPLITK_SOURCE),
         ("gemm", gemm::source()),
     ];

@@ -4,6 +4,7 @@
 
 pub mod augment;
 pub mod eval;
+pub mod head;
 pub mod sampler;
 mod trainer;
 

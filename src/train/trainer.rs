@@ -351,6 +351,8 @@ impl<'a> Trainer<'a> {
                 seed: self.seed,
                 step: self.step,
                 reference: self.reference_info.clone(),
+                head: None,
+                head_steps: 0,
             },
             tensors,
         })

@@ -1,0 +1,198 @@
+//! `crest map`: stream reads through the mapper into SAM/BAM.
+
+use std::path::PathBuf;
+use std::sync::mpsc::sync_channel;
+use std::time::Instant;
+
+use crate::backend::Backend;
+use crate::error::{CrestError, Result};
+use crate::io::{ReadReader, ReadRecord, Reference, SamRecord, SamWriter};
+use crate::map::{MapConfig, MapStats, Mapper};
+use crate::model::BitHead;
+
+/// Options of `crest map`.
+#[derive(clap::Args, Debug)]
+pub struct MapArgs {
+    /// Model file (trained with a bit head: `crest train --head-steps N`).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Reference FASTA the model was trained on.
+    #[arg(long)]
+    pub reference: PathBuf,
+    /// Reads: FASTQ, FASTA, SAM or BAM (.gz allowed), one or more files.
+    #[arg(required = true)]
+    pub reads: Vec<PathBuf>,
+    /// Output: .sam or .bam (default: SAM on stdout).
+    #[arg(short, long)]
+    pub out: Option<PathBuf>,
+    /// Read group line, e.g. '@RG\tID:lib1\tSM:mammoth' (RG:Z tag on every record).
+    #[arg(short = 'R', long = "read-group")]
+    pub read_group: Option<String>,
+    /// Threads: with 2 or more, parsing and writing run beside the device work.
+    #[arg(short = 't', long, default_value_t = 2)]
+    pub threads: usize,
+    /// Reads per batch.
+    #[arg(long, default_value_t = 4096)]
+    pub batch: usize,
+    /// Bases between a read's k-mer windows.
+    #[arg(long, default_value_t = 8)]
+    pub stride: usize,
+    /// Least-confident bits flipped per window (2^flip candidates).
+    #[arg(long, default_value_t = 4)]
+    pub flip: u32,
+    /// Candidate loci verified per read.
+    #[arg(long, default_value_t = 8)]
+    pub candidates: usize,
+    /// Alignment band half-width (bp).
+    #[arg(long, default_value_t = 16)]
+    pub pad: u32,
+    /// Bases from the ends where C→T / G→A mismatches cost half.
+    #[arg(long, default_value_t = 5)]
+    pub damage_len: u32,
+    /// Maximum differences, as bwa aln -n: a fraction (missing-alignment rate at 2% errors) or a count.
+    #[arg(short = 'n', long, default_value_t = 0.04)]
+    pub max_diff: f64,
+    /// Reads shorter than this are reported unmapped.
+    #[arg(long, default_value_t = 20)]
+    pub min_len: usize,
+}
+
+type Batch = Result<Vec<ReadRecord>>;
+
+fn read_batches(files: &[PathBuf], batch: usize, tx: &std::sync::mpsc::SyncSender<Batch>) {
+    for f in files {
+        let mut r = match ReadReader::open(f) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        };
+        loop {
+            let mut v = Vec::with_capacity(batch);
+            match r.next_batch(batch, &mut v) {
+                Ok(0) => break,
+                Ok(_) => {
+                    if tx.send(Ok(v)).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Run `crest map`.
+pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
+    let (ck, enc) = super::load_model(be, &a.model)?;
+    let reference = Reference::load(&a.reference)?;
+    ck.meta
+        .check_reference(&a.model, &reference, &a.reference)?;
+    let head_cfg = ck.meta.head.clone().ok_or_else(|| {
+        CrestError::Invalid(format!(
+            "{} has no bit head: train it with `crest train --head-steps N`",
+            a.model.display()
+        ))
+    })?;
+    let head = BitHead::from_values(be, &head_cfg, ck.weights())?;
+    for f in &a.reads {
+        // Fail on a missing or unrecognisable input before any output exists.
+        crate::io::detect_format(f)?;
+    }
+    let cfg = MapConfig {
+        stride: a.stride,
+        flip: a.flip,
+        max_candidates: a.candidates,
+        pad: a.pad,
+        damage_len: a.damage_len,
+        max_diff: a.max_diff,
+        min_len: a.min_len,
+    };
+    let mapper = Mapper::new(be, &enc, &head, &reference, cfg)?;
+    let mut writer = SamWriter::create(
+        a.out.as_deref(),
+        &reference,
+        a.read_group.as_deref(),
+        command_line,
+    )?;
+    let mut stats = MapStats::default();
+    let t0 = Instant::now();
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "map {spinner} {pos} reads [{elapsed_precise}] {msg}",
+        )
+        .expect("template"),
+    );
+    let batch = a.batch.max(1);
+    if a.threads >= 2 {
+        std::thread::scope(|s| -> Result<()> {
+            let (rtx, rrx) = sync_channel::<Batch>(2);
+            let (wtx, wrx) = sync_channel::<Vec<SamRecord>>(2);
+            let files = a.reads.clone();
+            s.spawn(move || read_batches(&files, batch, &rtx));
+            let w = &mut writer;
+            let writer_thread = s.spawn(move || -> Result<()> {
+                for recs in wrx {
+                    for r in &recs {
+                        w.write(r)?;
+                    }
+                }
+                Ok(())
+            });
+            let mut result = Ok(());
+            for b in rrx {
+                let mapped = b.and_then(|b| mapper.map_batch(&b, &mut stats));
+                match mapped {
+                    Ok(recs) => {
+                        pb.set_position(stats.reads);
+                        pb.set_message(format!("{} mapped", stats.mapped));
+                        if wtx.send(recs).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
+            drop(wtx);
+            let wres = writer_thread
+                .join()
+                .map_err(|_| CrestError::Invalid("writer thread panicked".into()))?;
+            result.and(wres)
+        })?;
+    } else {
+        let (tx, rx) = sync_channel::<Batch>(1);
+        std::thread::scope(|s| -> Result<()> {
+            s.spawn(move || read_batches(&a.reads, batch, &tx));
+            for b in rx {
+                for r in mapper.map_batch(&b?, &mut stats)? {
+                    writer.write(&r)?;
+                }
+                pb.set_position(stats.reads);
+            }
+            Ok(())
+        })?;
+    }
+    writer.finish()?;
+    pb.finish_and_clear();
+    let secs = t0.elapsed().as_secs_f64();
+    eprintln!(
+        "crest map: {} reads, {} mapped ({:.1}%), {} with MAPQ ≥ 20, {} alignments verified, {:.1}s, {:.0} reads/s on {}",
+        stats.reads,
+        stats.mapped,
+        100.0 * stats.mapped as f64 / stats.reads.max(1) as f64,
+        stats.mapq20,
+        stats.alignments,
+        secs,
+        stats.reads as f64 / secs.max(1e-9),
+        be.name()
+    );
+    Ok(stats)
+}

@@ -1,0 +1,335 @@
+//! Read mapping: the network proposes loci, alignment disposes.
+//!
+//! For every read: k-mer windows (every `stride` bp, and the last one; one
+//! N-padded window for reads shorter than k) → encoder → bit head → the top
+//! 2^flip coordinates per window (batched bit-decoding on the device) → each
+//! coordinate corrected for its window's offset under both strand hypotheses
+//! → candidates clustered and ranked by summed probability → banded,
+//! damage-aware alignment of the read (both strands) around each candidate on
+//! the device → best and second-best hit, accepted when its differences are
+//! within bwa aln's `-n` bound → CIGAR/NM/MD by host traceback of that one
+//! alignment → MAPQ on BWA's scale. Reads that fail anywhere stay unmapped,
+//! in input order.
+
+pub mod mapq;
+
+use crate::backend::Backend;
+use crate::error::{CrestError, Result};
+use crate::io::{ReadRecord, Reference, SamRecord};
+use crate::model::{BitHead, Encoder};
+use crate::ops::align::{self, AlignParams, AlignTask};
+use crate::ops::encode::{GpuSeq, Window};
+use crate::seq::{reverse_complement, PackedSeq};
+
+pub use mapq::{approx_mapq, max_diff};
+
+/// Mapping options.
+#[derive(Clone, Debug)]
+pub struct MapConfig {
+    /// Bases between a read's windows.
+    pub stride: usize,
+    /// Least-confident bits flipped per window (2^flip candidates per window).
+    pub flip: u32,
+    /// Candidate loci verified per read (per strand hypothesis cluster).
+    pub max_candidates: usize,
+    /// Alignment band half-width (bp of slack around a candidate).
+    pub pad: u32,
+    /// Bases from either end where deamination-like mismatches cost half.
+    pub damage_len: u32,
+    /// bwa aln `-n`: a fraction (< 1: missing-alignment rate at 2% errors) or a count.
+    pub max_diff: f64,
+    /// Reads shorter than this stay unmapped.
+    pub min_len: usize,
+}
+
+impl Default for MapConfig {
+    fn default() -> Self {
+        MapConfig {
+            stride: 8,
+            flip: 4,
+            max_candidates: 8,
+            pad: 16,
+            damage_len: 5,
+            max_diff: 0.04,
+            min_len: 20,
+        }
+    }
+}
+
+/// Counters of a mapping run.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct MapStats {
+    /// Reads seen.
+    pub reads: u64,
+    /// Reads mapped.
+    pub mapped: u64,
+    /// Mapped with MAPQ ≥ 20.
+    pub mapq20: u64,
+    /// Alignments verified.
+    pub alignments: u64,
+}
+
+/// A mapper bound to a model and its reference.
+pub struct Mapper<'a> {
+    be: &'a Backend,
+    encoder: &'a Encoder,
+    head: &'a BitHead,
+    reference: &'a Reference,
+    packed: PackedSeq,
+    gpu_ref: Option<GpuSeq>,
+    offsets: Vec<u64>,
+    total: u64,
+    /// Options.
+    pub cfg: MapConfig,
+}
+
+struct Hit {
+    cost: u32,
+    strand: u32,
+    end: u64,
+    task: AlignTask,
+}
+
+impl<'a> Mapper<'a> {
+    /// Prepare the reference (packed, and uploaded once to the device).
+    pub fn new(
+        be: &'a Backend,
+        encoder: &'a Encoder,
+        head: &'a BitHead,
+        reference: &'a Reference,
+        cfg: MapConfig,
+    ) -> Result<Self> {
+        if cfg.pad > align::MAX_PAD {
+            return Err(CrestError::Invalid(format!(
+                "--pad {} exceeds {}",
+                cfg.pad,
+                align::MAX_PAD
+            )));
+        }
+        if cfg.flip > crate::ops::bithead::MAX_FLIP {
+            return Err(CrestError::Invalid(format!(
+                "--flip {} exceeds {}",
+                cfg.flip,
+                crate::ops::bithead::MAX_FLIP
+            )));
+        }
+        let mut packed = PackedSeq::default();
+        for c in &reference.contigs {
+            packed.extend_ascii(&c.seq);
+        }
+        let gpu_ref = match be {
+            Backend::Gpu(g) => Some(GpuSeq::upload(g, &packed)?),
+            Backend::CpuReference => None,
+        };
+        Ok(Mapper {
+            be,
+            encoder,
+            head,
+            reference,
+            total: packed.len as u64,
+            packed,
+            gpu_ref,
+            offsets: crate::train::head::contig_offsets(reference),
+            cfg,
+        })
+    }
+
+    fn mappable(&self, r: &ReadRecord) -> bool {
+        r.seq.len() >= self.cfg.min_len.max(1)
+            && r.seq.iter().filter(|&&b| b != b'N').count() >= self.cfg.min_len.max(1) / 2
+    }
+
+    /// Map a batch of reads; records come back in input order.
+    pub fn map_batch(&self, reads: &[ReadRecord], stats: &mut MapStats) -> Result<Vec<SamRecord>> {
+        let k = self.encoder.cfg.k;
+        // 1. windows of every mappable read
+        let mut rseq = PackedSeq::default();
+        let mut rstart = vec![0u32; reads.len()];
+        let mut windows = Vec::new();
+        let mut owner: Vec<(usize, usize)> = Vec::new(); // (read, offset)
+        for (i, r) in reads.iter().enumerate() {
+            rstart[i] = rseq.len as u32;
+            rseq.extend_ascii(&r.seq);
+            if !self.mappable(r) {
+                continue;
+            }
+            let l = r.seq.len();
+            let kk = k.min(l);
+            let mut offs: Vec<usize> = (0..=l - kk).step_by(self.cfg.stride.max(1)).collect();
+            if *offs.last().expect("non-empty") != l - kk {
+                offs.push(l - kk);
+            }
+            for o in offs {
+                windows.push(Window::new(rstart[i] + o as u32, kk as u32, false));
+                owner.push((i, o));
+            }
+        }
+        // 2. network proposals
+        let m = 1usize << self.cfg.flip;
+        let mut props: Vec<Vec<(u32, i64, f32)>> = vec![Vec::new(); reads.len()];
+        for (chunk_i, chunk) in windows.chunks(crate::train::eval::EMBED_BATCH).enumerate() {
+            let n = chunk.len();
+            let mut x = self.be.zeros(n * 4 * k)?;
+            self.be.onehot(&rseq, chunk, k, &mut x)?;
+            let act = self.encoder.forward(self.be, x, n)?;
+            let h = self.head.forward(self.be, &act.e, n)?;
+            let cands = self.be.decode(
+                &h.logits,
+                n,
+                self.head.cfg.bits,
+                self.cfg.flip,
+                self.total.min(u32::MAX as u64) as u32,
+            )?;
+            for w in 0..n {
+                let (ri, o) = owner[chunk_i * crate::train::eval::EMBED_BATCH + w];
+                let l = reads[ri].seq.len() as i64;
+                let kk = (k as i64).min(l);
+                for &(c, s) in &cands[w * m..(w + 1) * m] {
+                    if s < -1e30 {
+                        continue;
+                    }
+                    props[ri].push((0, c as i64 - o as i64, s));
+                    props[ri].push((1, c as i64 - (l - o as i64 - kk), s));
+                }
+            }
+        }
+        // 3. candidates → alignment tasks
+        let pad = self.cfg.pad as i64;
+        let mut tasks: Vec<AlignTask> = Vec::new();
+        let mut task_read: Vec<usize> = Vec::new();
+        for (ri, p) in props.iter_mut().enumerate() {
+            if p.is_empty() {
+                continue;
+            }
+            p.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then(b.2.total_cmp(&a.2)));
+            // clusters: (weight, strand, start of best member, best score)
+            let mut clusters: Vec<(f64, u32, i64, f32)> = Vec::new();
+            let mut first = (u32::MAX, i64::MIN);
+            for &(strand, start, s) in p.iter() {
+                let w = (s as f64).exp();
+                if strand == first.0 && start - first.1 <= pad / 2 {
+                    let c = clusters.last_mut().expect("cluster");
+                    c.0 += w;
+                    if s > c.3 {
+                        c.2 = start;
+                        c.3 = s;
+                    }
+                } else {
+                    clusters.push((w, strand, start, s));
+                    first = (strand, start);
+                }
+            }
+            clusters.sort_by(|a, b| b.0.total_cmp(&a.0).then((a.1, a.2).cmp(&(b.1, b.2))));
+            let l = reads[ri].seq.len() as i64;
+            for &(_, strand, start, _) in clusters.iter().take(self.cfg.max_candidates) {
+                if start + l + pad < 0 || start - pad >= self.total as i64 {
+                    continue;
+                }
+                tasks.push(AlignTask {
+                    read_start: rstart[ri],
+                    read_len: l as u32,
+                    ref_start: (start - pad).max(0) as u32,
+                    strand,
+                });
+                task_read.push(ri);
+            }
+        }
+        // 4. verification on the device
+        let ap = AlignParams {
+            pad: self.cfg.pad,
+            damage_len: self.cfg.damage_len,
+        };
+        let results = match (&self.gpu_ref, self.be) {
+            (Some(gref), Backend::Gpu(g)) => {
+                align::align_gpu(g, gref, &GpuSeq::upload(g, &rseq)?, &tasks, &ap)?
+            }
+            _ => align::align_cpu(&self.packed, &rseq, &tasks, &ap),
+        };
+        stats.alignments += tasks.len() as u64;
+        let mut hits: Vec<Vec<Hit>> = (0..reads.len()).map(|_| Vec::new()).collect();
+        for ((t, &(cost, d)), &ri) in tasks.iter().zip(&results).zip(&task_read) {
+            let end = t.ref_start as u64 + t.read_len as u64 - 1 + d as u64;
+            hits[ri].push(Hit {
+                cost,
+                strand: t.strand,
+                end,
+                task: *t,
+            });
+        }
+        // 5. records
+        let mut out = Vec::with_capacity(reads.len());
+        for (ri, r) in reads.iter().enumerate() {
+            stats.reads += 1;
+            let rec = self.record(r, &mut hits[ri], &rseq, &ap)?;
+            if rec.flag & 4 == 0 {
+                stats.mapped += 1;
+                stats.mapq20 += (rec.mapq >= 20) as u64;
+            }
+            out.push(rec);
+        }
+        Ok(out)
+    }
+
+    fn record(
+        &self,
+        r: &ReadRecord,
+        hits: &mut Vec<Hit>,
+        rseq: &PackedSeq,
+        ap: &AlignParams,
+    ) -> Result<SamRecord> {
+        let unmapped = || SamRecord::unmapped(&r.name, &r.seq, &r.qual);
+        if hits.is_empty() {
+            return Ok(unmapped());
+        }
+        // Distinct loci: tasks converging on the same end and strand are one hit.
+        hits.sort_by_key(|h| (h.cost, h.strand, h.end));
+        hits.dedup_by_key(|h| (h.strand, h.end));
+        let best = &hits[0];
+        let diffs = |c: u32| c.div_ceil(2);
+        let maxd = max_diff(r.seq.len(), self.cfg.max_diff);
+        if diffs(best.cost) > maxd {
+            return Ok(unmapped());
+        }
+        let c1 = hits.iter().filter(|h| h.cost == best.cost).count();
+        let c2 = hits
+            .iter()
+            .filter(|h| diffs(h.cost) == diffs(best.cost) + 1)
+            .count();
+        let Some(tr) = align::traceback(&self.packed, rseq, &best.task, ap) else {
+            return Ok(unmapped());
+        };
+        debug_assert_eq!(tr.cost, best.cost);
+        // Place on a contig; reject alignments that run off its end.
+        let ci = self.offsets.partition_point(|&o| o <= tr.ref_pos as u64) - 1;
+        let local = tr.ref_pos as u64 - self.offsets[ci];
+        let span: u32 = tr
+            .cigar
+            .iter()
+            .filter(|(op, _)| *op != b'I')
+            .map(|(_, n)| n)
+            .sum();
+        if local + span as u64 > self.reference.contigs[ci].seq.len() as u64 {
+            return Ok(unmapped());
+        }
+        let reverse = best.strand == 1;
+        let (seq, qual) = if reverse {
+            let mut q = r.qual.clone();
+            q.reverse();
+            (reverse_complement(&r.seq), q)
+        } else {
+            (r.seq.clone(), r.qual.clone())
+        };
+        Ok(SamRecord {
+            name: r.name.clone(),
+            flag: if reverse { 16 } else { 0 },
+            contig: Some(ci),
+            pos: Some(local as usize),
+            mapq: approx_mapq(c1, c2, tr.nm, maxd),
+            cigar: tr.cigar,
+            seq,
+            qual,
+            nm: Some(tr.nm as i32),
+            md: Some(tr.md),
+        })
+    }
+}
