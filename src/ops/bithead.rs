@@ -48,7 +48,7 @@ pub fn bce_cpu(
     need("bce", "grad", grad.len(), rows * bits)?;
     need("bce", "loss", loss.len(), rows)?;
     let scale = 1.0 / (rows * bits).max(1) as f32;
-    for r in 0..rows {
+    for (r, lr) in loss.iter_mut().enumerate().take(rows) {
         let mut l = 0.0;
         for b in 0..bits {
             let i = r * bits + b;
@@ -56,7 +56,7 @@ pub fn bce_cpu(
             l += x.max(0.0) - t * x + (1.0 + (-x.abs()).exp()).ln();
             grad[i] = (1.0 / (1.0 + (-x).exp()) - t) * scale;
         }
-        loss[r] = l;
+        *lr = l;
     }
     Ok(())
 }
