@@ -320,3 +320,41 @@ fn row_topk(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id
         }
     }
 }
+
+// row_topk_serial: as row_topk, one invocation per row with a private sorted
+// list (no barriers; for many rows of modest length). params.inner ≤ 32.
+@compute @workgroup_size(64)
+fn row_topk_serial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let row = gid.x + gid.y * nwg.x * 64u;
+    if row >= params.rows {
+        return;
+    }
+    let k = min(params.inner, 32u);
+    var vals: array<f32, 32>;
+    var idx: array<u32, 32>;
+    var n = 0u;
+    let base = row * params.cols;
+    for (var j = 0u; j < params.cols; j++) {
+        let v = x[base + j];
+        // Later columns lose ties, so a tie never displaces a kept entry.
+        if n == k && !before(v, j, vals[k - 1u], idx[k - 1u]) {
+            continue;
+        }
+        var p = min(n, k - 1u);
+        loop {
+            if p == 0u || !before(v, j, vals[p - 1u], idx[p - 1u]) {
+                break;
+            }
+            vals[p] = vals[p - 1u];
+            idx[p] = idx[p - 1u];
+            p -= 1u;
+        }
+        vals[p] = v;
+        idx[p] = j;
+        n = min(n + 1u, k);
+    }
+    for (var t = 0u; t < k; t++) {
+        out[(row * params.inner + t) * 2u] = vals[t];
+        out[(row * params.inner + t) * 2u + 1u] = bitcast<f32>(idx[t]);
+    }
+}

@@ -490,3 +490,32 @@ fn over_limit_allocation_is_an_error_not_a_panic() {
     let err = g.zeros("huge", too_big).unwrap_err().to_string();
     assert!(err.contains("needs") && err.contains("gives"), "{err}");
 }
+
+#[test]
+fn topk_both_kernels_match_twin_with_ties() {
+    let Some(g) = gpu() else { return };
+    let mut rng = Rng::new(13);
+    for &(rows, cols, k) in &[
+        (1usize, 1usize, 1usize),
+        (3, 17, 5),
+        (300, 65, 10),
+        (257, 2093, 16),
+        (5, 1000, 32),
+    ] {
+        // Coarse values so that ties occur: order is value desc, then column asc.
+        let x: Vec<f32> = (0..rows * cols)
+            .map(|_| (rng.below(50) as f32) / 7.0)
+            .collect();
+        let want = topk_cpu(&x, rows, cols, k).unwrap();
+        let gx = g.upload("x", &x).unwrap();
+        for serial in [false, true] {
+            let out = g.poisoned("topk", rows * k * 2).unwrap();
+            topk_gpu_with(&g, &gx, rows, cols, k, &out, serial).unwrap();
+            let got = decode_topk(&g.read::<u32>(&out).unwrap());
+            assert_eq!(
+                got, want,
+                "topk rows {rows} cols {cols} k {k} serial {serial}"
+            );
+        }
+    }
+}

@@ -7,7 +7,7 @@ use std::time::Instant;
 use crate::backend::Backend;
 use crate::error::{CrestError, Result};
 use crate::io::{ReadReader, ReadRecord, Reference, SamRecord, SamWriter};
-use crate::map::{MapConfig, MapStats, Mapper};
+use crate::map::{MapConfig, MapStats, Mapper, Propose};
 use crate::model::BitHead;
 
 /// Options of `crest map`.
@@ -55,6 +55,12 @@ pub struct MapArgs {
     /// Reads shorter than this are reported unmapped.
     #[arg(long, default_value_t = 20)]
     pub min_len: usize,
+    /// Candidate loci from the bit head, from nearest reference k-mers in embedding space, or both.
+    #[arg(long, value_enum, default_value = "both")]
+    pub propose: Propose,
+    /// Reference k-mer grid stride for --propose knn/both.
+    #[arg(long, default_value_t = 8)]
+    pub grid_stride: usize,
 }
 
 type Batch = Result<Vec<ReadRecord>>;
@@ -92,13 +98,14 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
     let reference = Reference::load(&a.reference)?;
     ck.meta
         .check_reference(&a.model, &reference, &a.reference)?;
-    let head_cfg = ck.meta.head.clone().ok_or_else(|| {
-        CrestError::Invalid(format!(
-            "{} has no bit head: train it with `crest train --head-steps N`",
+    let head = match &ck.meta.head {
+        Some(h) => Some(BitHead::from_values(be, h, ck.weights())?),
+        None if a.propose == Propose::Knn => None,
+        None => return Err(CrestError::Invalid(format!(
+            "{} has no bit head: use --propose knn, or train one with `crest train --head-steps N`",
             a.model.display()
-        ))
-    })?;
-    let head = BitHead::from_values(be, &head_cfg, ck.weights())?;
+        ))),
+    };
     for f in &a.reads {
         // Fail on a missing or unrecognisable input before any output exists.
         crate::io::detect_format(f)?;
@@ -111,8 +118,10 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
         damage_len: a.damage_len,
         max_diff: a.max_diff,
         min_len: a.min_len,
+        propose: a.propose,
+        grid_stride: a.grid_stride,
     };
-    let mapper = Mapper::new(be, &enc, &head, &reference, cfg)?;
+    let mapper = Mapper::new(be, &enc, head.as_ref(), &reference, cfg)?;
     let mut writer = SamWriter::create(
         a.out.as_deref(),
         &reference,

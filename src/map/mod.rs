@@ -40,6 +40,21 @@ pub struct MapConfig {
     pub max_diff: f64,
     /// Reads shorter than this stay unmapped.
     pub min_len: usize,
+    /// Which network proposals to verify.
+    pub propose: Propose,
+    /// Reference k-mer grid stride for nearest-neighbour proposals.
+    pub grid_stride: usize,
+}
+
+/// Where candidate loci come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Propose {
+    /// The bit head's top-2^flip coordinates per window.
+    Head,
+    /// The 2^flip nearest reference k-mers of each window's embedding.
+    Knn,
+    /// Both.
+    Both,
 }
 
 impl Default for MapConfig {
@@ -52,6 +67,8 @@ impl Default for MapConfig {
             damage_len: 5,
             max_diff: 0.04,
             min_len: 20,
+            propose: Propose::Both,
+            grid_stride: 8,
         }
     }
 }
@@ -73,7 +90,8 @@ pub struct MapStats {
 pub struct Mapper<'a> {
     be: &'a Backend,
     encoder: &'a Encoder,
-    head: &'a BitHead,
+    head: Option<&'a BitHead>,
+    grid: Option<crate::train::eval::Grid>,
     reference: &'a Reference,
     packed: PackedSeq,
     gpu_ref: Option<GpuSeq>,
@@ -95,10 +113,25 @@ impl<'a> Mapper<'a> {
     pub fn new(
         be: &'a Backend,
         encoder: &'a Encoder,
-        head: &'a BitHead,
+        head: Option<&'a BitHead>,
         reference: &'a Reference,
         cfg: MapConfig,
     ) -> Result<Self> {
+        if head.is_none() && cfg.propose != Propose::Knn {
+            return Err(CrestError::Invalid(
+                "the model has no bit head: use --propose knn, or train one with `crest train --head-steps N`".into(),
+            ));
+        }
+        let grid = if cfg.propose == Propose::Head {
+            None
+        } else {
+            Some(crate::train::eval::reference_grid(
+                be,
+                encoder,
+                reference,
+                cfg.grid_stride,
+            )?)
+        };
         if cfg.pad > align::MAX_PAD {
             return Err(CrestError::Invalid(format!(
                 "--pad {} exceeds {}",
@@ -125,6 +158,7 @@ impl<'a> Mapper<'a> {
             be,
             encoder,
             head,
+            grid,
             reference,
             total: packed.len as u64,
             packed,
@@ -172,22 +206,36 @@ impl<'a> Mapper<'a> {
             let mut x = self.be.zeros(n * 4 * k)?;
             self.be.onehot(&rseq, chunk, k, &mut x)?;
             let act = self.encoder.forward(self.be, x, n)?;
-            let h = self.head.forward(self.be, &act.e, n)?;
-            let cands = self.be.decode(
-                &h.logits,
-                n,
-                self.head.cfg.bits,
-                self.cfg.flip,
-                self.total.min(u32::MAX as u64) as u32,
-            )?;
-            for w in 0..n {
+            // (coordinate, log-weight) proposals of each window
+            let mut per_window: Vec<Vec<(u32, f32)>> = vec![Vec::new(); n];
+            if let (Some(head), true) = (self.head, self.cfg.propose != Propose::Knn) {
+                let h = head.forward(self.be, &act.e, n)?;
+                let limit = self.total.min(u32::MAX as u64) as u32;
+                let cands = self
+                    .be
+                    .decode(&h.logits, n, head.cfg.bits, self.cfg.flip, limit)?;
+                for (w, pw) in per_window.iter_mut().enumerate() {
+                    pw.extend(cands[w * m..(w + 1) * m].iter().filter(|c| c.1 > -1e30));
+                }
+            }
+            if let Some(grid) = &self.grid {
+                let p = self.encoder.cfg.proj_dim;
+                let near = crate::train::eval::nearest_on_device(self.be, &act.z, n, p, grid, m)?;
+                let t = m.min(grid.loci.len());
+                for (w, pw) in per_window.iter_mut().enumerate() {
+                    for &(sim, j) in &near[w * t..(w + 1) * t] {
+                        let (c, pos) = grid.loci[j as usize];
+                        // cosine similarity as a log-weight on the head's scale (τ = 0.1)
+                        let coord = (self.offsets[c as usize] + pos as u64) as u32;
+                        pw.push((coord, (sim - 1.0) * 10.0));
+                    }
+                }
+            }
+            for (w, pw) in per_window.iter().enumerate() {
                 let (ri, o) = owner[chunk_i * crate::train::eval::EMBED_BATCH + w];
                 let l = reads[ri].seq.len() as i64;
                 let kk = (k as i64).min(l);
-                for &(c, s) in &cands[w * m..(w + 1) * m] {
-                    if s < -1e30 {
-                        continue;
-                    }
+                for &(c, s) in pw {
                     props[ri].push((0, c as i64 - o as i64, s));
                     props[ri].push((1, c as i64 - (l - o as i64 - kk), s));
                 }

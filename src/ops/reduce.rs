@@ -447,7 +447,12 @@ pub fn topk_cpu(x: &[f32], rows: usize, cols: usize, k: usize) -> Result<Vec<(f3
     Ok(out)
 }
 
+/// Rows from which the barrier-free one-invocation-per-row top-k is used.
+pub const SERIAL_TOPK_ROWS: usize = 256;
+
 /// GPU row top-k. `out` receives `rows * k * 2` words: (value, column bits).
+/// Many rows (≥ [`SERIAL_TOPK_ROWS`], k ≤ 32) use one invocation per row;
+/// few long rows use one workgroup per row.
 pub fn topk_gpu(
     gpu: &Gpu,
     x: &GpuBuf,
@@ -456,12 +461,26 @@ pub fn topk_gpu(
     k: usize,
     out: &GpuBuf,
 ) -> Result<()> {
+    let serial = rows >= SERIAL_TOPK_ROWS && k <= 32;
+    topk_gpu_with(gpu, x, rows, cols, k, out, serial)
+}
+
+/// [`topk_gpu`] with the kernel chosen by the caller (both are tested).
+pub fn topk_gpu_with(
+    gpu: &Gpu,
+    x: &GpuBuf,
+    rows: usize,
+    cols: usize,
+    k: usize,
+    out: &GpuBuf,
+    serial: bool,
+) -> Result<()> {
     need("topk", "x", x.len, rows * cols)?;
     need("topk", "out", out.len, rows * k * 2)?;
-    if k > cols {
+    if k > cols || (serial && k > 32) {
         return Err(CrestError::shape(
             "topk",
-            format!("k = {k} > {cols} columns"),
+            format!("k = {k} with {cols} columns"),
         ));
     }
     if rows == 0 || k == 0 {
@@ -473,8 +492,13 @@ pub fn topk_gpu(
     while r0 < rows {
         let r = chunk.min(rows - r0);
         let p = params(r, cols, k, 0.0);
+        let (entry, grid) = if serial {
+            ("row_topk_serial", gpu.grid_1d(r, 64))
+        } else {
+            ("row_topk", gpu.grid_1d(r, 1))
+        };
         gpu.dispatch(
-            kernel("row_topk"),
+            kernel(entry),
             &[
                 Arg::Uniform(bytemuck::bytes_of(&p)),
                 Arg::Slice(x, r0 * cols, r * cols),
@@ -482,7 +506,7 @@ pub fn topk_gpu(
                 Arg::Unused,
                 Arg::Slice(out, r0 * 2 * k, r * 2 * k),
             ],
-            gpu.grid_1d(r, 1),
+            grid,
         )?;
         r0 += r;
     }

@@ -170,29 +170,48 @@ pub fn nearest(
     grid: &Grid,
     top: usize,
 ) -> Result<Vec<(f32, u32)>> {
-    let nr = grid.loci.len();
-    let top = top.min(nr);
-    let mut out = Vec::with_capacity(q.len() / p * top);
+    let mut out = Vec::new();
     for qchunk in q.chunks(QUERY_BLOCK * p) {
-        let nq = qchunk.len() / p;
-        let qt = be.upload(qchunk)?;
-        let mut merged: Vec<Vec<(f32, u32)>> = vec![Vec::new(); nq];
-        let mut g0 = 0usize;
-        for block in &grid.blocks {
-            let nb = block.len() / p;
-            let mut s = be.zeros(nq * nb)?;
-            be.gemm(&GemmDims::new(nq, nb, p, false, true), &qt, block, &mut s)?;
-            let kb = top.min(nb);
-            let best = be.topk(&s, nq, nb, kb)?;
-            for (r, row) in best.chunks(kb).enumerate() {
-                merged[r].extend(row.iter().map(|&(v, j)| (v, j + g0 as u32)));
-            }
-            g0 += nb;
+        out.extend(nearest_on_device(
+            be,
+            &be.upload(qchunk)?,
+            qchunk.len() / p,
+            p,
+            grid,
+            top,
+        )?);
+    }
+    Ok(out)
+}
+
+/// As [`nearest`], for `nq` query embeddings already on the backend
+/// (at most [`QUERY_BLOCK`] · a few; the similarity block is `nq × GRID_BLOCK`).
+pub fn nearest_on_device(
+    be: &Backend,
+    qt: &crate::backend::Tensor,
+    nq: usize,
+    p: usize,
+    grid: &Grid,
+    top: usize,
+) -> Result<Vec<(f32, u32)>> {
+    let top = top.min(grid.loci.len());
+    let mut merged: Vec<Vec<(f32, u32)>> = vec![Vec::new(); nq];
+    let mut g0 = 0usize;
+    for block in &grid.blocks {
+        let nb = block.len() / p;
+        let mut s = be.zeros(nq * nb)?;
+        be.gemm(&GemmDims::new(nq, nb, p, false, true), qt, block, &mut s)?;
+        let kb = top.min(nb);
+        let best = be.topk(&s, nq, nb, kb)?;
+        for (r, row) in best.chunks(kb).enumerate() {
+            merged[r].extend(row.iter().map(|&(v, j)| (v, j + g0 as u32)));
         }
-        for mut m in merged {
-            m.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-            out.extend_from_slice(&m[..top]);
-        }
+        g0 += nb;
+    }
+    let mut out = Vec::with_capacity(nq * top);
+    for mut m in merged {
+        m.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        out.extend_from_slice(&m[..top]);
     }
     Ok(out)
 }
