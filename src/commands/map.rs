@@ -101,10 +101,12 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
     let head = match &ck.meta.head {
         Some(h) => Some(BitHead::from_values(be, h, ck.weights())?),
         None if a.propose == Propose::Knn => None,
-        None => return Err(CrestError::Invalid(format!(
+        None => {
+            return Err(CrestError::Invalid(format!(
             "{} has no bit head: use --propose knn, or train one with `crest train --head-steps N`",
             a.model.display()
-        ))),
+        )))
+        }
     };
     for f in &a.reads {
         // Fail on a missing or unrecognisable input before any output exists.

@@ -1,0 +1,326 @@
+//! End-to-end mapping with the bundled mammoth mtDNA model: simulated reads
+//! land where they came from; the real ancient mammoth reads agree with
+//! BWA-aln; SAM and BAM hold the same records; the same input gives a
+//! byte-identical SAM; bad input fails cleanly.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crest::rng::Rng;
+use crest::seq::reverse_complement;
+
+fn asset(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets")
+        .join(name)
+}
+
+fn crest(args: &[&str]) -> (bool, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_crest"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into(),
+        String::from_utf8_lossy(&o.stderr).into(),
+    )
+}
+
+/// Reads from mammoth mtDNA with truth in the name: `sim<i>_<start0>_<strand>`,
+/// 30–90 bp, deamination at the ends and 1% substitutions.
+fn simulate(n: usize, seed: u64) -> (String, Vec<(usize, bool)>) {
+    let genome = crest::io::Reference::load(&asset("mammoth_chrM.fa"))
+        .unwrap()
+        .contigs[0]
+        .seq
+        .clone();
+    let mut rng = Rng::new(seed);
+    let mut fq = String::new();
+    let mut truth = Vec::new();
+    for i in 0..n {
+        let len = 30 + rng.below(61) as usize;
+        let start = rng.below((genome.len() - len) as u64) as usize;
+        let rev = rng.below(2) == 1;
+        let mut mol = genome[start..start + len].to_vec();
+        if rev {
+            mol = reverse_complement(&mol);
+        }
+        for j in 0..len {
+            if mol[j] == b'C' && rng.uniform() < 0.3 * 0.5f64.powi(j as i32) {
+                mol[j] = b'T';
+            }
+            if mol[j] == b'G' && rng.uniform() < 0.3 * 0.5f64.powi((len - 1 - j) as i32) {
+                mol[j] = b'A';
+            }
+            if rng.uniform() < 0.01 {
+                mol[j] = b"ACGT"[rng.below(4) as usize];
+            }
+        }
+        fq.push_str(&format!(
+            "@sim{i}_{start}_{}\n{}\n+\n{}\n",
+            rev as u8,
+            String::from_utf8(mol).unwrap(),
+            "I".repeat(len)
+        ));
+        truth.push((start, rev));
+    }
+    (fq, truth)
+}
+
+fn model() -> String {
+    asset("mammoth_chrM.crest").display().to_string()
+}
+
+fn reference() -> String {
+    asset("mammoth_chrM.fa").display().to_string()
+}
+
+#[test]
+fn simulated_reads_map_to_their_origin() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (fq, truth) = simulate(200, 7);
+    let reads = dir.path().join("sim.fq");
+    std::fs::write(&reads, fq).unwrap();
+    for propose in ["knn", "both"] {
+        let out = dir.path().join(format!("{propose}.sam"));
+        let (ok, _, err) = crest(&[
+            "map",
+            "--model",
+            &model(),
+            "--reference",
+            &reference(),
+            reads.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--propose",
+            propose,
+        ]);
+        assert!(ok, "{err}");
+        let sam = std::fs::read_to_string(&out).unwrap();
+        let recs: Vec<Vec<&str>> = sam
+            .lines()
+            .filter(|l| !l.starts_with('@'))
+            .map(|l| l.split('\t').collect())
+            .collect();
+        assert_eq!(recs.len(), 200, "one record per read, unmapped kept");
+        let mut correct = 0;
+        for (i, r) in recs.iter().enumerate() {
+            assert_eq!(
+                r[0],
+                format!("sim{i}_{}_{}", truth[i].0, truth[i].1 as u8),
+                "input order"
+            );
+            let flag: u16 = r[1].parse().unwrap();
+            if flag & 4 == 0 {
+                let pos: usize = r[3].parse().unwrap();
+                if pos.abs_diff(truth[i].0 + 1) <= 5 && (flag & 16 != 0) == truth[i].1 {
+                    correct += 1;
+                }
+            }
+        }
+        eprintln!("--propose {propose}: {correct}/200 simulated reads at their origin");
+        assert!(
+            correct >= 180,
+            "--propose {propose}: only {correct}/200 correct"
+        );
+    }
+}
+
+#[test]
+fn real_ancient_reads_agree_with_bwa_aln() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("mammoth.bam");
+    let (ok, _, err) = crest(&[
+        "map",
+        "--model",
+        &model(),
+        "--reference",
+        &reference(),
+        data.join("mammoth_JK2782_merged.fq.gz").to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--propose",
+        "knn",
+    ]);
+    assert!(ok, "{err}");
+    let view = |p: &Path| -> Vec<(String, u16, usize, u8)> {
+        let o = Command::new("samtools")
+            .args(["view", "-F", "0x900"])
+            .arg(p)
+            .output()
+            .expect("samtools");
+        assert!(o.status.success());
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                (
+                    f[0].to_string(),
+                    f[1].parse().unwrap(),
+                    f[3].parse().unwrap(),
+                    f[4].parse().unwrap(),
+                )
+            })
+            .collect()
+    };
+    // Unmerged mates share a name: keep every mapped record of a name.
+    let mut ours: std::collections::HashMap<String, Vec<(u16, usize)>> = Default::default();
+    for (n, f, p, _) in view(&out) {
+        if f & 4 == 0 {
+            ours.entry(n).or_default().push((f, p));
+        }
+    }
+    let (mut total, mut same) = (0, 0);
+    for (name, flag, pos, mapq) in view(&data.join("mammoth_JK2782_merged.bwa_aln.bam")) {
+        if flag & 4 != 0 || mapq < 25 {
+            continue;
+        }
+        total += 1;
+        if let Some(hits) = ours.get(&name) {
+            same += hits
+                .iter()
+                .any(|&(f, p)| p.abs_diff(pos) <= 5 && (f & 16) == (flag & 16))
+                as usize;
+        }
+    }
+    eprintln!("{same}/{total} of BWA-aln's MAPQ ≥ 25 reads at the same position and strand");
+    assert!(total > 1000);
+    assert!(same as f64 >= 0.98 * total as f64, "{same}/{total}");
+}
+
+#[test]
+fn sam_and_bam_agree_and_output_is_deterministic() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (fq, _) = simulate(60, 8);
+    let reads = dir.path().join("r.fq");
+    std::fs::write(&reads, fq).unwrap();
+    let run = |out: &str| {
+        let p = dir.path().join(out);
+        let (ok, _, err) = crest(&[
+            "map",
+            "--model",
+            &model(),
+            "--reference",
+            &reference(),
+            reads.to_str().unwrap(),
+            "-o",
+            p.to_str().unwrap(),
+            "-R",
+            "@RG\\tID:sim\\tSM:mammoth",
+        ]);
+        assert!(ok, "{err}");
+        p
+    };
+    // Same command line (the @PG CL names the output), run twice.
+    let a = run("a.sam");
+    let first = std::fs::read_to_string(&a).unwrap();
+    run("a.sam");
+    let second = std::fs::read_to_string(&a).unwrap();
+    assert!(first == second, "same input, different SAM");
+    let bam = run("c.bam");
+    let q = Command::new("samtools")
+        .arg("quickcheck")
+        .arg(&bam)
+        .status()
+        .expect("samtools");
+    assert!(q.success());
+    let view = |p: &Path| {
+        Command::new("samtools")
+            .arg("view")
+            .arg(p)
+            .output()
+            .unwrap()
+            .stdout
+    };
+    assert_eq!(view(&a), view(&bam), "SAM and BAM records differ");
+    assert!(String::from_utf8_lossy(&view(&a)).contains("RG:Z:sim"));
+}
+
+#[test]
+fn bad_inputs_fail_before_any_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.sam");
+    let o = out.to_str().unwrap();
+    // a model for another reference
+    let (ok, _, err) = crest(&[
+        "map",
+        "--device",
+        "cpu-reference",
+        "--model",
+        &model(),
+        "--reference",
+        asset("lambda_phage.fa").to_str().unwrap(),
+        asset("phix174.fa").to_str().unwrap(),
+        "-o",
+        o,
+    ]);
+    assert!(!ok && err.contains("different reference"), "{err}");
+    assert!(!out.exists());
+    // a malformed record mid-file: error names file and record, no output left
+    let bad = dir.path().join("bad.fq");
+    std::fs::write(
+        &bad,
+        "@r1\nACGTACGTACGTACGTACGTACGT\n+\nIIIIIIIIIIIIIIIIIIIIIIII\n@r2\nACGT\nIIII\n",
+    )
+    .unwrap();
+    let (ok, _, err) = crest(&[
+        "map",
+        "--device",
+        "cpu-reference",
+        "--model",
+        &model(),
+        "--reference",
+        &reference(),
+        bad.to_str().unwrap(),
+        "-o",
+        o,
+    ]);
+    assert!(
+        !ok && err.contains("bad.fq") && err.contains("record 2"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"));
+    assert!(!out.exists(), "partial output left behind");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "temporary file left behind"
+    );
+    // empty, short and all-N reads are unmapped, not errors
+    let odd = dir.path().join("odd.fa");
+    std::fs::write(
+        &odd,
+        ">empty\n\n>short\nACGT\n>alln\nNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNN\n",
+    )
+    .unwrap();
+    let (ok, sam, err) = crest(&[
+        "map",
+        "--device",
+        "cpu-reference",
+        "--model",
+        &model(),
+        "--reference",
+        &reference(),
+        odd.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let recs: Vec<&str> = sam.lines().filter(|l| !l.starts_with('@')).collect();
+    assert_eq!(recs.len(), 3);
+    assert!(
+        recs.iter().all(|r| r.split('\t').nth(1) == Some("4")),
+        "{sam}"
+    );
+}
