@@ -48,15 +48,15 @@ fn simulate(n: usize, seed: u64) -> (String, Vec<(usize, bool)>) {
         if rev {
             mol = reverse_complement(&mol);
         }
-        for j in 0..len {
-            if mol[j] == b'C' && rng.uniform() < 0.3 * 0.5f64.powi(j as i32) {
-                mol[j] = b'T';
+        for (j, b) in mol.iter_mut().enumerate() {
+            if *b == b'C' && rng.uniform() < 0.3 * 0.5f64.powi(j as i32) {
+                *b = b'T';
             }
-            if mol[j] == b'G' && rng.uniform() < 0.3 * 0.5f64.powi((len - 1 - j) as i32) {
-                mol[j] = b'A';
+            if *b == b'G' && rng.uniform() < 0.3 * 0.5f64.powi((len - 1 - j) as i32) {
+                *b = b'A';
             }
             if rng.uniform() < 0.01 {
-                mol[j] = b"ACGT"[rng.below(4) as usize];
+                *b = b"ACGT"[rng.below(4) as usize];
             }
         }
         fq.push_str(&format!(
