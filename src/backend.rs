@@ -118,6 +118,12 @@ impl Backend {
         gpu_or_cpu!(self, gpu => gpu.read(g(t)?), Ok(c(t)?.to_vec()))
     }
 
+    /// End of one loop step: bounds work in flight and frees dropped buffers
+    /// (see [`Gpu::end_step`]); nothing to do on the CPU.
+    pub fn end_step(&self) -> Result<()> {
+        gpu_or_cpu!(self, gpu => gpu.end_step(), Ok(()))
+    }
+
     /// Wait for queued work.
     pub fn sync(&self) -> Result<()> {
         gpu_or_cpu!(self, gpu => gpu.sync(), Ok(()))

@@ -57,6 +57,8 @@ pub struct Gpu {
     /// `max_storage_buffer_binding_size` (and `max_buffer_size`).
     binding_cap: u64,
     pipelines: Mutex<HashMap<(&'static str, &'static str), Arc<wgpu::ComputePipeline>>>,
+    /// Last submission of the previous step (see [`Gpu::end_step`]).
+    step_marker: Mutex<Option<wgpu::SubmissionIndex>>,
 }
 
 impl std::fmt::Debug for Gpu {
@@ -173,6 +175,7 @@ impl Gpu {
                 timestamps,
                 binding_cap: cap,
                 pipelines: Mutex::new(HashMap::new()),
+                step_marker: Mutex::new(None),
             }),
             notice,
         ))
@@ -244,6 +247,28 @@ impl Gpu {
         let p = Arc::new(pipeline);
         cache.insert((name, entry), p.clone());
         Ok(p)
+    }
+
+    /// Mark the end of one step of a loop (a training step, a mapping batch):
+    /// waits until the previous step's work has finished, so that at most one
+    /// step is in flight, and lets wgpu reclaim the buffers dropped since.
+    /// Without it a host that runs ahead of the device queues unbounded work
+    /// and memory.
+    pub fn end_step(&self) -> Result<()> {
+        let mut marker = self.step_marker.lock().expect("step marker poisoned");
+        if let Some(idx) = marker.take() {
+            self.device
+                .poll(wgpu::PollType::Wait {
+                    submission_index: Some(idx),
+                    timeout: None,
+                })
+                .map_err(|e| CrestError::Gpu {
+                    op: "poll".into(),
+                    message: e.to_string(),
+                })?;
+        }
+        *marker = Some(self.queue.submit([]));
+        Ok(())
     }
 
     /// Wait for all submitted work to finish.

@@ -240,6 +240,7 @@ impl<'a> Mapper<'a> {
                     props[ri].push((1, c as i64 - (l - o as i64 - kk), s));
                 }
             }
+            self.be.end_step()?;
         }
         // 3. candidates → alignment tasks
         let pad = self.cfg.pad as i64;

@@ -134,7 +134,7 @@ impl<'a> HeadTrainer<'a> {
         }
         self.losses.push(loss);
         self.step = step;
-        Ok(())
+        be.end_step()
     }
 
     /// Mean per-bit BCE since the last call.

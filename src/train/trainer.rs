@@ -270,7 +270,7 @@ impl<'a> Trainer<'a> {
         // Mean loss of this batch = Σ rows · scale; kept on the device for now.
         self.loss_rows.push(rows);
         self.step = step;
-        Ok(())
+        be.end_step()
     }
 
     /// Mean loss of the steps since the last call (reads back from the device).
