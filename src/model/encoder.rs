@@ -70,7 +70,7 @@ impl EncoderConfig {
     }
 
     /// Parameter tensors: (name, shape, fan_in, weight-decayed).
-    pub fn layout(&self) -> Vec<(String, Vec<usize>, usize, bool)> {
+    pub fn layout(&self) -> Layout {
         let (c, kw, k) = (self.channels, self.kernel, self.k);
         let mut v = vec![
             ("stem.w".to_string(), vec![c, 4, kw], 4 * kw, true),
@@ -123,6 +123,65 @@ pub struct Param {
     pub decay: bool,
 }
 
+/// A parameter layout: (name, shape, fan-in (0 = bias), weight-decayed).
+pub type Layout = Vec<(String, Vec<usize>, usize, bool)>;
+
+/// He-uniform initial values for a layout (biases zero), each weight tensor's
+/// bound scaled by `scale(name)`.
+pub fn he_uniform(
+    layout: &Layout,
+    rng: &mut Rng,
+    scale: impl Fn(&str) -> f32,
+) -> Vec<(String, Vec<f32>)> {
+    layout
+        .iter()
+        .map(|(name, shape, fan_in, _)| {
+            let n: usize = shape.iter().product();
+            let v = if *fan_in == 0 {
+                vec![0.0; n]
+            } else {
+                let bound = (6.0 / *fan_in as f32).sqrt() * scale(name);
+                rng.vec_f32(n, -bound, bound)
+            };
+            (name.clone(), v)
+        })
+        .collect()
+}
+
+/// Parameters (with zeroed gradients and Adam moments) for a layout, from named
+/// host values; every layout entry must be present with the right size.
+pub fn build_params(
+    be: &Backend,
+    layout: Layout,
+    mut values: Vec<(String, Vec<f32>)>,
+) -> Result<Vec<Param>> {
+    let mut params = Vec::with_capacity(layout.len());
+    for (name, shape, _, decay) in layout {
+        let n: usize = shape.iter().product();
+        let pos = values
+            .iter()
+            .position(|(nm, _)| *nm == name)
+            .ok_or_else(|| CrestError::Invalid(format!("model has no tensor '{name}'")))?;
+        let (_, v) = values.swap_remove(pos);
+        if v.len() != n {
+            return Err(CrestError::Invalid(format!(
+                "tensor '{name}' has {} values, expected {n}",
+                v.len()
+            )));
+        }
+        params.push(Param {
+            name,
+            shape,
+            value: be.upload(&v)?,
+            grad: be.zeros(n)?,
+            m: be.zeros(n)?,
+            v: be.zeros(n)?,
+            decay,
+        });
+    }
+    Ok(params)
+}
+
 /// Activations kept from the forward pass for the backward pass.
 pub struct Activations {
     batch: usize,
@@ -150,26 +209,14 @@ impl Encoder {
     pub fn init(backend: &Backend, cfg: &EncoderConfig, seed: u64) -> Result<Self> {
         cfg.validate()?;
         let mut rng = Rng::new(seed ^ 0x454e_434f_4445_5231);
-        let values = cfg
-            .layout()
-            .into_iter()
-            .map(|(name, shape, fan_in, _)| {
-                let n: usize = shape.iter().product();
-                let v = if fan_in == 0 {
-                    vec![0.0; n]
-                } else {
-                    let bound = (6.0 / fan_in as f32).sqrt();
-                    // Residual branches start small so that blocks begin near identity.
-                    let bound = if name.starts_with("block") {
-                        bound * 0.5
-                    } else {
-                        bound
-                    };
-                    rng.vec_f32(n, -bound, bound)
-                };
-                (name, v)
-            })
-            .collect::<Vec<_>>();
+        // Residual branches start small so that blocks begin near identity.
+        let values = he_uniform(&cfg.layout(), &mut rng, |name| {
+            if name.starts_with("block") {
+                0.5
+            } else {
+                1.0
+            }
+        });
         Self::from_values(backend, cfg, values)
     }
 
@@ -177,36 +224,12 @@ impl Encoder {
     pub fn from_values(
         backend: &Backend,
         cfg: &EncoderConfig,
-        mut values: Vec<(String, Vec<f32>)>,
+        values: Vec<(String, Vec<f32>)>,
     ) -> Result<Self> {
         cfg.validate()?;
-        let mut params = Vec::new();
-        for (name, shape, _, decay) in cfg.layout() {
-            let n: usize = shape.iter().product();
-            let pos = values
-                .iter()
-                .position(|(nm, _)| *nm == name)
-                .ok_or_else(|| CrestError::Invalid(format!("model has no tensor '{name}'")))?;
-            let (_, v) = values.swap_remove(pos);
-            if v.len() != n {
-                return Err(CrestError::Invalid(format!(
-                    "tensor '{name}' has {} values, expected {n}",
-                    v.len()
-                )));
-            }
-            params.push(Param {
-                name,
-                shape,
-                value: backend.upload(&v)?,
-                grad: backend.zeros(n)?,
-                m: backend.zeros(n)?,
-                v: backend.zeros(n)?,
-                decay,
-            });
-        }
         Ok(Encoder {
             cfg: cfg.clone(),
-            params,
+            params: build_params(backend, cfg.layout(), values)?,
         })
     }
 

@@ -12,7 +12,7 @@ use crate::ops::elementwise::ChannelShape;
 use crate::ops::gemm::GemmDims;
 use crate::rng::Rng;
 
-use super::encoder::{NamedTensor, Param};
+use super::encoder::{build_params, he_uniform, Layout, NamedTensor, Param};
 
 /// Bit-head architecture.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -31,7 +31,7 @@ impl HeadConfig {
         (64 - total.saturating_sub(1).leading_zeros() as usize).max(1)
     }
 
-    fn layout(&self) -> Vec<(String, Vec<usize>, usize, bool)> {
+    fn layout(&self) -> Layout {
         vec![
             (
                 "head.w1".into(),
@@ -72,20 +72,7 @@ impl BitHead {
     /// Fresh initialisation.
     pub fn init(be: &Backend, cfg: &HeadConfig, seed: u64) -> Result<Self> {
         let mut rng = Rng::new(seed ^ 0x4845_4144);
-        let values = cfg
-            .layout()
-            .into_iter()
-            .map(|(name, shape, fan_in, _)| {
-                let n: usize = shape.iter().product();
-                let v = if fan_in == 0 {
-                    vec![0.0; n]
-                } else {
-                    let b = (6.0 / fan_in as f32).sqrt();
-                    rng.vec_f32(n, -b, b)
-                };
-                (name, v)
-            })
-            .collect();
+        let values = he_uniform(&cfg.layout(), &mut rng, |_| 1.0);
         Self::from_values(be, cfg, values)
     }
 
@@ -93,7 +80,7 @@ impl BitHead {
     pub fn from_values(
         be: &Backend,
         cfg: &HeadConfig,
-        mut values: Vec<(String, Vec<f32>)>,
+        values: Vec<(String, Vec<f32>)>,
     ) -> Result<Self> {
         if cfg.bits == 0 || cfg.bits > 32 {
             return Err(CrestError::Invalid(format!(
@@ -101,33 +88,9 @@ impl BitHead {
                 cfg.bits
             )));
         }
-        let mut params = Vec::new();
-        for (name, shape, _, decay) in cfg.layout() {
-            let n: usize = shape.iter().product();
-            let pos = values
-                .iter()
-                .position(|(nm, _)| *nm == name)
-                .ok_or_else(|| CrestError::Invalid(format!("model has no tensor '{name}'")))?;
-            let (_, v) = values.swap_remove(pos);
-            if v.len() != n {
-                return Err(CrestError::Invalid(format!(
-                    "tensor '{name}' has {} values, expected {n}",
-                    v.len()
-                )));
-            }
-            params.push(Param {
-                name,
-                shape,
-                value: be.upload(&v)?,
-                grad: be.zeros(n)?,
-                m: be.zeros(n)?,
-                v: be.zeros(n)?,
-                decay,
-            });
-        }
         Ok(BitHead {
             cfg: cfg.clone(),
-            params,
+            params: build_params(be, cfg.layout(), values)?,
         })
     }
 
