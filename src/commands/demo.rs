@@ -56,6 +56,23 @@ pub fn demo(be: &Backend, a: &DemoArgs) -> Result<()> {
             json: false,
         },
     )?;
+    let bundled = a.assets.join("mammoth_chrM.crest");
+    if bundled.exists() {
+        eprintln!("== for comparison: the bundled model (1,500 encoder steps), same queries");
+        super::train::eval_embed(
+            be,
+            &super::train::EvalArgs {
+                model: bundled,
+                reference,
+                queries: 2000,
+                stride: None,
+                gamma: None,
+                augment: "adna".into(),
+                seed: 12345,
+                json: false,
+            },
+        )?;
+    }
     eprintln!("demo model written to {}", Path::new(&a.out).display());
     Ok(())
 }
