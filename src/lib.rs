@@ -18,6 +18,7 @@ pub mod ops;
 pub mod rng;
 pub mod selftest;
 pub mod seq;
+pub mod sim;
 pub mod stats;
 pub mod train;
 

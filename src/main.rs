@@ -54,6 +54,8 @@ enum Cmd {
     EvalEmbed(crest::commands::train::EvalArgs),
     /// Map reads (FASTQ/FASTA/SAM/BAM) to the model's reference: SAM/BAM out.
     Map(crest::commands::map::MapArgs),
+    /// Simulate ancient-DNA reads (damage, short fragments, errors, contamination) with their origin in the name.
+    Simulate(crest::commands::simulate::SimulateArgs),
     /// Embed sequences (or their k-mers) with a trained model, to TSV or safetensors.
     Embed(crest::commands::embed::EmbedArgs),
     /// Check every kernel against its CPU twin on the chosen device and time it.
@@ -162,6 +164,7 @@ fn run(cli: Cli) -> Result<()> {
             let cl: Vec<String> = std::env::args().collect();
             crest::commands::map::map(&open_backend(&cli.device)?, &a, &cl.join(" "))?;
         }
+        Cmd::Simulate(a) => crest::commands::simulate::simulate(&a)?,
         Cmd::Embed(a) => crest::commands::embed::embed(&open_backend(&cli.device)?, &a)?,
         Cmd::Selftest { scale, reps, json } => {
             let backend = open_backend(&cli.device)?;

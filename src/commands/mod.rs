@@ -4,6 +4,7 @@
 pub mod demo;
 pub mod embed;
 pub mod map;
+pub mod simulate;
 pub mod train;
 
 use std::path::Path;
