@@ -25,36 +25,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> ds: array<f32>;
 @group(0) @binding(4) var<storage, read_write> loss: array<f32>;
 
-const WG: u32 = 256u;
-var<workgroup> red: array<f32, 256>;
-
-fn reduce_sum(lid: u32, v: f32) -> f32 {
-    red[lid] = v;
-    workgroupBarrier();
-    for (var st = WG / 2u; st > 0u; st >>= 1u) {
-        if lid < st {
-            red[lid] += red[lid + st];
-        }
-        workgroupBarrier();
-    }
-    let r = red[0];
-    workgroupBarrier();
-    return r;
-}
-
-fn reduce_max(lid: u32, v: f32) -> f32 {
-    red[lid] = v;
-    workgroupBarrier();
-    for (var st = WG / 2u; st > 0u; st >>= 1u) {
-        if lid < st {
-            red[lid] = max(red[lid], red[lid + st]);
-        }
-        workgroupBarrier();
-    }
-    let r = red[0];
-    workgroupBarrier();
-    return r;
-}
+// reduce_sum / reduce_max / `red` / WG come from workgroup_reduce.wgsl,
+// prepended when the shader is built.
 
 fn weight(i: u32, j: u32) -> f32 {
     if j == i || labels[2u * i] != labels[2u * j] {

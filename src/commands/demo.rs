@@ -42,28 +42,12 @@ pub fn demo(be: &Backend, a: &DemoArgs) -> Result<()> {
     );
     let train = super::train::TrainArgs::for_demo(&reference, &a.out, a.steps);
     super::train::train(be, &train)?;
-    eprintln!("== 3/3 neighbour recall of 2000 held-out aDNA-damaged k-mers");
-    super::train::eval_embed(
-        be,
-        &super::train::EvalArgs {
-            model: a.out.clone(),
-            reference: reference.clone(),
-            queries: 2000,
-            stride: None,
-            gamma: None,
-            augment: "adna".into(),
-            seed: 12345,
-            json: false,
-        },
-    )?;
-    let bundled = a.assets.join("mammoth_chrM.crest");
-    if bundled.exists() {
-        eprintln!("== for comparison: the bundled model (1,500 encoder steps), same queries");
+    let recall = |model: PathBuf| {
         super::train::eval_embed(
             be,
             &super::train::EvalArgs {
-                model: bundled,
-                reference,
+                model,
+                reference: reference.clone(),
                 queries: 2000,
                 stride: None,
                 gamma: None,
@@ -71,7 +55,14 @@ pub fn demo(be: &Backend, a: &DemoArgs) -> Result<()> {
                 seed: 12345,
                 json: false,
             },
-        )?;
+        )
+    };
+    eprintln!("== 3/3 neighbour recall of 2000 held-out aDNA-damaged k-mers");
+    recall(a.out.clone())?;
+    let bundled = a.assets.join("mammoth_chrM.crest");
+    if bundled.exists() {
+        eprintln!("== for comparison: the bundled model (1,500 encoder steps), same queries");
+        recall(bundled)?;
     }
     eprintln!("demo model written to {}", Path::new(&a.out).display());
     Ok(())

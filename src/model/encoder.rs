@@ -182,6 +182,14 @@ pub fn build_params(
     Ok(params)
 }
 
+/// Host copies of parameters' values, by name.
+pub fn param_values(be: &Backend, params: &[Param]) -> Result<Vec<NamedTensor>> {
+    params
+        .iter()
+        .map(|p| Ok((p.name.clone(), p.shape.clone(), be.read(&p.value)?)))
+        .collect()
+}
+
 /// Activations kept from the forward pass for the backward pass.
 pub struct Activations {
     batch: usize,
@@ -418,10 +426,7 @@ impl Encoder {
 
     /// Host copies of every parameter, by name.
     pub fn values(&self, be: &Backend) -> Result<Vec<NamedTensor>> {
-        self.params
-            .iter()
-            .map(|p| Ok((p.name.clone(), p.shape.clone(), be.read(&p.value)?)))
-            .collect()
+        param_values(be, &self.params)
     }
 
     /// Host copies of the Adam moments, by name (`adam.m.*`, `adam.v.*`).

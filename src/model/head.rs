@@ -197,9 +197,6 @@ impl BitHead {
 
     /// Host copies of the parameters.
     pub fn values(&self, be: &Backend) -> Result<Vec<NamedTensor>> {
-        self.params
-            .iter()
-            .map(|p| Ok((p.name.clone(), p.shape.clone(), be.read(&p.value)?)))
-            .collect()
+        super::encoder::param_values(be, &self.params)
     }
 }

@@ -8,8 +8,17 @@ use super::need;
 use crate::error::{CrestError, Result};
 use crate::gpu::{Arg, Gpu, GpuBuf, Kernel};
 
-/// WGSL source.
-pub const SOURCE: &str = include_str!("../../shaders/loss.wgsl");
+/// Full WGSL source (shared workgroup reductions + `loss.wgsl`).
+pub fn source() -> &'static str {
+    static S: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    S.get_or_init(|| {
+        format!(
+            "{}\n{}",
+            include_str!("../../shaders/workgroup_reduce.wgsl"),
+            include_str!("../../shaders/loss.wgsl")
+        )
+    })
+}
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -118,7 +127,7 @@ pub fn supcon_gpu(
     gpu.dispatch(
         Kernel {
             shader: "loss",
-            source: SOURCE,
+            source: source(),
             entry: "supcon",
         },
         &[

@@ -85,8 +85,8 @@ pub fn all_shaders() -> Vec<(&'static str, &'static str)> {
     let mut v = vec![
         ("encode", encode::SOURCE),
         ("elementwise", elementwise::SOURCE),
-        ("reduce", reduce::SOURCE),
-        ("loss", loss::SOURCE),
+        ("reduce", reduce::source()),
+        ("loss", loss::source()),
         ("optim", optim::SOURCE),
         ("bithead", bithead::SOURCE),
         ("align", align::SOURCE),

@@ -6,8 +6,17 @@ use super::{chunk_rows, fits, need, Real};
 use crate::error::{CrestError, Result};
 use crate::gpu::{Arg, Gpu, GpuBuf, Kernel};
 
-/// WGSL source.
-pub const SOURCE: &str = include_str!("../../shaders/reduce.wgsl");
+/// Full WGSL source (shared workgroup reductions + `reduce.wgsl`).
+pub fn source() -> &'static str {
+    static S: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    S.get_or_init(|| {
+        format!(
+            "{}\n{}",
+            include_str!("../../shaders/workgroup_reduce.wgsl"),
+            include_str!("../../shaders/reduce.wgsl")
+        )
+    })
+}
 
 /// Default epsilon of the L2 normalisation (norms below it are clamped).
 pub const L2_EPS: f32 = 1e-12;
@@ -232,7 +241,7 @@ pub fn channel_sum_cpu<T: Real>(
 fn kernel(entry: &'static str) -> Kernel {
     Kernel {
         shader: "reduce",
-        source: SOURCE,
+        source: source(),
         entry,
     }
 }
