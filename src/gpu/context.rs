@@ -34,7 +34,7 @@ impl Default for Requirements {
         Requirements {
             storage_binding: 1 << 20,
             buffer_size: 1 << 20,
-            storage_buffers_per_stage: 6,
+            storage_buffers_per_stage: 7, // the Poincaré backward kernels bind 7
             workgroup_storage: 8 * 1024 + 512,
             invocations_per_workgroup: 256,
         }

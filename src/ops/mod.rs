@@ -10,6 +10,8 @@ pub mod encode;
 pub mod gemm;
 pub mod loss;
 pub mod optim;
+pub mod poincare;
+pub mod radam;
 pub mod reduce;
 
 use crate::error::{CrestError, Result};
@@ -92,6 +94,8 @@ pub fn all_shaders() -> Vec<(&'static str, &'static str)> {
         ("align", align::SOURCE),
         ("splitk", gemm::SPLITK_SOURCE),
         ("gemm", gemm::source()),
+        ("poincare", poincare::source()),
+        ("radam", radam::source()),
     ];
     for mode in conv1d::ConvPass::ALL {
         v.push((mode.shader_name(), conv1d::source(mode)));
