@@ -101,14 +101,14 @@ pub fn radam_cpu(
         let lam = 2.0 / conf;
         let rs = conf * conf * 0.25;
         let mut u = vec![0.0f64; dim];
-        for d in 0..dim {
+        for (d, ud) in u.iter_mut().enumerate() {
             let i = r * dim + d;
             let g = grad[i] as f64 * clip as f64 * rs;
             let m = b1 * m1[i] as f64 + (1.0 - b1) * g;
             let v = b2 * m2[i] as f64 + (1.0 - b2) * g * g;
             m1[i] = m as f32;
             m2[i] = v as f32;
-            u[d] = -(p.lr as f64) * (m / p.bc1 as f64) / ((v / p.bc2 as f64).sqrt() + p.eps as f64);
+            *ud = -(p.lr as f64) * (m / p.bc1 as f64) / ((v / p.bc2 as f64).sqrt() + p.eps as f64);
         }
         let un: f64 = u.iter().map(|v| v * v).sum::<f64>().sqrt();
         let k = tau_f(sc * lam * un * 0.5) * lam * 0.5;
