@@ -28,7 +28,7 @@ struct Params {
     other: u32,
     // 0 = expmap0, 1 = logmap0 (radial ops); input width for matvec
     mode: u32,
-    // projection margin ε: ‖x‖ < (1-ε)/√c
+    // projection margin ε (‖x‖ < (1-ε)/√c), or pdist's output scale α
     eps: f32,
     _p0: u32,
     _p1: u32,
@@ -340,8 +340,9 @@ fn matvec_scale_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
     out2[row] = q * (ht * b2 * al * al * (al + c * a2 * ha) * 0.5 + t * ha * a2 * 0.5);
 }
 
-// Pairwise distances d(x_i, y_j) for x: rows × dim, y: other × dim.
-// out0 = distances (rows × other); out1 = [‖x_i - y_j‖² (rows × other) | ‖x_i‖² | ‖y_j‖²],
+// Pairwise distances α·d(x_i, y_j) for x: rows × dim, y: other × dim, with α = params.eps
+// (α = -1/τ gives contrastive logits directly; α = -1 ranks nearest first).
+// out0 = scaled distances (rows × other); out1 = [‖x_i - y_j‖² (rows × other) | ‖x_i‖² | ‖y_j‖²],
 // kept for the backward pass.
 @compute @workgroup_size(64)
 fn pdist(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -367,7 +368,7 @@ fn pdist(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
     let al = max(1.0 - c * nx, CONF_MIN);
     let be = max(1.0 - c * ny, CONF_MIN);
     let t = 2.0 * c * sq / (al * be);
-    out0[it] = acosh1p(t) / sqrt(c);
+    out0[it] = params.eps * acosh1p(t) / sqrt(c);
     out1[it] = sq;
     if j == 0u {
         out1[m * n + i] = nx;
@@ -388,6 +389,7 @@ fn pd_weight(g: f32, c: f32, sq: f32, al: f32, be: f32) -> f32 {
     return g * ddt * 4.0 * c / (al * be);
 }
 
+// With g_ij the gradient w.r.t. d_ij (α times the incoming one):
 // dX_i = Σ_j w_ij ((x_i - y_j) + c sq_ij x_i / α_i); d = 0 also writes
 // dc_i = Σ_j g_ij (-arcosh(1+t)/(2c√c) + dd/dt (t/c + t (‖x_i‖²/α_i + ‖y_j‖²/β_j))).
 // `aux` is pdist's out1.
@@ -412,7 +414,7 @@ fn pdist_bwd_x(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
         let sq = aux[i * n + j];
         let ny = aux[m * n + m + j];
         let be = max(1.0 - c * ny, CONF_MIN);
-        let g = gin[i * n + j];
+        let g = params.eps * gin[i * n + j];
         let w = pd_weight(g, c, sq, al, be);
         acc += w * ((x - yin[j * dim + d]) + c * sq * x / al);
         if d == 0u && sq > 0.0 {
@@ -448,7 +450,7 @@ fn pdist_bwd_y(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
         let sq = aux[i * n + j];
         let nx = aux[m * n + i];
         let al = max(1.0 - c * nx, CONF_MIN);
-        let w = pd_weight(gin[i * n + j], c, sq, al, be);
+        let w = pd_weight(params.eps * gin[i * n + j], c, sq, al, be);
         acc += w * ((y - xin[i * dim + d]) + c * sq * y / be);
     }
     out0[it] = acc;

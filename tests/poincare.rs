@@ -105,7 +105,7 @@ fn twins_satisfy_the_ball_identities() {
         assert_grad("-x ⊕ x", &out, &vec![0.0; rows * dim], 1e-9);
         // d(x, y) = 2/√c artanh(√c ‖(-x) ⊕ y‖), and d(x, x) = 0
         let mut d = vec![0.0; rows * rows];
-        pdist_cpu(c, &x, &y, rows, rows, dim, &mut d).unwrap();
+        pdist_cpu(c, 1.0, &x, &y, rows, rows, dim, &mut d).unwrap();
         mobius_add_cpu(c, &neg, &y, rows, rows, dim, &mut out).unwrap();
         for i in 0..rows {
             let n = dot(&out[i * dim..(i + 1) * dim], &out[i * dim..(i + 1) * dim]).sqrt();
@@ -117,7 +117,7 @@ fn twins_satisfy_the_ball_identities() {
             );
         }
         let mut dxx = vec![0.0; rows * rows];
-        pdist_cpu(c, &x, &x, rows, rows, dim, &mut dxx).unwrap();
+        pdist_cpu(c, 1.0, &x, &x, rows, rows, dim, &mut dxx).unwrap();
         for i in 0..rows {
             assert_eq!(dxx[i * rows + i], 0.0);
         }
@@ -339,11 +339,11 @@ fn pdist_matches_finite_differences() {
         let g = rand64(&mut rng, m * n);
         let loss = |x: &[f64], y: &[f64], c: f64| {
             let mut o = vec![0.0; m * n];
-            pdist_cpu(c, x, y, m, n, dim, &mut o).unwrap();
+            pdist_cpu(c, -1.7, x, y, m, n, dim, &mut o).unwrap();
             dot(&o, &g)
         };
         let (mut dx, mut dy, mut dc) = (vec![0.0; m * dim], vec![0.0; n * dim], vec![0.0; m]);
-        pdist_bwd_cpu(c, &x, &y, &g, m, n, dim, &mut dx, &mut dy, &mut dc).unwrap();
+        pdist_bwd_cpu(c, -1.7, &x, &y, &g, m, n, dim, &mut dx, &mut dy, &mut dc).unwrap();
         assert_grad("pdist dx", &dx, &fd(&x, |x| loss(x, &y, c)), 1e-5);
         assert_grad("pdist dy", &dy, &fd(&y, |y| loss(&x, y, c)), 1e-5);
         assert_grad(
@@ -532,18 +532,21 @@ fn matvec_pdist_mlr_match_twins_on_awkward_sizes() {
             assert_close(&format!("M⊗x bwd dc {tag}"), &dev.rd(&odc), &dc, RT, AT);
             // pairwise distances
             let mut want = vec![0.0f32; m * n];
-            pdist_cpu(c32, &x, &y, m, n, dim, &mut want).unwrap();
+            pdist_cpu(c32, -0.7, &x, &y, m, n, dim, &mut want).unwrap();
             let (o, aux) = (dev.out(m * n), dev.out(pdist_aux_len(m, n)));
-            pdist_gpu(&g, &cb, &xb, &yb, m, n, dim, &o, &aux).unwrap();
+            pdist_gpu(&g, &cb, -0.7, &xb, &yb, m, n, dim, &o, &aux).unwrap();
             assert_close(&format!("pdist {tag}"), &dev.rd(&o), &want, RT, 1e-3);
             let (mut dx, mut dy, mut dc) = (
                 vec![0.0f32; m * dim],
                 vec![0.0f32; n * dim],
                 vec![0.0f32; m],
             );
-            pdist_bwd_cpu(c32, &x, &y, &gm, m, n, dim, &mut dx, &mut dy, &mut dc).unwrap();
+            pdist_bwd_cpu(c32, -0.7, &x, &y, &gm, m, n, dim, &mut dx, &mut dy, &mut dc).unwrap();
             let (odx, ody, odc) = (dev.out(m * dim), dev.out(n * dim), dev.out(m));
-            pdist_bwd_gpu(&g, &cb, &xb, &yb, &gmb, &aux, m, n, dim, &odx, &ody, &odc).unwrap();
+            pdist_bwd_gpu(
+                &g, &cb, -0.7, &xb, &yb, &gmb, &aux, m, n, dim, &odx, &ody, &odc,
+            )
+            .unwrap();
             // near-boundary pairs have conformal factors ~50: relative tolerance
             assert_close(
                 &format!("pdist bwd dx {tag}"),
@@ -695,10 +698,10 @@ fn million_random_inputs_give_no_nan_or_inf() {
             dev.out(pdist_aux_len(m, k)),
             dev.up(&gr[..m * k]),
         );
-        pdist_gpu(&g, &cb, &xs, &ys, m, k, dim, &d, &aux).unwrap();
+        pdist_gpu(&g, &cb, 1.0, &xs, &ys, m, k, dim, &d, &aux).unwrap();
         all_finite(&format!("pdist {tag}"), &dev.rd(&d));
         let (dx, dy, dc) = (dev.out(m * dim), dev.out(k * dim), dev.out(m));
-        pdist_bwd_gpu(&g, &cb, &xs, &ys, &gd, &aux, m, k, dim, &dx, &dy, &dc).unwrap();
+        pdist_bwd_gpu(&g, &cb, 1.0, &xs, &ys, &gd, &aux, m, k, dim, &dx, &dy, &dc).unwrap();
         all_finite(&format!("pdist bwd dx {tag}"), &dev.rd(&dx));
         all_finite(&format!("pdist bwd dy {tag}"), &dev.rd(&dy));
         all_finite(&format!("pdist bwd dc {tag}"), &dev.rd(&dc));
@@ -805,7 +808,7 @@ fn radam_minimises_hyperbolic_distance() {
     let dist = |p: &[f32]| -> Vec<f64> {
         let p64: Vec<f64> = p.iter().map(|&v| v as f64).collect();
         let mut d = vec![0.0; rows * rows];
-        pdist_cpu(c, &p64, &target, rows, rows, dim, &mut d).unwrap();
+        pdist_cpu(c, 1.0, &p64, &target, rows, rows, dim, &mut d).unwrap();
         (0..rows).map(|i| d[i * rows + i]).collect()
     };
     let start: f64 = dist(&p).iter().sum();
@@ -822,7 +825,7 @@ fn radam_minimises_hyperbolic_distance() {
             vec![0.0; rows],
         );
         pdist_bwd_cpu(
-            c, &p64, &target, &gd, rows, rows, dim, &mut dx, &mut dy, &mut dc,
+            c, 1.0, &p64, &target, &gd, rows, rows, dim, &mut dx, &mut dy, &mut dc,
         )
         .unwrap();
         let st = AdamStep {

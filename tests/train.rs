@@ -22,6 +22,17 @@ fn small_cfg() -> EncoderConfig {
         embed_dim: 7,
         proj_dim: 6,
         geometry: Geometry::Euclidean,
+        curvature: 1.0,
+        learn_curvature: false,
+    }
+}
+
+fn small_poincare_cfg() -> EncoderConfig {
+    EncoderConfig {
+        geometry: Geometry::Poincare,
+        curvature: 0.7,
+        learn_curvature: true,
+        ..small_cfg()
     }
 }
 
@@ -111,17 +122,30 @@ fn encoder_loss(be: &Backend, enc: &Encoder, x: &[f32], batch: usize, w: &[f32])
 
 #[test]
 fn encoder_backward_matches_finite_differences() {
+    check_encoder_gradients(&small_cfg());
+}
+
+/// The Poincaré encoder (exp₀, projection, Möbius matvec and bias) with a
+/// learned curvature: every tensor including hyp.b (a ball point) and curv.c.
+#[test]
+fn poincare_encoder_backward_matches_finite_differences() {
+    check_encoder_gradients(&small_poincare_cfg());
+}
+
+fn check_encoder_gradients(cfg: &EncoderConfig) {
     // CPU reference backend (f32): directional derivatives per parameter
     // tensor, with a step large enough for f32 and a matching tolerance.
     let be = Backend::CpuReference;
-    let cfg = small_cfg();
+    let cfg = cfg.clone();
     let mut enc = Encoder::init(&be, &cfg, 3).unwrap();
     let mut rng = Rng::new(33);
     // Biases start at zero, which puts pre-activations of all-zero receptive
-    // fields exactly on the ReLU kink; move them off it.
+    // fields exactly on the ReLU kink; move them off it (the Möbius bias stays
+    // well inside the ball).
     for p in &mut enc.params {
+        let r = if p.name == "hyp.b" { 0.1 } else { 0.3 };
         if p.name.ends_with(".b") {
-            p.value = be.upload(&rng.vec_f32(p.value.len(), -0.3, 0.3)).unwrap();
+            p.value = be.upload(&rng.vec_f32(p.value.len(), -r, r)).unwrap();
         }
     }
     let values: Vec<Vec<f32>> = enc
@@ -183,9 +207,19 @@ fn tiny_train_cfg(steps: u64) -> TrainConfig {
 
 #[test]
 fn full_training_step_gpu_matches_cpu_twin() {
+    training_steps_match(&small_cfg());
+}
+
+/// Poincaré: pdist loss, Riemannian Adam on the Möbius bias, learned curvature.
+#[test]
+fn poincare_training_step_gpu_matches_cpu_twin() {
+    training_steps_match(&small_poincare_cfg());
+}
+
+fn training_steps_match(cfg: &EncoderConfig) {
     let Some(g) = common::gpu() else { return };
     let reference = Reference::load(&asset("phix174.fa")).unwrap();
-    let cfg = small_cfg();
+    let cfg = cfg.clone();
     let gpu = Backend::Gpu(g);
     let cpu = Backend::CpuReference;
     let mut tg = Trainer::on_reference(&gpu, &reference, &cfg, tiny_train_cfg(3), 5).unwrap();
@@ -285,6 +319,15 @@ fn model_for_another_reference_is_refused() {
 
 #[test]
 fn short_training_lowers_the_loss() {
+    training_lowers_the_loss(Geometry::Euclidean);
+}
+
+#[test]
+fn short_poincare_training_lowers_the_loss() {
+    training_lowers_the_loss(Geometry::Poincare);
+}
+
+fn training_lowers_the_loss(geometry: Geometry) {
     let Some(g) = common::gpu() else { return };
     let be = Backend::Gpu(g);
     let reference = Reference::load(&asset("phix174.fa")).unwrap();
@@ -295,7 +338,9 @@ fn short_training_lowers_the_loss() {
         blocks: 1,
         embed_dim: 32,
         proj_dim: 16,
-        geometry: Geometry::Euclidean,
+        geometry,
+        curvature: 1.0,
+        learn_curvature: geometry == Geometry::Poincare,
     };
     let mut tc = tiny_train_cfg(40);
     tc.anchors = 32;
@@ -310,5 +355,5 @@ fn short_training_lowers_the_loss() {
     t.run(40, 5, None, &mut losses).unwrap();
     assert_eq!(losses.0.len(), 8);
     let (early, late) = (losses.0[0], losses.0[7]);
-    assert!(late < early - 0.2, "loss {early} → {late}");
+    assert!(late < early - 0.2, "{geometry:?}: loss {early} → {late}");
 }

@@ -53,6 +53,15 @@ pub struct TrainArgs {
     /// Projection size.
     #[arg(long, default_value_t = 128)]
     pub proj_dim: usize,
+    /// Embedding geometry: euclidean (cosine) or poincare (hyperbolic ball, −distance).
+    #[arg(long, value_enum, default_value = "euclidean")]
+    pub geometry: GeometryArg,
+    /// Curvature c of the Poincaré ball (−c); the starting value with --learn-curvature.
+    #[arg(long, default_value_t = 1.0)]
+    pub curvature: f32,
+    /// Train the curvature with the model (Poincaré only).
+    #[arg(long)]
+    pub learn_curvature: bool,
     /// Γ: loci within Γ bp are positives.
     #[arg(long, default_value_t = 16)]
     pub gamma: u32,
@@ -199,6 +208,15 @@ fn print_eval(step: u64, r: &EvalReport, metrics: &mut Option<std::fs::File>) {
     }
 }
 
+/// `--geometry` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum GeometryArg {
+    /// Cosine similarity of L2-normalised embeddings.
+    Euclidean,
+    /// Poincaré ball of curvature −c; similarity = −hyperbolic distance.
+    Poincare,
+}
+
 /// Run `crest train`.
 pub fn train(be: &Backend, a: &TrainArgs) -> Result<()> {
     let enc = EncoderConfig {
@@ -208,8 +226,18 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<()> {
         blocks: a.blocks,
         embed_dim: a.embed_dim,
         proj_dim: a.proj_dim,
-        geometry: Geometry::Euclidean,
+        geometry: match a.geometry {
+            GeometryArg::Euclidean => Geometry::Euclidean,
+            GeometryArg::Poincare => Geometry::Poincare,
+        },
+        curvature: a.curvature,
+        learn_curvature: a.learn_curvature,
     };
+    if a.learn_curvature && enc.geometry != Geometry::Poincare {
+        return Err(CrestError::Invalid(
+            "--learn-curvature needs --geometry poincare".into(),
+        ));
+    }
     enc.validate()?;
     let mut cfg = TrainConfig {
         anchors: a.batch,

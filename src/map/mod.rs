@@ -219,15 +219,26 @@ impl<'a> Mapper<'a> {
                 }
             }
             if let Some(grid) = &self.grid {
-                let p = self.encoder.cfg.proj_dim;
-                let near = crate::train::eval::nearest_on_device(self.be, &act.z, n, p, grid, m)?;
+                let near = crate::train::eval::nearest_on_device(
+                    self.be,
+                    self.encoder,
+                    &act.z,
+                    n,
+                    grid,
+                    m,
+                )?;
+                // similarity as a log-weight on the head's scale (τ = 0.1): cosine − 1
+                // (Euclidean) or −distance (Poincaré), over τ
+                let best = match self.encoder.cfg.geometry {
+                    crate::model::Geometry::Euclidean => 1.0,
+                    crate::model::Geometry::Poincare => 0.0,
+                };
                 let t = m.min(grid.loci.len());
                 for (w, pw) in per_window.iter_mut().enumerate() {
                     for &(sim, j) in &near[w * t..(w + 1) * t] {
                         let (c, pos) = grid.loci[j as usize];
-                        // cosine similarity as a log-weight on the head's scale (τ = 0.1)
                         let coord = (self.offsets[c as usize] + pos as u64) as u32;
-                        pw.push((coord, (sim - 1.0) * 10.0));
+                        pw.push((coord, (sim - best) * 10.0));
                     }
                 }
             }

@@ -48,6 +48,9 @@ pub struct ModelMeta {
     /// Bit-head training steps taken.
     #[serde(default)]
     pub head_steps: u64,
+    /// Curvature c of a Poincaré model after training (learned or fixed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub curvature: Option<f32>,
 }
 
 impl ModelMeta {

@@ -1,8 +1,14 @@
 //! The k-mer encoder: one-hot `[B, 4, k]` → conv stem (4 → C) → ReLU →
 //! residual blocks `h + ReLU(conv(h))` → flatten → linear to the embedding
 //! `e` (`embed_dim`, 256 by default) → projection head `g`: ReLU → linear
-//! (`proj_dim`) → L2 normalise → `z`. The contrastive loss acts on `z`;
-//! retrieval (`eval-embed`, mapping) uses `z` too.
+//! (`proj_dim`) → `p`, then by geometry:
+//! * Euclidean: `z` = L2-normalised `p`; similarity = cosine.
+//! * Poincaré: `x` = project(exp₀(p)) in the ball of curvature −c, then a
+//!   Poincaré fully-connected layer (HNN, Ganea et al. 2018):
+//!   `z` = project((W ⊗ x) ⊕ b), with `b` a point of the ball (trained by
+//!   Riemannian Adam) and c fixed or learned; similarity = −d(z_i, z_j).
+//!
+//! The contrastive loss acts on `z`; retrieval (`eval-embed`, mapping) uses `z` too.
 //!
 //! Forward and backward are written once against [`Backend`], so the same
 //! code trains on a GPU, lavapipe or the CPU twins.
@@ -12,6 +18,7 @@ use crate::error::{CrestError, Result};
 use crate::ops::conv1d::ConvDims;
 use crate::ops::elementwise::ChannelShape;
 use crate::ops::gemm::GemmDims;
+use crate::ops::poincare::Radial;
 use crate::ops::reduce::RowOp;
 use crate::rng::Rng;
 
@@ -21,6 +28,12 @@ use crate::rng::Rng;
 pub enum Geometry {
     /// Euclidean: cosine similarity of L2-normalised projections.
     Euclidean,
+    /// Poincaré ball: negative hyperbolic distance.
+    Poincare,
+}
+
+fn default_curvature() -> f32 {
+    1.0
 }
 
 /// Architecture hyper-parameters (saved in the checkpoint).
@@ -40,6 +53,12 @@ pub struct EncoderConfig {
     pub proj_dim: usize,
     /// Geometry of z.
     pub geometry: Geometry,
+    /// Curvature c of the Poincaré ball (−c); the initial value when learned.
+    #[serde(default = "default_curvature")]
+    pub curvature: f32,
+    /// Whether c is trained with the rest of the model.
+    #[serde(default)]
+    pub learn_curvature: bool,
 }
 
 impl Default for EncoderConfig {
@@ -52,6 +71,8 @@ impl Default for EncoderConfig {
             embed_dim: 256,
             proj_dim: 128,
             geometry: Geometry::Euclidean,
+            curvature: 1.0,
+            learn_curvature: false,
         }
     }
 }
@@ -65,6 +86,14 @@ impl EncoderConfig {
         }
         if self.channels == 0 || self.kernel == 0 || self.embed_dim == 0 || self.proj_dim == 0 {
             return bad("channels, kernel, embed_dim and proj_dim must be positive");
+        }
+        if self.geometry == Geometry::Poincare {
+            if !(self.curvature > 0.0 && self.curvature.is_finite()) {
+                return bad("--curvature must be a positive number");
+            }
+            if self.proj_dim > crate::ops::radam::MAX_DIM {
+                return bad("the Poincaré geometry supports --proj-dim up to 256");
+            }
         }
         Ok(())
     }
@@ -89,6 +118,12 @@ impl EncoderConfig {
             true,
         ));
         v.push(("proj.b".into(), vec![self.proj_dim], 0, false));
+        if self.geometry == Geometry::Poincare {
+            let p = self.proj_dim;
+            v.push(("hyp.w".into(), vec![p, p], p, true));
+            v.push(("hyp.b".into(), vec![p], 0, false));
+            v.push(("curv.c".into(), vec![1], 0, false));
+        }
         v
     }
 
@@ -98,6 +133,11 @@ impl EncoderConfig {
         2.0 * k * kw * c * (4.0 + c * self.blocks as f64)
             + 2.0 * c * k * self.embed_dim as f64
             + 2.0 * (self.embed_dim * self.proj_dim) as f64
+            + if self.geometry == Geometry::Poincare {
+                2.0 * (self.proj_dim * self.proj_dim) as f64
+            } else {
+                0.0
+            }
     }
 }
 
@@ -121,6 +161,28 @@ pub struct Param {
     pub v: Tensor,
     /// Whether weight decay applies.
     pub decay: bool,
+}
+
+/// How a parameter is optimised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamKind {
+    /// Euclidean weights and biases: AdamW.
+    Euclidean,
+    /// Points of the Poincaré ball (the Möbius bias): Riemannian Adam.
+    Ball,
+    /// The curvature c: Adam, then clamped; skipped when c is fixed.
+    Curvature,
+}
+
+impl Param {
+    /// How this parameter is optimised (from its name).
+    pub fn kind(&self) -> ParamKind {
+        match self.name.as_str() {
+            "hyp.b" => ParamKind::Ball,
+            "curv.c" => ParamKind::Curvature,
+            _ => ParamKind::Euclidean,
+        }
+    }
 }
 
 /// A parameter layout: (name, shape, fan-in (0 = bias), weight-decayed).
@@ -200,7 +262,9 @@ pub struct Activations {
     pub e: Tensor,
     r: Tensor,
     p: Tensor,
-    /// Normalised projections `[batch, proj_dim]`.
+    /// Poincaré intermediates (x0 = exp₀(p), x, M x, W ⊗ x, (W ⊗ x) ⊕ b).
+    hyp: Option<[Tensor; 5]>,
+    /// Final embeddings `[batch, proj_dim]` (unit vectors, or points of the ball).
     pub z: Tensor,
 }
 
@@ -218,13 +282,18 @@ impl Encoder {
         cfg.validate()?;
         let mut rng = Rng::new(seed ^ 0x454e_434f_4445_5231);
         // Residual branches start small so that blocks begin near identity.
-        let values = he_uniform(&cfg.layout(), &mut rng, |name| {
+        let mut values = he_uniform(&cfg.layout(), &mut rng, |name| {
             if name.starts_with("block") {
                 0.5
             } else {
                 1.0
             }
         });
+        for (name, v) in &mut values {
+            if name == "curv.c" {
+                v[0] = cfg.curvature;
+            }
+        }
         Self::from_values(backend, cfg, values)
     }
 
@@ -312,8 +381,17 @@ impl Encoder {
         };
         let mut p = be.zeros(batch * cfg.proj_dim)?;
         be.bias_add(&ps, &p0, &self.params[nb + 3].value, &mut p)?;
-        let mut z = be.zeros(batch * cfg.proj_dim)?;
-        be.row_op(RowOp::L2Norm, &p, batch, cfg.proj_dim, &mut z)?;
+        let (z, hyp) = match cfg.geometry {
+            Geometry::Euclidean => {
+                let mut z = be.zeros(batch * cfg.proj_dim)?;
+                be.row_op(RowOp::L2Norm, &p, batch, cfg.proj_dim, &mut z)?;
+                (z, None)
+            }
+            Geometry::Poincare => {
+                let (z, h) = self.poincare_forward(be, &p, batch)?;
+                (z, Some(h))
+            }
+        };
         Ok(Activations {
             batch,
             x,
@@ -321,18 +399,179 @@ impl Encoder {
             e,
             r,
             p,
+            hyp,
             z,
         })
     }
 
+    /// The curvature tensor (one value) of a Poincaré encoder.
+    pub fn curvature(&self) -> Option<&Tensor> {
+        self.params
+            .iter()
+            .find(|p| p.kind() == ParamKind::Curvature)
+            .map(|p| &p.value)
+    }
+
+    fn hyp_index(&self) -> usize {
+        2 + 2 * self.cfg.blocks + 4
+    }
+
+    /// p → x0 = exp₀(p) → x = project(x0) → M x → y = W ⊗ x → y1 = y ⊕ b → z = project(y1).
+    fn poincare_forward(
+        &self,
+        be: &Backend,
+        p: &Tensor,
+        batch: usize,
+    ) -> Result<(Tensor, [Tensor; 5])> {
+        let d = self.cfg.proj_dim;
+        let n = batch * d;
+        let hi = self.hyp_index();
+        let curv = &self.params[hi + 2].value;
+        let eps = crate::ops::poincare::PROJ_EPS;
+        let mut x0 = be.zeros(n)?;
+        be.radial(Radial::Exp0, curv, p, batch, d, &mut x0)?;
+        let mut x = be.zeros(n)?;
+        be.project(curv, eps, &x0, batch, d, &mut x)?;
+        let mut mx = be.zeros(n)?;
+        be.gemm(
+            &GemmDims::new(batch, d, d, false, true),
+            &x,
+            &self.params[hi].value,
+            &mut mx,
+        )?;
+        let mut y = be.zeros(n)?;
+        be.matvec_scale(curv, &x, &mx, batch, d, d, &mut y)?;
+        let mut y1 = be.zeros(n)?;
+        be.mobius_add(curv, &y, &self.params[hi + 1].value, batch, 1, d, &mut y1)?;
+        let mut z = be.zeros(n)?;
+        be.project(curv, eps, &y1, batch, d, &mut z)?;
+        Ok((z, [x0, x, mx, y, y1]))
+    }
+
+    /// Backward of [`Encoder::poincare_forward`] from dL/dz: fills hyp.w, hyp.b
+    /// and (when learned) curv.c gradients; returns dL/dp. `dc_extra` is ∂L/∂c
+    /// from outside the encoder (the distance-based loss), one value per row.
+    fn poincare_backward(
+        &mut self,
+        be: &Backend,
+        act: &Activations,
+        dz: &Tensor,
+        dc_extra: Option<&Tensor>,
+    ) -> Result<Tensor> {
+        let [x0, x, mx, y, y1] = act.hyp.as_ref().ok_or_else(|| {
+            CrestError::Invalid("Poincaré backward without Poincaré activations".into())
+        })?;
+        let batch = act.batch;
+        let d = self.cfg.proj_dim;
+        let n = batch * d;
+        let hi = self.hyp_index();
+        let eps = crate::ops::poincare::PROJ_EPS;
+        let curv = self.params[hi + 2].value.clone();
+        let mut dcs: Vec<Tensor> = Vec::new();
+        let dc = || be.zeros(batch);
+        // z = project(y1)
+        let mut dy1 = be.zeros(n)?;
+        let mut c1 = dc()?;
+        be.project_bwd(&curv, eps, y1, dz, batch, d, &mut dy1, &mut c1)?;
+        // y1 = y ⊕ b
+        let (mut dy, mut db_rows, mut c2) = (be.zeros(n)?, be.zeros(n)?, dc()?);
+        be.mobius_add_bwd(
+            &curv,
+            y,
+            &self.params[hi + 1].value,
+            &dy1,
+            batch,
+            1,
+            d,
+            &mut dy,
+            &mut db_rows,
+            &mut c2,
+        )?;
+        be.channel_sum(
+            &ChannelShape {
+                outer: batch,
+                channels: d,
+                inner: 1,
+            },
+            &db_rows,
+            &mut self.params[hi + 1].grad,
+        )?;
+        // y = W ⊗ x (M x by GEMM)
+        let (mut dxa, mut dmx, mut c3) = (be.zeros(n)?, be.zeros(n)?, dc()?);
+        be.matvec_scale_bwd(&curv, x, mx, &dy, batch, d, d, &mut dxa, &mut dmx, &mut c3)?;
+        be.gemm(
+            &GemmDims::new(d, d, batch, true, false),
+            &dmx,
+            x,
+            &mut self.params[hi].grad,
+        )?;
+        let mut dx = be.zeros(n)?;
+        be.gemm(
+            &GemmDims::new(batch, d, d, false, false),
+            &dmx,
+            &self.params[hi].value,
+            &mut dx,
+        )?;
+        let mut dxs = be.zeros(n)?;
+        be.add(&dxa, &dx, &mut dxs)?;
+        // x = project(x0)
+        let (mut dx0, mut c4) = (be.zeros(n)?, dc()?);
+        be.project_bwd(&curv, eps, x0, &dxs, batch, d, &mut dx0, &mut c4)?;
+        // x0 = exp₀(p)
+        let (mut dp, mut c5) = (be.zeros(n)?, dc()?);
+        be.radial_bwd(
+            Radial::Exp0,
+            &curv,
+            &act.p,
+            &dx0,
+            batch,
+            d,
+            &mut dp,
+            &mut c5,
+        )?;
+        if self.cfg.learn_curvature {
+            dcs.extend([c1, c2, c3, c4, c5]);
+            if let Some(extra) = dc_extra {
+                dcs.push(extra.clone());
+            }
+            let mut total = be.zeros(1)?;
+            for t in &dcs {
+                let mut s = be.zeros(1)?;
+                be.row_op(RowOp::Sum, t, 1, t.len(), &mut s)?;
+                let mut next = be.zeros(1)?;
+                be.add(&total, &s, &mut next)?;
+                total = next;
+            }
+            self.params[hi + 2].grad = total;
+        }
+        Ok(dp)
+    }
+
     /// Backward pass from dL/dz; fills every parameter's `grad`.
     pub fn backward(&mut self, be: &Backend, act: &Activations, dz: &Tensor) -> Result<()> {
+        self.backward_with_dc(be, act, dz, None)
+    }
+
+    /// As [`Encoder::backward`], with ∂L/∂c per row from a loss that depends on
+    /// the curvature directly (the Poincaré distance).
+    pub fn backward_with_dc(
+        &mut self,
+        be: &Backend,
+        act: &Activations,
+        dz: &Tensor,
+        dc_extra: Option<&Tensor>,
+    ) -> Result<()> {
         let cfg = self.cfg.clone();
         let (batch, c, k) = (act.batch, cfg.channels, cfg.k);
         let nb = 2 + 2 * cfg.blocks;
-        // z = l2norm(p)
-        let mut dp = be.zeros(batch * cfg.proj_dim)?;
-        be.l2norm_bwd(&act.p, dz, batch, cfg.proj_dim, &mut dp)?;
+        let dp = match cfg.geometry {
+            Geometry::Euclidean => {
+                let mut dp = be.zeros(batch * cfg.proj_dim)?;
+                be.l2norm_bwd(&act.p, dz, batch, cfg.proj_dim, &mut dp)?;
+                dp
+            }
+            Geometry::Poincare => self.poincare_backward(be, act, dz, dc_extra)?,
+        };
         // p = r · Wpᵀ + bp
         be.gemm(
             &GemmDims::new(cfg.proj_dim, cfg.embed_dim, batch, true, false),

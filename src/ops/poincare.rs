@@ -500,9 +500,11 @@ pub fn matvec_scale_bwd_cpu<T: Real>(
     Ok(())
 }
 
-/// CPU twin of the pairwise distances `d(x_i, y_j)` (`x`: m × dim, `y`: n × dim).
+/// CPU twin of the scaled pairwise distances `alpha · d(x_i, y_j)` (`x`: m × dim, `y`: n × dim).
+#[allow(clippy::too_many_arguments)]
 pub fn pdist_cpu<T: Real>(
     c: T,
+    alpha: f32,
     x: &[T],
     y: &[T],
     m: usize,
@@ -525,16 +527,17 @@ pub fn pdist_cpu<T: Real>(
                 .zip(yr)
                 .map(|(&a, &b)| (f(a) - f(b)).powi(2))
                 .sum();
-            out[i * n + j] = t(acosh1p(2.0 * c * sq / (al * be)) / c.sqrt());
+            out[i * n + j] = t(alpha as f64 * acosh1p(2.0 * c * sq / (al * be)) / c.sqrt());
         }
     }
     Ok(())
 }
 
-/// CPU twin of the pairwise distances' backward pass: dX, dY and per-row (of x) dc.
+/// CPU twin of the scaled pairwise distances' backward pass: dX, dY and per-row (of x) dc.
 #[allow(clippy::too_many_arguments)]
 pub fn pdist_bwd_cpu<T: Real>(
     c: T,
+    alpha: f32,
     x: &[T],
     y: &[T],
     g: &[T],
@@ -572,7 +575,7 @@ pub fn pdist_bwd_cpu<T: Real>(
             if sq <= 0.0 {
                 continue;
             }
-            let gij = f(g[i * n + j]);
+            let gij = alpha as f64 * f(g[i * n + j]);
             let tt = 2.0 * c * sq / (al * be);
             let ddt = 1.0 / (sc * (tt * (tt + 2.0)).sqrt());
             let w = gij * ddt * 4.0 * c / (al * be);
@@ -1152,11 +1155,13 @@ pub fn pdist_aux_len(m: usize, n: usize) -> usize {
     m * n + m + n
 }
 
-/// GPU: pairwise distances; `aux` (≥ [`pdist_aux_len`]) keeps what the backward pass needs.
+/// GPU: scaled pairwise distances `alpha · d`; `aux` (≥ [`pdist_aux_len`])
+/// keeps what the backward pass needs.
 #[allow(clippy::too_many_arguments)]
 pub fn pdist_gpu(
     gpu: &Gpu,
     curv: &GpuBuf,
+    alpha: f32,
     x: &GpuBuf,
     y: &GpuBuf,
     m: usize,
@@ -1170,7 +1175,7 @@ pub fn pdist_gpu(
     check_rows("pdist", "y", y.len, n, dim)?;
     need("pdist", "out", out.len, m * n)?;
     need("pdist", "aux", aux.len, pdist_aux_len(m, n))?;
-    let p = params(m, dim, n, 0, 0.0);
+    let p = params(m, dim, n, 0, alpha);
     launch(
         gpu,
         "pdist",
@@ -1189,11 +1194,12 @@ pub fn pdist_gpu(
     )
 }
 
-/// GPU: pairwise-distance backward: dX (m × dim), dY (n × dim), dc per row of x.
+/// GPU: scaled pairwise-distance backward: dX (m × dim), dY (n × dim), dc per row of x.
 #[allow(clippy::too_many_arguments)]
 pub fn pdist_bwd_gpu(
     gpu: &Gpu,
     curv: &GpuBuf,
+    alpha: f32,
     x: &GpuBuf,
     y: &GpuBuf,
     g: &GpuBuf,
@@ -1213,7 +1219,7 @@ pub fn pdist_bwd_gpu(
     check_rows("pdist_bwd", "dx", dx.len, m, dim)?;
     check_rows("pdist_bwd", "dy", dy.len, n, dim)?;
     need("pdist_bwd", "dc", dc.len, m)?;
-    let p = params(m, dim, n, 0, 0.0);
+    let p = params(m, dim, n, 0, alpha);
     launch(
         gpu,
         "pdist_bwd_x",

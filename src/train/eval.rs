@@ -124,7 +124,6 @@ pub fn neighbour_recall(
 ) -> Result<EvalReport> {
     let t0 = std::time::Instant::now();
     let k = enc.cfg.k;
-    let p = enc.cfg.proj_dim;
     let sampler = ReferenceSampler::new(reference, k, 0, 0.1)?;
     let mut rng = step_rng(cfg.seed, u64::MAX, 7);
     let mut ascii = Vec::with_capacity(cfg.queries * k);
@@ -140,7 +139,7 @@ pub fn neighbour_recall(
         .collect();
     let q = embed_windows(be, enc, &seq, &windows)?;
     let nr = grid.loci.len();
-    let best = nearest(be, &q, p, grid, 10)?;
+    let best = nearest(be, enc, &q, grid, 10)?;
     let top = 10.min(nr);
     let (mut hit1, mut hit10) = (0usize, 0usize);
     for (r, row) in best.chunks(top).enumerate() {
@@ -163,20 +162,22 @@ pub fn neighbour_recall(
 
 /// The `top` most similar grid k-mers (similarity, grid index) of each query
 /// embedding in `q` (`[n, p]`, host), best first; `min(top, grid)` per query.
+/// Similarity is the encoder's: cosine (Euclidean) or −distance (Poincaré).
 pub fn nearest(
     be: &Backend,
+    enc: &Encoder,
     q: &[f32],
-    p: usize,
     grid: &Grid,
     top: usize,
 ) -> Result<Vec<(f32, u32)>> {
+    let p = enc.cfg.proj_dim;
     let mut out = Vec::new();
     for qchunk in q.chunks(QUERY_BLOCK * p) {
         out.extend(nearest_on_device(
             be,
+            enc,
             &be.upload(qchunk)?,
             qchunk.len() / p,
-            p,
             grid,
             top,
         )?);
@@ -188,19 +189,25 @@ pub fn nearest(
 /// (at most [`QUERY_BLOCK`] · a few; the similarity block is `nq × GRID_BLOCK`).
 pub fn nearest_on_device(
     be: &Backend,
+    enc: &Encoder,
     qt: &crate::backend::Tensor,
     nq: usize,
-    p: usize,
     grid: &Grid,
     top: usize,
 ) -> Result<Vec<(f32, u32)>> {
+    let p = enc.cfg.proj_dim;
     let top = top.min(grid.loci.len());
     let mut merged: Vec<Vec<(f32, u32)>> = vec![Vec::new(); nq];
     let mut g0 = 0usize;
     for block in &grid.blocks {
         let nb = block.len() / p;
         let mut s = be.zeros(nq * nb)?;
-        be.gemm(&GemmDims::new(nq, nb, p, false, true), qt, block, &mut s)?;
+        match enc.curvature() {
+            None => be.gemm(&GemmDims::new(nq, nb, p, false, true), qt, block, &mut s)?,
+            Some(curv) => {
+                be.pdist(curv, -1.0, qt, block, nq, nb, p, &mut s)?;
+            }
+        }
         let kb = top.min(nb);
         let best = be.topk(&s, nq, nb, kb)?;
         for (r, row) in best.chunks(kb).enumerate() {

@@ -5,7 +5,8 @@ use std::time::Instant;
 use crate::backend::{Backend, Tensor};
 use crate::error::{CrestError, Result};
 use crate::io::Reference;
-use crate::model::{Checkpoint, Encoder, EncoderConfig, ModelMeta};
+use crate::model::encoder::ParamKind;
+use crate::model::{Checkpoint, Encoder, EncoderConfig, Geometry, ModelMeta};
 use crate::ops::gemm::GemmDims;
 use crate::ops::optim::{lr_at, AdamConfig, AdamStep, SUMSQ_STRIDE};
 
@@ -226,26 +227,48 @@ impl<'a> Trainer<'a> {
         let mut x = be.zeros(n * 4 * k)?;
         be.onehot(&batch.seq, &batch.windows, k, &mut x)?;
         let act = self.encoder.forward(be, x, n)?;
-        // S = z zᵀ / τ
         let inv_tau = 1.0 / self.cfg.tau;
         let mut s = be.zeros(n * n)?;
-        let mut sd = GemmDims::new(n, n, p, false, true);
-        sd.alpha = inv_tau;
-        be.gemm(&sd, &act.z, &act.z, &mut s)?;
         let mut ds = be.zeros(n * n)?;
         let mut rows = be.zeros(n)?;
-        be.supcon(&s, &batch.labels, self.gamma(), &mut ds, &mut rows)?;
-        // dz = (dS + dSᵀ) z / τ
         let mut dz = be.zeros(n * p)?;
-        let mut g1 = GemmDims::new(n, p, n, false, false);
-        g1.alpha = inv_tau;
-        be.gemm(&g1, &ds, &act.z, &mut dz)?;
-        let mut g2 = GemmDims::new(n, p, n, true, false);
-        g2.alpha = inv_tau;
-        g2.beta = 1.0;
-        be.gemm(&g2, &ds, &act.z, &mut dz)?;
-        self.encoder.backward(be, &act, &dz)?;
-        // AdamW with global-norm clipping
+        match self.encoder.cfg.geometry {
+            Geometry::Euclidean => {
+                // S = z zᵀ / τ
+                let mut sd = GemmDims::new(n, n, p, false, true);
+                sd.alpha = inv_tau;
+                be.gemm(&sd, &act.z, &act.z, &mut s)?;
+                be.supcon(&s, &batch.labels, self.gamma(), &mut ds, &mut rows)?;
+                // dz = (dS + dSᵀ) z / τ
+                let mut g1 = GemmDims::new(n, p, n, false, false);
+                g1.alpha = inv_tau;
+                be.gemm(&g1, &ds, &act.z, &mut dz)?;
+                let mut g2 = GemmDims::new(n, p, n, true, false);
+                g2.alpha = inv_tau;
+                g2.beta = 1.0;
+                be.gemm(&g2, &ds, &act.z, &mut dz)?;
+                self.encoder.backward(be, &act, &dz)?;
+            }
+            Geometry::Poincare => {
+                // S = -d(z_i, z_j) / τ
+                let curv = self
+                    .encoder
+                    .curvature()
+                    .ok_or_else(|| CrestError::Invalid("Poincaré model has no curvature".into()))?
+                    .clone();
+                let aux = be.pdist(&curv, -inv_tau, &act.z, &act.z, n, n, p, &mut s)?;
+                be.supcon(&s, &batch.labels, self.gamma(), &mut ds, &mut rows)?;
+                let (mut dy, mut dc) = (be.zeros(n * p)?, be.zeros(n)?);
+                let mut dx = be.zeros(n * p)?;
+                be.pdist_bwd(
+                    &curv, -inv_tau, &act.z, &act.z, &ds, &aux, n, n, p, &mut dx, &mut dy, &mut dc,
+                )?;
+                be.add(&dx, &dy, &mut dz)?;
+                self.encoder.backward_with_dc(be, &act, &dz, Some(&dc))?;
+            }
+        }
+        // Optimiser: AdamW for Euclidean tensors, Riemannian Adam for points of
+        // the ball, Adam + clamp for a learned curvature; one global-norm clip.
         let nt = self.encoder.params.len();
         for (t, prm) in self.encoder.params.iter().enumerate() {
             be.sumsq_into(&prm.grad, &mut self.sumsq, t)?;
@@ -254,18 +277,56 @@ impl<'a> Trainer<'a> {
             lr: lr_at(&self.cfg.adam, step, self.cfg.steps),
             t: step,
         };
+        let curv = self.encoder.curvature().cloned();
+        let learn_c = self.encoder.cfg.learn_curvature;
         for prm in &mut self.encoder.params {
-            be.adamw(
-                &self.cfg.adam,
-                &st,
-                &self.sumsq,
-                nt,
-                prm.decay,
-                &prm.grad,
-                &mut prm.value,
-                &mut prm.m,
-                &mut prm.v,
-            )?;
+            match prm.kind() {
+                ParamKind::Euclidean => be.adamw(
+                    &self.cfg.adam,
+                    &st,
+                    &self.sumsq,
+                    nt,
+                    prm.decay,
+                    &prm.grad,
+                    &mut prm.value,
+                    &mut prm.m,
+                    &mut prm.v,
+                )?,
+                ParamKind::Ball => {
+                    let c = curv.as_ref().ok_or_else(|| {
+                        CrestError::Invalid("ball parameter without a curvature".into())
+                    })?;
+                    let dim = *prm.shape.last().unwrap_or(&1);
+                    be.radam(
+                        &self.cfg.adam,
+                        &st,
+                        &self.sumsq,
+                        nt,
+                        c,
+                        prm.value.len() / dim.max(1),
+                        dim,
+                        &prm.grad,
+                        &mut prm.value,
+                        &mut prm.m,
+                        &mut prm.v,
+                    )?
+                }
+                ParamKind::Curvature if learn_c => {
+                    be.adamw(
+                        &self.cfg.adam,
+                        &st,
+                        &self.sumsq,
+                        nt,
+                        false,
+                        &prm.grad,
+                        &mut prm.value,
+                        &mut prm.m,
+                        &mut prm.v,
+                    )?;
+                    be.clamp_curvature(&mut prm.value)?;
+                }
+                ParamKind::Curvature => {}
+            }
         }
         // Mean loss of this batch = Σ rows · scale; kept on the device for now.
         self.loss_rows.push(rows);
@@ -353,6 +414,10 @@ impl<'a> Trainer<'a> {
                 reference: self.reference_info.clone(),
                 head: None,
                 head_steps: 0,
+                curvature: match self.encoder.curvature() {
+                    Some(c) => self.backend.read(c)?.first().copied(),
+                    None => None,
+                },
             },
             tensors,
         })

@@ -61,6 +61,8 @@ macro_rules! gpu_or_cpu {
     };
 }
 
+mod poincare;
+
 fn g(t: &Tensor) -> Result<&GpuBuf> {
     match t {
         Tensor::Gpu(b) => Ok(b),
