@@ -8,6 +8,7 @@
 //! ([`backend`]).
 
 pub mod backend;
+pub mod bench;
 pub mod commands;
 pub mod error;
 pub mod gpu;

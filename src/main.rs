@@ -56,6 +56,8 @@ enum Cmd {
     Map(crest::commands::map::MapArgs),
     /// Simulate ancient-DNA reads (damage, short fragments, errors, contamination) with their origin in the name.
     Simulate(crest::commands::simulate::SimulateArgs),
+    /// crest vs BWA-aln on the same (simulated or given) reads: accuracy by MAPQ, speed, memory.
+    Bench(crest::commands::bench::BenchArgs),
     /// Embed sequences (or their k-mers) with a trained model, to TSV or safetensors.
     Embed(crest::commands::embed::EmbedArgs),
     /// Check every kernel against its CPU twin on the chosen device and time it.
@@ -165,6 +167,10 @@ fn run(cli: Cli) -> Result<()> {
             crest::commands::map::map(&open_backend(&cli.device)?, &a, &cl.join(" "))?;
         }
         Cmd::Simulate(a) => crest::commands::simulate::simulate(&a)?,
+        Cmd::Bench(a) => {
+            let adapter = open_backend(&cli.device)?.name();
+            crest::commands::bench::bench(&a, &cli.device.to_string(), &adapter)?;
+        }
         Cmd::Embed(a) => crest::commands::embed::embed(&open_backend(&cli.device)?, &a)?,
         Cmd::Selftest { scale, reps, json } => {
             let backend = open_backend(&cli.device)?;

@@ -1,9 +1,11 @@
 //! Subcommand implementations behind the `crest` binary. Each takes its
 //! parsed clap arguments and the chosen backend; `main.rs` only dispatches.
 
+pub mod bench;
 pub mod demo;
 pub mod embed;
 pub mod map;
+
 pub mod simulate;
 pub mod train;
 

@@ -13,6 +13,17 @@ pub struct SimulateArgs {
     /// Reference FASTA to draw fragments from.
     #[arg(long)]
     pub reference: PathBuf,
+    /// What to simulate.
+    #[command(flatten)]
+    pub sim: SimOpts,
+    /// Output FASTQ (default stdout).
+    #[arg(short, long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Read-simulation options (shared by `crest simulate` and `crest bench`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct SimOpts {
     /// Number of reads.
     #[arg(short, long, default_value_t = 10_000)]
     pub n: usize,
@@ -55,50 +66,76 @@ pub struct SimulateArgs {
     /// Fraction of reads from the contaminants.
     #[arg(long, default_value_t = 0.0)]
     pub contamination: f64,
-    /// Output FASTQ (default stdout).
-    #[arg(short, long)]
-    pub out: Option<PathBuf>,
+}
+
+impl SimOpts {
+    /// Check the options and load the contaminant genomes.
+    pub fn prepare(&self) -> Result<(SimConfig, Vec<(String, Reference)>)> {
+        let a = self;
+        if !(0.0..=1.0).contains(&a.contamination) {
+            return Err(CrestError::Invalid(
+                "--contamination must be in [0, 1]".into(),
+            ));
+        }
+        if a.min_len == 0 || a.min_len > a.max_len || a.length == Some(0) {
+            return Err(CrestError::Invalid(
+                "fragment lengths must be positive and --min-len ≤ --max-len".into(),
+            ));
+        }
+        if a.contamination > 0.0 && a.contaminant.is_empty() {
+            return Err(CrestError::Invalid(
+                "--contamination needs at least one --contaminant FASTA".into(),
+            ));
+        }
+        let contaminants = a
+            .contaminant
+            .iter()
+            .map(|p| {
+                let name = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_default();
+                Reference::load(p).map(|r| (name, r))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let cfg = SimConfig {
+            n: a.n,
+            seed: a.seed,
+            length: a.length,
+            median: a.median,
+            sigma: a.sigma,
+            min_len: a.min_len,
+            max_len: a.length.map_or(a.max_len, |l| l.max(a.max_len)),
+            deamination: a.deamination,
+            decay: a.decay,
+            single_stranded: a.single_stranded,
+            substitution: a.substitution,
+            indel: a.indel,
+            contamination: a.contamination,
+        };
+        Ok((cfg, contaminants))
+    }
+
+    /// Simulate into a FASTQ file; returns (reference reads, contaminant reads).
+    pub fn write_fastq(
+        &self,
+        reference: &Reference,
+        path: &std::path::Path,
+    ) -> Result<(usize, usize)> {
+        let (cfg, contaminants) = self.prepare()?;
+        let mut w = std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(|e| CrestError::io(path, e))?,
+        );
+        let n = run_sim(reference, &contaminants, &cfg, &mut w)?;
+        w.flush().map_err(|e| CrestError::io(path, e))?;
+        Ok(n)
+    }
 }
 
 /// Run `crest simulate`.
 pub fn simulate(a: &SimulateArgs) -> Result<()> {
-    if !(0.0..=1.0).contains(&a.contamination) {
-        return Err(CrestError::Invalid(
-            "--contamination must be in [0, 1]".into(),
-        ));
-    }
-    if a.min_len == 0 || a.min_len > a.max_len || a.length == Some(0) {
-        return Err(CrestError::Invalid(
-            "fragment lengths must be positive and --min-len ≤ --max-len".into(),
-        ));
-    }
+    let (cfg, contaminants) = a.sim.prepare()?;
     let reference = Reference::load(&a.reference)?;
-    let contaminants = a
-        .contaminant
-        .iter()
-        .map(|p| {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default();
-            Reference::load(p).map(|r| (name, r))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let cfg = SimConfig {
-        n: a.n,
-        seed: a.seed,
-        length: a.length,
-        median: a.median,
-        sigma: a.sigma,
-        min_len: a.min_len,
-        max_len: a.length.map_or(a.max_len, |l| l.max(a.max_len)),
-        deamination: a.deamination,
-        decay: a.decay,
-        single_stranded: a.single_stranded,
-        substitution: a.substitution,
-        indel: a.indel,
-        contamination: a.contamination,
-    };
     let (path, mut w): (PathBuf, Box<dyn Write>) = match &a.out {
         Some(p) => (
             p.clone(),

@@ -1,0 +1,110 @@
+//! Running a mapper as a child process and measuring it: wall time, CPU time
+//! (user + system) and peak resident memory of that child alone (`wait4`).
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use crate::error::{CrestError, Result};
+
+/// Cost of one child process.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Cost {
+    /// Wall-clock seconds.
+    pub wall_s: f64,
+    /// User + system CPU seconds.
+    pub cpu_s: f64,
+    /// Peak resident set size (MiB).
+    pub peak_rss_mib: f64,
+}
+
+impl Cost {
+    /// Sequential composition: times add, memory is the larger peak.
+    pub fn then(self, o: Cost) -> Cost {
+        Cost {
+            wall_s: self.wall_s + o.wall_s,
+            cpu_s: self.cpu_s + o.cpu_s,
+            peak_rss_mib: self.peak_rss_mib.max(o.peak_rss_mib),
+        }
+    }
+}
+
+/// Run `cmd` (stdout to `stdout` when given, stderr captured), fail with its
+/// stderr if it exits non-zero, and measure it.
+pub fn run_measured(what: &str, mut cmd: Command, stdout: Option<&Path>) -> Result<Cost> {
+    let fail = |m: String| CrestError::Invalid(format!("{what}: {m}"));
+    match stdout {
+        Some(p) => {
+            let f = std::fs::File::create(p).map_err(|e| CrestError::io(p, e))?;
+            cmd.stdout(Stdio::from(f));
+        }
+        None => {
+            cmd.stdout(Stdio::null());
+        }
+    }
+    let err_file = tempfile_path("stderr");
+    let ef = std::fs::File::create(&err_file).map_err(|e| CrestError::io(&err_file, e))?;
+    cmd.stderr(Stdio::from(ef));
+    let t0 = Instant::now();
+    let child = cmd
+        .spawn()
+        .map_err(|e| fail(format!("could not start {:?}: {e}", cmd.get_program())))?;
+    let pid = child.id() as libc::pid_t;
+    let mut status: libc::c_int = 0;
+    // SAFETY: rusage is plain old data that wait4 fills in; pid is our own
+    // child, reaped here exactly once (the std Child handle is not waited on).
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    let wall_s = t0.elapsed().as_secs_f64();
+    drop(child);
+    let stderr = std::fs::read_to_string(&err_file).unwrap_or_default();
+    let _ = std::fs::remove_file(&err_file);
+    if r < 0 {
+        return Err(fail(format!(
+            "wait failed: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        return Err(fail(format!(
+            "exited with status {} — {}",
+            if libc::WIFEXITED(status) {
+                libc::WEXITSTATUS(status)
+            } else {
+                -1
+            },
+            tail.join(" | ")
+        )));
+    }
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    Ok(Cost {
+        wall_s,
+        cpu_s: tv(ru.ru_utime) + tv(ru.ru_stime),
+        // Linux reports ru_maxrss in KiB
+        peak_rss_mib: ru.ru_maxrss as f64 / 1024.0,
+    })
+}
+
+fn tempfile_path(tag: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    std::env::temp_dir().join(format!(
+        "crest-{}-{}-{tag}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+/// Whether an executable is found (as given, or on PATH).
+pub fn find_program(name: &Path) -> Option<std::path::PathBuf> {
+    if name.components().count() > 1 {
+        return name.is_file().then(|| name.to_path_buf());
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    })
+}

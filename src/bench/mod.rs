@@ -1,0 +1,311 @@
+//! `crest bench`: crest and BWA-aln on the same reads and threads, scored
+//! against the truth in simulated read names (or against another mapper's
+//! BAM), with a markdown table, JSON and a precision–recall plot.
+//!
+//! Both mappers run as child processes so that wall time, CPU time and peak
+//! memory are measured the same way for each (see [`measure`]).
+
+pub mod measure;
+pub mod plot;
+pub mod score;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::error::{CrestError, Result};
+use crate::io::ReadReader;
+use measure::{find_program, run_measured, Cost};
+use score::{concordance, read_placements, score_truth, Concordance, TruthScore};
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct BenchPlan {
+    /// Reference FASTA.
+    pub reference: PathBuf,
+    /// crest model.
+    pub model: PathBuf,
+    /// Reads (FASTQ/FASTA/SAM/BAM).
+    pub reads: PathBuf,
+    /// Directory for the alignments and the BWA index.
+    pub workdir: PathBuf,
+    /// Threads for both mappers.
+    pub threads: usize,
+    /// BWA executable (None: skip BWA).
+    pub bwa: Option<PathBuf>,
+    /// `--device` passed to `crest map`.
+    pub device: String,
+    /// Start tolerance (bp) for "correct" and "concordant".
+    pub tolerance: u64,
+    /// Compare with this BAM/SAM instead of the truth in read names.
+    pub vs_bam: Option<PathBuf>,
+    /// Extra `crest map` options.
+    pub crest_args: Vec<String>,
+}
+
+/// One mapper's results.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct MapperResult {
+    /// "crest" or "bwa aln".
+    pub name: String,
+    /// The command lines run.
+    pub commands: Vec<String>,
+    /// Mapping (for BWA: aln + samse).
+    pub map: Cost,
+    /// Index building (BWA only; crest's model is trained beforehand).
+    pub index: Option<Cost>,
+    /// Reads per second of wall time.
+    pub reads_per_s_wall: f64,
+    /// Reads per CPU second.
+    pub reads_per_s_cpu: f64,
+    /// Accuracy against the truth in read names.
+    pub truth: Option<TruthScore>,
+    /// Agreement with `--vs-bam`.
+    pub concordance: Option<Vec<Concordance>>,
+    /// Output alignments.
+    pub sam: PathBuf,
+}
+
+/// Everything `crest bench` measured.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct BenchReport {
+    /// Reads in the input.
+    pub reads: u64,
+    /// Adapter crest ran on.
+    pub adapter: String,
+    /// Threads given to both mappers.
+    pub threads: usize,
+    /// Start tolerance (bp).
+    pub tolerance: u64,
+    /// Per mapper.
+    pub mappers: Vec<MapperResult>,
+    /// Why BWA did not run, if it did not.
+    pub bwa_note: Option<String>,
+}
+
+fn show(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().to_string();
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+/// Names of every read in `path`, in order.
+pub fn read_names(path: &Path) -> Result<Vec<String>> {
+    let mut r = ReadReader::open(path)?;
+    let mut names = Vec::new();
+    let mut batch = Vec::new();
+    loop {
+        batch.clear();
+        if r.next_batch(4096, &mut batch)? == 0 {
+            break;
+        }
+        names.extend(batch.iter().map(|rec| rec.name.clone()));
+    }
+    Ok(names)
+}
+
+/// Run crest (and BWA when available) on the plan's reads and score both.
+pub fn run_bench(
+    plan: &BenchPlan,
+    adapter: &str,
+    log: &mut dyn FnMut(&str),
+) -> Result<BenchReport> {
+    std::fs::create_dir_all(&plan.workdir).map_err(|e| CrestError::io(&plan.workdir, e))?;
+    let names = read_names(&plan.reads)?;
+    if names.is_empty() {
+        return Err(CrestError::Invalid(format!(
+            "{}: no reads",
+            plan.reads.display()
+        )));
+    }
+    let n = names.len() as f64;
+    let other = match &plan.vs_bam {
+        Some(p) => Some(read_placements(p)?),
+        None => None,
+    };
+    let score = |sam: &Path| -> Result<(Option<TruthScore>, Option<Vec<Concordance>>)> {
+        let placed = read_placements(sam)?;
+        Ok(match &other {
+            Some(o) => (None, Some(concordance(&placed, o, plan.tolerance))),
+            None => (Some(score_truth(&names, &placed, plan.tolerance)?), None),
+        })
+    };
+    let mut mappers = Vec::new();
+
+    // crest
+    let exe = std::env::current_exe()
+        .map_err(|e| CrestError::Invalid(format!("cannot find the crest executable: {e}")))?;
+    let crest_sam = plan.workdir.join("crest.sam");
+    let mut cmd = Command::new(&exe);
+    cmd.arg("--device")
+        .arg(&plan.device)
+        .arg("map")
+        .arg("--model")
+        .arg(&plan.model)
+        .arg("--reference")
+        .arg(&plan.reference)
+        .arg("-t")
+        .arg(plan.threads.to_string())
+        .arg("-o")
+        .arg(&crest_sam)
+        .args(&plan.crest_args)
+        .arg(&plan.reads);
+    log(&format!("running {}", show(&cmd)));
+    let commands = vec![show(&cmd)];
+    let cost = run_measured("crest map", cmd, None)?;
+    let (truth, conc) = score(&crest_sam)?;
+    mappers.push(MapperResult {
+        name: "crest".into(),
+        commands,
+        map: cost,
+        index: None,
+        reads_per_s_wall: n / cost.wall_s.max(1e-9),
+        reads_per_s_cpu: n / cost.cpu_s.max(1e-9),
+        truth,
+        concordance: conc,
+        sam: crest_sam,
+    });
+
+    // BWA-aln
+    let mut bwa_note = None;
+    match plan.bwa.as_deref().map(|b| (b, find_program(b))) {
+        None => bwa_note = Some("BWA not requested".to_string()),
+        Some((b, None)) => {
+            bwa_note = Some(format!(
+                "'{}' not found: install bwa (e.g. apt-get install bwa) or pass --bwa PATH",
+                b.display()
+            ))
+        }
+        Some((_, Some(bwa))) => {
+            let prefix = plan.workdir.join("bwa_index");
+            let mut idx = Command::new(&bwa);
+            idx.arg("index").arg("-p").arg(&prefix).arg(&plan.reference);
+            log(&format!("running {}", show(&idx)));
+            let mut commands = vec![show(&idx)];
+            let index = run_measured("bwa index", idx, None)?;
+            let sai = plan.workdir.join("bwa.sai");
+            let mut aln = Command::new(&bwa);
+            aln.arg("aln")
+                .arg("-t")
+                .arg(plan.threads.to_string())
+                .args(["-l", "1024", "-n", "0.01", "-o", "2"])
+                .arg(&prefix)
+                .arg(&plan.reads);
+            log(&format!("running {} > {}", show(&aln), sai.display()));
+            commands.push(format!("{} > {}", show(&aln), sai.display()));
+            let c1 = run_measured("bwa aln", aln, Some(&sai))?;
+            let bwa_sam = plan.workdir.join("bwa.sam");
+            let mut samse = Command::new(&bwa);
+            samse.arg("samse").arg(&prefix).arg(&sai).arg(&plan.reads);
+            log(&format!("running {} > {}", show(&samse), bwa_sam.display()));
+            commands.push(format!("{} > {}", show(&samse), bwa_sam.display()));
+            let c2 = run_measured("bwa samse", samse, Some(&bwa_sam))?;
+            let cost = c1.then(c2);
+            let (truth, conc) = score(&bwa_sam)?;
+            mappers.push(MapperResult {
+                name: "bwa aln".into(),
+                commands,
+                map: cost,
+                index: Some(index),
+                reads_per_s_wall: n / cost.wall_s.max(1e-9),
+                reads_per_s_cpu: n / cost.cpu_s.max(1e-9),
+                truth,
+                concordance: conc,
+                sam: bwa_sam,
+            });
+        }
+    }
+    Ok(BenchReport {
+        reads: names.len() as u64,
+        adapter: adapter.to_string(),
+        threads: plan.threads,
+        tolerance: plan.tolerance,
+        mappers,
+        bwa_note,
+    })
+}
+
+impl BenchReport {
+    /// Markdown tables: accuracy (or concordance) per MAPQ threshold, then speed.
+    pub fn markdown(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{} reads, {} threads, crest on {}; correct = right contig, start within {} bp\n",
+            self.reads, self.threads, self.adapter, self.tolerance
+        );
+        if self.mappers.iter().any(|m| m.truth.is_some()) {
+            if let Some(t) = self.mappers.iter().find_map(|m| m.truth.as_ref()) {
+                let _ = writeln!(
+                    s,
+                    "{} reads from the reference, {} contaminant reads\n",
+                    t.endogenous, t.contaminants
+                );
+            }
+            s.push_str("| mapper | MAPQ ≥ | mapped | correct | precision | recall |\n");
+            s.push_str("|---|---|---|---|---|---|\n");
+            for m in &self.mappers {
+                if let Some(t) = &m.truth {
+                    for r in &t.rows {
+                        let _ = writeln!(
+                            s,
+                            "| {} | {} | {} | {} | {:.4} | {:.4} |",
+                            m.name, r.mapq, r.mapped, r.correct, r.precision, r.recall
+                        );
+                    }
+                }
+            }
+            for m in &self.mappers {
+                if let Some(t) = &m.truth {
+                    if t.contaminants > 0 {
+                        let _ = writeln!(
+                            s,
+                            "\n{}: {} of {} contaminant reads placed (any MAPQ)",
+                            m.name, t.contaminants_mapped, t.contaminants
+                        );
+                    }
+                }
+            }
+        }
+        if self.mappers.iter().any(|m| m.concordance.is_some()) {
+            s.push_str("| mapper | other's MAPQ ≥ | other placed | concordant | fraction | placed only by this mapper |\n");
+            s.push_str("|---|---|---|---|---|---|\n");
+            for m in &self.mappers {
+                for c in m.concordance.iter().flatten() {
+                    let _ = writeln!(
+                        s,
+                        "| {} | {} | {} | {} | {:.4} | {} |",
+                        m.name, c.mapq, c.other, c.concordant, c.fraction, c.ours_only
+                    );
+                }
+            }
+        }
+        s.push('\n');
+        s.push_str("| mapper | map wall (s) | map CPU (s) | reads/s (wall) | reads/s (CPU) | peak RSS (MiB) | index (s) |\n");
+        s.push_str("|---|---|---|---|---|---|---|\n");
+        for m in &self.mappers {
+            let _ = writeln!(
+                s,
+                "| {} | {:.2} | {:.2} | {:.0} | {:.0} | {:.0} | {} |",
+                m.name,
+                m.map.wall_s,
+                m.map.cpu_s,
+                m.reads_per_s_wall,
+                m.reads_per_s_cpu,
+                m.map.peak_rss_mib,
+                m.index
+                    .map_or("— (model trained beforehand)".to_string(), |c| format!(
+                        "{:.2}",
+                        c.wall_s
+                    ))
+            );
+        }
+        if let Some(n) = &self.bwa_note {
+            let _ = writeln!(s, "\nBWA-aln not run: {n}");
+        }
+        s
+    }
+}

@@ -1,0 +1,100 @@
+//! Precision–recall over MAPQ thresholds, one line per mapper (SVG, plotters).
+
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use super::BenchReport;
+use crate::error::{CrestError, Result};
+
+const COLOURS: [RGBColor; 4] = [
+    RGBColor(0xd6, 0x27, 0x28),
+    RGBColor(0x1f, 0x77, 0xb4),
+    RGBColor(0x2c, 0xa0, 0x2c),
+    RGBColor(0x94, 0x67, 0xbd),
+];
+
+/// Draw the precision–recall curves of every mapper with a truth score.
+/// Points mark MAPQ 0, 1, 20, 25 and 30 (left to right: higher MAPQ, lower recall).
+pub fn plot_pr(report: &BenchReport, title: &str, path: &Path) -> Result<()> {
+    let err = |e: String| CrestError::Invalid(format!("{}: plot: {e}", path.display()));
+    let curves: Vec<(&str, Vec<(f64, f64)>, Vec<(f64, f64, u8)>)> = report
+        .mappers
+        .iter()
+        .filter_map(|m| {
+            m.truth.as_ref().map(|t| {
+                let line = t.curve.iter().map(|r| (r.recall, r.precision)).collect();
+                let marks = t
+                    .rows
+                    .iter()
+                    .map(|r| (r.recall, r.precision, r.mapq))
+                    .collect();
+                (m.name.as_str(), line, marks)
+            })
+        })
+        .collect();
+    if curves.is_empty() {
+        return Err(err(
+            "no mapper was scored against a truth (use simulated reads)".into(),
+        ));
+    }
+    let ymin = curves
+        .iter()
+        .flat_map(|(_, l, _)| l.iter().map(|p| p.1))
+        .fold(1.0f64, f64::min);
+    let ylo = ((ymin - 0.02) * 50.0).floor() / 50.0;
+    let ylo = ylo.clamp(0.0, 0.98);
+    let root = SVGBackend::new(path, (720, 480)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0f64..1.0f64, ylo..1.0f64)
+        .map_err(|e| err(e.to_string()))?;
+    chart
+        .configure_mesh()
+        .x_desc("recall (correct / reads from the reference)")
+        .y_desc("precision (correct / mapped)")
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    for (i, (name, line, marks)) in curves.iter().enumerate() {
+        let colour = COLOURS[i % COLOURS.len()];
+        chart
+            .draw_series(LineSeries::new(
+                line.iter().copied(),
+                colour.stroke_width(2),
+            ))
+            .map_err(|e| err(e.to_string()))?
+            .label(*name)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+            });
+        chart
+            .draw_series(
+                marks
+                    .iter()
+                    .map(|&(x, y, _)| Circle::new((x, y), 4, colour.filled())),
+            )
+            .map_err(|e| err(e.to_string()))?;
+        chart
+            .draw_series(marks.iter().map(|&(x, y, q)| {
+                Text::new(
+                    format!("Q{q}"),
+                    (x, y),
+                    ("sans-serif", 11).into_font().color(&colour),
+                )
+            }))
+            .map_err(|e| err(e.to_string()))?;
+    }
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.8))
+        .position(SeriesLabelPosition::LowerLeft)
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    root.present().map_err(|e| err(e.to_string()))?;
+    Ok(())
+}

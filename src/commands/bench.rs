@@ -1,0 +1,137 @@
+//! `crest bench`: crest vs BWA-aln on the same reads, scored.
+
+use std::path::PathBuf;
+
+use crate::bench::{plot::plot_pr, run_bench, BenchPlan, BenchReport};
+use crate::error::{CrestError, Result};
+use crate::io::Reference;
+
+use super::simulate::SimOpts;
+
+/// Options of `crest bench`.
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Reference FASTA (the model's).
+    #[arg(long)]
+    pub reference: PathBuf,
+    /// crest model (with a bit head, or pass `--propose knn` via --crest-arg).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Reads to map. Without it, reads are simulated (see the simulation options);
+    /// with it, the truth must be in the read names (`crest simulate`) unless --vs-bam is given.
+    #[arg(long)]
+    pub reads: Option<PathBuf>,
+    /// BWA executable.
+    #[arg(long, default_value = "bwa")]
+    pub bwa: PathBuf,
+    /// Skip BWA-aln.
+    #[arg(long)]
+    pub no_bwa: bool,
+    /// Threads for both mappers.
+    #[arg(short = 't', long, default_value_t = 2)]
+    pub threads: usize,
+    /// A mapped read is correct when on the right contig with its start within this many bp.
+    #[arg(long, default_value_t = 5)]
+    pub tolerance: u64,
+    /// Real reads: report concordance with this BAM/SAM instead of the truth.
+    #[arg(long)]
+    pub vs_bam: Option<PathBuf>,
+    /// Write every number as JSON.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Draw precision–recall over MAPQ for both mappers (SVG).
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// Keep alignments and the BWA index here (default: a temporary directory, removed).
+    #[arg(long)]
+    pub workdir: Option<PathBuf>,
+    /// Extra option for `crest map` (repeatable), e.g. --crest-arg=--propose --crest-arg=knn.
+    #[arg(long = "crest-arg", allow_hyphen_values = true)]
+    pub crest_args: Vec<String>,
+    /// Read simulation (used without --reads).
+    #[command(flatten)]
+    pub sim: SimOpts,
+}
+
+/// A directory removed on drop unless kept.
+pub struct WorkDir {
+    /// Path.
+    pub path: PathBuf,
+    keep: bool,
+}
+
+impl WorkDir {
+    /// `given`, or a fresh directory under the system temp dir.
+    pub fn new(given: Option<&PathBuf>) -> Result<Self> {
+        let (path, keep) = match given {
+            Some(p) => (p.clone(), true),
+            None => (
+                std::env::temp_dir().join(format!(
+                    "crest-bench-{}-{}",
+                    std::process::id(),
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_nanos())
+                        .unwrap_or(0)
+                )),
+                false,
+            ),
+        };
+        std::fs::create_dir_all(&path).map_err(|e| CrestError::io(&path, e))?;
+        Ok(WorkDir { path, keep })
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// Run `crest bench`; `device` is the global --device value, `adapter` its name.
+pub fn bench(a: &BenchArgs, device: &str, adapter: &str) -> Result<BenchReport> {
+    let work = WorkDir::new(a.workdir.as_ref())?;
+    let reads = match &a.reads {
+        Some(r) => r.clone(),
+        None => {
+            let reference = Reference::load(&a.reference)?;
+            let p = work.path.join("reads.fq");
+            let (nr, nc) = a.sim.write_fastq(&reference, &p)?;
+            eprintln!("simulated {nr} reference reads and {nc} contaminant reads");
+            p
+        }
+    };
+    let plan = BenchPlan {
+        reference: a.reference.clone(),
+        model: a.model.clone(),
+        reads,
+        workdir: work.path.clone(),
+        threads: a.threads.max(1),
+        bwa: (!a.no_bwa).then(|| a.bwa.clone()),
+        device: device.to_string(),
+        tolerance: a.tolerance,
+        vs_bam: a.vs_bam.clone(),
+        crest_args: a.crest_args.clone(),
+    };
+    let report = run_bench(&plan, adapter, &mut |m| eprintln!("{m}"))?;
+    print!("{}", report.markdown());
+    if let Some(j) = &a.json {
+        let s = serde_json::to_string_pretty(&report)
+            .map_err(|e| CrestError::Invalid(e.to_string()))?;
+        std::fs::write(j, s).map_err(|e| CrestError::io(j, e))?;
+    }
+    if let Some(p) = &a.plot {
+        let title = format!(
+            "{} — {} reads",
+            a.reference
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default(),
+            report.reads
+        );
+        plot_pr(&report, &title, p)?;
+    }
+    Ok(report)
+}
