@@ -18,7 +18,8 @@ const COLOURS: [RGBColor; 4] = [
 /// Points mark MAPQ 0, 1, 20, 25 and 30 (left to right: higher MAPQ, lower recall).
 pub fn plot_pr(report: &BenchReport, title: &str, path: &Path) -> Result<()> {
     let err = |e: String| CrestError::Invalid(format!("{}: plot: {e}", path.display()));
-    let curves: Vec<(&str, Vec<(f64, f64)>, Vec<(f64, f64, u8)>)> = report
+    type Curve<'a> = (&'a str, Vec<(f64, f64)>, Vec<(f64, f64, u8)>);
+    let curves: Vec<Curve> = report
         .mappers
         .iter()
         .filter_map(|m| {

@@ -243,11 +243,7 @@ pub fn concordance(
                             }
                         }
                     }
-                    None => {
-                        if mine.is_some_and(|m| norm_mapq(m.mapq) >= q) {
-                            only += 1;
-                        }
-                    }
+                    None if mine.is_some_and(|m| norm_mapq(m.mapq) >= q) => only += 1,
                     _ => {}
                 }
             }
