@@ -46,7 +46,7 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// A few minutes on the bundled data: self-test, train on mammoth mtDNA, evaluate.
+    /// A few minutes on the bundled data: self-test, short training, recall, simulated reads mapped and benchmarked against BWA-aln.
     Demo(crest::commands::demo::DemoArgs),
     /// Train a contrastive k-mer encoder on a reference (or self-supervised on reads).
     Train(crest::commands::train::TrainArgs),
@@ -159,7 +159,9 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Cmd::Demo(a) => crest::commands::demo::demo(&open_backend(&cli.device)?, &a)?,
+        Cmd::Demo(a) => {
+            crest::commands::demo::demo(&open_backend(&cli.device)?, &cli.device.to_string(), &a)?
+        }
         Cmd::Train(a) => crest::commands::train::train(&open_backend(&cli.device)?, &a)?,
         Cmd::EvalEmbed(a) => crest::commands::train::eval_embed(&open_backend(&cli.device)?, &a)?,
         Cmd::Map(a) => {
