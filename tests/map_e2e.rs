@@ -8,9 +8,6 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crest::rng::Rng;
-use crest::seq::reverse_complement;
-
 fn asset(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("assets")
@@ -29,45 +26,39 @@ fn crest(args: &[&str]) -> (bool, String, String) {
     )
 }
 
-/// Reads from mammoth mtDNA with truth in the name: `sim<i>_<start0>_<strand>`,
-/// 30–90 bp, deamination at the ends and 1% substitutions.
-fn simulate(n: usize, seed: u64) -> (String, Vec<(usize, bool)>) {
-    let genome = crest::io::Reference::load(&asset("mammoth_chrM.fa"))
-        .unwrap()
-        .contigs[0]
-        .seq
-        .clone();
-    let mut rng = Rng::new(seed);
-    let mut fq = String::new();
-    let mut truth = Vec::new();
-    for i in 0..n {
-        let len = 30 + rng.below(61) as usize;
-        let start = rng.below((genome.len() - len) as u64) as usize;
-        let rev = rng.below(2) == 1;
-        let mut mol = genome[start..start + len].to_vec();
-        if rev {
-            mol = reverse_complement(&mol);
-        }
-        for (j, b) in mol.iter_mut().enumerate() {
-            if *b == b'C' && rng.uniform() < 0.3 * 0.5f64.powi(j as i32) {
-                *b = b'T';
-            }
-            if *b == b'G' && rng.uniform() < 0.3 * 0.5f64.powi((len - 1 - j) as i32) {
-                *b = b'A';
-            }
-            if rng.uniform() < 0.01 {
-                *b = b"ACGT"[rng.below(4) as usize];
-            }
-        }
-        fq.push_str(&format!(
-            "@sim{i}_{start}_{}\n{}\n+\n{}\n",
-            rev as u8,
-            String::from_utf8(mol).unwrap(),
-            "I".repeat(len)
-        ));
-        truth.push((start, rev));
-    }
-    (fq, truth)
+/// Reads from mammoth mtDNA by `crest::sim` (truth in the name), 30–90 bp,
+/// deamination 0.3·0.5^d at the ends and 1% substitutions: the FASTQ text,
+/// the read names and each read's (0-based start, reverse strand).
+fn simulate(n: usize, seed: u64) -> (String, Vec<String>, Vec<(usize, bool)>) {
+    let reference = crest::io::Reference::load(&asset("mammoth_chrM.fa")).unwrap();
+    let cfg = crest::sim::SimConfig {
+        n,
+        seed,
+        median: 55.0,
+        sigma: 0.3,
+        min_len: 30,
+        max_len: 90,
+        deamination: 0.3,
+        decay: 0.5,
+        substitution: 0.01,
+        ..crest::sim::SimConfig::default()
+    };
+    let mut fq = Vec::new();
+    crest::sim::simulate(&reference, &[], &cfg, &mut fq).unwrap();
+    let fq = String::from_utf8(fq).unwrap();
+    let names: Vec<String> = fq
+        .lines()
+        .step_by(4)
+        .map(|l| l[1..].split_whitespace().next().unwrap().to_string())
+        .collect();
+    let truth = names
+        .iter()
+        .map(|name| match crest::sim::parse_truth(name) {
+            Some(crest::sim::Truth::Reference { start, reverse, .. }) => (start, reverse),
+            other => panic!("{name}: {other:?}"),
+        })
+        .collect();
+    (fq, names, truth)
 }
 
 fn model() -> String {
@@ -84,7 +75,7 @@ fn simulated_reads_map_to_their_origin() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (fq, truth) = simulate(200, 7);
+    let (fq, names, truth) = simulate(200, 7);
     let reads = dir.path().join("sim.fq");
     std::fs::write(&reads, fq).unwrap();
     for propose in ["knn", "both"] {
@@ -111,11 +102,7 @@ fn simulated_reads_map_to_their_origin() {
         assert_eq!(recs.len(), 200, "one record per read, unmapped kept");
         let mut correct = 0;
         for (i, r) in recs.iter().enumerate() {
-            assert_eq!(
-                r[0],
-                format!("sim{i}_{}_{}", truth[i].0, truth[i].1 as u8),
-                "input order"
-            );
+            assert_eq!(r[0], names[i], "input order");
             let flag: u16 = r[1].parse().unwrap();
             if flag & 4 == 0 {
                 let pos: usize = r[3].parse().unwrap();
@@ -204,7 +191,7 @@ fn sam_and_bam_agree_and_output_is_deterministic() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (fq, _) = simulate(60, 8);
+    let (fq, _, _) = simulate(60, 8);
     let reads = dir.path().join("r.fq");
     std::fs::write(&reads, fq).unwrap();
     let run = |out: &str| {
