@@ -45,6 +45,12 @@ pub fn plot_pr(report: &BenchReport, title: &str, path: &Path) -> Result<()> {
         .fold(1.0f64, f64::min);
     let ylo = ((ymin - 0.02) * 50.0).floor() / 50.0;
     let ylo = ylo.clamp(0.0, 0.98);
+    // zoom the recall axis onto the curves too (mappers differ by points, not tens of points)
+    let xmin = curves
+        .iter()
+        .flat_map(|(_, l, _)| l.iter().map(|p| p.0))
+        .fold(1.0f64, f64::min);
+    let xlo = (((xmin - 0.05) * 20.0).floor() / 20.0).clamp(0.0, 0.95);
     let root = SVGBackend::new(path, (720, 480)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
     let mut chart = ChartBuilder::on(&root)
@@ -52,7 +58,7 @@ pub fn plot_pr(report: &BenchReport, title: &str, path: &Path) -> Result<()> {
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(60)
-        .build_cartesian_2d(0.0f64..1.0f64, ylo..1.0f64)
+        .build_cartesian_2d(xlo..1.0f64, ylo..1.0f64)
         .map_err(|e| err(e.to_string()))?;
     chart
         .configure_mesh()
