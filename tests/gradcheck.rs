@@ -4,48 +4,13 @@
 
 mod common;
 
+use common::{assert_grad, dot, fd, rand64};
+
 use crest::ops::conv1d::*;
 use crest::ops::elementwise::*;
 use crest::ops::gemm::*;
 use crest::ops::reduce::*;
 use crest::rng::Rng;
-
-const H: f64 = 1e-6;
-
-fn rand64(rng: &mut Rng, n: usize) -> Vec<f64> {
-    (0..n).map(|_| rng.uniform() * 2.0 - 1.0).collect()
-}
-
-/// Central difference of the scalar `f` w.r.t. every element of `x`.
-fn fd(x: &[f64], f: impl Fn(&[f64]) -> f64) -> Vec<f64> {
-    let mut x = x.to_vec();
-    (0..x.len())
-        .map(|i| {
-            let v = x[i];
-            x[i] = v + H;
-            let up = f(&x);
-            x[i] = v - H;
-            let down = f(&x);
-            x[i] = v;
-            (up - down) / (2.0 * H)
-        })
-        .collect()
-}
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-#[track_caller]
-fn assert_grad(what: &str, got: &[f64], want: &[f64], tol: f64) {
-    assert_eq!(got.len(), want.len());
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!(
-            (g - w).abs() <= tol * (1.0 + w.abs()),
-            "{what}[{i}]: analytic {g}, finite difference {w}"
-        );
-    }
-}
 
 #[test]
 fn gemm_backward_matches_finite_differences() {

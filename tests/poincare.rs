@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::{assert_grad, dot, fd, rand64, FD_H as H};
+
 use common::{assert_close, gpu};
 use crest::gpu::{Gpu, GpuBuf};
 use crest::ops::optim::{AdamConfig, AdamStep, SUMSQ_STRIDE};
@@ -12,7 +14,6 @@ use crest::ops::poincare::*;
 use crest::ops::radam::*;
 use crest::rng::Rng;
 
-const H: f64 = 1e-6;
 const CURVS: [f64; 3] = [1.0, 0.37, 2.6];
 
 /// Rows whose radius √c‖x‖ cycles through: 0 (origin), 1e-3, uniform in
@@ -37,43 +38,8 @@ fn push_point(rng: &mut Rng, v: &mut Vec<f64>, dim: usize, radius: f64) {
     v.extend(dir.iter().map(|x| x / n * radius));
 }
 
-fn rand64(rng: &mut Rng, n: usize) -> Vec<f64> {
-    (0..n).map(|_| rng.uniform() * 2.0 - 1.0).collect()
-}
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-/// Central differences of the scalar `f` w.r.t. every element of `x`.
-fn fd(x: &[f64], f: impl Fn(&[f64]) -> f64) -> Vec<f64> {
-    let mut x = x.to_vec();
-    (0..x.len())
-        .map(|i| {
-            let v = x[i];
-            x[i] = v + H;
-            let up = f(&x);
-            x[i] = v - H;
-            let down = f(&x);
-            x[i] = v;
-            (up - down) / (2.0 * H)
-        })
-        .collect()
-}
-
 fn fd_c(c: f64, f: impl Fn(f64) -> f64) -> f64 {
     (f(c + H) - f(c - H)) / (2.0 * H)
-}
-
-#[track_caller]
-fn assert_grad(what: &str, got: &[f64], want: &[f64], tol: f64) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!(
-            g.is_finite() && (g - w).abs() <= tol * (1.0 + w.abs()),
-            "{what}[{i}]: analytic {g}, finite difference {w}"
-        );
-    }
 }
 
 fn f32s(v: &[f64]) -> Vec<f32> {

@@ -56,3 +56,44 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], rtol: f32, atol: f32)
 
 /// Awkward sizes: not multiples of any workgroup or tile size.
 pub const AWKWARD: [usize; 6] = [1, 3, 17, 63, 65, 130];
+
+/// Finite-difference step of the f64 gradient checks.
+pub const FD_H: f64 = 1e-6;
+
+/// Uniform values in [-1, 1) (f64).
+pub fn rand64(rng: &mut crest::rng::Rng, n: usize) -> Vec<f64> {
+    (0..n).map(|_| rng.uniform() * 2.0 - 1.0).collect()
+}
+
+/// Central differences of the scalar `f` w.r.t. every element of `x`.
+pub fn fd(x: &[f64], f: impl Fn(&[f64]) -> f64) -> Vec<f64> {
+    let mut x = x.to_vec();
+    (0..x.len())
+        .map(|i| {
+            let v = x[i];
+            x[i] = v + FD_H;
+            let up = f(&x);
+            x[i] = v - FD_H;
+            let down = f(&x);
+            x[i] = v;
+            (up - down) / (2.0 * FD_H)
+        })
+        .collect()
+}
+
+/// Dot product (f64).
+pub fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Analytic vs finite-difference gradient: |g - w| <= tol (1 + |w|), finite.
+#[track_caller]
+pub fn assert_grad(what: &str, got: &[f64], want: &[f64], tol: f64) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            g.is_finite() && (g - w).abs() <= tol * (1.0 + w.abs()),
+            "{what}[{i}]: analytic {g}, finite difference {w}"
+        );
+    }
+}
