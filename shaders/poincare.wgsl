@@ -342,8 +342,9 @@ fn matvec_scale_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
 
 // Pairwise distances α·d(x_i, y_j) for x: rows × dim, y: other × dim, with α = params.eps
 // (α = -1/τ gives contrastive logits directly; α = -1 ranks nearest first).
-// out0 = scaled distances (rows × other); out1 = [‖x_i - y_j‖² (rows × other) | ‖x_i‖² | ‖y_j‖²],
-// kept for the backward pass.
+// out0 = scaled distances (rows × other); with mode = 1 (training) also
+// out1 = [‖x_i - y_j‖² (rows × other) | ‖x_i‖² | ‖y_j‖²], kept for the backward
+// pass; retrieval (mode 0) skips it.
 @compute @workgroup_size(64)
 fn pdist(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let it = item(gid, nwg);
@@ -369,12 +370,14 @@ fn pdist(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
     let be = max(1.0 - c * ny, CONF_MIN);
     let t = 2.0 * c * sq / (al * be);
     out0[it] = params.eps * acosh1p(t) / sqrt(c);
-    out1[it] = sq;
-    if j == 0u {
-        out1[m * n + i] = nx;
-    }
-    if i == 0u {
-        out1[m * n + m + j] = ny;
+    if params.mode == 1u {
+        out1[it] = sq;
+        if j == 0u {
+            out1[m * n + i] = nx;
+        }
+        if i == 0u {
+            out1[m * n + m + j] = ny;
+        }
     }
 }
 

@@ -500,8 +500,18 @@ fn matvec_pdist_mlr_match_twins_on_awkward_sizes() {
             let mut want = vec![0.0f32; m * n];
             pdist_cpu(c32, -0.7, &x, &y, m, n, dim, &mut want).unwrap();
             let (o, aux) = (dev.out(m * n), dev.out(pdist_aux_len(m, n)));
-            pdist_gpu(&g, &cb, -0.7, &xb, &yb, m, n, dim, &o, &aux).unwrap();
+            pdist_gpu(&g, &cb, -0.7, &xb, &yb, m, n, dim, &o, Some(&aux)).unwrap();
             assert_close(&format!("pdist {tag}"), &dev.rd(&o), &want, RT, 1e-3);
+            // retrieval mode (no side tensor) gives the same distances
+            let o2 = dev.out(m * n);
+            pdist_gpu(&g, &cb, -0.7, &xb, &yb, m, n, dim, &o2, None).unwrap();
+            assert_close(
+                &format!("pdist (no aux) {tag}"),
+                &dev.rd(&o2),
+                &want,
+                RT,
+                1e-3,
+            );
             let (mut dx, mut dy, mut dc) = (
                 vec![0.0f32; m * dim],
                 vec![0.0f32; n * dim],
@@ -664,7 +674,7 @@ fn million_random_inputs_give_no_nan_or_inf() {
             dev.out(pdist_aux_len(m, k)),
             dev.up(&gr[..m * k]),
         );
-        pdist_gpu(&g, &cb, 1.0, &xs, &ys, m, k, dim, &d, &aux).unwrap();
+        pdist_gpu(&g, &cb, 1.0, &xs, &ys, m, k, dim, &d, Some(&aux)).unwrap();
         all_finite(&format!("pdist {tag}"), &dev.rd(&d));
         let (dx, dy, dc) = (dev.out(m * dim), dev.out(k * dim), dev.out(m));
         pdist_bwd_gpu(&g, &cb, 1.0, &xs, &ys, &gd, &aux, m, k, dim, &dx, &dy, &dc).unwrap();

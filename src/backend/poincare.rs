@@ -149,8 +149,9 @@ impl Backend {
             pc::matvec_scale_bwd_cpu(c0(curv)?, c(x)?, c(mx)?, c(dout)?, rows, din, dim_out, cm(dx)?, cm(dmx)?, cm(dc)?))
     }
 
-    /// Scaled pairwise distances `alpha · d(x_i, y_j)` (`m × n`); returns the
-    /// side tensor the backward pass needs.
+    /// Scaled pairwise distances `alpha · d(x_i, y_j)` (`m × n`). With
+    /// `for_backward`, returns the side tensor [`Backend::pdist_bwd`] needs;
+    /// retrieval passes false and skips writing it.
     #[allow(clippy::too_many_arguments)]
     pub fn pdist(
         &self,
@@ -162,16 +163,33 @@ impl Backend {
         n: usize,
         dim: usize,
         out: &mut Tensor,
-    ) -> Result<Tensor> {
+        for_backward: bool,
+    ) -> Result<Option<Tensor>> {
         match self {
             Backend::Gpu(gpu) => {
-                let aux = gpu.zeros("pdist aux", pc::pdist_aux_len(m, n))?;
-                pc::pdist_gpu(gpu, g(curv)?, alpha, g(x)?, g(y)?, m, n, dim, g(out)?, &aux)?;
-                Ok(Tensor::Gpu(aux))
+                let aux = if for_backward {
+                    Some(gpu.zeros("pdist aux", pc::pdist_aux_len(m, n))?)
+                } else {
+                    None
+                };
+                pc::pdist_gpu(
+                    gpu,
+                    g(curv)?,
+                    alpha,
+                    g(x)?,
+                    g(y)?,
+                    m,
+                    n,
+                    dim,
+                    g(out)?,
+                    aux.as_ref(),
+                )?;
+                Ok(aux.map(Tensor::Gpu))
             }
             Backend::CpuReference => {
                 pc::pdist_cpu(c0(curv)?, alpha, c(x)?, c(y)?, m, n, dim, cm(out)?)?;
-                Ok(Tensor::Cpu(Vec::new()))
+                // the CPU backward recomputes what it needs from x and y
+                Ok(for_backward.then(|| Tensor::Cpu(Vec::new())))
             }
         }
     }

@@ -1155,8 +1155,8 @@ pub fn pdist_aux_len(m: usize, n: usize) -> usize {
     m * n + m + n
 }
 
-/// GPU: scaled pairwise distances `alpha · d`; `aux` (≥ [`pdist_aux_len`])
-/// keeps what the backward pass needs.
+/// GPU: scaled pairwise distances `alpha · d`; `aux` (≥ [`pdist_aux_len`]),
+/// when given, keeps what the backward pass needs (retrieval passes None).
 #[allow(clippy::too_many_arguments)]
 pub fn pdist_gpu(
     gpu: &Gpu,
@@ -1168,14 +1168,24 @@ pub fn pdist_gpu(
     n: usize,
     dim: usize,
     out: &GpuBuf,
-    aux: &GpuBuf,
+    aux: Option<&GpuBuf>,
 ) -> Result<()> {
     one("pdist", curv)?;
     check_rows("pdist", "x", x.len, m, dim)?;
     check_rows("pdist", "y", y.len, n, dim)?;
     need("pdist", "out", out.len, m * n)?;
-    need("pdist", "aux", aux.len, pdist_aux_len(m, n))?;
-    let p = params(m, dim, n, 0, alpha);
+    let dummy;
+    let (aux, mode) = match aux {
+        Some(a) => {
+            need("pdist", "aux", a.len, pdist_aux_len(m, n))?;
+            (a, 1)
+        }
+        None => {
+            dummy = gpu.zeros("pdist (no aux)", 1)?;
+            (&dummy, 0)
+        }
+    };
+    let p = params(m, dim, n, mode, alpha);
     launch(
         gpu,
         "pdist",

@@ -205,7 +205,7 @@ pub fn nearest_on_device(
         match enc.curvature() {
             None => be.gemm(&GemmDims::new(nq, nb, p, false, true), qt, block, &mut s)?,
             Some(curv) => {
-                be.pdist(curv, -1.0, qt, block, nq, nb, p, &mut s)?;
+                be.pdist(curv, -1.0, qt, block, nq, nb, p, &mut s, false)?;
             }
         }
         let kb = top.min(nb);

@@ -256,7 +256,9 @@ impl<'a> Trainer<'a> {
                     .curvature()
                     .ok_or_else(|| CrestError::Invalid("Poincaré model has no curvature".into()))?
                     .clone();
-                let aux = be.pdist(&curv, -inv_tau, &act.z, &act.z, n, n, p, &mut s)?;
+                let aux = be
+                    .pdist(&curv, -inv_tau, &act.z, &act.z, n, n, p, &mut s, true)?
+                    .ok_or_else(|| CrestError::Invalid("pdist kept no side tensor".into()))?;
                 be.supcon(&s, &batch.labels, self.gamma(), &mut ds, &mut rows)?;
                 let (mut dy, mut dc) = (be.zeros(n * p)?, be.zeros(n)?);
                 let mut dx = be.zeros(n * p)?;
