@@ -233,3 +233,28 @@ fn bench_on_real_reads_without_truth_says_to_use_vs_bam() {
     assert!(err.contains("SRR1.1") && err.contains("--vs-bam"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn bench_with_a_missing_model_names_it_in_one_error_line() {
+    let o = Command::new(env!("CARGO_BIN_EXE_crest"))
+        .args([
+            "bench",
+            "--no-bwa",
+            "--reference",
+            &asset("mammoth_chrM.fa"),
+            "--model",
+            "/nonexistent/model.crest",
+            "-n",
+            "5",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("crest: error: crest map:") && last.contains("/nonexistent/model.crest"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -66,8 +66,14 @@ pub fn run_measured(what: &str, mut cmd: Command, stdout: Option<&Path>) -> Resu
         )));
     }
     if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
-        let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        // a crest child names its own error; other programs: the last lines
+        let tail: Vec<&str> = match stderr.lines().rfind(|l| l.starts_with("crest: error: ")) {
+            Some(l) => vec![l.trim_start_matches("crest: error: ")],
+            None => {
+                let t: Vec<&str> = stderr.lines().rev().take(5).collect();
+                t.into_iter().rev().collect()
+            }
+        };
         return Err(fail(format!(
             "exited with status {} — {}",
             if libc::WIFEXITED(status) {
