@@ -10,8 +10,9 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 use crest::backend::Backend;
 use crest::gpu::{DeviceChoice, Gpu, Requirements};
+use crest::index::{Index, IndexOptions};
 use crest::io::{ReadReader, Reference};
-use crest::map::{MapConfig, MapStats, Mapper};
+use crest::map::{MapConfig, MapStats, Mapper, Propose};
 use crest::model::{BitHead, Checkpoint, Encoder};
 use crest::sim::{simulate, SimConfig};
 
@@ -46,21 +47,39 @@ fn bench(c: &mut Criterion) {
         .next_batch(cfg.n, &mut reads)
         .unwrap();
     let _ = std::fs::remove_dir_all(&dir);
-    let mapper =
-        Mapper::new(&be, &enc, Some(&head), &reference, MapConfig::default()).expect("mapper");
+    let index = Index::build(
+        &be,
+        &ck,
+        &enc,
+        &reference,
+        &IndexOptions::default(),
+        &mut |_, _, _| {},
+    )
+    .expect("index");
     let mut g = c.benchmark_group(format!("map mammoth mtDNA [{name}]"));
     g.sample_size(10)
         .measurement_time(Duration::from_secs(15))
         .warm_up_time(Duration::from_secs(2));
-    for batch in [128usize, 1024] {
-        let chunk = &reads[..batch];
-        g.throughput(Throughput::Elements(batch as u64));
-        g.bench_function(format!("{batch} reads per batch"), |b| {
-            b.iter(|| {
-                let mut stats = MapStats::default();
-                mapper.map_batch(chunk, &mut stats).unwrap()
-            })
-        });
+    for propose in [Propose::Index, Propose::Flat, Propose::Head] {
+        let cfg = MapConfig {
+            propose: vec![propose],
+            ..MapConfig::default()
+        };
+        let mapper =
+            Mapper::new(&be, &enc, Some(&head), Some(&index), &reference, cfg).expect("mapper");
+        for batch in [128usize, 1024] {
+            let chunk = &reads[..batch];
+            g.throughput(Throughput::Elements(batch as u64));
+            g.bench_function(
+                format!("--propose {propose:?}, {batch} reads per batch"),
+                |b| {
+                    b.iter(|| {
+                        let mut stats = MapStats::default();
+                        mapper.map_batch(chunk, &mut stats).unwrap()
+                    })
+                },
+            );
+        }
     }
     g.finish();
 }

@@ -12,6 +12,7 @@ pub mod bench;
 pub mod commands;
 pub mod error;
 pub mod gpu;
+pub mod index;
 pub mod io;
 pub mod map;
 pub mod model;

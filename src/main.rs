@@ -52,7 +52,9 @@ enum Cmd {
     Train(crest::commands::train::TrainArgs),
     /// Neighbour recall of held-out augmented k-mers against a reference k-mer grid.
     EvalEmbed(crest::commands::train::EvalArgs),
-    /// Map reads (FASTQ/FASTA/SAM/BAM) to the model's reference: SAM/BAM out.
+    /// Index a reference for a model: grid embeddings, k-means tree, repeat copies.
+    Index(crest::commands::index::IndexArgs),
+    /// Map reads (FASTQ/FASTA/SAM/BAM) to a reference: SAM/BAM out.
     Map(crest::commands::map::MapArgs),
     /// Simulate ancient-DNA reads (damage, short fragments, errors, contamination) with their origin in the name.
     Simulate(crest::commands::simulate::SimulateArgs),
@@ -164,6 +166,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Train(a) => crest::commands::train::train(&open_backend(&cli.device)?, &a)?,
         Cmd::EvalEmbed(a) => crest::commands::train::eval_embed(&open_backend(&cli.device)?, &a)?,
+        Cmd::Index(a) => crest::commands::index::index(&open_backend(&cli.device)?, &a)?,
         Cmd::Map(a) => {
             let cl: Vec<String> = std::env::args().collect();
             crest::commands::map::map(&open_backend(&cli.device)?, &a, &cl.join(" "))?;

@@ -78,7 +78,7 @@ fn simulated_reads_map_to_their_origin() {
     let (fq, names, truth) = simulate(200, 7);
     let reads = dir.path().join("sim.fq");
     std::fs::write(&reads, fq).unwrap();
-    for propose in ["knn", "both"] {
+    for propose in ["index", "flat", "head,index"] {
         let out = dir.path().join(format!("{propose}.sam"));
         let (ok, _, err) = crest(&[
             "map",
@@ -137,7 +137,7 @@ fn real_ancient_reads_agree_with_bwa_aln() {
         "-o",
         out.to_str().unwrap(),
         "--propose",
-        "knn",
+        "index",
     ]);
     assert!(ok, "{err}");
     let view = |p: &Path| -> Vec<(String, u16, usize, u8)> {

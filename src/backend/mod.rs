@@ -61,7 +61,10 @@ macro_rules! gpu_or_cpu {
     };
 }
 
+mod index;
 mod poincare;
+
+pub use index::Words;
 
 fn g(t: &Tensor) -> Result<&GpuBuf> {
     match t {

@@ -41,6 +41,9 @@ pub struct BenchPlan {
     pub vs_bam: Option<PathBuf>,
     /// Extra `crest map` options.
     pub crest_args: Vec<String>,
+    /// Extra options for `crest index` (run first, measured like `bwa index`,
+    /// unless crest only proposes with its bit head).
+    pub index_args: Vec<String>,
 }
 
 /// One mapper's results.
@@ -139,6 +142,32 @@ pub fn run_bench(
     let exe = std::env::current_exe()
         .map_err(|e| CrestError::Invalid(format!("cannot find the crest executable: {e}")))?;
     let crest_sam = plan.workdir.join("crest.sam");
+    let mut commands = Vec::new();
+    let head_only = plan
+        .crest_args
+        .windows(2)
+        .any(|w| w[0] == "--propose" && w[1] == "head")
+        || plan.crest_args.iter().any(|a| a == "--propose=head");
+    let mut index_cost = None;
+    let mut index_args: Vec<std::ffi::OsString> = Vec::new();
+    if !head_only {
+        let index_path = plan.workdir.join("crest.crest-index");
+        let mut idx = Command::new(&exe);
+        idx.arg("--device")
+            .arg(&plan.device)
+            .arg("index")
+            .arg("--model")
+            .arg(&plan.model)
+            .arg("--reference")
+            .arg(&plan.reference)
+            .arg("-o")
+            .arg(&index_path)
+            .args(&plan.index_args);
+        log(&format!("running {}", show(&idx)));
+        commands.push(show(&idx));
+        index_cost = Some(run_measured("crest index", idx, None)?);
+        index_args = vec!["--index".into(), index_path.into_os_string()];
+    }
     let mut cmd = Command::new(&exe);
     cmd.arg("--device")
         .arg(&plan.device)
@@ -151,17 +180,18 @@ pub fn run_bench(
         .arg(plan.threads.to_string())
         .arg("-o")
         .arg(&crest_sam)
+        .args(&index_args)
         .args(&plan.crest_args)
         .arg(&plan.reads);
     log(&format!("running {}", show(&cmd)));
-    let commands = vec![show(&cmd)];
+    commands.push(show(&cmd));
     let cost = run_measured("crest map", cmd, None)?;
     let (truth, conc) = score(&crest_sam)?;
     mappers.push(MapperResult {
         name: "crest".into(),
         commands,
         map: cost,
-        index: None,
+        index: index_cost,
         reads_per_s_wall: n / cost.wall_s.max(1e-9),
         reads_per_s_cpu: n / cost.cpu_s.max(1e-9),
         truth,

@@ -14,7 +14,7 @@ pub struct BenchArgs {
     /// Reference FASTA (the model's).
     #[arg(long)]
     pub reference: PathBuf,
-    /// crest model (with a bit head, or pass `--propose knn` via --crest-arg).
+    /// crest model (its encoder indexes the reference; `--propose head` via --crest-arg needs its bit head).
     #[arg(long)]
     pub model: PathBuf,
     /// Reads to map. Without it, reads are simulated (see the simulation options);
@@ -45,9 +45,12 @@ pub struct BenchArgs {
     /// Keep alignments and the BWA index here (default: a temporary directory, removed).
     #[arg(long)]
     pub workdir: Option<PathBuf>,
-    /// Extra option for `crest map` (repeatable), e.g. --crest-arg=--propose --crest-arg=knn.
+    /// Extra option for `crest map` (repeatable), e.g. --crest-arg=--propose --crest-arg=flat.
     #[arg(long = "crest-arg", allow_hyphen_values = true)]
     pub crest_args: Vec<String>,
+    /// Extra option for `crest index` (repeatable), e.g. --index-arg=--grid-stride --index-arg=16.
+    #[arg(long = "index-arg", allow_hyphen_values = true)]
+    pub index_args: Vec<String>,
     /// Read simulation (used without --reads).
     #[command(flatten)]
     pub sim: SimOpts,
@@ -114,6 +117,7 @@ pub fn bench(a: &BenchArgs, device: &str, adapter: &str) -> Result<BenchReport> 
         tolerance: a.tolerance,
         vs_bam: a.vs_bam.clone(),
         crest_args: a.crest_args.clone(),
+        index_args: a.index_args.clone(),
     };
     let report = run_bench(&plan, adapter, &mut |m| eprintln!("{m}"))?;
     print!("{}", report.markdown());

@@ -64,6 +64,8 @@ pub fn demo(be: &Backend, device: &str, a: &DemoArgs) -> Result<()> {
                 augment: "adna".into(),
                 seed: 12345,
                 json: false,
+                index: None,
+                beam: crate::index::DEFAULT_BEAM,
             },
         )
     };
@@ -108,6 +110,7 @@ pub fn demo(be: &Backend, device: &str, a: &DemoArgs) -> Result<()> {
         plot: Some(a.plot.clone()),
         workdir: None,
         crest_args: Vec::new(),
+        index_args: Vec::new(),
         sim,
     };
     super::bench::bench(&args, device, &be.name())?;

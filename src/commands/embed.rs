@@ -8,7 +8,6 @@ use crate::error::{CrestError, Result};
 use crate::io::ReadReader;
 use crate::ops::encode::Window;
 use crate::seq::PackedSeq;
-use crate::train::eval::embed_windows;
 
 /// Options of `crest embed`.
 #[derive(clap::Args, Debug)]
@@ -57,7 +56,7 @@ pub fn embed(be: &Backend, a: &EmbedArgs) -> Result<()> {
                 }
             }
         }
-        let z = embed_windows(be, &enc, &seq, &windows)?;
+        let z = enc.embed_windows(be, &seq, &windows, &mut |_, _| {})?;
         if a.kmers {
             for (w, &(ri, s)) in owner.iter().enumerate() {
                 names.push(format!("{}:{}", batch[ri].name, s + 1));

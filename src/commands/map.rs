@@ -13,12 +13,17 @@ use crate::model::BitHead;
 /// Options of `crest map`.
 #[derive(clap::Args, Debug)]
 pub struct MapArgs {
-    /// Model file (trained with a bit head: `crest train --head-steps N`).
+    /// Model file (its encoder; `--propose head` also needs its bit head).
     #[arg(long)]
     pub model: PathBuf,
-    /// Reference FASTA the model was trained on.
+    /// Reference FASTA to map against.
     #[arg(long)]
     pub reference: PathBuf,
+    /// Index of the reference for this model (`crest index`); built and saved
+    /// here when the file does not exist. Without it, an index is built in
+    /// memory for this run.
+    #[arg(long)]
+    pub index: Option<PathBuf>,
     /// Reads: FASTQ, FASTA, SAM or BAM (.gz allowed), one or more files.
     #[arg(required = true)]
     pub reads: Vec<PathBuf>,
@@ -55,12 +60,16 @@ pub struct MapArgs {
     /// Reads shorter than this are reported unmapped.
     #[arg(long, default_value_t = 20)]
     pub min_len: usize,
-    /// Candidate loci from the bit head, from nearest reference k-mers in embedding space, or both.
-    #[arg(long, value_enum, default_value = "both")]
-    pub propose: Propose,
-    /// Reference k-mer grid stride for --propose knn/both.
-    #[arg(long, default_value_t = 8)]
-    pub grid_stride: usize,
+    /// Where candidate loci come from, comma-separated: index (tree search),
+    /// flat (brute force over the grid), head (raw-coordinate bit head).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "index")]
+    pub propose: Vec<Propose>,
+    /// Beam width of the tree search (nodes kept per level).
+    #[arg(long, default_value_t = crate::index::DEFAULT_BEAM)]
+    pub beam: usize,
+    /// How an index is built when there is none yet.
+    #[command(flatten)]
+    pub build: super::index::BuildArgs,
 }
 
 type Batch = Result<Vec<ReadRecord>>;
@@ -96,22 +105,47 @@ fn read_batches(files: &[PathBuf], batch: usize, tx: &std::sync::mpsc::SyncSende
 pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
     let (ck, enc) = super::load_model(be, &a.model)?;
     let reference = Reference::load(&a.reference)?;
-    ck.meta
-        .check_reference(&a.model, &reference, &a.reference)?;
-    let head = match &ck.meta.head {
-        Some(h) => Some(BitHead::from_values(be, h, ck.weights())?),
-        None if a.propose == Propose::Knn => None,
-        None => {
+    let wants_head = a.propose.contains(&Propose::Head);
+    let head = match (&ck.meta.head, wants_head) {
+        (_, false) => None,
+        (Some(h), true) => {
+            // the raw-coordinate head only knows the genome it was trained on
+            ck.meta
+                .check_reference(&a.model, &reference, &a.reference)?;
+            Some(BitHead::from_values(be, h, ck.weights())?)
+        }
+        (None, true) => {
             return Err(CrestError::Invalid(format!(
-            "{} has no bit head: use --propose knn, or train one with `crest train --head-steps N`",
-            a.model.display()
-        )))
+                "{} has no bit head: use --propose index, or train one with `crest train --head-steps N`",
+                a.model.display()
+            )))
         }
     };
     for f in &a.reads {
         // Fail on a missing or unrecognisable input before any output exists.
         crate::io::detect_format(f)?;
     }
+    let needs_index = a.propose.iter().any(|p| *p != Propose::Head);
+    let index = match (&a.index, needs_index) {
+        (_, false) => None,
+        (Some(path), true) => Some(super::index::load_or_build(
+            be,
+            path,
+            &ck,
+            &a.model,
+            &enc,
+            &reference,
+            &a.reference,
+            &a.build.options(),
+        )?),
+        (None, true) => Some(super::index::build_with_progress(
+            be,
+            &ck,
+            &enc,
+            &reference,
+            &a.build.options(),
+        )?),
+    };
     let cfg = MapConfig {
         stride: a.stride,
         flip: a.flip,
@@ -120,10 +154,10 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
         damage_len: a.damage_len,
         max_diff: a.max_diff,
         min_len: a.min_len,
-        propose: a.propose,
-        grid_stride: a.grid_stride,
+        propose: a.propose.clone(),
+        beam: a.beam,
     };
-    let mapper = Mapper::new(be, &enc, head.as_ref(), &reference, cfg)?;
+    let mapper = Mapper::new(be, &enc, head.as_ref(), index.as_ref(), &reference, cfg)?;
     let mut writer = SamWriter::create(
         a.out.as_deref(),
         &reference,

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod demo;
 pub mod embed;
+pub mod index;
 pub mod map;
 
 pub mod simulate;

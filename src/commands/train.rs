@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 
 use crate::backend::Backend;
 use crate::error::{CrestError, Result};
+use crate::index::{reference_grid, Grid, Index, SearchKind, Searcher};
 use crate::io::{ReadReader, Reference};
 use crate::model::{Checkpoint, EncoderConfig, Geometry};
-use crate::train::eval::{neighbour_recall, reference_grid, EvalConfig, EvalReport, Grid};
+use crate::train::eval::{neighbour_recall, query_set, recall_of, EvalConfig, EvalReport};
 use crate::train::{AugmentConfig, Progress, StepReport, TrainConfig, Trainer};
 
 /// Options of `crest train`.
@@ -133,6 +134,14 @@ pub struct EvalArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// Index file (`crest index`): its grid replaces --stride, and recall is
+    /// reported for flat search and for the tree, with how often the tree
+    /// finds the flat search's best locus.
+    #[arg(long)]
+    pub index: Option<PathBuf>,
+    /// Beam width of the tree search (with --index).
+    #[arg(long, default_value_t = crate::index::DEFAULT_BEAM)]
+    pub beam: usize,
 }
 
 impl TrainArgs {
@@ -404,8 +413,10 @@ fn eval_now(
     cfg: &EvalConfig,
 ) -> Result<EvalReport> {
     let r = Reference::load(reference)?;
-    let grid: Grid = reference_grid(be, &t.encoder, &r, cfg.stride)?;
-    neighbour_recall(be, &t.encoder, &r, &grid, cfg)
+    let grid: Grid = reference_grid(be, &t.encoder, &r, cfg.stride, &mut |_, _| {})?;
+    let metric = crate::index::metric_of(be, &t.encoder)?;
+    let searcher = Searcher::flat(be, &grid, metric)?;
+    neighbour_recall(be, &t.encoder, &r, &grid, &searcher, SearchKind::Flat, cfg)
 }
 
 /// Run `crest eval-embed`.
@@ -428,8 +439,61 @@ pub fn eval_embed(be: &Backend, a: &EvalArgs) -> Result<()> {
         augment: augment_profile(&a.augment)?,
         seed: a.seed,
     };
-    let grid = reference_grid(be, &enc, &reference, cfg.stride)?;
-    let r = neighbour_recall(be, &enc, &reference, &grid, &cfg)?;
+    if let Some(ip) = &a.index {
+        let index = Index::load(ip)?;
+        index.check(ip, &ck, &a.model, &reference, &a.reference)?;
+        let searcher = Searcher::new(
+            be,
+            &index,
+            &[SearchKind::Flat, SearchKind::Tree],
+            crate::index::BeamConfig { width: a.beam },
+        )?;
+        let (q, truth) = query_set(be, &enc, &reference, &cfg)?;
+        let p = enc.cfg.proj_dim;
+        let t0 = Instant::now();
+        let flat = searcher.search_host(be, SearchKind::Flat, &q, p, 10)?;
+        let t_flat = t0.elapsed().as_secs_f64();
+        let t1 = Instant::now();
+        let tree = searcher.search_host(be, SearchKind::Tree, &q, p, 10)?;
+        let t_tree = t1.elapsed().as_secs_f64();
+        let (f1, f10) = recall_of(&flat, &truth, &index.grid, gamma);
+        let (t1r, t10r) = recall_of(&tree, &truth, &index.grid, gamma);
+        let same = flat
+            .chunks(10)
+            .zip(tree.chunks(10))
+            .filter(|(f, t)| f[0].1 == t[0].1)
+            .count() as f64
+            / truth.len().max(1) as f64;
+        let report = serde_json::json!({
+            "queries": truth.len(), "grid": index.grid.len(), "grid_stride": index.meta.grid_stride,
+            "tree": index.meta.tree, "beam": a.beam,
+            "flat": {"recall_at_1": f1, "recall_at_10": f10, "seconds": t_flat},
+            "tree_search": {"recall_at_1": t1r, "recall_at_10": t10r, "seconds": t_tree},
+            "tree_finds_flat_best": same,
+        });
+        if a.json {
+            println!("{report:#}");
+        } else {
+            println!(
+                "model\t{}\nindex\t{}\nqueries\t{}\ngrid\t{} (stride {})\ntree\tbranch {} depth {} beam {}\nflat recall@1\t{f1:.4}\nflat recall@10\t{f10:.4}\ntree recall@1\t{t1r:.4}\ntree recall@10\t{t10r:.4}\ntree finds flat's best\t{same:.4}\nflat seconds\t{t_flat:.2}\ntree seconds\t{t_tree:.2}",
+                a.model.display(), ip.display(), truth.len(), index.grid.len(), index.meta.grid_stride,
+                index.meta.tree.branch, index.meta.tree.depth, a.beam
+            );
+        }
+        return Ok(());
+    }
+    let grid = reference_grid(be, &enc, &reference, cfg.stride, &mut |_, _| {})?;
+    let metric = crate::index::metric_of(be, &enc)?;
+    let searcher = Searcher::flat(be, &grid, metric)?;
+    let r = neighbour_recall(
+        be,
+        &enc,
+        &reference,
+        &grid,
+        &searcher,
+        SearchKind::Flat,
+        &cfg,
+    )?;
     if a.json {
         println!(
             "{}",

@@ -8,5 +8,5 @@ pub mod sam;
 
 pub use detect::{detect_format, open_text, Format};
 pub use reads::{ReadReader, ReadRecord};
-pub use reference::{Contig, Reference};
+pub use reference::{md5_hex, Contig, Reference};
 pub use sam::{SamRecord, SamWriter};

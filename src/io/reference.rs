@@ -118,6 +118,11 @@ impl Reference {
     }
 }
 
+/// MD5 (lower-case hex) of a sequence, as SAM's @SQ M5 (of upper-case bases).
+pub fn md5_hex(seq: &[u8]) -> String {
+    hex(&Md5::digest(seq.to_ascii_uppercase()))
+}
+
 /// Lower-case hex of bytes.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -15,10 +15,13 @@ pub mod mapq;
 
 use crate::backend::Backend;
 use crate::error::{CrestError, Result};
+use crate::index::{BeamConfig, Index, SearchKind, Searcher};
 use crate::io::{ReadRecord, Reference, SamRecord};
+use crate::model::encoder::EMBED_BATCH;
 use crate::model::{BitHead, Encoder};
 use crate::ops::align::{self, AlignParams, AlignTask};
 use crate::ops::encode::{GpuSeq, Window};
+use crate::ops::index::NONE;
 use crate::seq::{reverse_complement, PackedSeq};
 
 pub use mapq::{approx_mapq, max_diff};
@@ -40,21 +43,25 @@ pub struct MapConfig {
     pub max_diff: f64,
     /// Reads shorter than this stay unmapped.
     pub min_len: usize,
-    /// Which network proposals to verify.
-    pub propose: Propose,
-    /// Reference k-mer grid stride for nearest-neighbour proposals.
-    pub grid_stride: usize,
+    /// Where proposals come from (any combination).
+    pub propose: Vec<Propose>,
+    /// Beam width of the tree search.
+    pub beam: usize,
 }
 
 /// Where candidate loci come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Propose {
-    /// The bit head's top-2^flip coordinates per window.
+    /// Beam search down the index's k-means tree, then an exact scan of the
+    /// leaves reached: the 2^flip nearest grid k-mers found there.
+    #[value(alias = "tree")]
+    Index,
+    /// The 2^flip nearest grid k-mers by brute force over the whole grid
+    /// (cost grows with the genome; the baseline).
+    #[value(alias = "knn")]
+    Flat,
+    /// The raw-coordinate bit head's top-2^flip coordinates per window.
     Head,
-    /// The 2^flip nearest reference k-mers of each window's embedding.
-    Knn,
-    /// Both.
-    Both,
 }
 
 impl Default for MapConfig {
@@ -67,8 +74,8 @@ impl Default for MapConfig {
             damage_len: 5,
             max_diff: 0.04,
             min_len: 20,
-            propose: Propose::Both,
-            grid_stride: 8,
+            propose: vec![Propose::Index],
+            beam: crate::index::DEFAULT_BEAM,
         }
     }
 }
@@ -91,7 +98,8 @@ pub struct Mapper<'a> {
     be: &'a Backend,
     encoder: &'a Encoder,
     head: Option<&'a BitHead>,
-    grid: Option<crate::train::eval::Grid>,
+    index: Option<&'a Index>,
+    searcher: Option<Searcher>,
     reference: &'a Reference,
     packed: PackedSeq,
     gpu_ref: Option<GpuSeq>,
@@ -114,23 +122,42 @@ impl<'a> Mapper<'a> {
         be: &'a Backend,
         encoder: &'a Encoder,
         head: Option<&'a BitHead>,
+        index: Option<&'a Index>,
         reference: &'a Reference,
         cfg: MapConfig,
     ) -> Result<Self> {
-        if head.is_none() && cfg.propose != Propose::Knn {
+        if cfg.propose.is_empty() {
             return Err(CrestError::Invalid(
-                "the model has no bit head: use --propose knn, or train one with `crest train --head-steps N`".into(),
+                "--propose needs at least one source".into(),
             ));
         }
-        let grid = if cfg.propose == Propose::Head {
-            None
-        } else {
-            Some(crate::train::eval::reference_grid(
+        if head.is_none() && cfg.propose.contains(&Propose::Head) {
+            return Err(CrestError::Invalid(
+                "the model has no bit head: use --propose index, or train one with `crest train --head-steps N`".into(),
+            ));
+        }
+        let kinds: Vec<SearchKind> = cfg
+            .propose
+            .iter()
+            .filter_map(|p| match p {
+                Propose::Index => Some(SearchKind::Tree),
+                Propose::Flat => Some(SearchKind::Flat),
+                Propose::Head => None,
+            })
+            .collect();
+        let searcher = match (kinds.is_empty(), index) {
+            (true, _) => None,
+            (false, Some(ix)) => Some(Searcher::new(
                 be,
-                encoder,
-                reference,
-                cfg.grid_stride,
-            )?)
+                ix,
+                &kinds,
+                BeamConfig { width: cfg.beam },
+            )?),
+            (false, None) => {
+                return Err(CrestError::Invalid(
+                    "--propose index/flat needs an index (crest index)".into(),
+                ))
+            }
         };
         if cfg.pad > align::MAX_PAD {
             return Err(CrestError::Invalid(format!(
@@ -158,7 +185,8 @@ impl<'a> Mapper<'a> {
             be,
             encoder,
             head,
-            grid,
+            index,
+            searcher,
             reference,
             total: packed.len as u64,
             packed,
@@ -201,14 +229,14 @@ impl<'a> Mapper<'a> {
         // 2. network proposals
         let m = 1usize << self.cfg.flip;
         let mut props: Vec<Vec<(u32, i64, f32)>> = vec![Vec::new(); reads.len()];
-        for (chunk_i, chunk) in windows.chunks(crate::train::eval::EMBED_BATCH).enumerate() {
+        for (chunk_i, chunk) in windows.chunks(EMBED_BATCH).enumerate() {
             let n = chunk.len();
             let mut x = self.be.zeros(n * 4 * k)?;
             self.be.onehot(&rseq, chunk, k, &mut x)?;
             let act = self.encoder.forward(self.be, x, n)?;
             // (coordinate, log-weight) proposals of each window
             let mut per_window: Vec<Vec<(u32, f32)>> = vec![Vec::new(); n];
-            if let (Some(head), true) = (self.head, self.cfg.propose != Propose::Knn) {
+            if let (Some(head), true) = (self.head, self.cfg.propose.contains(&Propose::Head)) {
                 let h = head.forward(self.be, &act.e, n)?;
                 let limit = self.total.min(u32::MAX as u64) as u32;
                 let cands = self
@@ -218,32 +246,43 @@ impl<'a> Mapper<'a> {
                     pw.extend(cands[w * m..(w + 1) * m].iter().filter(|c| c.1 > -1e30));
                 }
             }
-            if let Some(grid) = &self.grid {
-                let near = crate::train::eval::nearest_on_device(
-                    self.be,
-                    self.encoder,
-                    &act.z,
-                    n,
-                    grid,
-                    m,
-                )?;
+            if let (Some(searcher), Some(index)) = (&self.searcher, self.index) {
                 // similarity as a log-weight on the head's scale (τ = 0.1): cosine − 1
                 // (Euclidean) or −distance (Poincaré), over τ
                 let best = match self.encoder.cfg.geometry {
                     crate::model::Geometry::Euclidean => 1.0,
                     crate::model::Geometry::Poincare => 0.0,
                 };
-                let t = m.min(grid.loci.len());
-                for (w, pw) in per_window.iter_mut().enumerate() {
-                    for &(sim, j) in &near[w * t..(w + 1) * t] {
-                        let (c, pos) = grid.loci[j as usize];
-                        let coord = (self.offsets[c as usize] + pos as u64) as u32;
-                        pw.push((coord, (sim - best) * 10.0));
+                for &p in &self.cfg.propose {
+                    let kind = match p {
+                        Propose::Index => SearchKind::Tree,
+                        Propose::Flat => SearchKind::Flat,
+                        Propose::Head => continue,
+                    };
+                    let mk = match kind {
+                        SearchKind::Tree => m.min(crate::ops::index::MAX_M),
+                        SearchKind::Flat => m,
+                    };
+                    let near = searcher.search(self.be, kind, &act.z, n, mk)?;
+                    for (w, pw) in per_window.iter_mut().enumerate() {
+                        for &(sim, j) in &near[w * mk..(w + 1) * mk] {
+                            if j == NONE {
+                                continue;
+                            }
+                            let (c, pos) = index.grid.loci[j as usize];
+                            let coord = (self.offsets[c as usize] + pos as u64) as u32;
+                            let s = (sim - best) * 10.0;
+                            pw.push((coord, s));
+                            // exact copies elsewhere: verified too, so that a
+                            // read from a repeat ties (MAPQ 0) even when the
+                            // search found one copy
+                            pw.extend(index.mates.of(j as usize).iter().map(|&g| (g, s)));
+                        }
                     }
                 }
             }
             for (w, pw) in per_window.iter().enumerate() {
-                let (ri, o) = owner[chunk_i * crate::train::eval::EMBED_BATCH + w];
+                let (ri, o) = owner[chunk_i * EMBED_BATCH + w];
                 let l = reads[ri].seq.len() as i64;
                 let kk = (k as i64).min(l);
                 for &(c, s) in pw {

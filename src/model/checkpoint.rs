@@ -181,6 +181,32 @@ impl Checkpoint {
         Ok(Checkpoint { meta, tensors })
     }
 
+    /// Hash (MD5, hex) of the encoder: its architecture and its weights,
+    /// leaving out optimiser moments and heads, so that an index built with
+    /// the encoder stays valid when a head is added to the model file.
+    pub fn encoder_hash(&self) -> String {
+        use md5::Digest;
+        let mut h = md5::Md5::new();
+        h.update(
+            serde_json::to_string(&self.meta.encoder)
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+        for (name, shape, values) in &self.tensors {
+            if name.starts_with("adam.") || name.starts_with("head.") {
+                continue;
+            }
+            h.update(name.as_bytes());
+            for d in shape {
+                h.update((*d as u64).to_le_bytes());
+            }
+            for v in values {
+                h.update(v.to_le_bytes());
+            }
+        }
+        format!("{:x}", h.finalize())
+    }
+
     /// The tensors whose names do not start with `adam.` (the weights).
     pub fn weights(&self) -> Vec<(String, Vec<f32>)> {
         self.tensors

@@ -22,6 +22,9 @@ use crate::ops::poincare::Radial;
 use crate::ops::reduce::RowOp;
 use crate::rng::Rng;
 
+/// Windows embedded per encoder call.
+pub const EMBED_BATCH: usize = 1024;
+
 /// Embedding geometry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -402,6 +405,28 @@ impl Encoder {
             hyp,
             z,
         })
+    }
+
+    /// Embed windows of `seq` (z, `[n, proj_dim]`, host copy) in batches of
+    /// [`EMBED_BATCH`]; `progress(done, total)` after each batch.
+    pub fn embed_windows(
+        &self,
+        be: &Backend,
+        seq: &crate::seq::PackedSeq,
+        windows: &[crate::ops::encode::Window],
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Vec<f32>> {
+        let k = self.cfg.k;
+        let mut out = Vec::with_capacity(windows.len() * self.cfg.proj_dim);
+        for chunk in windows.chunks(EMBED_BATCH) {
+            let mut x = be.zeros(chunk.len() * 4 * k)?;
+            be.onehot(seq, chunk, k, &mut x)?;
+            let act = self.forward(be, x, chunk.len())?;
+            out.extend(be.read(&act.z)?);
+            be.end_step()?;
+            progress(out.len() / self.cfg.proj_dim, windows.len());
+        }
+        Ok(out)
     }
 
     /// The curvature tensor (one value) of a Poincaré encoder.

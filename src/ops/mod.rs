@@ -8,6 +8,7 @@ pub mod conv1d;
 pub mod elementwise;
 pub mod encode;
 pub mod gemm;
+pub mod index;
 pub mod loss;
 pub mod optim;
 pub mod poincare;
@@ -96,6 +97,7 @@ pub fn all_shaders() -> Vec<(&'static str, &'static str)> {
         ("gemm", gemm::source()),
         ("poincare", poincare::source()),
         ("radam", radam::source()),
+        ("index", index::SOURCE),
     ];
     for mode in conv1d::ConvPass::ALL {
         v.push((mode.shader_name(), conv1d::source(mode)));

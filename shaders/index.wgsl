@@ -1,0 +1,354 @@
+// Nearest-neighbour index kernels: building a balanced k-means tree over
+// reference k-mer embeddings, and batched beam search down it.
+//
+// Similarity ("score", larger is closer) of two p-vectors a, b:
+//   metric 0 (cosine on unit vectors): a · b
+//   metric 1 (Poincaré ball, curvature -c, c = fparam[0]):
+//       -d(a, b) = -(1/√c) arcosh(1 + 2c‖a−b‖² / ((1−c‖a‖²)(1−c‖b‖²)))
+//     with the conformal product clamped to ≥ 1e-15 and
+//     arcosh(1 + t) = log(1 + t + sqrt(t (t + 2))).
+// Point data (the `data` chunks of assign, accumulate and leaf_scan) is
+// stored "blocked": rows in blocks of 64, dimension-major within a block,
+//   element (row r, dim d) at (r / 64)·64·dim + d·64 + r % 64,
+// so that neighbouring threads (neighbouring rows) read neighbouring words.
+// Every loop sums over dimensions in index order, like the CPU twin
+// (src/ops/index.rs), so scores agree to float rounding.
+//
+// Entry points:
+//   assign      one thread per point of a data chunk: scores against the B
+//               centroids of its group (scores[(row0+i)·B + j]) and the first
+//               best child (best[row0+i]). Groups index centroid rows g·B .. g·B+B.
+//   accumulate  one workgroup per centroid c: sums[c] += Σ_m w[m]·data[m] over
+//               the chunk-local members m in csr (offsets csr[0..=nc], then
+//               member rows); w = fparam (tangent-space weights for Poincaré).
+//   beam_step   one workgroup per query: the W_in nodes of its beam (node ids
+//               at the level above, NONE = empty slot) expand to W_in·B
+//               children; empty subtrees (no leaf slots) score -3e38; the
+//               best W_out children (score desc, then child id asc) are written
+//               to best (ids) and out (scores). W_in·B ≤ 1024.
+//   leaf_scan   one workgroup per query: exact scan of the slots of its W leaves
+//               that fall in this data chunk ([slot0, slot1)); aux2 holds the
+//               leaf offsets (leaves + 1 = span words) then perm (slot → grid
+//               index); merges them with
+//               the M results already in out/best unless `first`; result sorted
+//               by score desc, then grid index (perm[slot]) asc; M ≤ 16.
+
+struct Params {
+    rows: u32,
+    dim: u32,
+    branch: u32,
+    metric: u32,
+    width_in: u32,
+    width_out: u32,
+    span: u32,
+    row0: u32,
+    slot0: u32,
+    slot1: u32,
+    first: u32,
+    n_centroids: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> src_a: array<f32>;
+@group(0) @binding(2) var<storage, read> src_b: array<f32>;
+@group(0) @binding(3) var<storage, read> aux: array<u32>;
+@group(0) @binding(4) var<storage, read> aux2: array<u32>;
+@group(0) @binding(5) var<storage, read> fparam: array<f32>;
+@group(0) @binding(6) var<storage, read_write> out: array<f32>;
+@group(0) @binding(7) var<storage, read_write> best: array<u32>;
+
+const NONE: u32 = 0xffffffffu;
+const EMPTY: f32 = -3.0e38;
+const TAKEN: f32 = -3.4e38;
+const WG: u32 = 64u;
+// beam children (≤ 1024) or leaf-scan candidates (64 threads × M + M)
+const MAX_CHILDREN: u32 = 1040u;
+const MAX_M: u32 = 16u;
+const MAX_DIM: u32 = 256u;
+
+fn blk(r: u32, d: u32) -> u32 {
+    return (r / WG) * WG * params.dim + d * WG + r % WG;
+}
+
+fn finish_score(dot: f32, sq: f32, na: f32, nb: f32) -> f32 {
+    if params.metric == 0u {
+        return dot;
+    }
+    let c = fparam[0];
+    let den = max((1.0 - c * na) * (1.0 - c * nb), 1e-15);
+    let t = max(2.0 * c * sq / den, 0.0);
+    return -log(1.0 + t + sqrt(t * (t + 2.0))) / sqrt(c);
+}
+
+// score(data row r (blocked src_a), src_b[ib ..]); cosine needs the dot product only
+fn score_ab(r: u32, ib: u32) -> f32 {
+    var dot = 0.0;
+    if params.metric == 0u {
+        for (var d = 0u; d < params.dim; d++) {
+            dot += src_a[blk(r, d)] * src_b[ib + d];
+        }
+        return dot;
+    }
+    var sq = 0.0;
+    var na = 0.0;
+    var nb = 0.0;
+    for (var d = 0u; d < params.dim; d++) {
+        let a = src_a[blk(r, d)];
+        let b = src_b[ib + d];
+        dot += a * b;
+        let e = a - b;
+        sq += e * e;
+        na += a * a;
+        nb += b * b;
+    }
+    return finish_score(dot, sq, na, nb);
+}
+
+@compute @workgroup_size(64)
+fn assign(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * WG;
+    if i >= params.rows {
+        return;
+    }
+    let r = params.row0 + i;
+    let g = aux[r];
+    var top = TAKEN;
+    var arg = 0u;
+    for (var j = 0u; j < params.branch; j++) {
+        let s = score_ab(i, (g * params.branch + j) * params.dim);
+        out[r * params.branch + j] = s;
+        if s > top {
+            top = s;
+            arg = j;
+        }
+    }
+    best[r] = arg;
+}
+
+@compute @workgroup_size(64)
+fn accumulate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let c = wid.x + wid.y * nwg.x;
+    if c >= params.n_centroids {
+        return;
+    }
+    let lo = aux[c];
+    let hi = aux[c + 1u];
+    let base = params.n_centroids + 1u;
+    for (var d = lid.x; d < params.dim; d += WG) {
+        var acc = 0.0;
+        for (var m = lo; m < hi; m++) {
+            let row = aux[base + m];
+            acc += fparam[row] * src_a[blk(row, d)];
+        }
+        out[c * params.dim + d] += acc;
+    }
+}
+
+var<workgroup> q_sh: array<f32, MAX_DIM>;
+var<workgroup> sc_sh: array<f32, MAX_CHILDREN>;
+var<workgroup> id_sh: array<u32, MAX_CHILDREN>;
+var<workgroup> red_s: array<f32, WG>;
+var<workgroup> red_i: array<u32, WG>;
+var<workgroup> red_k: array<u32, WG>;
+
+// score(q_sh, src_b[ib ..]); cosine needs the dot product only
+fn score_q(ib: u32) -> f32 {
+    var dot = 0.0;
+    if params.metric == 0u {
+        for (var d = 0u; d < params.dim; d++) {
+            dot += q_sh[d] * src_b[ib + d];
+        }
+        return dot;
+    }
+    var sq = 0.0;
+    var na = 0.0;
+    var nb = 0.0;
+    for (var d = 0u; d < params.dim; d++) {
+        let a = q_sh[d];
+        let b = src_b[ib + d];
+        dot += a * b;
+        let e = a - b;
+        sq += e * e;
+        na += a * a;
+        nb += b * b;
+    }
+    return finish_score(dot, sq, na, nb);
+}
+
+// score(q_sh, data row r of blocked src_b)
+fn score_slot(r: u32) -> f32 {
+    var dot = 0.0;
+    if params.metric == 0u {
+        for (var d = 0u; d < params.dim; d++) {
+            dot += q_sh[d] * src_b[blk(r, d)];
+        }
+        return dot;
+    }
+    var sq = 0.0;
+    var na = 0.0;
+    var nb = 0.0;
+    for (var d = 0u; d < params.dim; d++) {
+        let a = q_sh[d];
+        let b = src_b[blk(r, d)];
+        dot += a * b;
+        let e = a - b;
+        sq += e * e;
+        na += a * a;
+        nb += b * b;
+    }
+    return finish_score(dot, sq, na, nb);
+}
+
+fn load_query(q: u32, t: u32) {
+    for (var d = t; d < params.dim; d += WG) {
+        q_sh[d] = src_a[q * params.dim + d];
+    }
+}
+
+// (a_s, a_i) beats (b_s, b_i): larger score, then smaller id.
+fn beats(a_s: f32, a_i: u32, b_s: f32, b_i: u32) -> bool {
+    return a_s > b_s || (a_s == b_s && a_i < b_i);
+}
+
+// Parallel arg-best over sc_sh/id_sh[0..n]: the winning slot lands in red_k[0].
+fn argbest(t: u32, n: u32) {
+    var bs = TAKEN;
+    var bi = NONE;
+    var bk = NONE;
+    for (var k = t; k < n; k += WG) {
+        if bk == NONE || beats(sc_sh[k], id_sh[k], bs, bi) {
+            bs = sc_sh[k];
+            bi = id_sh[k];
+            bk = k;
+        }
+    }
+    red_s[t] = bs;
+    red_i[t] = bi;
+    red_k[t] = bk;
+    workgroupBarrier();
+    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
+        if t < stride {
+            let o = t + stride;
+            if red_k[o] != NONE && (red_k[t] == NONE || beats(red_s[o], red_i[o], red_s[t], red_i[t])) {
+                red_s[t] = red_s[o];
+                red_i[t] = red_i[o];
+                red_k[t] = red_k[o];
+            }
+        }
+        workgroupBarrier();
+    }
+}
+
+// Write the best `m` of sc_sh/id_sh[0..n] to out/best[q·m ..]; used-up or
+// empty entries come out as (EMPTY, NONE).
+fn select_top(q: u32, t: u32, n: u32, m: u32) {
+    for (var r = 0u; r < m; r++) {
+        argbest(t, n);
+        let k = red_k[0];
+        let s = red_s[0];
+        let id = red_i[0];
+        workgroupBarrier();
+        if t == 0u {
+            if k == NONE || s <= -1.0e30 || id == NONE {
+                out[q * m + r] = EMPTY;
+                best[q * m + r] = NONE;
+            } else {
+                out[q * m + r] = s;
+                best[q * m + r] = id;
+            }
+            if k != NONE {
+                sc_sh[k] = TAKEN;
+                id_sh[k] = NONE;
+            }
+        }
+        workgroupBarrier();
+    }
+}
+
+@compute @workgroup_size(64)
+fn beam_step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let q = wid.x + wid.y * nwg.x;
+    if q >= params.rows {
+        return;
+    }
+    let t = lid.x;
+    load_query(q, t);
+    workgroupBarrier();
+    let n = params.width_in * params.branch;
+    for (var k = t; k < n; k += WG) {
+        let w = k / params.branch;
+        let j = k % params.branch;
+        let node = aux[q * params.width_in + w];
+        var s = EMPTY;
+        var id = NONE;
+        if node != NONE {
+            let child = node * params.branch + j;
+            let size = aux2[(child + 1u) * params.span] - aux2[child * params.span];
+            id = child;
+            if size > 0u {
+                s = score_q(child * params.dim);
+            }
+        }
+        sc_sh[k] = s;
+        id_sh[k] = id;
+    }
+    workgroupBarrier();
+    select_top(q, t, n, params.width_out);
+}
+
+@compute @workgroup_size(64)
+fn leaf_scan(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let q = wid.x + wid.y * nwg.x;
+    if q >= params.rows {
+        return;
+    }
+    let t = lid.x;
+    let m = params.width_out;
+    load_query(q, t);
+    workgroupBarrier();
+    // per-thread top-m, sorted best first
+    var ls: array<f32, MAX_M>;
+    var li: array<u32, MAX_M>;
+    for (var r = 0u; r < MAX_M; r++) {
+        ls[r] = TAKEN;
+        li[r] = NONE;
+    }
+    for (var w = 0u; w < params.width_in; w++) {
+        let leaf = aux[q * params.width_in + w];
+        if leaf == NONE {
+            continue;
+        }
+        let lo = max(aux2[leaf], params.slot0);
+        let hi = min(aux2[leaf + 1u], params.slot1);
+        for (var slot = lo + t; slot < hi; slot += WG) {
+            let s = score_slot(slot - params.slot0);
+            let gi = aux2[params.span + slot];
+            if beats(s, gi, ls[m - 1u], li[m - 1u]) {
+                var r = m - 1u;
+                while r > 0u && beats(s, gi, ls[r - 1u], li[r - 1u]) {
+                    ls[r] = ls[r - 1u];
+                    li[r] = li[r - 1u];
+                    r--;
+                }
+                ls[r] = s;
+                li[r] = gi;
+            }
+        }
+    }
+    for (var r = 0u; r < m; r++) {
+        sc_sh[t * m + r] = ls[r];
+        id_sh[t * m + r] = li[r];
+    }
+    var n = WG * m;
+    if params.first == 0u && t == 0u {
+        for (var r = 0u; r < m; r++) {
+            sc_sh[n + r] = select(TAKEN, out[q * m + r], best[q * m + r] != NONE);
+            id_sh[n + r] = best[q * m + r];
+        }
+    }
+    if params.first == 0u {
+        n += m;
+    }
+    workgroupBarrier();
+    select_top(q, t, n, m);
+}

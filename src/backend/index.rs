@@ -1,0 +1,218 @@
+//! Index ops on a [`Backend`] (see [`crate::ops::index`]): k-means assignment
+//! and accumulation, beam steps and leaf scans. Integer operands (groups,
+//! beams, offsets, ids) live in [`Words`].
+
+use super::{c, cm, g, Backend, Tensor};
+use crate::error::{CrestError, Result};
+use crate::gpu::GpuBuf;
+use crate::ops::index::{self as ix, AssignDims, BeamDims, LeafDims, Metric};
+
+/// A u32 tensor living on a backend.
+#[derive(Clone, Debug)]
+pub enum Words {
+    /// On the wgpu device.
+    Gpu(GpuBuf),
+    /// In host memory.
+    Cpu(Vec<u32>),
+}
+
+impl Words {
+    /// Number of words.
+    pub fn len(&self) -> usize {
+        match self {
+            Words::Gpu(b) => b.len,
+            Words::Cpu(v) => v.len(),
+        }
+    }
+    /// Whether it has no words.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn gw(w: &Words) -> Result<&GpuBuf> {
+    match w {
+        Words::Gpu(b) => Ok(b),
+        Words::Cpu(_) => Err(CrestError::Invalid(
+            "words are on a different backend than the op".into(),
+        )),
+    }
+}
+
+fn cw(w: &Words) -> Result<&[u32]> {
+    match w {
+        Words::Cpu(v) => Ok(v),
+        Words::Gpu(_) => Err(CrestError::Invalid(
+            "words are on a different backend than the op".into(),
+        )),
+    }
+}
+
+fn cwm(w: &mut Words) -> Result<&mut Vec<u32>> {
+    match w {
+        Words::Cpu(v) => Ok(v),
+        Words::Gpu(_) => Err(CrestError::Invalid(
+            "words are on a different backend than the op".into(),
+        )),
+    }
+}
+
+/// The curvature a metric carries, as the one-element tensor GPU kernels bind.
+fn metric_c(metric: Metric) -> f32 {
+    match metric {
+        Metric::Cosine => 0.0,
+        Metric::Poincare(c) => c,
+    }
+}
+
+impl Backend {
+    /// Copy u32 host data to the backend.
+    pub fn upload_words(&self, data: &[u32]) -> Result<Words> {
+        gpu_or_cpu!(self, gpu => Ok(Words::Gpu(gpu.upload("words", data)?)), Ok(Words::Cpu(data.to_vec())))
+    }
+
+    /// Copy u32 words to the host.
+    pub fn read_words(&self, w: &Words) -> Result<Vec<u32>> {
+        gpu_or_cpu!(self, gpu => gpu.read::<u32>(gw(w)?), Ok(cw(w)?.to_vec()))
+    }
+
+    fn curv_buf(&self, metric: Metric) -> Result<Tensor> {
+        self.upload(&[metric_c(metric)])
+    }
+
+    /// k-means assignment of one data chunk (see [`ix::assign_cpu`]).
+    pub fn kmeans_assign(
+        &self,
+        d: &AssignDims,
+        data: &Tensor,
+        centroids: &Tensor,
+        group: &Words,
+        metric: Metric,
+        scores: &mut Tensor,
+        best: &mut Words,
+    ) -> Result<()> {
+        match self {
+            Backend::Gpu(gpu) => {
+                let curv = self.curv_buf(metric)?;
+                ix::assign_gpu(
+                    gpu,
+                    d,
+                    g(data)?,
+                    g(centroids)?,
+                    gw(group)?,
+                    metric,
+                    g(&curv)?,
+                    g(scores)?,
+                    gw(best)?,
+                )
+            }
+            Backend::CpuReference => ix::assign_cpu(
+                d,
+                c(data)?,
+                c(centroids)?,
+                cw(group)?,
+                metric,
+                cm(scores)?,
+                cwm(best)?,
+            ),
+        }
+    }
+
+    /// Weighted member sums per centroid, added into `sums` (see [`ix::accumulate_cpu`]).
+    pub fn kmeans_accumulate(
+        &self,
+        data: &Tensor,
+        csr: &Words,
+        weights: &Tensor,
+        nc: usize,
+        dim: usize,
+        sums: &mut Tensor,
+    ) -> Result<()> {
+        gpu_or_cpu!(self, gpu => ix::accumulate_gpu(gpu, g(data)?, gw(csr)?, g(weights)?, nc, dim, g(sums)?),
+            ix::accumulate_cpu(c(data)?, cw(csr)?, c(weights)?, nc, dim, cm(sums)?))
+    }
+
+    /// One beam step (see [`ix::beam_step_cpu`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn beam_step(
+        &self,
+        d: &BeamDims,
+        queries: &Tensor,
+        centroids: &Tensor,
+        beam_in: &Words,
+        leaf_offsets: &Words,
+        metric: Metric,
+        out_scores: &mut Tensor,
+        out_ids: &mut Words,
+    ) -> Result<()> {
+        match self {
+            Backend::Gpu(gpu) => {
+                let curv = self.curv_buf(metric)?;
+                ix::beam_step_gpu(
+                    gpu,
+                    d,
+                    g(queries)?,
+                    g(centroids)?,
+                    gw(beam_in)?,
+                    gw(leaf_offsets)?,
+                    metric,
+                    g(&curv)?,
+                    g(out_scores)?,
+                    gw(out_ids)?,
+                )
+            }
+            Backend::CpuReference => ix::beam_step_cpu(
+                d,
+                c(queries)?,
+                c(centroids)?,
+                cw(beam_in)?,
+                cw(leaf_offsets)?,
+                metric,
+                cm(out_scores)?,
+                cwm(out_ids)?,
+            ),
+        }
+    }
+
+    /// Exact scan of chosen leaves in one data chunk (see [`ix::leaf_scan_cpu`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn leaf_scan(
+        &self,
+        d: &LeafDims,
+        queries: &Tensor,
+        data: &Tensor,
+        leaves: &Words,
+        offsets_perm: &Words,
+        metric: Metric,
+        out_scores: &mut Tensor,
+        out_ids: &mut Words,
+    ) -> Result<()> {
+        match self {
+            Backend::Gpu(gpu) => {
+                let curv = self.curv_buf(metric)?;
+                ix::leaf_scan_gpu(
+                    gpu,
+                    d,
+                    g(queries)?,
+                    g(data)?,
+                    gw(leaves)?,
+                    gw(offsets_perm)?,
+                    metric,
+                    g(&curv)?,
+                    g(out_scores)?,
+                    gw(out_ids)?,
+                )
+            }
+            Backend::CpuReference => ix::leaf_scan_cpu(
+                d,
+                c(queries)?,
+                c(data)?,
+                cw(leaves)?,
+                cw(offsets_perm)?,
+                metric,
+                cm(out_scores)?,
+                cwm(out_ids)?,
+            ),
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! `crest index`: embed a reference's k-mer grid with a model, build the
+//! k-means tree and the repeat table, and save them (see [`crate::index`]).
+//! `crest map --index` loads the file, or builds and caches it when absent.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::backend::Backend;
+use crate::error::Result;
+use crate::index::{Index, IndexOptions};
+use crate::io::Reference;
+use crate::model::{Checkpoint, Encoder};
+
+/// Options of `crest index`.
+#[derive(clap::Args, Debug)]
+pub struct IndexArgs {
+    /// Model file (any encoder; it need not have been trained on this reference).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Reference FASTA to index (.gz allowed).
+    #[arg(long)]
+    pub reference: PathBuf,
+    /// Output index file (conventionally REF.crest-index).
+    #[arg(short, long)]
+    pub out: PathBuf,
+    /// Tree building options.
+    #[command(flatten)]
+    pub build: BuildArgs,
+}
+
+/// Options that shape an index (shared by `crest index` and `crest map`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct BuildArgs {
+    /// Reference k-mer grid stride (bp).
+    #[arg(long, default_value_t = IndexOptions::default().grid_stride)]
+    pub grid_stride: usize,
+    /// Children per tree node (power of two, 2..=64).
+    #[arg(long, default_value_t = IndexOptions::default().branch)]
+    pub branch: usize,
+    /// Target grid k-mers per leaf (sets the depth).
+    #[arg(long, default_value_t = IndexOptions::default().leaf)]
+    pub leaf: usize,
+    /// Tree depth (overrides --leaf).
+    #[arg(long)]
+    pub depth: Option<usize>,
+    /// Lloyd iterations per level.
+    #[arg(long, default_value_t = IndexOptions::default().iters)]
+    pub iters: usize,
+    /// Seed of the initial centroids.
+    #[arg(long, default_value_t = IndexOptions::default().seed)]
+    pub index_seed: u64,
+}
+
+impl BuildArgs {
+    /// As library options.
+    pub fn options(&self) -> IndexOptions {
+        IndexOptions {
+            grid_stride: self.grid_stride,
+            branch: self.branch,
+            leaf: self.leaf,
+            depth: self.depth,
+            iters: self.iters,
+            seed: self.index_seed,
+        }
+    }
+}
+
+/// Build an index with progress bars on stderr and a one-line summary.
+pub fn build_with_progress(
+    be: &Backend,
+    ck: &Checkpoint,
+    enc: &Encoder,
+    reference: &Reference,
+    opts: &IndexOptions,
+) -> Result<Index> {
+    let t0 = Instant::now();
+    let mut stage = String::new();
+    let mut pb: Option<indicatif::ProgressBar> = None;
+    let mut t_stage = Instant::now();
+    let mut times: Vec<(String, f64)> = Vec::new();
+    let index = Index::build(be, ck, enc, reference, opts, &mut |s, done, total| {
+        if s != stage {
+            if let Some(p) = pb.take() {
+                p.finish_and_clear();
+            }
+            if !stage.is_empty() {
+                times.push((stage.clone(), t_stage.elapsed().as_secs_f64()));
+            }
+            stage = s.to_string();
+            t_stage = Instant::now();
+            pb = Some(super::bar(total as u64, &format!("index: {s}")));
+        }
+        if let Some(p) = &pb {
+            p.set_length(total as u64);
+            p.set_position(done as u64);
+        }
+    })?;
+    if let Some(p) = pb.take() {
+        p.finish_and_clear();
+    }
+    times.push((stage, t_stage.elapsed().as_secs_f64()));
+    let secs = t0.elapsed().as_secs_f64();
+    let per: Vec<String> = times.iter().map(|(s, t)| format!("{s} {t:.1}s")).collect();
+    eprintln!(
+        "crest index: {} grid k-mers (stride {}), tree branch {} depth {} ({} leaves), {} k-mers with exact copies; {:.1}s ({}) on {}",
+        index.grid.len(),
+        index.meta.grid_stride,
+        index.meta.tree.branch,
+        index.meta.tree.depth,
+        index.meta.tree.leaves(),
+        index.meta.repeated,
+        secs,
+        per.join(", "),
+        be.name()
+    );
+    Ok(index)
+}
+
+/// Load `path` and check it against the model and reference, or build it
+/// (and save it to `path`) when the file does not exist.
+pub fn load_or_build(
+    be: &Backend,
+    path: &Path,
+    ck: &Checkpoint,
+    model_path: &Path,
+    enc: &Encoder,
+    reference: &Reference,
+    ref_path: &Path,
+    opts: &IndexOptions,
+) -> Result<Index> {
+    if path.exists() {
+        let index = Index::load(path)?;
+        index.check(path, ck, model_path, reference, ref_path)?;
+        return Ok(index);
+    }
+    eprintln!("crest: {} does not exist; building it", path.display());
+    let index = build_with_progress(be, ck, enc, reference, opts)?;
+    index.save(path)?;
+    eprintln!("wrote {}", path.display());
+    Ok(index)
+}
+
+/// Run `crest index`.
+pub fn index(be: &Backend, a: &IndexArgs) -> Result<()> {
+    let (ck, enc) = super::load_model(be, &a.model)?;
+    let reference = Reference::load(&a.reference)?;
+    let index = build_with_progress(be, &ck, &enc, &reference, &a.build.options())?;
+    index.save(&a.out)?;
+    eprintln!("wrote {}", a.out.display());
+    Ok(())
+}

@@ -1,0 +1,200 @@
+//! Index files: safetensors holding the grid (loci, embeddings), the tree
+//! (centroids per level, leaf offsets, slot permutation) and the repeat
+//! mates, with one metadata entry `crest-index` (JSON [`IndexMeta`]). The
+//! bytes depend only on the contents, so the same model, reference and
+//! options give the same file.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use safetensors::tensor::{Dtype, TensorView};
+
+use super::{Grid, Index, IndexMeta, Mates, Tree, FORMAT};
+use crate::error::{CrestError, Result};
+
+fn f32_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn u32_bytes(v: &[u32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Write `index` to `path` (temporary file in the same folder, then renamed;
+/// an existing `path` that is not a regular file is refused).
+pub fn save(index: &Index, path: &Path) -> Result<()> {
+    if let Ok(md) = std::fs::symlink_metadata(path) {
+        if !md.file_type().is_file() {
+            return Err(CrestError::Invalid(format!(
+                "{} exists and is not a regular file; choose another index name",
+                path.display()
+            )));
+        }
+    }
+    let p = index.grid.dim;
+    let n = index.grid.len();
+    let loci: Vec<u32> = index.grid.loci.iter().flat_map(|&(c, s)| [c, s]).collect();
+    let mut named: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = vec![
+        (
+            "grid.z".into(),
+            Dtype::F32,
+            vec![n, p],
+            f32_bytes(&index.grid.z),
+        ),
+        ("grid.loci".into(), Dtype::U32, vec![n, 2], u32_bytes(&loci)),
+        (
+            "tree.perm".into(),
+            Dtype::U32,
+            vec![n],
+            u32_bytes(&index.tree.perm),
+        ),
+        (
+            "tree.leaf_offsets".into(),
+            Dtype::U32,
+            vec![index.tree.leaf_offsets.len()],
+            u32_bytes(&index.tree.leaf_offsets),
+        ),
+        (
+            "mates.offsets".into(),
+            Dtype::U32,
+            vec![index.mates.offsets.len()],
+            u32_bytes(&index.mates.offsets),
+        ),
+        (
+            "mates.coords".into(),
+            Dtype::U32,
+            vec![index.mates.coords.len()],
+            u32_bytes(&index.mates.coords),
+        ),
+    ];
+    for (l, c) in index.tree.centroids.iter().enumerate() {
+        named.push((
+            format!("tree.level{}", l + 1),
+            Dtype::F32,
+            vec![c.len() / p.max(1), p],
+            f32_bytes(c),
+        ));
+    }
+    let views = named
+        .iter()
+        .map(|(name, dt, shape, b)| {
+            TensorView::new(*dt, shape.clone(), b)
+                .map(|v| (name.clone(), v))
+                .map_err(|e| CrestError::Invalid(format!("index tensor {name}: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let meta =
+        serde_json::to_string(&index.meta).map_err(|e| CrestError::Invalid(e.to_string()))?;
+    let info = HashMap::from([("crest-index".to_string(), meta)]);
+    let data = safetensors::serialize(views, Some(info))
+        .map_err(|e| CrestError::Invalid(format!("serialising index: {e}")))?;
+    let name = path
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "index".into());
+    let tmp = path.with_file_name(format!(".{name}.partial-{}", std::process::id()));
+    if let Err(e) = std::fs::write(&tmp, data) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(CrestError::io(&tmp, e));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        CrestError::io(path, e)
+    })
+}
+
+/// Read an index file.
+pub fn load(path: &Path) -> Result<Index> {
+    let data = std::fs::read(path).map_err(|e| CrestError::io(path, e))?;
+    let bad = |m: String| CrestError::UnknownFormat {
+        path: path.into(),
+        message: m,
+    };
+    let (_, md) = safetensors::SafeTensors::read_metadata(&data)
+        .map_err(|e| bad(format!("not a crest index (safetensors): {e}")))?;
+    let meta_json = md
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("crest-index"))
+        .ok_or_else(|| {
+            bad("safetensors file without crest-index metadata: not a crest index".into())
+        })?;
+    let meta: IndexMeta = serde_json::from_str(meta_json)
+        .map_err(|e| bad(format!("bad crest-index metadata: {e}")))?;
+    if meta.format != FORMAT {
+        return Err(bad(format!(
+            "index format '{}' (this crest reads {FORMAT})",
+            meta.format
+        )));
+    }
+    let st = safetensors::SafeTensors::deserialize(&data)
+        .map_err(|e| bad(format!("corrupt index: {e}")))?;
+    let get = |name: &str, dt: Dtype| -> Result<Vec<[u8; 4]>> {
+        let v = st
+            .tensor(name)
+            .map_err(|_| bad(format!("index has no tensor {name}")))?;
+        if v.dtype() != dt {
+            return Err(bad(format!(
+                "tensor {name} is {:?}, expected {dt:?}",
+                v.dtype()
+            )));
+        }
+        Ok(v.data()
+            .chunks_exact(4)
+            .map(|b| [b[0], b[1], b[2], b[3]])
+            .collect())
+    };
+    let f = |name: &str| -> Result<Vec<f32>> {
+        Ok(get(name, Dtype::F32)?
+            .into_iter()
+            .map(f32::from_le_bytes)
+            .collect())
+    };
+    let u = |name: &str| -> Result<Vec<u32>> {
+        Ok(get(name, Dtype::U32)?
+            .into_iter()
+            .map(u32::from_le_bytes)
+            .collect())
+    };
+    let z = f("grid.z")?;
+    let loci_flat = u("grid.loci")?;
+    let loci: Vec<(u32, u32)> = loci_flat.chunks_exact(2).map(|w| (w[0], w[1])).collect();
+    let dim = meta.dim;
+    if dim == 0 || z.len() != loci.len() * dim || loci.len() != meta.grid {
+        return Err(bad(format!(
+            "grid of {} loci does not match {} embedding values of dimension {dim}",
+            loci.len(),
+            z.len()
+        )));
+    }
+    if z.iter().any(|x| !x.is_finite()) {
+        return Err(bad("grid embeddings hold non-finite values".into()));
+    }
+    let centroids = (1..=meta.tree.depth)
+        .map(|l| f(&format!("tree.level{l}")))
+        .collect::<Result<Vec<_>>>()?;
+    let tree = Tree {
+        shape: meta.tree,
+        centroids,
+        leaf_offsets: u("tree.leaf_offsets")?,
+        perm: u("tree.perm")?,
+    };
+    tree.validate(loci.len(), dim)
+        .map_err(|e| bad(e.to_string()))?;
+    let mates = Mates {
+        offsets: u("mates.offsets")?,
+        coords: u("mates.coords")?,
+    };
+    if mates.offsets.len() != loci.len() + 1
+        || mates.offsets.windows(2).any(|w| w[0] > w[1])
+        || *mates.offsets.last().unwrap_or(&0) as usize != mates.coords.len()
+    {
+        return Err(bad("repeat table does not match the grid".into()));
+    }
+    Ok(Index {
+        meta,
+        grid: Grid { loci, z, dim },
+        tree,
+        mates,
+    })
+}

@@ -1,0 +1,348 @@
+//! Nearest-neighbour search over reference k-mer embeddings: the grid
+//! ([`grid`]), exact flat search ([`flat`], baseline and oracle), a balanced
+//! k-means tree with batched beam search on the device ([`tree`]), exact
+//! repeat copies of grid k-mers ([`repeats`]) and index files ([`file`]).
+//! Used by `crest index`, `crest map` and `crest eval-embed`.
+
+pub mod file;
+pub mod flat;
+pub mod grid;
+pub mod repeats;
+pub mod tree;
+
+use std::path::Path;
+
+use crate::backend::{Backend, Tensor};
+use crate::error::{CrestError, Result};
+use crate::io::Reference;
+use crate::model::{Checkpoint, ContigInfo, Encoder, Geometry, ModelMeta};
+use crate::ops::index::Metric;
+
+pub use flat::FlatIndex;
+pub use grid::{reference_grid, Grid};
+pub use repeats::Mates;
+pub use tree::{BeamConfig, BuildConfig, DeviceTree, Tree, TreeShape, DEFAULT_BEAM};
+
+/// Format tag of index files.
+pub const FORMAT: &str = "crest-index/1";
+
+/// Everything about an index except its arrays.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct IndexMeta {
+    /// Format version.
+    pub format: String,
+    /// [`Checkpoint::encoder_hash`] of the model the grid was embedded with.
+    pub model_hash: String,
+    /// k-mer length.
+    pub k: usize,
+    /// Embedding dimension.
+    pub dim: usize,
+    /// Geometry of the embeddings.
+    pub geometry: Geometry,
+    /// Curvature c (Poincaré).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub curvature: Option<f32>,
+    /// The indexed reference: contig names, lengths, MD5s.
+    pub reference: Vec<ContigInfo>,
+    /// Grid stride (bp).
+    pub grid_stride: usize,
+    /// Grid k-mers.
+    pub grid: usize,
+    /// Tree shape.
+    pub tree: TreeShape,
+    /// Lloyd iterations per level.
+    pub iters: usize,
+    /// Seed of the tree's initial centroids.
+    pub seed: u64,
+    /// Grid k-mers with exact copies elsewhere in the reference.
+    pub repeated: usize,
+}
+
+/// Options of an index build.
+#[derive(Clone, Copy, Debug)]
+pub struct IndexOptions {
+    /// Grid stride (bp).
+    pub grid_stride: usize,
+    /// Children per node.
+    pub branch: usize,
+    /// Target leaf size (the depth follows from it), unless `depth` is given.
+    pub leaf: usize,
+    /// Explicit depth.
+    pub depth: Option<usize>,
+    /// Lloyd iterations per level.
+    pub iters: usize,
+    /// Seed.
+    pub seed: u64,
+}
+
+impl Default for IndexOptions {
+    fn default() -> Self {
+        IndexOptions {
+            grid_stride: 8,
+            branch: 16,
+            leaf: 256,
+            depth: None,
+            iters: 6,
+            seed: 1,
+        }
+    }
+}
+
+/// A built or loaded index.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Index {
+    /// Metadata.
+    pub meta: IndexMeta,
+    /// Grid loci and embeddings.
+    pub grid: Grid,
+    /// The k-means tree.
+    pub tree: Tree,
+    /// Exact copies of grid k-mers.
+    pub mates: Mates,
+}
+
+/// The similarity metric of an encoder's embeddings (reads c from the device).
+pub fn metric_of(be: &Backend, enc: &Encoder) -> Result<Metric> {
+    Ok(match enc.curvature() {
+        None => Metric::Cosine,
+        Some(t) => Metric::Poincare(
+            be.read(t)?
+                .first()
+                .copied()
+                .ok_or_else(|| CrestError::Invalid("empty curvature".into()))?,
+        ),
+    })
+}
+
+/// Progress of an index build: (stage, done, total).
+pub type Progress<'a> = &'a mut dyn FnMut(&str, usize, usize);
+
+impl Index {
+    /// Embed the reference grid, build the tree and find repeat copies.
+    pub fn build(
+        be: &Backend,
+        ck: &Checkpoint,
+        enc: &Encoder,
+        reference: &Reference,
+        opts: &IndexOptions,
+        progress: Progress<'_>,
+    ) -> Result<Index> {
+        let metric = metric_of(be, enc)?;
+        let grid = reference_grid(be, enc, reference, opts.grid_stride, &mut |d, t| {
+            progress("embed", d, t)
+        })?;
+        let shape = match opts.depth {
+            Some(depth) => TreeShape {
+                branch: opts.branch,
+                depth,
+            },
+            None => TreeShape::for_points(grid.len(), opts.branch, opts.leaf),
+        };
+        let cfg = BuildConfig {
+            shape,
+            iters: opts.iters,
+            seed: opts.seed,
+        };
+        let tree = tree::build(be, &grid.z, grid.dim, metric, &cfg, &mut |d, t| {
+            progress("tree", d, t)
+        })?;
+        progress("repeats", 0, 1);
+        let mates = repeats::find(reference, &grid.loci, enc.cfg.k);
+        progress("repeats", 1, 1);
+        Ok(Index {
+            meta: IndexMeta {
+                format: FORMAT.into(),
+                model_hash: ck.encoder_hash(),
+                k: enc.cfg.k,
+                dim: grid.dim,
+                geometry: enc.cfg.geometry,
+                curvature: match metric {
+                    Metric::Cosine => None,
+                    Metric::Poincare(c) => Some(c),
+                },
+                reference: ModelMeta::contigs_of(reference),
+                grid_stride: opts.grid_stride.max(1),
+                grid: grid.len(),
+                tree: shape,
+                iters: opts.iters,
+                seed: opts.seed,
+                repeated: mates.repeated(),
+            },
+            grid,
+            tree,
+            mates,
+        })
+    }
+
+    /// Write to `path` (see [`file::save`]).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        file::save(self, path)
+    }
+
+    /// Read from `path` (see [`file::load`]).
+    pub fn load(path: &Path) -> Result<Index> {
+        file::load(path)
+    }
+
+    /// Refuse an index built from another model or another reference.
+    pub fn check(
+        &self,
+        index_path: &Path,
+        ck: &Checkpoint,
+        model_path: &Path,
+        reference: &Reference,
+        ref_path: &Path,
+    ) -> Result<()> {
+        let hash = ck.encoder_hash();
+        if hash != self.meta.model_hash {
+            return Err(CrestError::Invalid(format!(
+                "{} was built with another model (encoder hash {}); {} has encoder hash {}: rebuild it with `crest index`",
+                index_path.display(),
+                self.meta.model_hash,
+                model_path.display(),
+                hash
+            )));
+        }
+        if ModelMeta::contigs_of(reference) != self.meta.reference {
+            let show = |v: &[ContigInfo]| {
+                v.iter()
+                    .take(2)
+                    .map(|c| format!("{} ({} bp, M5 {})", c.name, c.len, c.md5))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+                    + if v.len() > 2 { ", …" } else { "" }
+            };
+            return Err(CrestError::Invalid(format!(
+                "{} indexes another reference: {}; {} has {}",
+                index_path.display(),
+                show(&self.meta.reference),
+                ref_path.display(),
+                show(&ModelMeta::contigs_of(reference))
+            )));
+        }
+        Ok(())
+    }
+
+    /// The metric of the embeddings.
+    pub fn metric(&self) -> Metric {
+        match (self.meta.geometry, self.meta.curvature) {
+            (Geometry::Poincare, Some(c)) => Metric::Poincare(c),
+            _ => Metric::Cosine,
+        }
+    }
+}
+
+/// How proposals search the grid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SearchKind {
+    /// Every grid k-mer (exact; cost grows with the genome).
+    Flat,
+    /// Beam search down the tree, then exact scan of the reached leaves.
+    Tree,
+}
+
+/// An index on the backend, ready to answer batched queries.
+pub struct Searcher {
+    flat: Option<FlatIndex>,
+    tree: Option<DeviceTree>,
+    /// Beam options.
+    pub beam: BeamConfig,
+}
+
+impl Searcher {
+    /// Upload what `kinds` need of `index`.
+    pub fn new(
+        be: &Backend,
+        index: &Index,
+        kinds: &[SearchKind],
+        beam: BeamConfig,
+    ) -> Result<Self> {
+        Self::over(
+            be,
+            &index.grid,
+            Some(&index.tree),
+            index.metric(),
+            kinds,
+            beam,
+        )
+    }
+
+    /// Flat search over a grid alone (no tree).
+    pub fn flat(be: &Backend, grid: &Grid, metric: Metric) -> Result<Self> {
+        Self::over(
+            be,
+            grid,
+            None,
+            metric,
+            &[SearchKind::Flat],
+            BeamConfig { width: 1 },
+        )
+    }
+
+    fn over(
+        be: &Backend,
+        grid: &Grid,
+        tree: Option<&Tree>,
+        metric: Metric,
+        kinds: &[SearchKind],
+        beam: BeamConfig,
+    ) -> Result<Self> {
+        let flat = if kinds.contains(&SearchKind::Flat) {
+            Some(FlatIndex::new(be, &grid.z, grid.dim, metric)?)
+        } else {
+            None
+        };
+        let tree = match (kinds.contains(&SearchKind::Tree), tree) {
+            (true, Some(t)) => Some(DeviceTree::new(be, t, &grid.z, grid.dim, metric)?),
+            (true, None) => {
+                return Err(CrestError::Invalid(
+                    "tree search needs an index with a tree".into(),
+                ))
+            }
+            (false, _) => None,
+        };
+        Ok(Searcher { flat, tree, beam })
+    }
+
+    /// The `m` best per query for host queries `q` (`[n, dim]`), in blocks.
+    pub fn search_host(
+        &self,
+        be: &Backend,
+        kind: SearchKind,
+        q: &[f32],
+        dim: usize,
+        m: usize,
+    ) -> Result<Vec<(f32, u32)>> {
+        let mut out = Vec::with_capacity(q.len() / dim.max(1) * m);
+        for chunk in q.chunks(flat::QUERY_BLOCK * dim.max(1)) {
+            let t = be.upload(chunk)?;
+            out.extend(self.search(be, kind, &t, chunk.len() / dim.max(1), m)?);
+            be.end_step()?;
+        }
+        Ok(out)
+    }
+
+    /// The `m` best grid k-mers (score, grid index) per query by `kind`,
+    /// (EMPTY, NONE)-padded.
+    pub fn search(
+        &self,
+        be: &Backend,
+        kind: SearchKind,
+        q: &Tensor,
+        nq: usize,
+        m: usize,
+    ) -> Result<Vec<(f32, u32)>> {
+        match kind {
+            SearchKind::Flat => self
+                .flat
+                .as_ref()
+                .ok_or_else(|| CrestError::Invalid("flat search was not prepared".into()))?
+                .search(be, q, nq, m),
+            SearchKind::Tree => self
+                .tree
+                .as_ref()
+                .ok_or_else(|| CrestError::Invalid("tree search was not prepared".into()))?
+                .search(be, q, nq, m, &self.beam),
+        }
+    }
+}

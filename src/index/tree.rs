@@ -1,0 +1,600 @@
+//! A balanced k-means tree over grid embeddings, built on the device, and
+//! batched beam search down it.
+//!
+//! Build, level by level (every node of a level is split at once): each node
+//! picks B distinct members at random (seeded) as initial centroids; Lloyd
+//! iterations assign every point to the best of its node's B centroids
+//! (`assign` kernel) and re-average (`accumulate` kernel; cosine: normalised
+//! mean, Poincaré: exp₀ of the mean of log₀, projected into the ball); a final
+//! balanced split gives child j of a node of s points exactly
+//! ⌊s/B⌋ + [j < s mod B] points (greedy on the score matrix, best pairs first),
+//! and the centroids are re-averaged over those members. After D levels the
+//! B^D leaves hold contiguous runs of a permutation of the grid ("slots"),
+//! and leaf `ℓ` written in base B (D digits, most significant first) is the
+//! **path code** of its loci.
+//!
+//! Search: a beam of W nodes per query goes down the levels (`beam_step`:
+//! score the W·B children, keep the best W), then the W chosen leaves are
+//! scanned exactly (`leaf_scan`) for the best M loci. With W ≥ B^(D−1) every
+//! leaf is scanned and the search is exact.
+
+use crate::backend::{Backend, Tensor, Words};
+use crate::error::{CrestError, Result};
+use crate::ops::index::{self as ix, AssignDims, BeamDims, LeafDims, Metric, EMPTY, NONE};
+use crate::rng::Rng;
+
+/// Shape of a tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TreeShape {
+    /// Children per node (a power of two, 2..=64).
+    pub branch: usize,
+    /// Levels below the root.
+    pub depth: usize,
+}
+
+impl TreeShape {
+    /// The shallowest tree with branch `b` whose leaves hold at most about
+    /// `leaf` points each (depth ≥ 1).
+    pub fn for_points(n: usize, branch: usize, leaf: usize) -> TreeShape {
+        let mut depth = 1;
+        while n.div_ceil(branch.pow(depth as u32)) > leaf.max(1) && depth < 8 {
+            depth += 1;
+        }
+        TreeShape { branch, depth }
+    }
+
+    /// Reject shapes the kernels and path codes cannot hold.
+    pub fn validate(&self) -> Result<()> {
+        if !(2..=64).contains(&self.branch) || !self.branch.is_power_of_two() {
+            return Err(CrestError::Invalid(format!(
+                "tree branching {} must be a power of two in 2..=64",
+                self.branch
+            )));
+        }
+        if self.depth == 0 || self.bits() > 32 {
+            return Err(CrestError::Invalid(format!(
+                "tree depth {} with branching {} gives {} path bits (1..=32)",
+                self.depth,
+                self.branch,
+                self.bits()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Leaves (B^D).
+    pub fn leaves(&self) -> usize {
+        self.branch.pow(self.depth as u32)
+    }
+
+    /// Bits of a path code (D · log2 B).
+    pub fn bits(&self) -> usize {
+        self.depth * self.branch.trailing_zeros() as usize
+    }
+}
+
+/// Build options.
+#[derive(Clone, Copy, Debug)]
+pub struct BuildConfig {
+    /// Tree shape.
+    pub shape: TreeShape,
+    /// Lloyd iterations per level.
+    pub iters: usize,
+    /// Seed of the initial centroids.
+    pub seed: u64,
+}
+
+/// A built tree (host copy).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tree {
+    /// Shape.
+    pub shape: TreeShape,
+    /// Centroids of levels 1..=D: level ℓ has B^ℓ rows of `dim` floats
+    /// (node n's children are rows n·B .. n·B + B of the next level).
+    pub centroids: Vec<Vec<f32>>,
+    /// Slot offsets of the leaves (B^D + 1).
+    pub leaf_offsets: Vec<u32>,
+    /// Grid index of each slot.
+    pub perm: Vec<u32>,
+}
+
+impl Tree {
+    /// Path code (leaf index) of every grid k-mer.
+    pub fn codes(&self) -> Vec<u32> {
+        let mut codes = vec![0u32; self.perm.len()];
+        for leaf in 0..self.shape.leaves() {
+            for s in self.leaf_offsets[leaf]..self.leaf_offsets[leaf + 1] {
+                codes[self.perm[s as usize] as usize] = leaf as u32;
+            }
+        }
+        codes
+    }
+
+    /// Check internal consistency (a loaded file).
+    pub fn validate(&self, n: usize, dim: usize) -> Result<()> {
+        self.shape.validate()?;
+        let bad = |m: String| Err(CrestError::Invalid(format!("index tree: {m}")));
+        if self.centroids.len() != self.shape.depth {
+            return bad(format!(
+                "{} centroid levels for depth {}",
+                self.centroids.len(),
+                self.shape.depth
+            ));
+        }
+        for (l, c) in self.centroids.iter().enumerate() {
+            if c.len() != self.shape.branch.pow(l as u32 + 1) * dim {
+                return bad(format!("level {} has {} values", l + 1, c.len()));
+            }
+        }
+        let lo = &self.leaf_offsets;
+        if lo.len() != self.shape.leaves() + 1
+            || lo[0] != 0
+            || lo.windows(2).any(|w| w[0] > w[1])
+            || *lo.last().unwrap_or(&0) as usize != n
+        {
+            return bad("leaf offsets are not a partition of the grid".into());
+        }
+        let mut seen = vec![false; n];
+        for &j in &self.perm {
+            if j as usize >= n || std::mem::replace(&mut seen[j as usize], true) {
+                return bad("slot permutation is not a permutation".into());
+            }
+        }
+        if self.perm.len() != n {
+            return bad("slot permutation has the wrong length".into());
+        }
+        Ok(())
+    }
+}
+
+/// Rows per data chunk so that one chunk fits the device's binding cap
+/// (a multiple of the blocked layout's block).
+fn chunk_rows(be: &Backend, dim: usize) -> usize {
+    let cap = match be {
+        Backend::Gpu(g) => g.binding_cap() as usize,
+        Backend::CpuReference => usize::MAX / 8,
+    };
+    ((cap / (4 * dim.max(1))) / ix::BLOCK * ix::BLOCK).max(ix::BLOCK)
+}
+
+fn normalise_centroid(v: &mut [f32], metric: Metric) {
+    match metric {
+        Metric::Cosine => {
+            let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+            v.iter_mut().for_each(|x| *x /= n);
+        }
+        Metric::Poincare(c) => {
+            // v is a tangent-space mean: exp₀, then keep inside the ball
+            let sc = c.sqrt();
+            let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            if n > 0.0 {
+                let r = (sc * n).tanh() / (sc * n);
+                let maxr = (1.0 - crate::ops::poincare::PROJ_EPS) / sc;
+                let scale = r.min(maxr / n);
+                v.iter_mut().for_each(|x| *x *= scale);
+            }
+        }
+    }
+}
+
+/// Tangent-space weight of a point (log₀(x) = w·x): 1 for cosine.
+fn tangent_weight(x: &[f32], metric: Metric) -> f32 {
+    match metric {
+        Metric::Cosine => 1.0,
+        Metric::Poincare(c) => {
+            let sc = c.sqrt();
+            let n = x.iter().map(|v| v * v).sum::<f32>().sqrt();
+            let u = (sc * n).min(1.0 - 1e-5);
+            if u < 1e-6 {
+                1.0
+            } else {
+                u.atanh() / u
+            }
+        }
+    }
+}
+
+/// Data of one level, in slot order, split into chunks on the backend.
+struct Chunks {
+    parts: Vec<(usize, Tensor, Tensor)>,
+}
+
+impl Chunks {
+    fn new(be: &Backend, z: &[f32], order: &[u32], dim: usize, metric: Metric) -> Result<Self> {
+        let rows = chunk_rows(be, dim);
+        let mut parts = Vec::new();
+        for (ci, slots) in order.chunks(rows).enumerate() {
+            let mut data = Vec::with_capacity(slots.len() * dim);
+            let mut w = Vec::with_capacity(slots.len());
+            for &j in slots {
+                let row = &z[j as usize * dim..(j as usize + 1) * dim];
+                data.extend_from_slice(row);
+                w.push(tangent_weight(row, metric));
+            }
+            parts.push((
+                ci * rows,
+                be.upload(&ix::to_blocked(&data, dim))?,
+                be.upload(&w)?,
+            ));
+        }
+        Ok(Chunks { parts })
+    }
+}
+
+/// Build a tree over `z` (`[n, dim]`, grid order). `progress(step, steps)`.
+pub fn build(
+    be: &Backend,
+    z: &[f32],
+    dim: usize,
+    metric: Metric,
+    cfg: &BuildConfig,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Tree> {
+    cfg.shape.validate()?;
+    let n = z.len() / dim.max(1);
+    if n == 0 || n > u32::MAX as usize / 2 {
+        return Err(CrestError::Invalid(format!("cannot index {n} grid k-mers")));
+    }
+    let b = cfg.shape.branch;
+    let mut rng = Rng::new(cfg.seed ^ 0x7472_6565_5f69_6478);
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    // node ranges of the current level, over `order`
+    let mut ranges: Vec<(usize, usize)> = vec![(0, n)];
+    let mut centroids = Vec::with_capacity(cfg.shape.depth);
+    let steps = cfg.shape.depth * (cfg.iters + 2);
+    let mut step = 0;
+    for _level in 0..cfg.shape.depth {
+        let nn = ranges.len();
+        let nc = nn * b;
+        let chunks = Chunks::new(be, z, &order, dim, metric)?;
+        let mut group = vec![0u32; n];
+        for (g, &(lo, hi)) in ranges.iter().enumerate() {
+            group[lo..hi].iter_mut().for_each(|x| *x = g as u32);
+        }
+        let group_t = be.upload_words(&group)?;
+        // initial centroids: B distinct random members per node (repeats when smaller)
+        let mut cent = vec![0f32; nc * dim];
+        for (g, &(lo, hi)) in ranges.iter().enumerate() {
+            let s = hi - lo;
+            let picks: Vec<usize> = if s == 0 {
+                vec![]
+            } else if s <= b {
+                (0..b).map(|j| lo + j % s).collect()
+            } else {
+                let mut chosen = std::collections::BTreeSet::new();
+                let mut v = Vec::with_capacity(b);
+                while v.len() < b {
+                    let r = lo + rng.below(s as u64) as usize;
+                    if chosen.insert(r) {
+                        v.push(r);
+                    }
+                }
+                v
+            };
+            for (j, &slot) in picks.iter().enumerate() {
+                let src = order[slot] as usize;
+                cent[(g * b + j) * dim..(g * b + j + 1) * dim]
+                    .copy_from_slice(&z[src * dim..(src + 1) * dim]);
+            }
+        }
+        let assign = |cent: &[f32]| -> Result<(Vec<f32>, Vec<u32>)> {
+            let ct = be.upload(cent)?;
+            let mut scores = be.zeros(n * b)?;
+            let mut best = be.upload_words(&vec![0u32; n])?;
+            for (row0, data, w) in &chunks.parts {
+                let d = AssignDims {
+                    rows: w.len(),
+                    dim,
+                    branch: b,
+                    row0: *row0,
+                };
+                be.kmeans_assign(&d, data, &ct, &group_t, metric, &mut scores, &mut best)?;
+            }
+            Ok((be.read(&scores)?, be.read_words(&best)?))
+        };
+        let recentre = |child: &[u32], cent: &mut Vec<f32>| -> Result<()> {
+            let mut sums = be.zeros(nc * dim)?;
+            let mut counts = vec![0usize; nc];
+            for (row0, data, w) in &chunks.parts {
+                let rows = w.len();
+                let members: Vec<(u32, u32)> = (0..rows)
+                    .map(|i| {
+                        let slot = row0 + i;
+                        let c = group[slot] * b as u32 + child[slot];
+                        counts[c as usize] += 1;
+                        (c, i as u32)
+                    })
+                    .collect();
+                let csr = be.upload_words(&ix::members_csr(&members, nc))?;
+                be.kmeans_accumulate(data, &csr, w, nc, dim, &mut sums)?;
+            }
+            let sums = be.read(&sums)?;
+            for c in 0..nc {
+                if counts[c] == 0 {
+                    continue; // keep the old centroid (an empty child)
+                }
+                let v = &mut cent[c * dim..(c + 1) * dim];
+                for (x, s) in v.iter_mut().zip(&sums[c * dim..(c + 1) * dim]) {
+                    *x = s / counts[c] as f32;
+                }
+                normalise_centroid(v, metric);
+            }
+            Ok(())
+        };
+        for _ in 0..cfg.iters {
+            let (_, best) = assign(&cent)?;
+            recentre(&best, &mut cent)?;
+            step += 1;
+            progress(step, steps);
+        }
+        // balanced split
+        let (scores, _) = assign(&cent)?;
+        let mut child = vec![0u32; n];
+        for &(lo, hi) in &ranges {
+            balanced_split(&scores, b, lo, hi, &mut child);
+        }
+        recentre(&child, &mut cent)?;
+        step += 1;
+        progress(step, steps);
+        // reorder slots: children contiguous within each node, stable
+        let mut next = Vec::with_capacity(nc);
+        for &(lo, hi) in &ranges {
+            let mut buckets: Vec<Vec<u32>> = vec![Vec::new(); b];
+            for s in lo..hi {
+                buckets[child[s] as usize].push(order[s]);
+            }
+            let mut at = lo;
+            for bk in buckets {
+                next.push((at, at + bk.len()));
+                order[at..at + bk.len()].copy_from_slice(&bk);
+                at += bk.len();
+            }
+        }
+        ranges = next;
+        centroids.push(cent);
+        be.end_step()?;
+        step += 1;
+        progress(step, steps);
+    }
+    let mut leaf_offsets: Vec<u32> = ranges.iter().map(|r| r.0 as u32).collect();
+    leaf_offsets.push(n as u32);
+    Ok(Tree {
+        shape: cfg.shape,
+        centroids,
+        leaf_offsets,
+        perm: order,
+    })
+}
+
+/// Greedy balanced assignment of slots lo..hi to B children with capacities
+/// ⌊s/B⌋ + [j < s mod B]: (slot, child) pairs taken best score first (ties:
+/// smaller slot, then smaller child).
+fn balanced_split(scores: &[f32], b: usize, lo: usize, hi: usize, child: &mut [u32]) {
+    let s = hi - lo;
+    if s == 0 {
+        return;
+    }
+    let mut cap: Vec<usize> = (0..b).map(|j| s / b + usize::from(j < s % b)).collect();
+    let mut pairs: Vec<(f32, u32, u8)> = Vec::with_capacity(s * b);
+    for slot in lo..hi {
+        for j in 0..b {
+            pairs.push((scores[slot * b + j], slot as u32, j as u8));
+        }
+    }
+    pairs.sort_unstable_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
+    let mut done = vec![false; s];
+    let mut left = s;
+    for (_, slot, j) in pairs {
+        let i = slot as usize - lo;
+        if done[i] || cap[j as usize] == 0 {
+            continue;
+        }
+        done[i] = true;
+        cap[j as usize] -= 1;
+        child[slot as usize] = j as u32;
+        left -= 1;
+        if left == 0 {
+            break;
+        }
+    }
+}
+
+/// Default beam width: nodes kept per level.
+pub const DEFAULT_BEAM: usize = 16;
+
+/// Search options.
+#[derive(Clone, Copy, Debug)]
+pub struct BeamConfig {
+    /// Nodes kept per level (W).
+    pub width: usize,
+}
+
+/// A tree on the backend, ready to search.
+pub struct DeviceTree {
+    shape: TreeShape,
+    dim: usize,
+    centroids: Vec<Tensor>,
+    offsets_perm: Words,
+    chunks: Vec<(usize, usize, Tensor)>,
+    metric: Metric,
+}
+
+impl DeviceTree {
+    /// Upload `tree` and the grid embeddings `z` (grid order; stored in slot
+    /// order, chunked to fit the binding cap).
+    pub fn new(be: &Backend, tree: &Tree, z: &[f32], dim: usize, metric: Metric) -> Result<Self> {
+        let n = tree.perm.len();
+        let centroids = tree
+            .centroids
+            .iter()
+            .map(|c| be.upload(c))
+            .collect::<Result<_>>()?;
+        let mut op = tree.leaf_offsets.clone();
+        op.extend_from_slice(&tree.perm);
+        let rows = chunk_rows(be, dim);
+        let mut chunks = Vec::new();
+        let mut s0 = 0usize;
+        while s0 < n {
+            let s1 = (s0 + rows).min(n);
+            let mut data = Vec::with_capacity((s1 - s0) * dim);
+            for &j in &tree.perm[s0..s1] {
+                data.extend_from_slice(&z[j as usize * dim..(j as usize + 1) * dim]);
+            }
+            chunks.push((s0, s1, be.upload(&ix::to_blocked(&data, dim))?));
+            s0 = s1;
+        }
+        Ok(DeviceTree {
+            shape: tree.shape,
+            dim,
+            centroids,
+            offsets_perm: be.upload_words(&op)?,
+            chunks,
+            metric,
+        })
+    }
+
+    /// The W leaves (ids, NONE-padded) the beam reaches for each of `nq` queries.
+    pub fn beam(
+        &self,
+        be: &Backend,
+        q: &Tensor,
+        nq: usize,
+        cfg: &BeamConfig,
+    ) -> Result<(Words, usize)> {
+        let b = self.shape.branch;
+        let w = cfg.width.max(1);
+        if w * b > ix::MAX_CHILDREN {
+            return Err(CrestError::Invalid(format!(
+                "beam width {w} × branching {b} exceeds {} children per query",
+                ix::MAX_CHILDREN
+            )));
+        }
+        let mut beam = be.upload_words(&vec![0u32; nq])?;
+        let mut width_in = 1usize;
+        for (l, cent) in self.centroids.iter().enumerate() {
+            let level = l + 1;
+            let width_out = w.min(b.pow(level as u32));
+            let d = BeamDims {
+                queries: nq,
+                dim: self.dim,
+                branch: b,
+                width_in,
+                width_out,
+                span: b.pow((self.shape.depth - level) as u32),
+            };
+            let mut scores = be.zeros(nq * width_out)?;
+            let mut ids = be.upload_words(&vec![NONE; nq * width_out])?;
+            be.beam_step(
+                &d,
+                q,
+                cent,
+                &beam,
+                &self.offsets_perm,
+                self.metric,
+                &mut scores,
+                &mut ids,
+            )?;
+            beam = ids;
+            width_in = width_out;
+        }
+        Ok((beam, width_in))
+    }
+
+    /// The `m` best grid k-mers (score, grid index) of each query in the
+    /// leaves the beam reaches, best first, (EMPTY, NONE)-padded.
+    pub fn search(
+        &self,
+        be: &Backend,
+        q: &Tensor,
+        nq: usize,
+        m: usize,
+        cfg: &BeamConfig,
+    ) -> Result<Vec<(f32, u32)>> {
+        let (leaves, width) = self.beam(be, q, nq, cfg)?;
+        self.scan(be, q, nq, m, &leaves, width)
+    }
+
+    /// Exact scan of the given leaves (`width` per query, NONE allowed).
+    pub fn scan(
+        &self,
+        be: &Backend,
+        q: &Tensor,
+        nq: usize,
+        m: usize,
+        leaves: &Words,
+        width: usize,
+    ) -> Result<Vec<(f32, u32)>> {
+        if m == 0 || m > ix::MAX_M {
+            return Err(CrestError::Invalid(format!(
+                "{m} results per query (1..={})",
+                ix::MAX_M
+            )));
+        }
+        let mut scores = be.upload(&vec![EMPTY; nq * m])?;
+        let mut ids = be.upload_words(&vec![NONE; nq * m])?;
+        for (i, (s0, s1, data)) in self.chunks.iter().enumerate() {
+            let d = LeafDims {
+                queries: nq,
+                dim: self.dim,
+                width,
+                m,
+                leaves: self.shape.leaves(),
+                slot0: *s0,
+                slot1: *s1,
+                first: i == 0,
+            };
+            be.leaf_scan(
+                &d,
+                q,
+                data,
+                leaves,
+                &self.offsets_perm,
+                self.metric,
+                &mut scores,
+                &mut ids,
+            )?;
+        }
+        let s = be.read(&scores)?;
+        let ids = be.read_words(&ids)?;
+        Ok(s.into_iter().zip(ids).collect())
+    }
+
+    /// Tree shape.
+    pub fn shape(&self) -> TreeShape {
+        self.shape
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shape_for_points() {
+        assert_eq!(TreeShape::for_points(580_000, 16, 256).depth, 3);
+        assert_eq!(TreeShape::for_points(2_000, 16, 256).depth, 1);
+        assert_eq!(TreeShape::for_points(2_000, 4, 256).bits(), 4);
+        assert!(TreeShape {
+            branch: 3,
+            depth: 2
+        }
+        .validate()
+        .is_err());
+        assert!(TreeShape {
+            branch: 16,
+            depth: 9
+        }
+        .validate()
+        .is_err());
+    }
+
+    #[test]
+    fn balanced_split_respects_capacities() {
+        // 7 points, 2 children: capacities 4 and 3, all prefer child 0
+        let scores: Vec<f32> = (0..7).flat_map(|i| [1.0 - i as f32 * 0.01, 0.0]).collect();
+        let mut child = vec![9u32; 7];
+        balanced_split(&scores, 2, 0, 7, &mut child);
+        assert_eq!(child.iter().filter(|&&c| c == 0).count(), 4);
+        assert_eq!(child, vec![0, 0, 0, 0, 1, 1, 1]);
+    }
+}

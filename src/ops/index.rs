@@ -1,0 +1,647 @@
+//! Index kernels (see `shaders/index.wgsl`): k-means assignment and centroid
+//! accumulation for building a balanced k-means tree, and the two steps of
+//! batched beam search down it (children of a beam → best W; exact scan of
+//! the chosen leaves → best M). Each launcher has a CPU twin with the same
+//! summation order and tie-breaking (score descending, then id ascending).
+
+use super::need;
+use crate::error::{CrestError, Result};
+use crate::gpu::{Arg, Gpu, GpuBuf, Kernel};
+
+/// WGSL source.
+pub const SOURCE: &str = include_str!("../../shaders/index.wgsl");
+
+/// Marks an empty beam slot, leaf or result.
+pub const NONE: u32 = u32::MAX;
+/// Score of an empty result.
+pub const EMPTY: f32 = -3.0e38;
+/// Most children one beam step scores per query (W_in · B).
+pub const MAX_CHILDREN: usize = 1024;
+/// Most results per query of a leaf scan.
+pub const MAX_M: usize = 16;
+/// Largest embedding dimension.
+pub const MAX_DIM: usize = 256;
+
+/// Rows per block of the blocked data layout.
+pub const BLOCK: usize = 64;
+
+/// Position of (row `r`, dimension `d`) in the blocked layout of point data:
+/// rows in blocks of [`BLOCK`], dimension-major within a block.
+pub fn blocked_at(r: usize, d: usize, dim: usize) -> usize {
+    (r / BLOCK) * BLOCK * dim + d * BLOCK + r % BLOCK
+}
+
+/// Row-major `[rows, dim]` data in the blocked layout (padded with zeros to
+/// whole blocks).
+pub fn to_blocked(rows: &[f32], dim: usize) -> Vec<f32> {
+    let n = rows.len() / dim.max(1);
+    let mut out = vec![0f32; n.div_ceil(BLOCK) * BLOCK * dim];
+    for r in 0..n {
+        for d in 0..dim {
+            out[blocked_at(r, d, dim)] = rows[r * dim + d];
+        }
+    }
+    out
+}
+
+/// Row `r` of blocked data.
+pub fn blocked_row(data: &[f32], r: usize, dim: usize) -> Vec<f32> {
+    (0..dim).map(|d| data[blocked_at(r, d, dim)]).collect()
+}
+
+/// Words of `rows` rows in the blocked layout.
+pub fn blocked_len(rows: usize, dim: usize) -> usize {
+    rows.div_ceil(BLOCK) * BLOCK * dim
+}
+
+/// How two embeddings are compared (larger score = closer).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Metric {
+    /// Dot product of unit vectors (cosine similarity).
+    Cosine,
+    /// Negative Poincaré distance in the ball of curvature −c.
+    Poincare(f32),
+}
+
+impl Metric {
+    fn code(self) -> u32 {
+        match self {
+            Metric::Cosine => 0,
+            Metric::Poincare(_) => 1,
+        }
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    rows: u32,
+    dim: u32,
+    branch: u32,
+    metric: u32,
+    width_in: u32,
+    width_out: u32,
+    span: u32,
+    row0: u32,
+    slot0: u32,
+    slot1: u32,
+    first: u32,
+    n_centroids: u32,
+}
+
+fn kernel(entry: &'static str) -> Kernel {
+    Kernel {
+        shader: "index",
+        source: SOURCE,
+        entry,
+    }
+}
+
+/// Score of `a` against `b` under `metric` (the kernels' formula, same order).
+pub fn score(a: &[f32], b: &[f32], metric: Metric) -> f32 {
+    let (mut dot, mut sq, mut na, mut nb) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+    for (&x, &y) in a.iter().zip(b) {
+        dot += x * y;
+        let e = x - y;
+        sq += e * e;
+        na += x * x;
+        nb += y * y;
+    }
+    match metric {
+        Metric::Cosine => dot,
+        Metric::Poincare(c) => {
+            let den = ((1.0 - c * na) * (1.0 - c * nb)).max(1e-15);
+            let t = (2.0 * c * sq / den).max(0.0);
+            -(1.0 + t + (t * (t + 2.0)).sqrt()).ln() / c.sqrt()
+        }
+    }
+}
+
+/// (score, id) `a` ranks before `b`: larger score, then smaller id.
+pub fn beats(a: (f32, u32), b: (f32, u32)) -> bool {
+    a.0 > b.0 || (a.0 == b.0 && a.1 < b.1)
+}
+
+fn check_dim(op: &'static str, dim: usize) -> Result<()> {
+    if dim == 0 || dim > MAX_DIM {
+        return Err(CrestError::shape(
+            op,
+            format!("dimension {dim} (1..={MAX_DIM})"),
+        ));
+    }
+    Ok(())
+}
+
+/// Shape of one k-means assignment pass over a chunk of points.
+#[derive(Clone, Copy, Debug)]
+pub struct AssignDims {
+    /// Points in this chunk.
+    pub rows: usize,
+    /// Embedding dimension.
+    pub dim: usize,
+    /// Children per group (B).
+    pub branch: usize,
+    /// Index of the chunk's first point in `group`, `scores` and `best`.
+    pub row0: usize,
+}
+
+impl AssignDims {
+    fn validate(&self, data: usize, centroids: usize, group: usize) -> Result<()> {
+        check_dim("assign", self.dim)?;
+        if self.branch == 0 {
+            return Err(CrestError::shape("assign", "branch 0"));
+        }
+        need("assign", "data", data, blocked_len(self.rows, self.dim))?;
+        need("assign", "group", group, self.row0 + self.rows)?;
+        need("assign", "centroids", centroids, self.branch * self.dim)
+    }
+}
+
+/// CPU twin of `assign` (`data` blocked, see [`to_blocked`]): scores of each point of the chunk against its group's
+/// B centroids, and the first best child.
+pub fn assign_cpu(
+    d: &AssignDims,
+    data: &[f32],
+    centroids: &[f32],
+    group: &[u32],
+    metric: Metric,
+    scores: &mut [f32],
+    best: &mut [u32],
+) -> Result<()> {
+    d.validate(data.len(), centroids.len(), group.len())?;
+    need(
+        "assign",
+        "scores",
+        scores.len(),
+        (d.row0 + d.rows) * d.branch,
+    )?;
+    need("assign", "best", best.len(), d.row0 + d.rows)?;
+    let p = d.dim;
+    for i in 0..d.rows {
+        let r = d.row0 + i;
+        let g = group[r] as usize;
+        need(
+            "assign",
+            "centroids",
+            centroids.len(),
+            (g + 1) * d.branch * p,
+        )?;
+        let (mut top, mut arg) = (-3.4e38f32, 0u32);
+        for j in 0..d.branch {
+            let cj = &centroids[(g * d.branch + j) * p..][..p];
+            let s = score(&blocked_row(data, i, p), cj, metric);
+            scores[r * d.branch + j] = s;
+            if s > top {
+                top = s;
+                arg = j as u32;
+            }
+        }
+        best[r] = arg;
+    }
+    Ok(())
+}
+
+/// GPU `assign`. `curv` holds c (Poincaré) and is bound but unread for cosine.
+#[allow(clippy::too_many_arguments)]
+pub fn assign_gpu(
+    gpu: &Gpu,
+    d: &AssignDims,
+    data: &GpuBuf,
+    centroids: &GpuBuf,
+    group: &GpuBuf,
+    metric: Metric,
+    curv: &GpuBuf,
+    scores: &GpuBuf,
+    best: &GpuBuf,
+) -> Result<()> {
+    d.validate(data.len, centroids.len, group.len)?;
+    need("assign", "scores", scores.len, (d.row0 + d.rows) * d.branch)?;
+    need("assign", "best", best.len, d.row0 + d.rows)?;
+    let p = Params {
+        rows: d.rows as u32,
+        dim: d.dim as u32,
+        branch: d.branch as u32,
+        metric: metric.code(),
+        row0: d.row0 as u32,
+        ..Default::default()
+    };
+    gpu.dispatch(
+        kernel("assign"),
+        &[
+            Arg::Uniform(bytemuck::bytes_of(&p)),
+            Arg::Buf(data),
+            Arg::Buf(centroids),
+            Arg::Buf(group),
+            Arg::Unused,
+            Arg::Buf(curv),
+            Arg::Buf(scores),
+            Arg::Buf(best),
+        ],
+        gpu.grid_1d(d.rows, 64),
+    )
+}
+
+/// CSR of chunk-local member rows per centroid, as the kernel reads it:
+/// `nc + 1` offsets, then the members.
+pub fn members_csr(assignment: &[(u32, u32)], nc: usize) -> Vec<u32> {
+    let mut counts = vec![0u32; nc + 1];
+    for &(c, _) in assignment {
+        counts[c as usize + 1] += 1;
+    }
+    for i in 0..nc {
+        counts[i + 1] += counts[i];
+    }
+    let mut out = counts.clone();
+    out.resize(nc + 1 + assignment.len(), 0);
+    let mut fill = counts;
+    for &(c, row) in assignment {
+        let at = fill[c as usize] as usize;
+        out[nc + 1 + at] = row;
+        fill[c as usize] += 1;
+    }
+    out
+}
+
+/// CPU twin of `accumulate` (`data` blocked): `sums[c] += Σ w[m]·data[m]` over the members of c.
+pub fn accumulate_cpu(
+    data: &[f32],
+    csr: &[u32],
+    weights: &[f32],
+    nc: usize,
+    dim: usize,
+    sums: &mut [f32],
+) -> Result<()> {
+    check_dim("accumulate", dim)?;
+    need("accumulate", "csr", csr.len(), nc + 1)?;
+    need("accumulate", "sums", sums.len(), nc * dim)?;
+    for c in 0..nc {
+        let (lo, hi) = (csr[c] as usize, csr[c + 1] as usize);
+        need("accumulate", "csr", csr.len(), nc + 1 + hi)?;
+        for d in 0..dim {
+            let mut acc = 0.0f32;
+            for &row in &csr[nc + 1 + lo..nc + 1 + hi] {
+                let row = row as usize;
+                need("accumulate", "data", data.len(), blocked_len(row + 1, dim))?;
+                need("accumulate", "weights", weights.len(), row + 1)?;
+                acc += weights[row] * data[blocked_at(row, d, dim)];
+            }
+            sums[c * dim + d] += acc;
+        }
+    }
+    Ok(())
+}
+
+/// GPU `accumulate` (adds into `sums`).
+pub fn accumulate_gpu(
+    gpu: &Gpu,
+    data: &GpuBuf,
+    csr: &GpuBuf,
+    weights: &GpuBuf,
+    nc: usize,
+    dim: usize,
+    sums: &GpuBuf,
+) -> Result<()> {
+    check_dim("accumulate", dim)?;
+    need("accumulate", "csr", csr.len, nc + 1)?;
+    need("accumulate", "sums", sums.len, nc * dim)?;
+    let p = Params {
+        dim: dim as u32,
+        n_centroids: nc as u32,
+        ..Default::default()
+    };
+    gpu.dispatch(
+        kernel("accumulate"),
+        &[
+            Arg::Uniform(bytemuck::bytes_of(&p)),
+            Arg::Buf(data),
+            Arg::Unused,
+            Arg::Buf(csr),
+            Arg::Unused,
+            Arg::Buf(weights),
+            Arg::Buf(sums),
+            Arg::Unused,
+        ],
+        gpu.grid_1d(nc, 1),
+    )
+}
+
+/// Shape of one beam step.
+#[derive(Clone, Copy, Debug)]
+pub struct BeamDims {
+    /// Queries.
+    pub queries: usize,
+    /// Embedding dimension.
+    pub dim: usize,
+    /// Children per node (B).
+    pub branch: usize,
+    /// Beam slots per query at the level above.
+    pub width_in: usize,
+    /// Beam slots kept at this level.
+    pub width_out: usize,
+    /// Leaves under one node of this level (B^(D − level)); node `n` covers
+    /// leaf offsets `n·span ..= (n + 1)·span`.
+    pub span: usize,
+}
+
+impl BeamDims {
+    fn validate(&self, q: usize, centroids: usize, beam: usize) -> Result<()> {
+        check_dim("beam_step", self.dim)?;
+        if self.branch == 0 || self.width_in == 0 || self.width_out == 0 || self.span == 0 {
+            return Err(CrestError::shape("beam_step", format!("{self:?}")));
+        }
+        if self.width_in * self.branch > MAX_CHILDREN {
+            return Err(CrestError::shape(
+                "beam_step",
+                format!(
+                    "beam {} × branch {} exceeds {MAX_CHILDREN} children",
+                    self.width_in, self.branch
+                ),
+            ));
+        }
+        need("beam_step", "queries", q, self.queries * self.dim)?;
+        need("beam_step", "beam", beam, self.queries * self.width_in)?;
+        need("beam_step", "centroids", centroids, self.branch * self.dim)
+    }
+}
+
+/// CPU twin of `beam_step`.
+#[allow(clippy::too_many_arguments)]
+pub fn beam_step_cpu(
+    d: &BeamDims,
+    queries: &[f32],
+    centroids: &[f32],
+    beam_in: &[u32],
+    leaf_offsets: &[u32],
+    metric: Metric,
+    out_scores: &mut [f32],
+    out_ids: &mut [u32],
+) -> Result<()> {
+    d.validate(queries.len(), centroids.len(), beam_in.len())?;
+    need(
+        "beam_step",
+        "out",
+        out_scores.len(),
+        d.queries * d.width_out,
+    )?;
+    need("beam_step", "out", out_ids.len(), d.queries * d.width_out)?;
+    let p = d.dim;
+    let mut cand: Vec<(f32, u32)> = Vec::with_capacity(d.width_in * d.branch);
+    for q in 0..d.queries {
+        cand.clear();
+        let qv = &queries[q * p..(q + 1) * p];
+        for w in 0..d.width_in {
+            let node = beam_in[q * d.width_in + w];
+            if node == NONE {
+                continue;
+            }
+            for j in 0..d.branch {
+                let child = node as usize * d.branch + j;
+                need(
+                    "beam_step",
+                    "leaf offsets",
+                    leaf_offsets.len(),
+                    (child + 1) * d.span + 1,
+                )?;
+                let size = leaf_offsets[(child + 1) * d.span] - leaf_offsets[child * d.span];
+                if size == 0 {
+                    continue;
+                }
+                need("beam_step", "centroids", centroids.len(), (child + 1) * p)?;
+                cand.push((
+                    score(qv, &centroids[child * p..][..p], metric),
+                    child as u32,
+                ));
+            }
+        }
+        write_top(&mut cand, d.width_out, q, out_scores, out_ids);
+    }
+    Ok(())
+}
+
+/// Sort `cand` best first and write the best `m` to row `q` (padding with
+/// (EMPTY, NONE)); scores ≤ −1e30 count as empty.
+fn write_top(cand: &mut [(f32, u32)], m: usize, q: usize, s: &mut [f32], ids: &mut [u32]) {
+    cand.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    for r in 0..m {
+        match cand.get(r) {
+            Some(&(v, id)) if v > -1.0e30 => {
+                s[q * m + r] = v;
+                ids[q * m + r] = id;
+            }
+            _ => {
+                s[q * m + r] = EMPTY;
+                ids[q * m + r] = NONE;
+            }
+        }
+    }
+}
+
+/// GPU `beam_step`.
+#[allow(clippy::too_many_arguments)]
+pub fn beam_step_gpu(
+    gpu: &Gpu,
+    d: &BeamDims,
+    queries: &GpuBuf,
+    centroids: &GpuBuf,
+    beam_in: &GpuBuf,
+    leaf_offsets: &GpuBuf,
+    metric: Metric,
+    curv: &GpuBuf,
+    out_scores: &GpuBuf,
+    out_ids: &GpuBuf,
+) -> Result<()> {
+    d.validate(queries.len, centroids.len, beam_in.len)?;
+    need("beam_step", "out", out_scores.len, d.queries * d.width_out)?;
+    need("beam_step", "out", out_ids.len, d.queries * d.width_out)?;
+    let p = Params {
+        rows: d.queries as u32,
+        dim: d.dim as u32,
+        branch: d.branch as u32,
+        metric: metric.code(),
+        width_in: d.width_in as u32,
+        width_out: d.width_out as u32,
+        span: d.span as u32,
+        ..Default::default()
+    };
+    gpu.dispatch(
+        kernel("beam_step"),
+        &[
+            Arg::Uniform(bytemuck::bytes_of(&p)),
+            Arg::Buf(queries),
+            Arg::Buf(centroids),
+            Arg::Buf(beam_in),
+            Arg::Buf(leaf_offsets),
+            Arg::Buf(curv),
+            Arg::Buf(out_scores),
+            Arg::Buf(out_ids),
+        ],
+        gpu.grid_1d(d.queries, 1),
+    )
+}
+
+/// Shape of one leaf scan over a chunk of leaf-ordered data.
+#[derive(Clone, Copy, Debug)]
+pub struct LeafDims {
+    /// Queries.
+    pub queries: usize,
+    /// Embedding dimension.
+    pub dim: usize,
+    /// Leaves per query.
+    pub width: usize,
+    /// Results per query (≤ [`MAX_M`]).
+    pub m: usize,
+    /// Leaves of the tree (the `offsets_perm` array starts with leaves + 1 offsets).
+    pub leaves: usize,
+    /// First slot held by this data chunk.
+    pub slot0: usize,
+    /// One past the last slot of this chunk.
+    pub slot1: usize,
+    /// Whether this is the first chunk (ignore what `out` holds).
+    pub first: bool,
+}
+
+impl LeafDims {
+    fn validate(&self, q: usize, data: usize, leaves: usize, offsets_perm: usize) -> Result<()> {
+        check_dim("leaf_scan", self.dim)?;
+        if self.m == 0 || self.m > MAX_M || self.width == 0 || self.slot1 < self.slot0 {
+            return Err(CrestError::shape(
+                "leaf_scan",
+                format!("{self:?} (1 ≤ m ≤ {MAX_M})"),
+            ));
+        }
+        need("leaf_scan", "queries", q, self.queries * self.dim)?;
+        need("leaf_scan", "leaves", leaves, self.queries * self.width)?;
+        need(
+            "leaf_scan",
+            "data",
+            data,
+            blocked_len(self.slot1 - self.slot0, self.dim),
+        )?;
+        need(
+            "leaf_scan",
+            "offsets+perm",
+            offsets_perm,
+            self.leaves + 1 + self.slot1,
+        )
+    }
+}
+
+/// CPU twin of `leaf_scan` (`data` blocked; merges with what `out` holds unless `first`).
+#[allow(clippy::too_many_arguments)]
+pub fn leaf_scan_cpu(
+    d: &LeafDims,
+    queries: &[f32],
+    data: &[f32],
+    leaves: &[u32],
+    offsets_perm: &[u32],
+    metric: Metric,
+    out_scores: &mut [f32],
+    out_ids: &mut [u32],
+) -> Result<()> {
+    d.validate(queries.len(), data.len(), leaves.len(), offsets_perm.len())?;
+    need("leaf_scan", "out", out_scores.len(), d.queries * d.m)?;
+    need("leaf_scan", "out", out_ids.len(), d.queries * d.m)?;
+    let p = d.dim;
+    let perm = &offsets_perm[d.leaves + 1..];
+    let mut cand = Vec::new();
+    for q in 0..d.queries {
+        cand.clear();
+        if !d.first {
+            for r in 0..d.m {
+                let id = out_ids[q * d.m + r];
+                if id != NONE {
+                    cand.push((out_scores[q * d.m + r], id));
+                }
+            }
+        }
+        let qv = &queries[q * p..(q + 1) * p];
+        for w in 0..d.width {
+            let leaf = leaves[q * d.width + w];
+            if leaf == NONE {
+                continue;
+            }
+            let leaf = leaf as usize;
+            if leaf >= d.leaves {
+                return Err(CrestError::shape(
+                    "leaf_scan",
+                    format!("leaf {leaf} of {}", d.leaves),
+                ));
+            }
+            let lo = (offsets_perm[leaf] as usize).max(d.slot0);
+            let hi = (offsets_perm[leaf + 1] as usize).min(d.slot1);
+            for slot in lo..hi.max(lo) {
+                let row = blocked_row(data, slot - d.slot0, p);
+                cand.push((score(qv, &row, metric), perm[slot]));
+            }
+        }
+        write_top(&mut cand, d.m, q, out_scores, out_ids);
+    }
+    Ok(())
+}
+
+/// GPU `leaf_scan`.
+#[allow(clippy::too_many_arguments)]
+pub fn leaf_scan_gpu(
+    gpu: &Gpu,
+    d: &LeafDims,
+    queries: &GpuBuf,
+    data: &GpuBuf,
+    leaves: &GpuBuf,
+    offsets_perm: &GpuBuf,
+    metric: Metric,
+    curv: &GpuBuf,
+    out_scores: &GpuBuf,
+    out_ids: &GpuBuf,
+) -> Result<()> {
+    d.validate(queries.len, data.len, leaves.len, offsets_perm.len)?;
+    need("leaf_scan", "out", out_scores.len, d.queries * d.m)?;
+    need("leaf_scan", "out", out_ids.len, d.queries * d.m)?;
+    let p = Params {
+        rows: d.queries as u32,
+        dim: d.dim as u32,
+        metric: metric.code(),
+        width_in: d.width as u32,
+        width_out: d.m as u32,
+        span: (d.leaves + 1) as u32,
+        slot0: d.slot0 as u32,
+        slot1: d.slot1 as u32,
+        first: d.first as u32,
+        ..Default::default()
+    };
+    gpu.dispatch(
+        kernel("leaf_scan"),
+        &[
+            Arg::Uniform(bytemuck::bytes_of(&p)),
+            Arg::Buf(queries),
+            Arg::Buf(data),
+            Arg::Buf(leaves),
+            Arg::Buf(offsets_perm),
+            Arg::Buf(curv),
+            Arg::Buf(out_scores),
+            Arg::Buf(out_ids),
+        ],
+        gpu.grid_1d(d.queries, 1),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csr_groups_members_in_order() {
+        let csr = members_csr(&[(1, 0), (0, 1), (1, 2), (2, 3), (1, 4)], 3);
+        assert_eq!(csr, vec![0, 1, 4, 5, 1, 0, 2, 4, 3]);
+    }
+
+    #[test]
+    fn poincare_score_is_minus_distance() {
+        // d(0, x) = (2/√c) artanh(√c‖x‖)
+        let c = 0.7f32;
+        let x = [0.3f32, -0.4];
+        let want = -(2.0 / c.sqrt()) * (c.sqrt() * 0.5).atanh();
+        let got = score(&[0.0, 0.0], &x, Metric::Poincare(c));
+        assert!((got - want).abs() < 1e-5, "{got} vs {want}");
+        assert_eq!(score(&x, &x, Metric::Poincare(c)), 0.0);
+    }
+}

@@ -1,0 +1,628 @@
+//! The nearest-neighbour index: every index kernel against its CPU twin on
+//! awkward sizes with poisoned outputs (both metrics), beam search on the
+//! device against the twin, a beam as wide as the tree against exact search,
+//! tree invariants, index files (round trip, refusals).
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{assert_close, gpu};
+use crest::backend::{Backend, Tensor, Words};
+use crest::index::{
+    tree, BeamConfig, BuildConfig, DeviceTree, FlatIndex, Index, IndexOptions, TreeShape,
+};
+use crest::io::{Contig, Reference};
+use crest::model::{Checkpoint, Encoder, EncoderConfig};
+use crest::ops::index::{self as ix, AssignDims, BeamDims, LeafDims, Metric, NONE};
+use crest::rng::Rng;
+
+/// Unit vectors (cosine) or points spread over the ball of curvature c.
+fn points(rng: &mut Rng, n: usize, dim: usize, metric: Metric) -> Vec<f32> {
+    let mut v: Vec<f32> = (0..n * dim).map(|_| rng.normal() as f32).collect();
+    for row in v.chunks_mut(dim) {
+        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
+        let target = match metric {
+            Metric::Cosine => 1.0,
+            Metric::Poincare(c) => rng.range_f32(0.0, 0.97) / c.sqrt(),
+        };
+        row.iter_mut().for_each(|x| *x *= target / norm);
+    }
+    v
+}
+
+/// Points in clusters around a few centres (a tree has something to find).
+fn clustered(rng: &mut Rng, n: usize, dim: usize, metric: Metric) -> Vec<f32> {
+    let centres = points(rng, 7, dim, metric);
+    let mut v = Vec::with_capacity(n * dim);
+    for i in 0..n {
+        let c = &centres[(i % 7) * dim..(i % 7 + 1) * dim];
+        let mut row: Vec<f32> = c
+            .iter()
+            .map(|x| x + 0.15 * rng.normal() as f32 / (dim as f32).sqrt())
+            .collect();
+        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+        let target = match metric {
+            Metric::Cosine => 1.0,
+            Metric::Poincare(cv) => norm.min(0.97 / cv.sqrt()),
+        };
+        row.iter_mut().for_each(|x| *x *= target / norm);
+        v.extend(row);
+    }
+    v
+}
+
+const METRICS: [Metric; 3] = [
+    Metric::Cosine,
+    Metric::Poincare(1.0),
+    Metric::Poincare(0.37),
+];
+
+fn gbe(g: &Arc<crest::gpu::Gpu>) -> Backend {
+    Backend::Gpu(g.clone())
+}
+
+fn poisoned(be: &Backend, n: usize) -> (Tensor, Words) {
+    (
+        be.upload(&vec![f32::NAN; n]).unwrap(),
+        be.upload_words(&vec![0xdead_beef; n]).unwrap(),
+    )
+}
+
+#[test]
+fn assign_and_accumulate_match_twin() {
+    let Some(g) = gpu() else { return };
+    let be = gbe(&g);
+    let mut rng = Rng::new(11);
+    for metric in METRICS {
+        for &(rows, dim, branch, groups) in &[
+            (1usize, 3usize, 2usize, 1usize),
+            (67, 17, 4, 3),
+            (130, 128, 16, 5),
+        ] {
+            let data = points(&mut rng, rows, dim, metric);
+            let cent = points(&mut rng, groups * branch, dim, metric);
+            let row0 = 5;
+            let group: Vec<u32> = (0..row0 + rows)
+                .map(|_| rng.below(groups as u64) as u32)
+                .collect();
+            let blocked = ix::to_blocked(&data, dim);
+            let d = AssignDims {
+                rows,
+                dim,
+                branch,
+                row0,
+            };
+            let n = row0 + rows;
+            let mut s_cpu = vec![f32::NAN; n * branch];
+            let mut b_cpu = vec![0xdead_beef; n];
+            ix::assign_cpu(&d, &blocked, &cent, &group, metric, &mut s_cpu, &mut b_cpu).unwrap();
+            let (mut s, mut b) = poisoned(&be, n * branch);
+            let mut bw = be.upload_words(&vec![0xdead_beef; n]).unwrap();
+            let _ = &mut b;
+            be.kmeans_assign(
+                &d,
+                &be.upload(&blocked).unwrap(),
+                &be.upload(&cent).unwrap(),
+                &be.upload_words(&group).unwrap(),
+                metric,
+                &mut s,
+                &mut bw,
+            )
+            .unwrap();
+            let s_gpu = be.read(&s).unwrap();
+            let b_gpu = be.read_words(&bw).unwrap();
+            let lo = row0 * branch;
+            assert_close(
+                &format!("assign {metric:?} {rows}x{dim}"),
+                &s_gpu[lo..],
+                &s_cpu[lo..],
+                1e-4,
+                1e-5,
+            );
+            for r in row0..n {
+                // the chosen child is a best one (ties within rounding allowed)
+                let top = s_cpu[r * branch..(r + 1) * branch]
+                    .iter()
+                    .cloned()
+                    .fold(f32::MIN, f32::max);
+                assert!(
+                    s_cpu[r * branch + b_gpu[r] as usize] >= top - 1e-5,
+                    "assign best"
+                );
+            }
+            // accumulate: members of each centroid with weights
+            let nc = groups * branch;
+            let members: Vec<(u32, u32)> = (0..rows)
+                .map(|i| (rng.below(nc as u64) as u32, i as u32))
+                .collect();
+            let csr = ix::members_csr(&members, nc);
+            let w: Vec<f32> = (0..rows).map(|_| rng.range_f32(0.5, 2.0)).collect();
+            let init: Vec<f32> = (0..nc * dim).map(|_| rng.range_f32(-1.0, 1.0)).collect();
+            let mut sums_cpu = init.clone();
+            ix::accumulate_cpu(&blocked, &csr, &w, nc, dim, &mut sums_cpu).unwrap();
+            let mut sums = be.upload(&init).unwrap();
+            be.kmeans_accumulate(
+                &be.upload(&blocked).unwrap(),
+                &be.upload_words(&csr).unwrap(),
+                &be.upload(&w).unwrap(),
+                nc,
+                dim,
+                &mut sums,
+            )
+            .unwrap();
+            assert_close(
+                "accumulate",
+                &be.read(&sums).unwrap(),
+                &sums_cpu,
+                1e-4,
+                1e-5,
+            );
+        }
+    }
+}
+
+/// Compare two result lists row by row: ids equal, except where the twin's
+/// scores tie (within `tol`) around the position.
+fn same_results(what: &str, got: &[(f32, u32)], want: &[(f32, u32)], m: usize, tol: f32) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for (r, (g, w)) in got.chunks(m).zip(want.chunks(m)).enumerate() {
+        for i in 0..m {
+            assert!(
+                (g[i].0 - w[i].0).abs() <= tol * (1.0 + w[i].0.abs())
+                    || (g[i].1 == NONE && w[i].1 == NONE),
+                "{what}: row {r} rank {i}: score {} vs {}",
+                g[i].0,
+                w[i].0
+            );
+            if g[i].1 != w[i].1 {
+                let tie = w
+                    .iter()
+                    .any(|x| x.1 == g[i].1 && (x.0 - g[i].0).abs() <= tol * (1.0 + x.0.abs()));
+                assert!(tie, "{what}: row {r} rank {i}: id {} vs {}", g[i].1, w[i].1);
+            }
+        }
+    }
+}
+
+#[test]
+fn beam_step_and_leaf_scan_match_twin() {
+    let Some(g) = gpu() else { return };
+    let be = gbe(&g);
+    let mut rng = Rng::new(12);
+    for metric in METRICS {
+        // a random 3-level tree of branch 4 over 131 slots, some leaves empty
+        let (b, depth, dim, nq) = (4usize, 3usize, 19usize, 37usize);
+        let leaves = b.pow(depth as u32);
+        let n = 131usize;
+        let mut cuts: Vec<u32> = (0..leaves - 1)
+            .map(|_| rng.below(n as u64 + 1) as u32)
+            .collect();
+        cuts.sort();
+        let mut offsets = vec![0u32];
+        offsets.extend(cuts);
+        offsets.push(n as u32);
+        let mut perm: Vec<u32> = (0..n as u32).collect();
+        for i in (1..n).rev() {
+            perm.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        let q = points(&mut rng, nq, dim, metric);
+        let level2 = points(&mut rng, b * b, dim, metric);
+        let beam_in: Vec<u32> = (0..nq * 3)
+            .map(|i| {
+                if i % 3 == 2 {
+                    NONE
+                } else {
+                    rng.below(b as u64) as u32
+                }
+            })
+            .collect();
+        let d = BeamDims {
+            queries: nq,
+            dim,
+            branch: b,
+            width_in: 3,
+            width_out: 5,
+            span: b,
+        };
+        let mut s_cpu = vec![f32::NAN; nq * 5];
+        let mut i_cpu = vec![0u32; nq * 5];
+        ix::beam_step_cpu(
+            &d, &q, &level2, &beam_in, &offsets, metric, &mut s_cpu, &mut i_cpu,
+        )
+        .unwrap();
+        let (mut s, mut ids) = poisoned(&be, nq * 5);
+        be.beam_step(
+            &d,
+            &be.upload(&q).unwrap(),
+            &be.upload(&level2).unwrap(),
+            &be.upload_words(&beam_in).unwrap(),
+            &be.upload_words(&offsets).unwrap(),
+            metric,
+            &mut s,
+            &mut ids,
+        )
+        .unwrap();
+        let got: Vec<(f32, u32)> = be
+            .read(&s)
+            .unwrap()
+            .into_iter()
+            .zip(be.read_words(&ids).unwrap())
+            .collect();
+        let want: Vec<(f32, u32)> = s_cpu.into_iter().zip(i_cpu).collect();
+        same_results(&format!("beam_step {metric:?}"), &got, &want, 5, 1e-4);
+
+        // leaf scan over two chunks (merging), m = 7
+        let data = points(&mut rng, n, dim, metric);
+        let mut op = offsets.clone();
+        op.extend_from_slice(&perm);
+        let chosen: Vec<u32> = (0..nq * 6)
+            .map(|i| {
+                if i % 6 == 5 {
+                    NONE
+                } else {
+                    rng.below(leaves as u64) as u32
+                }
+            })
+            .collect();
+        let m = 7;
+        let split = 64;
+        let mut s_cpu = vec![f32::NAN; nq * m];
+        let mut i_cpu = vec![0u32; nq * m];
+        let (mut s, mut ids) = poisoned(&be, nq * m);
+        let qt = be.upload(&q).unwrap();
+        let lt = be.upload_words(&chosen).unwrap();
+        let opt = be.upload_words(&op).unwrap();
+        for (first, s0, s1) in [(true, 0, split), (false, split, n)] {
+            let blocked = ix::to_blocked(&data[s0 * dim..s1 * dim], dim);
+            let d = LeafDims {
+                queries: nq,
+                dim,
+                width: 6,
+                m,
+                leaves,
+                slot0: s0,
+                slot1: s1,
+                first,
+            };
+            ix::leaf_scan_cpu(
+                &d, &q, &blocked, &chosen, &op, metric, &mut s_cpu, &mut i_cpu,
+            )
+            .unwrap();
+            be.leaf_scan(
+                &d,
+                &qt,
+                &be.upload(&blocked).unwrap(),
+                &lt,
+                &opt,
+                metric,
+                &mut s,
+                &mut ids,
+            )
+            .unwrap();
+        }
+        let got: Vec<(f32, u32)> = be
+            .read(&s)
+            .unwrap()
+            .into_iter()
+            .zip(be.read_words(&ids).unwrap())
+            .collect();
+        let want: Vec<(f32, u32)> = s_cpu.into_iter().zip(i_cpu).collect();
+        same_results(&format!("leaf_scan {metric:?}"), &got, &want, m, 1e-4);
+        // and the twin itself: the best of each row is the best of the chosen leaves' points
+        for (r, row) in want.chunks(m).enumerate() {
+            let mut best = (f32::MIN, NONE);
+            for &leaf in &chosen[r * 6..r * 6 + 6] {
+                if leaf == NONE {
+                    continue;
+                }
+                for slot in offsets[leaf as usize]..offsets[leaf as usize + 1] {
+                    let j = perm[slot as usize];
+                    let sc = ix::score(
+                        &q[r * dim..(r + 1) * dim],
+                        &data[slot as usize * dim..(slot as usize + 1) * dim],
+                        metric,
+                    );
+                    if ix::beats((sc, j), best) {
+                        best = (sc, j);
+                    }
+                }
+            }
+            assert_eq!(row[0].1, best.1, "leaf scan row {r}");
+        }
+    }
+}
+
+fn build_tree(be: &Backend, z: &[f32], dim: usize, metric: Metric, shape: TreeShape) -> tree::Tree {
+    tree::build(
+        be,
+        z,
+        dim,
+        metric,
+        &BuildConfig {
+            shape,
+            iters: 4,
+            seed: 3,
+        },
+        &mut |_, _| {},
+    )
+    .unwrap()
+}
+
+#[test]
+fn tree_is_balanced_and_full_beam_is_exact() {
+    let Some(g) = gpu() else { return };
+    let be = gbe(&g);
+    let mut rng = Rng::new(13);
+    for metric in METRICS {
+        let (n, dim) = (603usize, 24usize);
+        let z = clustered(&mut rng, n, dim, metric);
+        let shape = TreeShape {
+            branch: 4,
+            depth: 3,
+        };
+        let t = build_tree(&be, &z, dim, metric, shape);
+        t.validate(n, dim).unwrap();
+        // balanced: leaf sizes differ by at most one level's rounding
+        let sizes: Vec<u32> = t.leaf_offsets.windows(2).map(|w| w[1] - w[0]).collect();
+        let (lo, hi) = (sizes.iter().min().unwrap(), sizes.iter().max().unwrap());
+        assert!(hi - lo <= 3, "leaf sizes {lo}..{hi}");
+        // path codes are the leaves
+        let codes = t.codes();
+        for leaf in 0..shape.leaves() {
+            for s in t.leaf_offsets[leaf]..t.leaf_offsets[leaf + 1] {
+                assert_eq!(codes[t.perm[s as usize] as usize], leaf as u32);
+            }
+        }
+        // a beam as wide as the tree scans every leaf: exact search
+        let q = clustered(&mut rng, 45, dim, metric);
+        let m = 9;
+        let dt = DeviceTree::new(&be, &t, &z, dim, metric).unwrap();
+        let qt = be.upload(&q).unwrap();
+        let wide = dt
+            .search(
+                &be,
+                &qt,
+                45,
+                m,
+                &BeamConfig {
+                    width: shape.leaves(),
+                },
+            )
+            .unwrap();
+        let flat = FlatIndex::new(&be, &z, dim, metric)
+            .unwrap()
+            .search(&be, &qt, 45, m)
+            .unwrap();
+        same_results(
+            &format!("full beam vs flat {metric:?}"),
+            &wide,
+            &flat,
+            m,
+            2e-4,
+        );
+        // narrower beams find the exact best less often, never more; and every
+        // score they return is the true score of that grid point
+        let agree = |w: usize| {
+            let r = dt
+                .search(&be, &qt, 45, m, &BeamConfig { width: w })
+                .unwrap();
+            for (qi, row) in r.chunks(m).enumerate() {
+                for &(sc, j) in row.iter().filter(|x| x.1 != NONE) {
+                    let want = ix::score(
+                        &q[qi * dim..(qi + 1) * dim],
+                        &z[j as usize * dim..(j as usize + 1) * dim],
+                        metric,
+                    );
+                    assert!(
+                        (sc - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                        "score of {j}"
+                    );
+                }
+            }
+            r.chunks(m)
+                .zip(flat.chunks(m))
+                .filter(|(a, b)| a[0].1 == b[0].1)
+                .count()
+        };
+        let (a1, a4, a16) = (agree(1), agree(4), agree(16));
+        assert!(
+            a1 <= a4 + 2 && a4 <= a16 + 2 && a16 >= 30,
+            "beam 1/4/16 found the exact best for {a1}/{a4}/{a16} of 45"
+        );
+    }
+}
+
+#[test]
+fn tree_build_and_search_gpu_match_cpu_twin() {
+    let Some(g) = gpu() else { return };
+    let gpu_be = gbe(&g);
+    let cpu = Backend::CpuReference;
+    let mut rng = Rng::new(14);
+    for metric in [Metric::Cosine, Metric::Poincare(0.8)] {
+        let (n, dim) = (389usize, 16usize);
+        let z = clustered(&mut rng, n, dim, metric);
+        let shape = TreeShape {
+            branch: 4,
+            depth: 2,
+        };
+        let tg = build_tree(&gpu_be, &z, dim, metric, shape);
+        let tc = build_tree(&cpu, &z, dim, metric, shape);
+        // same leaves for (almost) every point: k-means on the device = twin
+        let (cg, cc) = (tg.codes(), tc.codes());
+        let same = cg.iter().zip(&cc).filter(|(a, b)| a == b).count();
+        assert!(same * 100 >= n * 98, "{same}/{n} points in the same leaf");
+        for (a, b) in tg.centroids.iter().zip(&tc.centroids) {
+            if same == n {
+                assert_close("centroids", a, b, 1e-3, 1e-4);
+            }
+        }
+        // beam search on the device = twin, on the same tree
+        let q = clustered(&mut rng, 29, dim, metric);
+        let m = 5;
+        let cfg = BeamConfig { width: 3 };
+        let got = DeviceTree::new(&gpu_be, &tc, &z, dim, metric)
+            .unwrap()
+            .search(&gpu_be, &gpu_be.upload(&q).unwrap(), 29, m, &cfg)
+            .unwrap();
+        let want = DeviceTree::new(&cpu, &tc, &z, dim, metric)
+            .unwrap()
+            .search(&cpu, &cpu.upload(&q).unwrap(), 29, m, &cfg)
+            .unwrap();
+        same_results(&format!("beam search {metric:?}"), &got, &want, m, 1e-4);
+    }
+}
+
+#[test]
+fn chunked_tree_search_equals_unchunked() {
+    let Some(g) = gpu() else { return };
+    let be = gbe(&g);
+    let mut rng = Rng::new(15);
+    let (n, dim) = (700usize, 8usize);
+    let metric = Metric::Cosine;
+    let z = clustered(&mut rng, n, dim, metric);
+    let t = build_tree(
+        &be,
+        &z,
+        dim,
+        metric,
+        TreeShape {
+            branch: 8,
+            depth: 2,
+        },
+    );
+    let q = clustered(&mut rng, 21, dim, metric);
+    let qt = be.upload(&q).unwrap();
+    let cfg = BeamConfig { width: 8 };
+    let whole = DeviceTree::new(&be, &t, &z, dim, metric)
+        .unwrap()
+        .search(&be, &qt, 21, 6, &cfg)
+        .unwrap();
+    // 64 rows of 8 floats per binding: 11 chunks, merged on the device
+    let split = g.with_binding_cap(64 * 8 * 4, || {
+        DeviceTree::new(&be, &t, &z, dim, metric)
+            .unwrap()
+            .search(&be, &qt, 21, 6, &cfg)
+            .unwrap()
+    });
+    assert_eq!(whole, split);
+}
+
+fn tiny_reference(rng: &mut Rng, len: usize) -> Reference {
+    let bases = b"ACGT";
+    let mut seq: Vec<u8> = (0..len).map(|_| bases[rng.below(4) as usize]).collect();
+    // an exact 60-bp repeat, and its reverse complement
+    let rep: Vec<u8> = seq[100..160].to_vec();
+    seq[700..760].copy_from_slice(&rep);
+    let rc = crest::seq::reverse_complement(&rep);
+    seq[1200..1260].copy_from_slice(&rc);
+    Reference {
+        contigs: vec![Contig {
+            name: "tiny".into(),
+            md5: crest::io::md5_hex(&seq),
+            seq,
+        }],
+    }
+}
+
+fn tiny_model(be: &Backend, seed: u64) -> (Checkpoint, Encoder) {
+    let cfg = EncoderConfig {
+        k: 16,
+        channels: 4,
+        kernel: 3,
+        blocks: 1,
+        embed_dim: 16,
+        proj_dim: 8,
+        ..Default::default()
+    };
+    let enc = Encoder::init(be, &cfg, seed).unwrap();
+    let ck = Checkpoint {
+        meta: crest::model::ModelMeta {
+            format: crest::model::checkpoint::FORMAT.into(),
+            encoder: cfg,
+            train: serde_json::json!({}),
+            seed,
+            step: 0,
+            reference: vec![],
+            head: None,
+            head_steps: 0,
+            curvature: None,
+        },
+        tensors: crest::model::encoder::param_values(be, &enc.params).unwrap(),
+    };
+    (ck, enc)
+}
+
+#[test]
+fn index_file_round_trip_repeats_and_refusals() {
+    let Some(g) = gpu() else { return };
+    let be = gbe(&g);
+    let mut rng = Rng::new(16);
+    let reference = tiny_reference(&mut rng, 1500);
+    let (ck, enc) = tiny_model(&be, 5);
+    let opts = IndexOptions {
+        grid_stride: 4,
+        branch: 4,
+        leaf: 32,
+        depth: None,
+        iters: 3,
+        seed: 9,
+    };
+    let index = Index::build(&be, &ck, &enc, &reference, &opts, &mut |_, _, _| {}).unwrap();
+    assert_eq!(index.grid.len(), (1500 - 16) / 4 + 1);
+    // the repeat at 100..160 has copies at 700 (forward) and 1200 (reverse)
+    let j = index.grid.loci.iter().position(|&(_, s)| s == 120).unwrap();
+    let mates = index.mates.of(j);
+    assert!(mates.contains(&720), "forward copy: {mates:?}");
+    assert!(
+        mates.contains(&(1200 + (160 - 120 - 16))),
+        "reverse copy: {mates:?}"
+    );
+    assert!(index
+        .mates
+        .of(index.grid.loci.iter().position(|&(_, s)| s == 400).unwrap())
+        .is_empty());
+    // deterministic: the same inputs give the same index and file bytes
+    let again = Index::build(&be, &ck, &enc, &reference, &opts, &mut |_, _, _| {}).unwrap();
+    assert_eq!(index, again);
+    let dir = tempfile::tempdir().unwrap();
+    let (p1, p2) = (
+        dir.path().join("a.crest-index"),
+        dir.path().join("b.crest-index"),
+    );
+    index.save(&p1).unwrap();
+    again.save(&p2).unwrap();
+    assert_eq!(std::fs::read(&p1).unwrap(), std::fs::read(&p2).unwrap());
+    let loaded = Index::load(&p1).unwrap();
+    assert_eq!(loaded, index);
+    let mp = std::path::Path::new("m.crest");
+    let rp = std::path::Path::new("r.fa");
+    loaded.check(&p1, &ck, mp, &reference, rp).unwrap();
+    // another model
+    let (ck2, _) = tiny_model(&be, 6);
+    let e = loaded
+        .check(&p1, &ck2, mp, &reference, rp)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("another model"), "{e}");
+    // another reference
+    let mut other = reference.clone();
+    other.contigs[0].seq[5] = if other.contigs[0].seq[5] == b'A' {
+        b'C'
+    } else {
+        b'A'
+    };
+    other.contigs[0].md5 = crest::io::md5_hex(&other.contigs[0].seq);
+    let e = loaded
+        .check(&p1, &ck, mp, &other, rp)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("another reference"), "{e}");
+    // a truncated or foreign file is refused with its name
+    let bytes = std::fs::read(&p1).unwrap();
+    std::fs::write(&p2, &bytes[..bytes.len() / 2]).unwrap();
+    let e = Index::load(&p2).unwrap_err().to_string();
+    assert!(e.contains("b.crest-index"), "{e}");
+    std::fs::write(&p2, b"not an index").unwrap();
+    assert!(Index::load(&p2).is_err());
+}
