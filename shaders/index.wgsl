@@ -7,11 +7,14 @@
 //       -d(a, b) = -(1/√c) arcosh(1 + 2c‖a−b‖² / ((1−c‖a‖²)(1−c‖b‖²)))
 //     with the conformal product clamped to ≥ 1e-15 and
 //     arcosh(1 + t) = log(1 + t + sqrt(t (t + 2))).
-// Point data (the `data` chunks of assign, accumulate and leaf_scan) is
-// stored "blocked": rows in blocks of 64, dimension-major within a block,
-//   element (row r, dim d) at (r / 64)·64·dim + d·64 + r % 64,
-// so that neighbouring threads (neighbouring rows) read neighbouring words.
-// Every loop sums over dimensions in index order, like the CPU twin
+// Vectors are read as vec4s; dimensions are padded with zeros to a multiple of
+// 4 (dim4 = ⌈dim/4⌉ vec4s; zeros change no score). Centroids (`cent`) are
+// row-major padded rows. Point data (the `data` chunks of assign, accumulate
+// and leaf_scan) is stored "blocked": rows in blocks of 64, vec4-of-
+// dimensions-major within a block,
+//   vec4 (row r, dims 4j..4j+3) at ((r / 64)·dim4 + j)·64 + r % 64,
+// so that neighbouring threads (neighbouring rows) read neighbouring vec4s.
+// Every loop sums vec4 by vec4 in dimension order, like the CPU twin
 // (src/ops/index.rs), so scores agree to float rounding.
 //
 // Entry points:
@@ -46,16 +49,21 @@ struct Params {
     slot1: u32,
     first: u32,
     n_centroids: u32,
+    dim4: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> src_a: array<f32>;
-@group(0) @binding(2) var<storage, read> src_b: array<f32>;
+@group(0) @binding(2) var<storage, read> cent: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> aux: array<u32>;
 @group(0) @binding(4) var<storage, read> aux2: array<u32>;
 @group(0) @binding(5) var<storage, read> fparam: array<f32>;
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
 @group(0) @binding(7) var<storage, read_write> best: array<u32>;
+@group(0) @binding(8) var<storage, read> data: array<vec4<f32>>;
 
 const NONE: u32 = 0xffffffffu;
 const EMPTY: f32 = -3.0e38;
@@ -64,44 +72,42 @@ const WG: u32 = 64u;
 // beam children (≤ 1024) or leaf-scan candidates (64 threads × M + M)
 const MAX_CHILDREN: u32 = 1040u;
 const MAX_M: u32 = 16u;
-const MAX_DIM: u32 = 256u;
+const MAX_DIM4: u32 = 64u;
 
-fn blk(r: u32, d: u32) -> u32 {
-    return (r / WG) * WG * params.dim + d * WG + r % WG;
+fn blk(r: u32, j: u32) -> u32 {
+    return ((r / WG) * params.dim4 + j) * WG + r % WG;
 }
 
-fn finish_score(dot: f32, sq: f32, na: f32, nb: f32) -> f32 {
+// acc = (dot, ‖a−b‖², ‖a‖², ‖b‖²) → score
+fn finish_score(acc: vec4<f32>) -> f32 {
     if params.metric == 0u {
-        return dot;
+        return acc.x;
     }
     let c = fparam[0];
-    let den = max((1.0 - c * na) * (1.0 - c * nb), 1e-15);
-    let t = max(2.0 * c * sq / den, 0.0);
+    let den = max((1.0 - c * acc.z) * (1.0 - c * acc.w), 1e-15);
+    let t = max(2.0 * c * acc.y / den, 0.0);
     return -log(1.0 + t + sqrt(t * (t + 2.0))) / sqrt(c);
 }
 
-// score(data row r (blocked src_a), src_b[ib ..]); cosine needs the dot product only
-fn score_ab(r: u32, ib: u32) -> f32 {
-    var dot = 0.0;
+fn acc_step(acc: vec4<f32>, a: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
+    let e = a - b;
+    return acc + vec4<f32>(dot(a, b), dot(e, e), dot(a, a), dot(b, b));
+}
+
+// score(data row r, cent row c)
+fn score_data_cent(r: u32, c: u32) -> f32 {
     if params.metric == 0u {
-        for (var d = 0u; d < params.dim; d++) {
-            dot += src_a[blk(r, d)] * src_b[ib + d];
+        var d0 = 0.0;
+        for (var j = 0u; j < params.dim4; j++) {
+            d0 += dot(data[blk(r, j)], cent[c * params.dim4 + j]);
         }
-        return dot;
+        return d0;
     }
-    var sq = 0.0;
-    var na = 0.0;
-    var nb = 0.0;
-    for (var d = 0u; d < params.dim; d++) {
-        let a = src_a[blk(r, d)];
-        let b = src_b[ib + d];
-        dot += a * b;
-        let e = a - b;
-        sq += e * e;
-        na += a * a;
-        nb += b * b;
+    var acc = vec4<f32>(0.0);
+    for (var j = 0u; j < params.dim4; j++) {
+        acc = acc_step(acc, data[blk(r, j)], cent[c * params.dim4 + j]);
     }
-    return finish_score(dot, sq, na, nb);
+    return finish_score(acc);
 }
 
 @compute @workgroup_size(64)
@@ -115,7 +121,7 @@ fn assign(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
     var top = TAKEN;
     var arg = 0u;
     for (var j = 0u; j < params.branch; j++) {
-        let s = score_ab(i, (g * params.branch + j) * params.dim);
+        let s = score_data_cent(i, g * params.branch + j);
         out[r * params.branch + j] = s;
         if s > top {
             top = s;
@@ -134,74 +140,71 @@ fn accumulate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
     let lo = aux[c];
     let hi = aux[c + 1u];
     let base = params.n_centroids + 1u;
-    for (var d = lid.x; d < params.dim; d += WG) {
-        var acc = 0.0;
+    for (var j = lid.x; j < params.dim4; j += WG) {
+        var acc = vec4<f32>(0.0);
         for (var m = lo; m < hi; m++) {
             let row = aux[base + m];
-            acc += fparam[row] * src_a[blk(row, d)];
+            acc += fparam[row] * data[blk(row, j)];
         }
-        out[c * params.dim + d] += acc;
+        for (var e = 0u; e < 4u; e++) {
+            let d = 4u * j + e;
+            if d < params.dim {
+                out[c * params.dim + d] += acc[e];
+            }
+        }
     }
 }
 
-var<workgroup> q_sh: array<f32, MAX_DIM>;
+var<workgroup> q_sh: array<vec4<f32>, MAX_DIM4>;
 var<workgroup> sc_sh: array<f32, MAX_CHILDREN>;
 var<workgroup> id_sh: array<u32, MAX_CHILDREN>;
 var<workgroup> red_s: array<f32, WG>;
 var<workgroup> red_i: array<u32, WG>;
 var<workgroup> red_k: array<u32, WG>;
 
-// score(q_sh, src_b[ib ..]); cosine needs the dot product only
-fn score_q(ib: u32) -> f32 {
-    var dot = 0.0;
+// score(q_sh, cent row c)
+fn score_q_cent(c: u32) -> f32 {
     if params.metric == 0u {
-        for (var d = 0u; d < params.dim; d++) {
-            dot += q_sh[d] * src_b[ib + d];
+        var d0 = 0.0;
+        for (var j = 0u; j < params.dim4; j++) {
+            d0 += dot(q_sh[j], cent[c * params.dim4 + j]);
         }
-        return dot;
+        return d0;
     }
-    var sq = 0.0;
-    var na = 0.0;
-    var nb = 0.0;
-    for (var d = 0u; d < params.dim; d++) {
-        let a = q_sh[d];
-        let b = src_b[ib + d];
-        dot += a * b;
-        let e = a - b;
-        sq += e * e;
-        na += a * a;
-        nb += b * b;
+    var acc = vec4<f32>(0.0);
+    for (var j = 0u; j < params.dim4; j++) {
+        acc = acc_step(acc, q_sh[j], cent[c * params.dim4 + j]);
     }
-    return finish_score(dot, sq, na, nb);
+    return finish_score(acc);
 }
 
-// score(q_sh, data row r of blocked src_b)
-fn score_slot(r: u32) -> f32 {
-    var dot = 0.0;
+// score(q_sh, data row r)
+fn score_q_data(r: u32) -> f32 {
     if params.metric == 0u {
-        for (var d = 0u; d < params.dim; d++) {
-            dot += q_sh[d] * src_b[blk(r, d)];
+        var d0 = 0.0;
+        for (var j = 0u; j < params.dim4; j++) {
+            d0 += dot(q_sh[j], data[blk(r, j)]);
         }
-        return dot;
+        return d0;
     }
-    var sq = 0.0;
-    var na = 0.0;
-    var nb = 0.0;
-    for (var d = 0u; d < params.dim; d++) {
-        let a = q_sh[d];
-        let b = src_b[blk(r, d)];
-        dot += a * b;
-        let e = a - b;
-        sq += e * e;
-        na += a * a;
-        nb += b * b;
+    var acc = vec4<f32>(0.0);
+    for (var j = 0u; j < params.dim4; j++) {
+        acc = acc_step(acc, q_sh[j], data[blk(r, j)]);
     }
-    return finish_score(dot, sq, na, nb);
+    return finish_score(acc);
 }
 
+// query row q (row-major src_a, stride dim) into q_sh, zero-padded
 fn load_query(q: u32, t: u32) {
-    for (var d = t; d < params.dim; d += WG) {
-        q_sh[d] = src_a[q * params.dim + d];
+    for (var j = t; j < params.dim4; j += WG) {
+        var v = vec4<f32>(0.0);
+        for (var e = 0u; e < 4u; e++) {
+            let d = 4u * j + e;
+            if d < params.dim {
+                v[e] = src_a[q * params.dim + d];
+            }
+        }
+        q_sh[j] = v;
     }
 }
 
@@ -286,7 +289,7 @@ fn beam_step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
             let size = aux2[(child + 1u) * params.span] - aux2[child * params.span];
             id = child;
             if size > 0u {
-                s = score_q(child * params.dim);
+                s = score_q_cent(child);
             }
         }
         sc_sh[k] = s;
@@ -321,7 +324,7 @@ fn leaf_scan(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
         let lo = max(aux2[leaf], params.slot0);
         let hi = min(aux2[leaf + 1u], params.slot1);
         for (var slot = lo + t; slot < hi; slot += WG) {
-            let s = score_slot(slot - params.slot0);
+            let s = score_q_data(slot - params.slot0);
             let gi = aux2[params.span + slot];
             if beats(s, gi, ls[m - 1u], li[m - 1u]) {
                 var r = m - 1u;

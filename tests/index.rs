@@ -96,6 +96,7 @@ fn assign_and_accumulate_match_twin() {
             let n = row0 + rows;
             let mut s_cpu = vec![f32::NAN; n * branch];
             let mut b_cpu = vec![0xdead_beef; n];
+            let cent = ix::pad_rows(&cent, dim);
             ix::assign_cpu(&d, &blocked, &cent, &group, metric, &mut s_cpu, &mut b_cpu).unwrap();
             let (mut s, mut b) = poisoned(&be, n * branch);
             let mut bw = be.upload_words(&vec![0xdead_beef; n]).unwrap();
@@ -207,7 +208,7 @@ fn beam_step_and_leaf_scan_match_twin() {
             perm.swap(i, rng.below(i as u64 + 1) as usize);
         }
         let q = points(&mut rng, nq, dim, metric);
-        let level2 = points(&mut rng, b * b, dim, metric);
+        let level2 = ix::pad_rows(&points(&mut rng, b * b, dim, metric), dim);
         let beam_in: Vec<u32> = (0..nq * 3)
             .map(|i| {
                 if i % 3 == 2 {

@@ -44,6 +44,8 @@ pub struct BenchPlan {
     /// Extra options for `crest index` (run first, measured like `bwa index`,
     /// unless crest only proposes with its bit head).
     pub index_args: Vec<String>,
+    /// An existing index to map with (its build is then not measured).
+    pub index: Option<PathBuf>,
 }
 
 /// One mapper's results.
@@ -150,7 +152,9 @@ pub fn run_bench(
         || plan.crest_args.iter().any(|a| a == "--propose=head");
     let mut index_cost = None;
     let mut index_args: Vec<std::ffi::OsString> = Vec::new();
-    if !head_only {
+    if let (false, Some(existing)) = (head_only, &plan.index) {
+        index_args = vec!["--index".into(), existing.clone().into_os_string()];
+    } else if !head_only {
         let index_path = plan.workdir.join("crest.crest-index");
         let mut idx = Command::new(&exe);
         idx.arg("--device")

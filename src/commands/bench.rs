@@ -51,6 +51,10 @@ pub struct BenchArgs {
     /// Extra option for `crest index` (repeatable), e.g. --index-arg=--grid-stride --index-arg=16.
     #[arg(long = "index-arg", allow_hyphen_values = true)]
     pub index_args: Vec<String>,
+    /// Map with this existing index (`crest index`) instead of building one
+    /// (the index time column is then empty).
+    #[arg(long)]
+    pub index: Option<PathBuf>,
     /// Read simulation (used without --reads).
     #[command(flatten)]
     pub sim: SimOpts,
@@ -118,6 +122,7 @@ pub fn bench(a: &BenchArgs, device: &str, adapter: &str) -> Result<BenchReport> 
         vs_bam: a.vs_bam.clone(),
         crest_args: a.crest_args.clone(),
         index_args: a.index_args.clone(),
+        index: a.index.clone(),
     };
     let report = run_bench(&plan, adapter, &mut |m| eprintln!("{m}"))?;
     print!("{}", report.markdown());

@@ -111,6 +111,7 @@ pub fn demo(be: &Backend, device: &str, a: &DemoArgs) -> Result<()> {
         workdir: None,
         crest_args: Vec::new(),
         index_args: Vec::new(),
+        index: None,
         sim,
     };
     super::bench::bench(&args, device, &be.name())?;

@@ -239,5 +239,6 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
         stats.reads as f64 / secs.max(1e-9),
         be.name()
     );
+    eprintln!("crest map: stages: {}", stats.stages());
     Ok(stats)
 }

@@ -278,7 +278,7 @@ pub fn build(
             }
         }
         let assign = |cent: &[f32]| -> Result<(Vec<f32>, Vec<u32>)> {
-            let ct = be.upload(cent)?;
+            let ct = be.upload(&ix::pad_rows(cent, dim))?;
             let mut scores = be.zeros(n * b)?;
             let mut best = be.upload_words(&vec![0u32; n])?;
             for (row0, data, w) in &chunks.parts {
@@ -427,7 +427,7 @@ impl DeviceTree {
         let centroids = tree
             .centroids
             .iter()
-            .map(|c| be.upload(c))
+            .map(|c| be.upload(&ix::pad_rows(c, dim)))
             .collect::<Result<_>>()?;
         let mut op = tree.leaf_offsets.clone();
         op.extend_from_slice(&tree.perm);

@@ -91,6 +91,32 @@ pub struct MapStats {
     pub mapq20: u64,
     /// Alignments verified.
     pub alignments: u64,
+    /// Seconds per stage: encoding windows (one-hot + encoder forward).
+    pub encode_s: f64,
+    /// Seconds searching the index (or decoding the bit head).
+    pub search_s: f64,
+    /// Seconds verifying candidates by alignment on the device.
+    pub verify_s: f64,
+    /// Seconds of host work (windows, clustering, traceback, records).
+    pub host_s: f64,
+}
+
+impl MapStats {
+    /// One line: seconds per stage and their shares.
+    pub fn stages(&self) -> String {
+        let total = (self.encode_s + self.search_s + self.verify_s + self.host_s).max(1e-9);
+        format!(
+            "encode {:.1}s ({:.0}%), search {:.1}s ({:.0}%), verify {:.1}s ({:.0}%), host {:.1}s ({:.0}%)",
+            self.encode_s,
+            100.0 * self.encode_s / total,
+            self.search_s,
+            100.0 * self.search_s / total,
+            self.verify_s,
+            100.0 * self.verify_s / total,
+            self.host_s,
+            100.0 * self.host_s / total
+        )
+    }
 }
 
 /// A mapper bound to a model and its reference.
@@ -204,6 +230,8 @@ impl<'a> Mapper<'a> {
     /// Map a batch of reads; records come back in input order.
     pub fn map_batch(&self, reads: &[ReadRecord], stats: &mut MapStats) -> Result<Vec<SamRecord>> {
         let k = self.encoder.cfg.k;
+        let t_batch = std::time::Instant::now();
+        let (mut t_enc, mut t_search, mut t_verify) = (0.0f64, 0.0f64, 0.0f64);
         // 1. windows of every mappable read
         let mut rseq = PackedSeq::default();
         let mut rstart = vec![0u32; reads.len()];
@@ -231,9 +259,13 @@ impl<'a> Mapper<'a> {
         let mut props: Vec<Vec<(u32, i64, f32)>> = vec![Vec::new(); reads.len()];
         for (chunk_i, chunk) in windows.chunks(EMBED_BATCH).enumerate() {
             let n = chunk.len();
+            let t0 = std::time::Instant::now();
             let mut x = self.be.zeros(n * 4 * k)?;
             self.be.onehot(&rseq, chunk, k, &mut x)?;
             let act = self.encoder.forward(self.be, x, n)?;
+            self.be.sync()?;
+            t_enc += t0.elapsed().as_secs_f64();
+            let t1 = std::time::Instant::now();
             // (coordinate, log-weight) proposals of each window
             let mut per_window: Vec<Vec<(u32, f32)>> = vec![Vec::new(); n];
             if let (Some(head), true) = (self.head, self.cfg.propose.contains(&Propose::Head)) {
@@ -281,6 +313,7 @@ impl<'a> Mapper<'a> {
                     }
                 }
             }
+            t_search += t1.elapsed().as_secs_f64();
             for (w, pw) in per_window.iter().enumerate() {
                 let (ri, o) = owner[chunk_i * EMBED_BATCH + w];
                 let l = reads[ri].seq.len() as i64;
@@ -338,6 +371,7 @@ impl<'a> Mapper<'a> {
             pad: self.cfg.pad,
             damage_len: self.cfg.damage_len,
         };
+        let t2 = std::time::Instant::now();
         let results = match (&self.gpu_ref, self.be) {
             (Some(gref), Backend::Gpu(g)) => {
                 align::align_gpu(g, gref, &GpuSeq::upload(g, &rseq)?, &tasks, &ap)?
@@ -345,6 +379,7 @@ impl<'a> Mapper<'a> {
             _ => align::align_cpu(&self.packed, &rseq, &tasks, &ap),
         };
         stats.alignments += tasks.len() as u64;
+        t_verify += t2.elapsed().as_secs_f64();
         let mut hits: Vec<Vec<Hit>> = (0..reads.len()).map(|_| Vec::new()).collect();
         for ((t, &(cost, d)), &ri) in tasks.iter().zip(&results).zip(&task_read) {
             let end = t.ref_start as u64 + t.read_len as u64 - 1 + d as u64;
@@ -366,6 +401,10 @@ impl<'a> Mapper<'a> {
             }
             out.push(rec);
         }
+        stats.encode_s += t_enc;
+        stats.search_s += t_search;
+        stats.verify_s += t_verify;
+        stats.host_s += (t_batch.elapsed().as_secs_f64() - t_enc - t_search - t_verify).max(0.0);
         Ok(out)
     }
 

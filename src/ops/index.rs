@@ -25,17 +25,23 @@ pub const MAX_DIM: usize = 256;
 /// Rows per block of the blocked data layout.
 pub const BLOCK: usize = 64;
 
-/// Position of (row `r`, dimension `d`) in the blocked layout of point data:
-/// rows in blocks of [`BLOCK`], dimension-major within a block.
-pub fn blocked_at(r: usize, d: usize, dim: usize) -> usize {
-    (r / BLOCK) * BLOCK * dim + d * BLOCK + r % BLOCK
+/// vec4s per padded row of `dim` floats.
+pub fn dim4(dim: usize) -> usize {
+    dim.div_ceil(4)
 }
 
-/// Row-major `[rows, dim]` data in the blocked layout (padded with zeros to
-/// whole blocks).
+/// Position of (row `r`, dimension `d`) in the blocked layout of point data:
+/// rows in blocks of [`BLOCK`], vec4-of-dimensions-major within a block,
+/// dimensions zero-padded to a multiple of 4.
+pub fn blocked_at(r: usize, d: usize, dim: usize) -> usize {
+    (((r / BLOCK) * dim4(dim) + d / 4) * BLOCK + r % BLOCK) * 4 + d % 4
+}
+
+/// Row-major `[rows, dim]` data in the blocked layout (zero-padded to whole
+/// blocks and whole vec4s).
 pub fn to_blocked(rows: &[f32], dim: usize) -> Vec<f32> {
     let n = rows.len() / dim.max(1);
-    let mut out = vec![0f32; n.div_ceil(BLOCK) * BLOCK * dim];
+    let mut out = vec![0f32; blocked_len(n, dim)];
     for r in 0..n {
         for d in 0..dim {
             out[blocked_at(r, d, dim)] = rows[r * dim + d];
@@ -44,14 +50,27 @@ pub fn to_blocked(rows: &[f32], dim: usize) -> Vec<f32> {
     out
 }
 
-/// Row `r` of blocked data.
+/// Row `r` of blocked data, padded to a multiple of 4.
 pub fn blocked_row(data: &[f32], r: usize, dim: usize) -> Vec<f32> {
-    (0..dim).map(|d| data[blocked_at(r, d, dim)]).collect()
+    (0..dim4(dim) * 4)
+        .map(|d| data[(((r / BLOCK) * dim4(dim) + d / 4) * BLOCK + r % BLOCK) * 4 + d % 4])
+        .collect()
 }
 
 /// Words of `rows` rows in the blocked layout.
 pub fn blocked_len(rows: usize, dim: usize) -> usize {
-    rows.div_ceil(BLOCK) * BLOCK * dim
+    rows.div_ceil(BLOCK) * BLOCK * dim4(dim) * 4
+}
+
+/// Row-major rows padded with zeros to a multiple of 4 floats (centroids).
+pub fn pad_rows(rows: &[f32], dim: usize) -> Vec<f32> {
+    let d4 = dim4(dim) * 4;
+    let mut out = Vec::with_capacity(rows.len() / dim.max(1) * d4);
+    for row in rows.chunks(dim.max(1)) {
+        out.extend_from_slice(row);
+        out.resize(out.len() + d4 - row.len(), 0.0);
+    }
+    out
 }
 
 /// How two embeddings are compared (larger score = closer).
@@ -87,6 +106,8 @@ struct Params {
     slot1: u32,
     first: u32,
     n_centroids: u32,
+    dim4: u32,
+    _pad: [u32; 3],
 }
 
 fn kernel(entry: &'static str) -> Kernel {
@@ -97,15 +118,26 @@ fn kernel(entry: &'static str) -> Kernel {
     }
 }
 
-/// Score of `a` against `b` under `metric` (the kernels' formula, same order).
+/// Score of `a` against `b` under `metric` (the kernels' formula and order:
+/// vec4 by vec4, zero-padded; `a` and `b` of equal length).
 pub fn score(a: &[f32], b: &[f32], metric: Metric) -> f32 {
     let (mut dot, mut sq, mut na, mut nb) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
-    for (&x, &y) in a.iter().zip(b) {
-        dot += x * y;
-        let e = x - y;
-        sq += e * e;
-        na += x * x;
-        nb += y * y;
+    let n = a.len().min(b.len());
+    let at = |v: &[f32], i: usize| if i < n { v[i] } else { 0.0 };
+    for j in 0..n.div_ceil(4) {
+        let (mut d4, mut s4, mut a4, mut b4) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+        for e in 0..4 {
+            let (x, y) = (at(a, 4 * j + e), at(b, 4 * j + e));
+            d4 += x * y;
+            let df = x - y;
+            s4 += df * df;
+            a4 += x * x;
+            b4 += y * y;
+        }
+        dot += d4;
+        sq += s4;
+        na += a4;
+        nb += b4;
     }
     match metric {
         Metric::Cosine => dot,
@@ -153,11 +185,17 @@ impl AssignDims {
         }
         need("assign", "data", data, blocked_len(self.rows, self.dim))?;
         need("assign", "group", group, self.row0 + self.rows)?;
-        need("assign", "centroids", centroids, self.branch * self.dim)
+        need(
+            "assign",
+            "centroids",
+            centroids,
+            self.branch * dim4(self.dim) * 4,
+        )
     }
 }
 
-/// CPU twin of `assign` (`data` blocked, see [`to_blocked`]): scores of each point of the chunk against its group's
+/// CPU twin of `assign` (`data` blocked, see [`to_blocked`]; centroids
+/// padded, see [`pad_rows`]): scores of each point of the chunk against its group's
 /// B centroids, and the first best child.
 pub fn assign_cpu(
     d: &AssignDims,
@@ -176,7 +214,7 @@ pub fn assign_cpu(
         (d.row0 + d.rows) * d.branch,
     )?;
     need("assign", "best", best.len(), d.row0 + d.rows)?;
-    let p = d.dim;
+    let p4 = dim4(d.dim) * 4;
     for i in 0..d.rows {
         let r = d.row0 + i;
         let g = group[r] as usize;
@@ -184,12 +222,13 @@ pub fn assign_cpu(
             "assign",
             "centroids",
             centroids.len(),
-            (g + 1) * d.branch * p,
+            (g + 1) * d.branch * p4,
         )?;
         let (mut top, mut arg) = (-3.4e38f32, 0u32);
+        let row = blocked_row(data, i, d.dim);
         for j in 0..d.branch {
-            let cj = &centroids[(g * d.branch + j) * p..][..p];
-            let s = score(&blocked_row(data, i, p), cj, metric);
+            let cj = &centroids[(g * d.branch + j) * p4..][..p4];
+            let s = score(&row, cj, metric);
             scores[r * d.branch + j] = s;
             if s > top {
                 top = s;
@@ -220,6 +259,7 @@ pub fn assign_gpu(
     let p = Params {
         rows: d.rows as u32,
         dim: d.dim as u32,
+        dim4: dim4(d.dim) as u32,
         branch: d.branch as u32,
         metric: metric.code(),
         row0: d.row0 as u32,
@@ -229,13 +269,14 @@ pub fn assign_gpu(
         kernel("assign"),
         &[
             Arg::Uniform(bytemuck::bytes_of(&p)),
-            Arg::Buf(data),
+            Arg::Unused,
             Arg::Buf(centroids),
             Arg::Buf(group),
             Arg::Unused,
             Arg::Buf(curv),
             Arg::Buf(scores),
             Arg::Buf(best),
+            Arg::Buf(data),
         ],
         gpu.grid_1d(d.rows, 64),
     )
@@ -306,6 +347,7 @@ pub fn accumulate_gpu(
     need("accumulate", "sums", sums.len, nc * dim)?;
     let p = Params {
         dim: dim as u32,
+        dim4: dim4(dim) as u32,
         n_centroids: nc as u32,
         ..Default::default()
     };
@@ -313,13 +355,14 @@ pub fn accumulate_gpu(
         kernel("accumulate"),
         &[
             Arg::Uniform(bytemuck::bytes_of(&p)),
-            Arg::Buf(data),
+            Arg::Unused,
             Arg::Unused,
             Arg::Buf(csr),
             Arg::Unused,
             Arg::Buf(weights),
             Arg::Buf(sums),
             Arg::Unused,
+            Arg::Buf(data),
         ],
         gpu.grid_1d(nc, 1),
     )
@@ -360,11 +403,16 @@ impl BeamDims {
         }
         need("beam_step", "queries", q, self.queries * self.dim)?;
         need("beam_step", "beam", beam, self.queries * self.width_in)?;
-        need("beam_step", "centroids", centroids, self.branch * self.dim)
+        need(
+            "beam_step",
+            "centroids",
+            centroids,
+            self.branch * dim4(self.dim) * 4,
+        )
     }
 }
 
-/// CPU twin of `beam_step`.
+/// CPU twin of `beam_step` (centroids padded, see [`pad_rows`]).
 #[allow(clippy::too_many_arguments)]
 pub fn beam_step_cpu(
     d: &BeamDims,
@@ -385,10 +433,12 @@ pub fn beam_step_cpu(
     )?;
     need("beam_step", "out", out_ids.len(), d.queries * d.width_out)?;
     let p = d.dim;
+    let p4 = dim4(p) * 4;
     let mut cand: Vec<(f32, u32)> = Vec::with_capacity(d.width_in * d.branch);
     for q in 0..d.queries {
         cand.clear();
-        let qv = &queries[q * p..(q + 1) * p];
+        let mut qv = queries[q * p..(q + 1) * p].to_vec();
+        qv.resize(p4, 0.0);
         for w in 0..d.width_in {
             let node = beam_in[q * d.width_in + w];
             if node == NONE {
@@ -406,9 +456,9 @@ pub fn beam_step_cpu(
                 if size == 0 {
                     continue;
                 }
-                need("beam_step", "centroids", centroids.len(), (child + 1) * p)?;
+                need("beam_step", "centroids", centroids.len(), (child + 1) * p4)?;
                 cand.push((
-                    score(qv, &centroids[child * p..][..p], metric),
+                    score(&qv, &centroids[child * p4..][..p4], metric),
                     child as u32,
                 ));
             }
@@ -456,6 +506,7 @@ pub fn beam_step_gpu(
     let p = Params {
         rows: d.queries as u32,
         dim: d.dim as u32,
+        dim4: dim4(d.dim) as u32,
         branch: d.branch as u32,
         metric: metric.code(),
         width_in: d.width_in as u32,
@@ -474,6 +525,7 @@ pub fn beam_step_gpu(
             Arg::Buf(curv),
             Arg::Buf(out_scores),
             Arg::Buf(out_ids),
+            Arg::Unused,
         ],
         gpu.grid_1d(d.queries, 1),
     )
@@ -554,7 +606,8 @@ pub fn leaf_scan_cpu(
                 }
             }
         }
-        let qv = &queries[q * p..(q + 1) * p];
+        let mut qv = queries[q * p..(q + 1) * p].to_vec();
+        qv.resize(dim4(p) * 4, 0.0);
         for w in 0..d.width {
             let leaf = leaves[q * d.width + w];
             if leaf == NONE {
@@ -571,7 +624,7 @@ pub fn leaf_scan_cpu(
             let hi = (offsets_perm[leaf + 1] as usize).min(d.slot1);
             for slot in lo..hi.max(lo) {
                 let row = blocked_row(data, slot - d.slot0, p);
-                cand.push((score(qv, &row, metric), perm[slot]));
+                cand.push((score(&qv, &row, metric), perm[slot]));
             }
         }
         write_top(&mut cand, d.m, q, out_scores, out_ids);
@@ -599,6 +652,7 @@ pub fn leaf_scan_gpu(
     let p = Params {
         rows: d.queries as u32,
         dim: d.dim as u32,
+        dim4: dim4(d.dim) as u32,
         metric: metric.code(),
         width_in: d.width as u32,
         width_out: d.m as u32,
@@ -613,12 +667,13 @@ pub fn leaf_scan_gpu(
         &[
             Arg::Uniform(bytemuck::bytes_of(&p)),
             Arg::Buf(queries),
-            Arg::Buf(data),
+            Arg::Unused,
             Arg::Buf(leaves),
             Arg::Buf(offsets_perm),
             Arg::Buf(curv),
             Arg::Buf(out_scores),
             Arg::Buf(out_ids),
+            Arg::Buf(data),
         ],
         gpu.grid_1d(d.queries, 1),
     )
