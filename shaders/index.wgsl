@@ -29,7 +29,8 @@
 //               children; empty subtrees (no leaf slots) score -3e38; the
 //               best W_out children (score desc, then child id asc) are written
 //               to best (ids) and out (scores). W_in·B ≤ 1024.
-//   leaf_scan   one workgroup per query: exact scan of the slots of its W leaves
+//   leaf_scan   one workgroup per query (queries row0 .. row0 + rows, read from
+//               the uniform window `qu`): exact scan of the slots of its W leaves
 //               that fall in this data chunk ([slot0, slot1)); aux2 holds the
 //               leaf offsets (leaves + 1 = span words) then perm (slot → grid
 //               index); merges them with
@@ -64,6 +65,12 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
 @group(0) @binding(7) var<storage, read_write> best: array<u32>;
 @group(0) @binding(8) var<storage, read> data: array<vec4<f32>>;
+// leaf_scan: a window of QU vec4s of zero-padded query rows (queries
+// row0 .. row0 + rows), read through a uniform buffer: every lane of a
+// workgroup reads the same query word, which CPU drivers (llvmpipe) serve as
+// one broadcast load (storage reads become per-lane gathers); GPUs serve it
+// from the constant cache.
+@group(0) @binding(9) var<uniform> qu: array<vec4<f32>, QU>;
 
 const NONE: u32 = 0xffffffffu;
 const EMPTY: f32 = -3.0e38;
@@ -73,6 +80,7 @@ const WG: u32 = 64u;
 const MAX_CHILDREN: u32 = 1040u;
 const MAX_M: u32 = 16u;
 const MAX_DIM4: u32 = 64u;
+const QU: u32 = 4096u;
 
 fn blk(r: u32, j: u32) -> u32 {
     return ((r / WG) * params.dim4 + j) * WG + r % WG;
@@ -158,9 +166,7 @@ fn accumulate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
 var<workgroup> q_sh: array<vec4<f32>, MAX_DIM4>;
 var<workgroup> sc_sh: array<f32, MAX_CHILDREN>;
 var<workgroup> id_sh: array<u32, MAX_CHILDREN>;
-var<workgroup> red_s: array<f32, WG>;
-var<workgroup> red_i: array<u32, WG>;
-var<workgroup> red_k: array<u32, WG>;
+var<workgroup> head: array<u32, MAX_CHILDREN>;
 
 // score(q_sh, cent row c)
 fn score_q_cent(c: u32) -> f32 {
@@ -195,6 +201,23 @@ fn score_q_data(r: u32) -> f32 {
 }
 
 // query row q (row-major src_a, stride dim) into q_sh, zero-padded
+// score(query ql of the uniform window, data row r)
+fn score_qu_data(ql: u32, r: u32) -> f32 {
+    let q0 = ql * params.dim4;
+    if params.metric == 0u {
+        var d0 = 0.0;
+        for (var j = 0u; j < params.dim4; j++) {
+            d0 += dot(qu[q0 + j], data[blk(r, j)]);
+        }
+        return d0;
+    }
+    var acc = vec4<f32>(0.0);
+    for (var j = 0u; j < params.dim4; j++) {
+        acc = acc_step(acc, qu[q0 + j], data[blk(r, j)]);
+    }
+    return finish_score(acc);
+}
+
 fn load_query(q: u32, t: u32) {
     for (var j = t; j < params.dim4; j += WG) {
         var v = vec4<f32>(0.0);
@@ -213,58 +236,40 @@ fn beats(a_s: f32, a_i: u32, b_s: f32, b_i: u32) -> bool {
     return a_s > b_s || (a_s == b_s && a_i < b_i);
 }
 
-// Parallel arg-best over sc_sh/id_sh[0..n]: the winning slot lands in red_k[0].
-fn argbest(t: u32, n: u32) {
-    var bs = TAKEN;
-    var bi = NONE;
-    var bk = NONE;
-    for (var k = t; k < n; k += WG) {
-        if bk == NONE || beats(sc_sh[k], id_sh[k], bs, bi) {
-            bs = sc_sh[k];
-            bi = id_sh[k];
-            bk = k;
-        }
+// Thread 0 merges `nl` lists of `len` entries each, sorted best first, held
+// at sc_sh/id_sh[l·len ..], into the best `m`, written to out/best[q·m ..];
+// missing or empty entries come out as (EMPTY, NONE). Unsorted candidates are
+// lists of length 1. One thread and m·nl comparisons, no barriers: cheaper
+// than m rounds of a parallel reduction on CPU drivers, and a small share of
+// a query's work on GPUs.
+fn merge_lists(q: u32, nl: u32, len: u32, m: u32) {
+    for (var l = 0u; l < nl; l++) {
+        head[l] = 0u;
     }
-    red_s[t] = bs;
-    red_i[t] = bi;
-    red_k[t] = bk;
-    workgroupBarrier();
-    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-        if t < stride {
-            let o = t + stride;
-            if red_k[o] != NONE && (red_k[t] == NONE || beats(red_s[o], red_i[o], red_s[t], red_i[t])) {
-                red_s[t] = red_s[o];
-                red_i[t] = red_i[o];
-                red_k[t] = red_k[o];
-            }
-        }
-        workgroupBarrier();
-    }
-}
-
-// Write the best `m` of sc_sh/id_sh[0..n] to out/best[q·m ..]; used-up or
-// empty entries come out as (EMPTY, NONE).
-fn select_top(q: u32, t: u32, n: u32, m: u32) {
     for (var r = 0u; r < m; r++) {
-        argbest(t, n);
-        let k = red_k[0];
-        let s = red_s[0];
-        let id = red_i[0];
-        workgroupBarrier();
-        if t == 0u {
-            if k == NONE || s <= -1.0e30 || id == NONE {
-                out[q * m + r] = EMPTY;
-                best[q * m + r] = NONE;
-            } else {
-                out[q * m + r] = s;
-                best[q * m + r] = id;
+        var bs = TAKEN;
+        var bi = NONE;
+        var bl = NONE;
+        for (var l = 0u; l < nl; l++) {
+            let h = head[l];
+            if h >= len {
+                continue;
             }
-            if k != NONE {
-                sc_sh[k] = TAKEN;
-                id_sh[k] = NONE;
+            let k = l * len + h;
+            if id_sh[k] != NONE && sc_sh[k] > -1.0e30 && (bl == NONE || beats(sc_sh[k], id_sh[k], bs, bi)) {
+                bs = sc_sh[k];
+                bi = id_sh[k];
+                bl = l;
             }
         }
-        workgroupBarrier();
+        if bl == NONE {
+            out[q * m + r] = EMPTY;
+            best[q * m + r] = NONE;
+        } else {
+            out[q * m + r] = bs;
+            best[q * m + r] = bi;
+            head[bl] += 1u;
+        }
     }
 }
 
@@ -296,26 +301,29 @@ fn beam_step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
         id_sh[k] = id;
     }
     workgroupBarrier();
-    select_top(q, t, n, params.width_out);
+    if t == 0u {
+        merge_lists(q, n, 1u, params.width_out);
+    }
 }
 
 @compute @workgroup_size(64)
 fn leaf_scan(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let q = wid.x + wid.y * nwg.x;
-    if q >= params.rows {
+    let ql = wid.x + wid.y * nwg.x;
+    if ql >= params.rows {
         return;
     }
+    let q = params.row0 + ql;
     let t = lid.x;
     let m = params.width_out;
-    load_query(q, t);
-    workgroupBarrier();
-    // per-thread top-m, sorted best first
+    // per-thread top-m, sorted best first; (ts, ti) mirrors its last entry
     var ls: array<f32, MAX_M>;
     var li: array<u32, MAX_M>;
     for (var r = 0u; r < MAX_M; r++) {
         ls[r] = TAKEN;
         li[r] = NONE;
     }
+    var ts = TAKEN;
+    var ti = NONE;
     for (var w = 0u; w < params.width_in; w++) {
         let leaf = aux[q * params.width_in + w];
         if leaf == NONE {
@@ -324,9 +332,12 @@ fn leaf_scan(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
         let lo = max(aux2[leaf], params.slot0);
         let hi = min(aux2[leaf + 1u], params.slot1);
         for (var slot = lo + t; slot < hi; slot += WG) {
-            let s = score_q_data(slot - params.slot0);
+            let s = score_qu_data(ql, slot - params.slot0);
+            if s < ts {
+                continue;
+            }
             let gi = aux2[params.span + slot];
-            if beats(s, gi, ls[m - 1u], li[m - 1u]) {
+            if beats(s, gi, ts, ti) {
                 var r = m - 1u;
                 while r > 0u && beats(s, gi, ls[r - 1u], li[r - 1u]) {
                     ls[r] = ls[r - 1u];
@@ -335,6 +346,8 @@ fn leaf_scan(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
                 }
                 ls[r] = s;
                 li[r] = gi;
+                ts = ls[m - 1u];
+                ti = li[m - 1u];
             }
         }
     }
@@ -342,16 +355,16 @@ fn leaf_scan(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
         sc_sh[t * m + r] = ls[r];
         id_sh[t * m + r] = li[r];
     }
-    var n = WG * m;
-    if params.first == 0u && t == 0u {
+    // the results of earlier chunks: a 65th sorted list
+    if t == 0u {
         for (var r = 0u; r < m; r++) {
-            sc_sh[n + r] = select(TAKEN, out[q * m + r], best[q * m + r] != NONE);
-            id_sh[n + r] = best[q * m + r];
+            let prev = params.first == 0u && best[q * m + r] != NONE;
+            sc_sh[WG * m + r] = select(TAKEN, out[q * m + r], prev);
+            id_sh[WG * m + r] = select(NONE, best[q * m + r], prev);
         }
     }
-    if params.first == 0u {
-        n += m;
-    }
     workgroupBarrier();
-    select_top(q, t, n, m);
+    if t == 0u {
+        merge_lists(q, WG + 1u, m, m);
+    }
 }

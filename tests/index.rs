@@ -193,7 +193,8 @@ fn beam_step_and_leaf_scan_match_twin() {
     let mut rng = Rng::new(12);
     for metric in METRICS {
         // a random 3-level tree of branch 4 over 131 slots, some leaves empty
-        let (b, depth, dim, nq) = (4usize, 3usize, 19usize, 37usize);
+        // 853 queries of dimension 19: two uniform query windows (768 a window)
+        let (b, depth, dim, nq) = (4usize, 3usize, 19usize, 853usize);
         let leaves = b.pow(depth as u32);
         let n = 131usize;
         let mut cuts: Vec<u32> = (0..leaves - 1)
@@ -271,7 +272,8 @@ fn beam_step_and_leaf_scan_match_twin() {
         let mut s_cpu = vec![f32::NAN; nq * m];
         let mut i_cpu = vec![0u32; nq * m];
         let (mut s, mut ids) = poisoned(&be, nq * m);
-        let qt = be.upload(&q).unwrap();
+        let qpad = ix::pad_queries(&q, dim);
+        let qt = be.upload(&qpad).unwrap();
         let lt = be.upload_words(&chosen).unwrap();
         let opt = be.upload_words(&op).unwrap();
         for (first, s0, s1) in [(true, 0, split), (false, split, n)] {
@@ -287,7 +289,7 @@ fn beam_step_and_leaf_scan_match_twin() {
                 first,
             };
             ix::leaf_scan_cpu(
-                &d, &q, &blocked, &chosen, &op, metric, &mut s_cpu, &mut i_cpu,
+                &d, &qpad, &blocked, &chosen, &op, metric, &mut s_cpu, &mut i_cpu,
             )
             .unwrap();
             be.leaf_scan(

@@ -25,6 +25,10 @@ pub enum Arg<'a> {
     Slice(&'a GpuBuf, usize, usize),
     /// A uniform block (bytes of a `#[repr(C)]` Pod struct).
     Uniform(&'a [u8]),
+    /// A window of a buffer bound as a uniform block: (buffer, first word,
+    /// words). The first word times 4 must be a multiple of the device's
+    /// uniform offset alignment, and the window within the uniform binding limit.
+    UniformBuf(&'a GpuBuf, usize, usize),
     /// A binding index this entry point does not use.
     Unused,
 }
@@ -81,6 +85,24 @@ impl Gpu {
                             "dispatch",
                             format!(
                                 "{}: slice {start}+{len} of {} words (offset alignment {align})",
+                                kernel.entry, b.len
+                            ),
+                        ));
+                    }
+                    wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: &b.buffer,
+                        offset,
+                        size: std::num::NonZeroU64::new((*len as u64 * 4).max(4)),
+                    })
+                }
+                Arg::UniformBuf(b, start, len) => {
+                    let offset = *start as u64 * 4;
+                    let ualign = self.limits.min_uniform_buffer_offset_alignment as u64;
+                    if !offset.is_multiple_of(ualign) || start + len > b.len {
+                        return Err(CrestError::shape(
+                            "dispatch",
+                            format!(
+                                "{}: uniform window {start}+{len} of {} words (offset alignment {ualign})",
                                 kernel.entry, b.len
                             ),
                         ));

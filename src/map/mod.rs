@@ -126,6 +126,7 @@ pub struct Mapper<'a> {
     head: Option<&'a BitHead>,
     index: Option<&'a Index>,
     searcher: Option<Searcher>,
+    plan: Option<crate::model::encoder::InferPlan>,
     reference: &'a Reference,
     packed: PackedSeq,
     gpu_ref: Option<GpuSeq>,
@@ -213,6 +214,7 @@ impl<'a> Mapper<'a> {
             head,
             index,
             searcher,
+            plan: encoder.infer_plan(be)?,
             reference,
             total: packed.len as u64,
             packed,
@@ -262,14 +264,20 @@ impl<'a> Mapper<'a> {
             let t0 = std::time::Instant::now();
             let mut x = self.be.zeros(n * 4 * k)?;
             self.be.onehot(&rseq, chunk, k, &mut x)?;
-            let act = self.encoder.forward(self.be, x, n)?;
+            let (e, z) = match &self.plan {
+                Some(plan) => self.encoder.infer(self.be, plan, &x, n)?,
+                None => {
+                    let act = self.encoder.forward(self.be, x, n)?;
+                    (act.e, act.z)
+                }
+            };
             self.be.sync()?;
             t_enc += t0.elapsed().as_secs_f64();
             let t1 = std::time::Instant::now();
             // (coordinate, log-weight) proposals of each window
             let mut per_window: Vec<Vec<(u32, f32)>> = vec![Vec::new(); n];
             if let (Some(head), true) = (self.head, self.cfg.propose.contains(&Propose::Head)) {
-                let h = head.forward(self.be, &act.e, n)?;
+                let h = head.forward(self.be, &e, n)?;
                 let limit = self.total.min(u32::MAX as u64) as u32;
                 let cands = self
                     .be
@@ -295,7 +303,7 @@ impl<'a> Mapper<'a> {
                         SearchKind::Tree => m.min(crate::ops::index::MAX_M),
                         SearchKind::Flat => m,
                     };
-                    let near = searcher.search(self.be, kind, &act.z, n, mk)?;
+                    let near = searcher.search(self.be, kind, &z, n, mk)?;
                     for (w, pw) in per_window.iter_mut().enumerate() {
                         for &(sim, j) in &near[w * mk..(w + 1) * mk] {
                             if j == NONE {

@@ -271,6 +271,15 @@ pub struct Activations {
     pub z: Tensor,
 }
 
+/// Encoder weights rearranged for the inference kernels (see
+/// [`Encoder::infer_plan`]): per conv layer (weights, bias), then the
+/// embedding and projection layers.
+pub struct InferPlan {
+    convs: Vec<(Tensor, Tensor)>,
+    embed: (Tensor, Tensor),
+    proj: (Tensor, Tensor),
+}
+
 /// The encoder's parameters on a backend.
 pub struct Encoder {
     /// Architecture.
@@ -417,16 +426,141 @@ impl Encoder {
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Vec<f32>> {
         let k = self.cfg.k;
+        let plan = self.infer_plan(be)?;
         let mut out = Vec::with_capacity(windows.len() * self.cfg.proj_dim);
         for chunk in windows.chunks(EMBED_BATCH) {
             let mut x = be.zeros(chunk.len() * 4 * k)?;
             be.onehot(seq, chunk, k, &mut x)?;
-            let act = self.forward(be, x, chunk.len())?;
-            out.extend(be.read(&act.z)?);
+            let z = match &plan {
+                Some(plan) => self.infer(be, plan, &x, chunk.len())?.1,
+                None => self.forward(be, x, chunk.len())?.z,
+            };
+            out.extend(be.read(&z)?);
             be.end_step()?;
             progress(out.len() / self.cfg.proj_dim, windows.len());
         }
         Ok(out)
+    }
+
+    /// Weights rearranged for the inference kernels (`ops::infer`), or None
+    /// where they do not apply (cpu-reference, more than 64 channels).
+    pub fn infer_plan(&self, be: &Backend) -> Result<Option<InferPlan>> {
+        let Backend::Gpu(gpu) = be else {
+            return Ok(None);
+        };
+        let cfg = &self.cfg;
+        let uniform_bytes = crate::ops::infer::WEIGHT_VEC4S as u64 * 16;
+        if (gpu.limits.max_uniform_buffer_binding_size as u64) < uniform_bytes
+            || !crate::ops::infer::conv_fits(4, cfg.channels, cfg.kernel)
+            || !crate::ops::infer::conv_fits(cfg.channels, cfg.channels, cfg.kernel)
+        {
+            return Ok(None);
+        }
+        use crate::ops::infer::{bias4, conv_bias4, conv_weights_t, dense_weights_t};
+        let host = |i: usize| be.read(&self.params[i].value);
+        let mut convs = Vec::with_capacity(cfg.blocks + 1);
+        for j in 0..=cfg.blocks {
+            let cin = if j == 0 { 4 } else { cfg.channels };
+            let w = conv_weights_t(&host(2 * j)?, cfg.channels, cin, cfg.kernel);
+            convs.push((be.upload(&w)?, be.upload(&conv_bias4(&host(2 * j + 1)?))?));
+        }
+        let nb = 2 + 2 * cfg.blocks;
+        let embed = (
+            be.upload(&dense_weights_t(
+                &host(nb)?,
+                cfg.embed_dim,
+                cfg.channels * cfg.k,
+            ))?,
+            be.upload(&bias4(&host(nb + 1)?))?,
+        );
+        let proj = (
+            be.upload(&dense_weights_t(
+                &host(nb + 2)?,
+                cfg.proj_dim,
+                cfg.embed_dim,
+            ))?,
+            be.upload(&bias4(&host(nb + 3)?))?,
+        );
+        Ok(Some(InferPlan { convs, embed, proj }))
+    }
+
+    /// Inference forward of a one-hot batch with the barrier-free kernels:
+    /// (e `[batch, embed_dim]`, z `[batch, proj_dim]`), equal to
+    /// [`Encoder::forward`]'s `e` and `z` up to rounding.
+    pub fn infer(
+        &self,
+        be: &Backend,
+        plan: &InferPlan,
+        x: &Tensor,
+        batch: usize,
+    ) -> Result<(Tensor, Tensor)> {
+        use crate::ops::infer::{conv_gpu, dense_gpu, ConvFlags, DenseDims};
+        let Backend::Gpu(gpu) = be else {
+            return Err(CrestError::Invalid(
+                "inference kernels need a GPU backend".into(),
+            ));
+        };
+        let g = |t: &Tensor| -> Result<crate::gpu::GpuBuf> {
+            match t {
+                Tensor::Gpu(b) => Ok(b.clone()),
+                Tensor::Cpu(_) => Err(CrestError::Invalid("tensor on the host".into())),
+            }
+        };
+        let cfg = &self.cfg;
+        let (c, k) = (cfg.channels, cfg.k);
+        let mut h = g(x)?;
+        for (j, (wt, b4)) in plan.convs.iter().enumerate() {
+            let d = self.conv_dims(batch, if j == 0 { 4 } else { c });
+            let flags = ConvFlags {
+                relu: true,
+                residual: j > 0,
+                transpose: j == cfg.blocks,
+            };
+            let y = gpu.zeros("infer conv", d.y_len())?;
+            conv_gpu(gpu, &d, &h, &g(wt)?, &g(b4)?, flags, &y)?;
+            h = y;
+        }
+        let e = gpu.zeros("infer e", batch * cfg.embed_dim)?;
+        let r_t = gpu.zeros("infer relu(e)ᵀ", batch * cfg.embed_dim)?;
+        let ed = DenseDims {
+            batch,
+            k: c * k,
+            n: cfg.embed_dim,
+        };
+        dense_gpu(
+            gpu,
+            &ed,
+            &h,
+            &g(&plan.embed.0)?,
+            &g(&plan.embed.1)?,
+            &e,
+            Some(&r_t),
+        )?;
+        let p = gpu.zeros("infer p", batch * cfg.proj_dim)?;
+        let pd = DenseDims {
+            batch,
+            k: cfg.embed_dim,
+            n: cfg.proj_dim,
+        };
+        dense_gpu(
+            gpu,
+            &pd,
+            &r_t,
+            &g(&plan.proj.0)?,
+            &g(&plan.proj.1)?,
+            &p,
+            None,
+        )?;
+        let p = Tensor::Gpu(p);
+        let z = match cfg.geometry {
+            Geometry::Euclidean => {
+                let mut z = be.zeros(batch * cfg.proj_dim)?;
+                be.row_op(RowOp::L2Norm, &p, batch, cfg.proj_dim, &mut z)?;
+                z
+            }
+            Geometry::Poincare => self.poincare_forward(be, &p, batch)?.0,
+        };
+        Ok((Tensor::Gpu(e), z))
     }
 
     /// The curvature tensor (one value) of a Poincaré encoder.

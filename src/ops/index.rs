@@ -22,6 +22,17 @@ pub const MAX_M: usize = 16;
 /// Largest embedding dimension.
 pub const MAX_DIM: usize = 256;
 
+/// vec4s of the uniform query window of `leaf_scan` (64 KiB).
+pub const QUERY_VEC4S: usize = 4096;
+
+/// Queries `[n, dim]` as `leaf_scan` reads them: rows zero-padded to whole
+/// vec4s, then one window of zeros (so that every uniform window is whole).
+pub fn pad_queries(q: &[f32], dim: usize) -> Vec<f32> {
+    let mut v = pad_rows(q, dim);
+    v.resize(v.len() + QUERY_VEC4S * 4, 0.0);
+    v
+}
+
 /// Rows per block of the blocked data layout.
 pub const BLOCK: usize = 64;
 
@@ -561,7 +572,7 @@ impl LeafDims {
                 format!("{self:?} (1 ≤ m ≤ {MAX_M})"),
             ));
         }
-        need("leaf_scan", "queries", q, self.queries * self.dim)?;
+        need("leaf_scan", "queries", q, self.queries * dim4(self.dim) * 4)?;
         need("leaf_scan", "leaves", leaves, self.queries * self.width)?;
         need(
             "leaf_scan",
@@ -578,7 +589,8 @@ impl LeafDims {
     }
 }
 
-/// CPU twin of `leaf_scan` (`data` blocked; merges with what `out` holds unless `first`).
+/// CPU twin of `leaf_scan` (`queries` padded, see [`pad_queries`]; `data`
+/// blocked; merges with what `out` holds unless `first`).
 #[allow(clippy::too_many_arguments)]
 pub fn leaf_scan_cpu(
     d: &LeafDims,
@@ -606,8 +618,8 @@ pub fn leaf_scan_cpu(
                 }
             }
         }
-        let mut qv = queries[q * p..(q + 1) * p].to_vec();
-        qv.resize(dim4(p) * 4, 0.0);
+        let p4 = dim4(p) * 4;
+        let qv = &queries[q * p4..(q + 1) * p4];
         for w in 0..d.width {
             let leaf = leaves[q * d.width + w];
             if leaf == NONE {
@@ -624,7 +636,7 @@ pub fn leaf_scan_cpu(
             let hi = (offsets_perm[leaf + 1] as usize).min(d.slot1);
             for slot in lo..hi.max(lo) {
                 let row = blocked_row(data, slot - d.slot0, p);
-                cand.push((score(&qv, &row, metric), perm[slot]));
+                cand.push((score(qv, &row, metric), perm[slot]));
             }
         }
         write_top(&mut cand, d.m, q, out_scores, out_ids);
@@ -649,54 +661,50 @@ pub fn leaf_scan_gpu(
     d.validate(queries.len, data.len, leaves.len, offsets_perm.len)?;
     need("leaf_scan", "out", out_scores.len, d.queries * d.m)?;
     need("leaf_scan", "out", out_ids.len, d.queries * d.m)?;
-    let p = Params {
-        rows: d.queries as u32,
-        dim: d.dim as u32,
-        dim4: dim4(d.dim) as u32,
-        metric: metric.code(),
-        width_in: d.width as u32,
-        width_out: d.m as u32,
-        span: (d.leaves + 1) as u32,
-        slot0: d.slot0 as u32,
-        slot1: d.slot1 as u32,
-        first: d.first as u32,
-        ..Default::default()
-    };
-    gpu.dispatch(
-        kernel("leaf_scan"),
-        &[
-            Arg::Uniform(bytemuck::bytes_of(&p)),
-            Arg::Buf(queries),
-            Arg::Unused,
-            Arg::Buf(leaves),
-            Arg::Buf(offsets_perm),
-            Arg::Buf(curv),
-            Arg::Buf(out_scores),
-            Arg::Buf(out_ids),
-            Arg::Buf(data),
-        ],
-        gpu.grid_1d(d.queries, 1),
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csr_groups_members_in_order() {
-        let csr = members_csr(&[(1, 0), (0, 1), (1, 2), (2, 3), (1, 4)], 3);
-        assert_eq!(csr, vec![0, 1, 4, 5, 1, 0, 2, 4, 3]);
+    let d4 = dim4(d.dim);
+    // queries per window: a multiple of 64, so every window's offset is a
+    // multiple of 1 KiB (any uniform offset alignment)
+    let per = (QUERY_VEC4S / d4) / 64 * 64;
+    need(
+        "leaf_scan",
+        "queries",
+        queries.len,
+        (d.queries * d4 + QUERY_VEC4S) * 4,
+    )?;
+    let mut q0 = 0usize;
+    while q0 < d.queries {
+        let rows = per.min(d.queries - q0);
+        let p = Params {
+            rows: rows as u32,
+            row0: q0 as u32,
+            dim: d.dim as u32,
+            dim4: d4 as u32,
+            metric: metric.code(),
+            width_in: d.width as u32,
+            width_out: d.m as u32,
+            span: (d.leaves + 1) as u32,
+            slot0: d.slot0 as u32,
+            slot1: d.slot1 as u32,
+            first: d.first as u32,
+            ..Default::default()
+        };
+        gpu.dispatch(
+            kernel("leaf_scan"),
+            &[
+                Arg::Uniform(bytemuck::bytes_of(&p)),
+                Arg::Unused,
+                Arg::Unused,
+                Arg::Buf(leaves),
+                Arg::Buf(offsets_perm),
+                Arg::Buf(curv),
+                Arg::Buf(out_scores),
+                Arg::Buf(out_ids),
+                Arg::Buf(data),
+                Arg::UniformBuf(queries, q0 * d4 * 4, QUERY_VEC4S * 4),
+            ],
+            gpu.grid_1d(rows, 1),
+        )?;
+        q0 += rows;
     }
-
-    #[test]
-    fn poincare_score_is_minus_distance() {
-        // d(0, x) = (2/√c) artanh(√c‖x‖)
-        let c = 0.7f32;
-        let x = [0.3f32, -0.4];
-        let want = -(2.0 / c.sqrt()) * (c.sqrt() * 0.5).atanh();
-        let got = score(&[0.0, 0.0], &x, Metric::Poincare(c));
-        assert!((got - want).abs() < 1e-5, "{got} vs {want}");
-        assert_eq!(score(&x, &x, Metric::Poincare(c)), 0.0);
-    }
+    Ok(())
 }

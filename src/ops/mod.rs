@@ -9,6 +9,7 @@ pub mod elementwise;
 pub mod encode;
 pub mod gemm;
 pub mod index;
+pub mod infer;
 pub mod loss;
 pub mod optim;
 pub mod poincare;
@@ -98,6 +99,8 @@ pub fn all_shaders() -> Vec<(&'static str, &'static str)> {
         ("poincare", poincare::source()),
         ("radam", radam::source()),
         ("index", index::SOURCE),
+        ("infer8", infer::source(8)),
+        ("infer16", infer::source(16)),
     ];
     for mode in conv1d::ConvPass::ALL {
         v.push((mode.shader_name(), conv1d::source(mode)));
