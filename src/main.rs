@@ -60,6 +60,8 @@ enum Cmd {
     Simulate(crest::commands::simulate::SimulateArgs),
     /// crest vs BWA-aln on the same (simulated or given) reads: accuracy by MAPQ, speed, memory.
     Bench(crest::commands::bench::BenchArgs),
+    /// Cost per read against genome size: crest (tree and flat search) and BWA-aln on reads simulated from each reference; table and log-log plot.
+    Scaling(crest::commands::scaling::ScalingArgs),
     /// Embed sequences (or their k-mers) with a trained model, to TSV or safetensors.
     Embed(crest::commands::embed::EmbedArgs),
     /// Check every kernel against its CPU twin on the chosen device and time it.
@@ -175,6 +177,10 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Bench(a) => {
             let adapter = open_backend(&cli.device)?.name();
             crest::commands::bench::bench(&a, &cli.device.to_string(), &adapter)?;
+        }
+        Cmd::Scaling(a) => {
+            let adapter = open_backend(&cli.device)?.name();
+            crest::commands::scaling::scaling(&a, &cli.device.to_string(), &adapter)?;
         }
         Cmd::Embed(a) => crest::commands::embed::embed(&open_backend(&cli.device)?, &a)?,
         Cmd::Selftest { scale, reps, json } => {

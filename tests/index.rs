@@ -629,3 +629,33 @@ fn index_file_round_trip_repeats_and_refusals() {
     std::fs::write(&p2, b"not an index").unwrap();
     assert!(Index::load(&p2).is_err());
 }
+
+#[test]
+fn sampled_lloyd_tree_is_valid_and_exact_at_full_beam() {
+    // enough points that the Lloyd iterations run on a sample (> 256 per child)
+    let Some(g) = gpu() else { return };
+    let be = gbe(&g);
+    let mut rng = Rng::new(17);
+    let (n, dim) = (5000usize, 8usize);
+    let metric = Metric::Cosine;
+    let z = clustered(&mut rng, n, dim, metric);
+    let shape = TreeShape {
+        branch: 4,
+        depth: 2,
+    };
+    let t = build_tree(&be, &z, dim, metric, shape);
+    t.validate(n, dim).unwrap();
+    let sizes: Vec<u32> = t.leaf_offsets.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(sizes.iter().all(|&s| s == 312 || s == 313), "{sizes:?}");
+    let q = clustered(&mut rng, 33, dim, metric);
+    let qt = be.upload(&q).unwrap();
+    let wide = DeviceTree::new(&be, &t, &z, dim, metric)
+        .unwrap()
+        .search(&be, &qt, 33, 4, &BeamConfig { width: 16 })
+        .unwrap();
+    let flat = FlatIndex::new(&be, &z, dim, metric)
+        .unwrap()
+        .search(&be, &qt, 33, 4)
+        .unwrap();
+    same_results("sampled tree, full beam", &wide, &flat, 4, 2e-4);
+}

@@ -57,7 +57,7 @@ pub struct MapperResult {
     pub commands: Vec<String>,
     /// Mapping (for BWA: aln + samse).
     pub map: Cost,
-    /// Index building (BWA only; crest's model is trained beforehand).
+    /// Index building (`bwa index`, or `crest index` when it ran).
     pub index: Option<Cost>,
     /// Reads per second of wall time.
     pub reads_per_s_wall: f64,

@@ -105,3 +105,77 @@ pub fn plot_pr(report: &BenchReport, title: &str, path: &Path) -> Result<()> {
     root.present().map_err(|e| err(e.to_string()))?;
     Ok(())
 }
+
+/// Log-log plot of CPU milliseconds per read against genome size, one line
+/// per method (points sorted by genome size).
+pub fn plot_scaling(
+    points: &[crate::commands::scaling::ScalingPoint],
+    title: &str,
+    path: &Path,
+) -> Result<()> {
+    let err = |e: String| CrestError::Invalid(format!("{}: plot: {e}", path.display()));
+    if points.is_empty() {
+        return Err(err("no points".into()));
+    }
+    let mut methods: Vec<&str> = points.iter().map(|p| p.method.as_str()).collect();
+    methods.sort();
+    methods.dedup();
+    let xs = points.iter().map(|p| p.genome_bp.max(1) as f64);
+    let ys = points.iter().map(|p| p.cpu_ms_per_read.max(1e-6));
+    let (xmin, xmax) = xs.fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
+    let (ymin, ymax) = ys.fold((f64::MAX, f64::MIN), |(a, b), y| (a.min(y), b.max(y)));
+    let root = SVGBackend::new(path, (720, 480)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 18))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(
+            ((xmin / 2.0)..(xmax * 2.0)).log_scale(),
+            ((ymin / 2.0)..(ymax * 2.0)).log_scale(),
+        )
+        .map_err(|e| err(e.to_string()))?;
+    chart
+        .configure_mesh()
+        .x_desc("genome size (bp)")
+        .y_desc("CPU ms per read (mapping)")
+        .x_label_formatter(&|x| format!("{x:.0e}"))
+        .y_label_formatter(&|y| format!("{y:.0e}"))
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    for (i, m) in methods.iter().enumerate() {
+        let colour = COLOURS[i % COLOURS.len()];
+        let mut line: Vec<(f64, f64)> = points
+            .iter()
+            .filter(|p| p.method == *m)
+            .map(|p| (p.genome_bp.max(1) as f64, p.cpu_ms_per_read.max(1e-6)))
+            .collect();
+        line.sort_by(|a, b| a.0.total_cmp(&b.0));
+        chart
+            .draw_series(LineSeries::new(
+                line.iter().copied(),
+                colour.stroke_width(2),
+            ))
+            .map_err(|e| err(e.to_string()))?
+            .label(*m)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+            });
+        chart
+            .draw_series(
+                line.iter()
+                    .map(|&(x, y)| Circle::new((x, y), 4, colour.filled())),
+            )
+            .map_err(|e| err(e.to_string()))?;
+    }
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.8))
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    root.present().map_err(|e| err(e.to_string()))?;
+    Ok(())
+}

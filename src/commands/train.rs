@@ -15,9 +15,10 @@ use crate::train::{AugmentConfig, Progress, StepReport, TrainConfig, Trainer};
 /// Options of `crest train`.
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {
-    /// Reference FASTA to learn (supervised by locus, Γ-thresholded).
+    /// Reference FASTA to learn (supervised by locus, Γ-thresholded); repeat it
+    /// to train one encoder on several genomes (contig names must be unique).
     #[arg(long, conflicts_with = "reads")]
-    pub reference: Option<PathBuf>,
+    pub reference: Vec<PathBuf>,
     /// Reads to learn from without a reference (self-supervised: only the augmented pair is positive).
     #[arg(long)]
     pub reads: Option<PathBuf>,
@@ -154,7 +155,7 @@ impl TrainArgs {
             a: TrainArgs,
         }
         let mut p = P::parse_from(["demo", "--out", "x"]).a;
-        p.reference = Some(reference.to_path_buf());
+        p.reference = vec![reference.to_path_buf()];
         p.out = out.to_path_buf();
         p.steps = steps;
         p.log_every = 50;
@@ -265,18 +266,26 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<()> {
             a.d, a.gamma
         )));
     }
-    let reference;
+    let reference = if a.reference.is_empty() {
+        None
+    } else {
+        Some(Reference::load_many(&a.reference)?)
+    };
     let reads: Vec<Vec<u8>>;
-    let mut trainer = match (&a.reference, &a.reads) {
-        (Some(r), _) => {
-            reference = Reference::load(r)?;
+    let mut trainer = match (&reference, &a.reads) {
+        (Some(reference), _) => {
+            let names: Vec<String> = a
+                .reference
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
             eprintln!(
                 "reference {}: {} contigs, {} bp",
-                r.display(),
+                names.join(" + "),
                 reference.contigs.len(),
                 reference.total_len()
             );
-            Trainer::on_reference(be, &reference, &enc, cfg, a.seed)?
+            Trainer::on_reference(be, reference, &enc, cfg, a.seed)?
         }
         (None, Some(r)) => {
             reads = ReadReader::open(r)?
@@ -320,7 +329,7 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<()> {
         augment: trainer.cfg.augment.clone(),
         seed: a.seed ^ 0xE7A1,
     };
-    let evaluate = a.reference.is_some() && a.eval_queries > 0;
+    let evaluate = reference.is_some() && a.eval_queries > 0;
     let chunk = if a.eval_every > 0 && evaluate {
         a.eval_every
     } else {
@@ -343,7 +352,7 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<()> {
             let r = eval_now(
                 be,
                 &trainer,
-                a.reference.as_ref().expect("reference"),
+                reference.as_ref().expect("reference"),
                 &eval_cfg,
             )?;
             cli.pb
@@ -353,15 +362,13 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<()> {
     cli.pb.finish_and_clear();
     let mut ck = trainer.checkpoint(!a.no_optimizer_state)?;
     if a.head_steps > 0 {
-        let r = a
-            .reference
+        let reference = reference
             .as_ref()
             .ok_or_else(|| CrestError::Invalid("--head-steps needs --reference".into()))?;
-        let reference = Reference::load(r)?;
         let mut ht = crate::train::head::HeadTrainer::new(
             be,
             &trainer.encoder,
-            &reference,
+            reference,
             a.head_hidden,
             2 * a.batch,
             a.head_steps,
@@ -398,7 +405,7 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<()> {
         let r = eval_now(
             be,
             &trainer,
-            a.reference.as_ref().expect("reference"),
+            reference.as_ref().expect("reference"),
             &eval_cfg,
         )?;
         print_eval(trainer.step, &r, &mut cli.metrics);
@@ -406,25 +413,24 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
-fn eval_now(
-    be: &Backend,
-    t: &Trainer,
-    reference: &std::path::Path,
-    cfg: &EvalConfig,
-) -> Result<EvalReport> {
-    let r = Reference::load(reference)?;
-    let grid: Grid = reference_grid(be, &t.encoder, &r, cfg.stride, &mut |_, _| {})?;
+fn eval_now(be: &Backend, t: &Trainer, r: &Reference, cfg: &EvalConfig) -> Result<EvalReport> {
+    let grid: Grid = reference_grid(be, &t.encoder, r, cfg.stride, &mut |_, _| {})?;
     let metric = crate::index::metric_of(be, &t.encoder)?;
     let searcher = Searcher::flat(be, &grid, metric)?;
-    neighbour_recall(be, &t.encoder, &r, &grid, &searcher, SearchKind::Flat, cfg)
+    neighbour_recall(be, &t.encoder, r, &grid, &searcher, SearchKind::Flat, cfg)
 }
 
 /// Run `crest eval-embed`.
 pub fn eval_embed(be: &Backend, a: &EvalArgs) -> Result<()> {
     let (ck, enc) = super::load_model(be, &a.model)?;
     let reference = Reference::load(&a.reference)?;
-    ck.meta
-        .check_reference(&a.model, &reference, &a.reference)?;
+    if ck.meta.reference != crate::model::ModelMeta::contigs_of(&reference) {
+        eprintln!(
+            "note: {} was trained on another reference; this measures how its encoder generalises to {}",
+            a.model.display(),
+            a.reference.display()
+        );
+    }
     let model_gamma = ck
         .meta
         .train

@@ -3,7 +3,7 @@
 //!
 //! Build, level by level (every node of a level is split at once): each node
 //! picks B distinct members at random (seeded) as initial centroids; Lloyd
-//! iterations assign every point to the best of its node's B centroids
+//! iterations (on a sample of about 256 points per child) assign each point to the best of its node's B centroids
 //! (`assign` kernel) and re-average (`accumulate` kernel; cosine: normalised
 //! mean, Poincaré: exp₀ of the mean of log₀, projected into the ball); a final
 //! balanced split gives child j of a node of s points exactly
@@ -194,30 +194,119 @@ fn tangent_weight(x: &[f32], metric: Metric) -> f32 {
     }
 }
 
-/// Data of one level, in slot order, split into chunks on the backend.
-struct Chunks {
+/// Points of one k-means pass over a level (every `stride`-th slot), in slot
+/// order, split into chunks on the backend, with the node of each.
+struct Pass {
     parts: Vec<(usize, Tensor, Tensor)>,
+    group: Vec<u32>,
+    group_t: Words,
+    rows: usize,
+    dim: usize,
 }
 
-impl Chunks {
-    fn new(be: &Backend, z: &[f32], order: &[u32], dim: usize, metric: Metric) -> Result<Self> {
-        let rows = chunk_rows(be, dim);
+/// Lloyd iterations see about this many sampled points per child on average.
+const SAMPLE_PER_CHILD: usize = 256;
+
+impl Pass {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        be: &Backend,
+        z: &[f32],
+        order: &[u32],
+        group: &[u32],
+        dim: usize,
+        metric: Metric,
+        stride: usize,
+    ) -> Result<Self> {
+        let slots: Vec<usize> = (0..order.len()).step_by(stride.max(1)).collect();
+        let rows_per = chunk_rows(be, dim);
         let mut parts = Vec::new();
-        for (ci, slots) in order.chunks(rows).enumerate() {
-            let mut data = Vec::with_capacity(slots.len() * dim);
-            let mut w = Vec::with_capacity(slots.len());
-            for &j in slots {
-                let row = &z[j as usize * dim..(j as usize + 1) * dim];
+        for (ci, chunk) in slots.chunks(rows_per).enumerate() {
+            let mut data = Vec::with_capacity(chunk.len() * dim);
+            let mut w = Vec::with_capacity(chunk.len());
+            for &s in chunk {
+                let j = order[s] as usize;
+                let row = &z[j * dim..(j + 1) * dim];
                 data.extend_from_slice(row);
                 w.push(tangent_weight(row, metric));
             }
             parts.push((
-                ci * rows,
+                ci * rows_per,
                 be.upload(&ix::to_blocked(&data, dim))?,
                 be.upload(&w)?,
             ));
         }
-        Ok(Chunks { parts })
+        let group: Vec<u32> = slots.iter().map(|&s| group[s]).collect();
+        Ok(Pass {
+            parts,
+            group_t: be.upload_words(&group)?,
+            group,
+            rows: slots.len(),
+            dim,
+        })
+    }
+
+    /// Scores `[rows, B]` against each point's node's centroids, and the best child.
+    fn assign(
+        &self,
+        be: &Backend,
+        cent: &[f32],
+        b: usize,
+        metric: Metric,
+    ) -> Result<(Vec<f32>, Vec<u32>)> {
+        let ct = be.upload(&ix::pad_rows(cent, self.dim))?;
+        let mut scores = be.zeros(self.rows * b)?;
+        let mut best = be.upload_words(&vec![0u32; self.rows])?;
+        for (row0, data, w) in &self.parts {
+            let d = AssignDims {
+                rows: w.len(),
+                dim: self.dim,
+                branch: b,
+                row0: *row0,
+            };
+            be.kmeans_assign(&d, data, &ct, &self.group_t, metric, &mut scores, &mut best)?;
+        }
+        Ok((be.read(&scores)?, be.read_words(&best)?))
+    }
+
+    /// New centroids: normalised means of the members of each child (empty
+    /// children keep theirs).
+    fn recentre(
+        &self,
+        be: &Backend,
+        child: &[u32],
+        cent: &mut [f32],
+        nc: usize,
+        b: usize,
+        metric: Metric,
+    ) -> Result<()> {
+        let dim = self.dim;
+        let mut sums = be.zeros(nc * dim)?;
+        let mut counts = vec![0usize; nc];
+        for (row0, data, w) in &self.parts {
+            let members: Vec<(u32, u32)> = (0..w.len())
+                .map(|i| {
+                    let row = row0 + i;
+                    let c = self.group[row] * b as u32 + child[row];
+                    counts[c as usize] += 1;
+                    (c, i as u32)
+                })
+                .collect();
+            let csr = be.upload_words(&ix::members_csr(&members, nc))?;
+            be.kmeans_accumulate(data, &csr, w, nc, dim, &mut sums)?;
+        }
+        let sums = be.read(&sums)?;
+        for c in 0..nc {
+            if counts[c] == 0 {
+                continue;
+            }
+            let v = &mut cent[c * dim..(c + 1) * dim];
+            for (x, s) in v.iter_mut().zip(&sums[c * dim..(c + 1) * dim]) {
+                *x = s / counts[c] as f32;
+            }
+            normalise_centroid(v, metric);
+        }
+        Ok(())
     }
 }
 
@@ -246,12 +335,20 @@ pub fn build(
     for _level in 0..cfg.shape.depth {
         let nn = ranges.len();
         let nc = nn * b;
-        let chunks = Chunks::new(be, z, &order, dim, metric)?;
         let mut group = vec![0u32; n];
         for (g, &(lo, hi)) in ranges.iter().enumerate() {
             group[lo..hi].iter_mut().for_each(|x| *x = g as u32);
         }
-        let group_t = be.upload_words(&group)?;
+        // Lloyd iterations run on a sample (every r-th slot: about
+        // SAMPLE_PER_CHILD points per child on average); the balanced split
+        // and the final centroids use every point.
+        let r = (n / (nc * SAMPLE_PER_CHILD).max(1)).max(1);
+        let full = Pass::new(be, z, &order, &group, dim, metric, 1)?;
+        let sample = if r > 1 {
+            Some(Pass::new(be, z, &order, &group, dim, metric, r)?)
+        } else {
+            None
+        };
         // initial centroids: B distinct random members per node (repeats when smaller)
         let mut cent = vec![0f32; nc * dim];
         for (g, &(lo, hi)) in ranges.iter().enumerate() {
@@ -277,63 +374,20 @@ pub fn build(
                     .copy_from_slice(&z[src * dim..(src + 1) * dim]);
             }
         }
-        let assign = |cent: &[f32]| -> Result<(Vec<f32>, Vec<u32>)> {
-            let ct = be.upload(&ix::pad_rows(cent, dim))?;
-            let mut scores = be.zeros(n * b)?;
-            let mut best = be.upload_words(&vec![0u32; n])?;
-            for (row0, data, w) in &chunks.parts {
-                let d = AssignDims {
-                    rows: w.len(),
-                    dim,
-                    branch: b,
-                    row0: *row0,
-                };
-                be.kmeans_assign(&d, data, &ct, &group_t, metric, &mut scores, &mut best)?;
-            }
-            Ok((be.read(&scores)?, be.read_words(&best)?))
-        };
-        let recentre = |child: &[u32], cent: &mut Vec<f32>| -> Result<()> {
-            let mut sums = be.zeros(nc * dim)?;
-            let mut counts = vec![0usize; nc];
-            for (row0, data, w) in &chunks.parts {
-                let rows = w.len();
-                let members: Vec<(u32, u32)> = (0..rows)
-                    .map(|i| {
-                        let slot = row0 + i;
-                        let c = group[slot] * b as u32 + child[slot];
-                        counts[c as usize] += 1;
-                        (c, i as u32)
-                    })
-                    .collect();
-                let csr = be.upload_words(&ix::members_csr(&members, nc))?;
-                be.kmeans_accumulate(data, &csr, w, nc, dim, &mut sums)?;
-            }
-            let sums = be.read(&sums)?;
-            for c in 0..nc {
-                if counts[c] == 0 {
-                    continue; // keep the old centroid (an empty child)
-                }
-                let v = &mut cent[c * dim..(c + 1) * dim];
-                for (x, s) in v.iter_mut().zip(&sums[c * dim..(c + 1) * dim]) {
-                    *x = s / counts[c] as f32;
-                }
-                normalise_centroid(v, metric);
-            }
-            Ok(())
-        };
+        let lloyd = sample.as_ref().unwrap_or(&full);
         for _ in 0..cfg.iters {
-            let (_, best) = assign(&cent)?;
-            recentre(&best, &mut cent)?;
+            let (_, best) = lloyd.assign(be, &cent, b, metric)?;
+            lloyd.recentre(be, &best, &mut cent, nc, b, metric)?;
             step += 1;
             progress(step, steps);
         }
         // balanced split
-        let (scores, _) = assign(&cent)?;
+        let (scores, _) = full.assign(be, &cent, b, metric)?;
         let mut child = vec![0u32; n];
         for &(lo, hi) in &ranges {
             balanced_split(&scores, b, lo, hi, &mut child);
         }
-        recentre(&child, &mut cent)?;
+        full.recentre(be, &child, &mut cent, nc, b, metric)?;
         step += 1;
         progress(step, steps);
         // reorder slots: children contiguous within each node, stable

@@ -112,6 +112,28 @@ impl Reference {
         Ok(Reference { contigs })
     }
 
+    /// Load several FASTA files as one reference (contigs in file order);
+    /// contig names must be unique across the files.
+    pub fn load_many(paths: &[std::path::PathBuf]) -> Result<Self> {
+        let mut all = Reference::default();
+        let mut seen: std::collections::HashMap<String, std::path::PathBuf> = Default::default();
+        for p in paths {
+            let r = Reference::load(p)?;
+            for c in r.contigs {
+                if let Some(first) = seen.insert(c.name.clone(), p.clone()) {
+                    return Err(CrestError::Invalid(format!(
+                        "contig '{}' is in both {} and {}: contig names must be unique across references",
+                        c.name,
+                        first.display(),
+                        p.display()
+                    )));
+                }
+                all.contigs.push(c);
+            }
+        }
+        Ok(all)
+    }
+
     /// Total bases over all contigs.
     pub fn total_len(&self) -> u64 {
         self.contigs.iter().map(|c| c.seq.len() as u64).sum()

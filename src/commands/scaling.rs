@@ -1,0 +1,192 @@
+//! `crest scaling`: cost per read against genome size. For each reference:
+//! simulated reads, `crest index` (measured), `crest map` with the tree
+//! search and with flat search, and `bwa index` + `bwa aln`/`samse`, all on
+//! the same reads and threads; a table (markdown, JSON) and a log-log plot of
+//! CPU milliseconds per read against genome size.
+
+use std::path::PathBuf;
+
+use super::bench::WorkDir;
+use super::simulate::SimOpts;
+use crate::bench::{run_bench, BenchPlan, BenchReport};
+use crate::error::{CrestError, Result};
+use crate::io::Reference;
+
+/// Options of `crest scaling`.
+#[derive(clap::Args, Debug)]
+pub struct ScalingArgs {
+    /// crest model (any encoder; the references need not be what it was trained on).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Reference FASTA files, one point each (repeatable).
+    #[arg(long = "reference", required = true)]
+    pub references: Vec<PathBuf>,
+    /// Flat search only on references up to this many bases (it grows with the genome).
+    #[arg(long, default_value_t = 6_000_000)]
+    pub flat_max_bp: u64,
+    /// bwa executable.
+    #[arg(long, default_value = "bwa")]
+    pub bwa: PathBuf,
+    /// Threads for both mappers.
+    #[arg(short = 't', long, default_value_t = 2)]
+    pub threads: usize,
+    /// Extra option for `crest map` (repeatable).
+    #[arg(long = "crest-arg", allow_hyphen_values = true)]
+    pub crest_args: Vec<String>,
+    /// Extra option for `crest index` (repeatable).
+    #[arg(long = "index-arg", allow_hyphen_values = true)]
+    pub index_args: Vec<String>,
+    /// Write the table as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write the log-log plot (SVG) here.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// Keep the reads, indexes and alignments here.
+    #[arg(long)]
+    pub workdir: Option<PathBuf>,
+    /// Read simulation (defaults: 10,000 reads; use -n to size the run).
+    #[command(flatten)]
+    pub sim: SimOpts,
+}
+
+/// One method on one genome.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ScalingPoint {
+    /// Reference file.
+    pub reference: String,
+    /// Bases in it.
+    pub genome_bp: u64,
+    /// "crest tree", "crest flat" or "bwa aln".
+    pub method: String,
+    /// CPU milliseconds per read (mapping only).
+    pub cpu_ms_per_read: f64,
+    /// Wall milliseconds per read (mapping only).
+    pub wall_ms_per_read: f64,
+    /// Index build wall seconds, where measured.
+    pub index_s: Option<f64>,
+    /// Peak RSS of mapping (MiB).
+    pub peak_rss_mib: f64,
+    /// Recall at MAPQ ≥ 20.
+    pub recall_q20: Option<f64>,
+    /// Precision at MAPQ ≥ 20.
+    pub precision_q20: Option<f64>,
+}
+
+fn points(report: &BenchReport, reference: &str, bp: u64, crest_name: &str) -> Vec<ScalingPoint> {
+    let n = report.reads.max(1) as f64;
+    report
+        .mappers
+        .iter()
+        .map(|m| {
+            let q20 = m
+                .truth
+                .as_ref()
+                .and_then(|t| t.rows.iter().find(|r| r.mapq == 20));
+            ScalingPoint {
+                reference: reference.to_string(),
+                genome_bp: bp,
+                method: if m.name == "crest" {
+                    crest_name.to_string()
+                } else {
+                    m.name.clone()
+                },
+                cpu_ms_per_read: 1e3 * m.map.cpu_s / n,
+                wall_ms_per_read: 1e3 * m.map.wall_s / n,
+                index_s: m.index.map(|c| c.wall_s),
+                peak_rss_mib: m.map.peak_rss_mib,
+                recall_q20: q20.map(|r| r.recall),
+                precision_q20: q20.map(|r| r.precision),
+            }
+        })
+        .collect()
+}
+
+/// Markdown table of the points.
+pub fn markdown(points: &[ScalingPoint]) -> String {
+    let mut s = String::from("| reference | genome (bp) | method | CPU ms/read | wall ms/read | index (s) | recall Q≥20 | precision Q≥20 | peak RSS (MiB) |\n|---|---|---|---|---|---|---|---|---|\n");
+    let f = |v: Option<f64>, d: usize| v.map_or("—".to_string(), |x| format!("{x:.d$}"));
+    for p in points {
+        s.push_str(&format!(
+            "| {} | {} | {} | {:.3} | {:.3} | {} | {} | {} | {:.0} |\n",
+            p.reference,
+            p.genome_bp,
+            p.method,
+            p.cpu_ms_per_read,
+            p.wall_ms_per_read,
+            f(p.index_s, 1),
+            f(p.recall_q20, 4),
+            f(p.precision_q20, 4),
+            p.peak_rss_mib
+        ));
+    }
+    s
+}
+
+/// Run `crest scaling`.
+pub fn scaling(a: &ScalingArgs, device: &str, adapter: &str) -> Result<Vec<ScalingPoint>> {
+    let work = WorkDir::new(a.workdir.as_ref())?;
+    let mut all = Vec::new();
+    for (i, rpath) in a.references.iter().enumerate() {
+        let reference = Reference::load(rpath)?;
+        let bp = reference.total_len();
+        let name = rpath
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| rpath.display().to_string());
+        eprintln!("== {name}: {bp} bp");
+        let dir = work.path.join(format!("{i}"));
+        std::fs::create_dir_all(&dir).map_err(|e| CrestError::io(&dir, e))?;
+        let reads = dir.join("reads.fq");
+        a.sim.write_fastq(&reference, &reads)?;
+        let plan = BenchPlan {
+            reference: rpath.clone(),
+            model: a.model.clone(),
+            reads: reads.clone(),
+            workdir: dir.clone(),
+            threads: a.threads.max(1),
+            bwa: Some(a.bwa.clone()),
+            device: device.to_string(),
+            tolerance: 5,
+            vs_bam: None,
+            crest_args: [
+                vec!["--propose".to_string(), "index".to_string()],
+                a.crest_args.clone(),
+            ]
+            .concat(),
+            index_args: a.index_args.clone(),
+            index: None,
+        };
+        let tree = run_bench(&plan, adapter, &mut |m| eprintln!("{m}"))?;
+        all.extend(points(&tree, &name, bp, "crest tree"));
+        if bp <= a.flat_max_bp {
+            let flat_plan = BenchPlan {
+                bwa: None,
+                crest_args: [
+                    vec!["--propose".to_string(), "flat".to_string()],
+                    a.crest_args.clone(),
+                ]
+                .concat(),
+                index: Some(dir.join("crest.crest-index")),
+                ..plan
+            };
+            let flat = run_bench(&flat_plan, adapter, &mut |m| eprintln!("{m}"))?;
+            all.extend(points(&flat, &name, bp, "crest flat"));
+        }
+    }
+    print!("{}", markdown(&all));
+    if let Some(j) = &a.json {
+        let s =
+            serde_json::to_string_pretty(&all).map_err(|e| CrestError::Invalid(e.to_string()))?;
+        std::fs::write(j, s).map_err(|e| CrestError::io(j, e))?;
+    }
+    if let Some(p) = &a.plot {
+        crate::bench::plot::plot_scaling(
+            &all,
+            &format!("cost per read vs genome size ({adapter})"),
+            p,
+        )?;
+        eprintln!("wrote {}", p.display());
+    }
+    Ok(all)
+}
