@@ -253,7 +253,9 @@ fn bench_with_a_missing_model_names_it_in_one_error_line() {
     assert_eq!(o.status.code(), Some(1), "{err}");
     let last = err.lines().last().unwrap_or_default();
     assert!(
-        last.starts_with("crest: error: crest map:") && last.contains("/nonexistent/model.crest"),
+        (last.starts_with("crest: error: crest index:")
+            || last.starts_with("crest: error: crest map:"))
+            && last.contains("/nonexistent/model.crest"),
         "{err}"
     );
     assert!(!err.contains("panicked"), "{err}");

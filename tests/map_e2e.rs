@@ -241,7 +241,7 @@ fn bad_inputs_fail_before_any_output() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("x.sam");
     let o = out.to_str().unwrap();
-    // a model for another reference
+    // the raw-coordinate bit head of a model for another reference
     let (ok, _, err) = crest(&[
         "map",
         "--device",
@@ -251,10 +251,39 @@ fn bad_inputs_fail_before_any_output() {
         "--reference",
         asset("lambda_phage.fa").to_str().unwrap(),
         asset("phix174.fa").to_str().unwrap(),
+        "--propose",
+        "head",
         "-o",
         o,
     ]);
     assert!(!ok && err.contains("different reference"), "{err}");
+    assert!(!out.exists());
+    // an index of another reference
+    let idx_dir = tempfile::tempdir().unwrap();
+    let idx = idx_dir.path().join("phix.crest-index");
+    let (ok, _, err) = crest(&[
+        "index",
+        "--model",
+        &model(),
+        "--reference",
+        asset("phix174.fa").to_str().unwrap(),
+        "-o",
+        idx.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = crest(&[
+        "map",
+        "--model",
+        &model(),
+        "--reference",
+        asset("lambda_phage.fa").to_str().unwrap(),
+        "--index",
+        idx.to_str().unwrap(),
+        asset("phix174.fa").to_str().unwrap(),
+        "-o",
+        o,
+    ]);
+    assert!(!ok && err.contains("indexes another reference"), "{err}");
     assert!(!out.exists());
     // a malformed record mid-file: error names file and record, no output left
     let bad = dir.path().join("bad.fq");

@@ -296,20 +296,28 @@ fn model_for_another_reference_is_refused() {
         e.contains("different reference") && e.contains("m.crest") && e.contains("mammoth.fa"),
         "{e}"
     );
-    // Through the CLI: non-zero exit, one clear message.
+    // Through the CLI, the encoder may be measured on another genome (how it
+    // generalises), with a note saying so.
     let dir = tempfile::tempdir().unwrap();
     let m = dir.path().join("phix.crest");
     ck.save(&m).unwrap();
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_crest"))
-        .args(["eval-embed", "--device", "cpu-reference", "--model"])
+        .args([
+            "eval-embed",
+            "--device",
+            "cpu-reference",
+            "--queries",
+            "50",
+            "--model",
+        ])
         .arg(&m)
         .arg("--reference")
         .arg(asset("mammoth_chrM.fa"))
         .output()
         .unwrap();
-    assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("different reference"), "{err}");
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("trained on another reference"), "{err}");
     // A file that is not a model.
     let e = Checkpoint::load(&asset("phix174.fa"))
         .unwrap_err()

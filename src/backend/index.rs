@@ -81,6 +81,7 @@ impl Backend {
     }
 
     /// k-means assignment of one data chunk (see [`ix::assign_cpu`]).
+    #[allow(clippy::too_many_arguments)]
     pub fn kmeans_assign(
         &self,
         d: &AssignDims,

@@ -118,6 +118,7 @@ pub fn build_with_progress(
 
 /// Load `path` and check it against the model and reference, or build it
 /// (and save it to `path`) when the file does not exist.
+#[allow(clippy::too_many_arguments)]
 pub fn load_or_build(
     be: &Backend,
     path: &Path,

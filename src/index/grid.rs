@@ -36,13 +36,12 @@ impl Grid {
     }
 }
 
-/// The grid windows of `reference` (packed concatenation of the contigs,
-/// windows into it, and their loci).
-pub fn grid_windows(
-    reference: &Reference,
-    k: usize,
-    stride: usize,
-) -> Result<(PackedSeq, Vec<Window>, Vec<(u32, u32)>)> {
+/// Packed concatenation of the contigs, the grid windows into it, and their
+/// (contig, start) loci.
+pub type GridWindows = (PackedSeq, Vec<Window>, Vec<(u32, u32)>);
+
+/// The grid windows of `reference`.
+pub fn grid_windows(reference: &Reference, k: usize, stride: usize) -> Result<GridWindows> {
     let stride = stride.max(1);
     let mut all = PackedSeq::default();
     let mut windows = Vec::new();

@@ -450,7 +450,7 @@ impl Encoder {
         };
         let cfg = &self.cfg;
         let uniform_bytes = crate::ops::infer::WEIGHT_VEC4S as u64 * 16;
-        if (gpu.limits.max_uniform_buffer_binding_size as u64) < uniform_bytes
+        if gpu.limits.max_uniform_buffer_binding_size < uniform_bytes
             || !crate::ops::infer::conv_fits(4, cfg.channels, cfg.kernel)
             || !crate::ops::infer::conv_fits(cfg.channels, cfg.channels, cfg.kernel)
         {

@@ -634,9 +634,9 @@ pub fn leaf_scan_cpu(
             }
             let lo = (offsets_perm[leaf] as usize).max(d.slot0);
             let hi = (offsets_perm[leaf + 1] as usize).min(d.slot1);
-            for slot in lo..hi.max(lo) {
+            for (slot, &gi) in perm.iter().enumerate().take(hi.max(lo)).skip(lo) {
                 let row = blocked_row(data, slot - d.slot0, p);
-                cand.push((score(qv, &row, metric), perm[slot]));
+                cand.push((score(qv, &row, metric), gi));
             }
         }
         write_top(&mut cand, d.m, q, out_scores, out_ids);

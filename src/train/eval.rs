@@ -42,14 +42,17 @@ pub struct EvalReport {
     pub seconds: f64,
 }
 
-/// Held-out augmented query windows (embedded, `[queries, proj_dim]`) and
-/// the (contig, start) each was drawn from.
+/// Embedded query windows (`[queries, proj_dim]`) and the (contig, start)
+/// each was drawn from.
+pub type QuerySet = (Vec<f32>, Vec<(u32, u32)>);
+
+/// Held-out augmented query windows and their origins.
 pub fn query_set(
     be: &Backend,
     enc: &Encoder,
     reference: &Reference,
     cfg: &EvalConfig,
-) -> Result<(Vec<f32>, Vec<(u32, u32)>)> {
+) -> Result<QuerySet> {
     let k = enc.cfg.k;
     let sampler = ReferenceSampler::new(reference, k, 0, 0.1)?;
     let mut rng = step_rng(cfg.seed, u64::MAX, 7);
