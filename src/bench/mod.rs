@@ -331,7 +331,7 @@ impl BenchReport {
                 m.reads_per_s_cpu,
                 m.map.peak_rss_mib,
                 m.index
-                    .map_or("— (model trained beforehand)".to_string(), |c| format!(
+                    .map_or("— (given, not built here)".to_string(), |c| format!(
                         "{:.2}",
                         c.wall_s
                     ))
