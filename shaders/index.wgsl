@@ -283,26 +283,39 @@ fn beam_step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
     load_query(q, t);
     workgroupBarrier();
     let n = params.width_in * params.branch;
-    for (var k = t; k < n; k += WG) {
-        let w = k / params.branch;
-        let j = k % params.branch;
-        let node = aux[q * params.width_in + w];
+    // thread t scores children t·len .. t·len + len and sorts its block, so
+    // that one thread merges 64 sorted lists (W_out·64 comparisons, not W_out·n)
+    let len = (n + WG - 1u) / WG;
+    for (var i = 0u; i < len; i++) {
+        let k = t * len + i;
         var s = EMPTY;
         var id = NONE;
-        if node != NONE {
-            let child = node * params.branch + j;
-            let size = aux2[(child + 1u) * params.span] - aux2[child * params.span];
-            id = child;
-            if size > 0u {
-                s = score_q_cent(child);
+        if k < n {
+            let w = k / params.branch;
+            let j = k % params.branch;
+            let node = aux[q * params.width_in + w];
+            if node != NONE {
+                let child = node * params.branch + j;
+                let size = aux2[(child + 1u) * params.span] - aux2[child * params.span];
+                id = child;
+                if size > 0u {
+                    s = score_q_cent(child);
+                }
             }
         }
-        sc_sh[k] = s;
-        id_sh[k] = id;
+        // insertion into the sorted block
+        var at = t * len + i;
+        while at > t * len && beats(s, id, sc_sh[at - 1u], id_sh[at - 1u]) {
+            sc_sh[at] = sc_sh[at - 1u];
+            id_sh[at] = id_sh[at - 1u];
+            at--;
+        }
+        sc_sh[at] = s;
+        id_sh[at] = id;
     }
     workgroupBarrier();
     if t == 0u {
-        merge_lists(q, n, 1u, params.width_out);
+        merge_lists(q, WG, len, params.width_out);
     }
 }
 
