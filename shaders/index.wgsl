@@ -184,22 +184,6 @@ fn score_q_cent(c: u32) -> f32 {
     return finish_score(acc);
 }
 
-// score(q_sh, data row r)
-fn score_q_data(r: u32) -> f32 {
-    if params.metric == 0u {
-        var d0 = 0.0;
-        for (var j = 0u; j < params.dim4; j++) {
-            d0 += dot(q_sh[j], data[blk(r, j)]);
-        }
-        return d0;
-    }
-    var acc = vec4<f32>(0.0);
-    for (var j = 0u; j < params.dim4; j++) {
-        acc = acc_step(acc, q_sh[j], data[blk(r, j)]);
-    }
-    return finish_score(acc);
-}
-
 // query row q (row-major src_a, stride dim) into q_sh, zero-padded
 // score(query ql of the uniform window, data row r)
 fn score_qu_data(ql: u32, r: u32) -> f32 {

@@ -284,6 +284,17 @@ fn bad_inputs_fail_before_any_output() {
         o,
     ]);
     assert!(!ok && err.contains("indexes another reference"), "{err}");
+    // an index output that is a directory is refused before any work
+    let (ok, _, err) = crest(&[
+        "index",
+        "--model",
+        &model(),
+        "--reference",
+        asset("phix174.fa").to_str().unwrap(),
+        "-o",
+        idx_dir.path().to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("not a regular file"), "{err}");
     assert!(!out.exists());
     // a malformed record mid-file: error names file and record, no output left
     let bad = dir.path().join("bad.fq");

@@ -76,6 +76,20 @@ impl Backend {
         gpu_or_cpu!(self, gpu => gpu.read::<u32>(gw(w)?), Ok(cw(w)?.to_vec()))
     }
 
+    /// Queries `[n, dim]` laid out for [`Backend::leaf_scan`] (see
+    /// [`ix::pad_queries`]): on the device when rows need no padding (a copy
+    /// into a longer buffer), through the host otherwise.
+    pub fn padded_queries(&self, q: &Tensor, dim: usize) -> Result<Tensor> {
+        match (self, q) {
+            (Backend::Gpu(gpu), Tensor::Gpu(b)) if dim.is_multiple_of(4) => {
+                let out = gpu.zeros("padded queries", b.len + ix::QUERY_VEC4S * 4)?;
+                gpu.copy_into(b, &out, b.len)?;
+                Ok(Tensor::Gpu(out))
+            }
+            _ => self.upload(&ix::pad_queries(&self.read(q)?, dim)),
+        }
+    }
+
     fn curv_buf(&self, metric: Metric) -> Result<Tensor> {
         self.upload(&[metric_c(metric)])
     }

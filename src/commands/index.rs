@@ -134,6 +134,7 @@ pub fn load_or_build(
         index.check(path, ck, model_path, reference, ref_path)?;
         return Ok(index);
     }
+    crate::index::file::check_output(path)?;
     eprintln!("crest: {} does not exist; building it", path.display());
     let index = build_with_progress(be, ck, enc, reference, opts)?;
     index.save(path)?;
@@ -143,6 +144,7 @@ pub fn load_or_build(
 
 /// Run `crest index`.
 pub fn index(be: &Backend, a: &IndexArgs) -> Result<()> {
+    crate::index::file::check_output(&a.out)?;
     let (ck, enc) = super::load_model(be, &a.model)?;
     let reference = Reference::load(&a.reference)?;
     let index = build_with_progress(be, &ck, &enc, &reference, &a.build.options())?;

@@ -94,6 +94,27 @@ impl Gpu {
         })
     }
 
+    /// Copy the first `words` words of `src` to the start of `dst`, on the device.
+    pub fn copy_into(&self, src: &GpuBuf, dst: &GpuBuf, words: usize) -> Result<()> {
+        if words > src.len || words > dst.len {
+            return Err(CrestError::shape(
+                "copy",
+                format!("{words} words from {} into {}", src.len, dst.len),
+            ));
+        }
+        if words == 0 {
+            return Ok(());
+        }
+        let mut enc = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("copy"),
+            });
+        enc.copy_buffer_to_buffer(&src.buffer, 0, &dst.buffer, 0, words as u64 * 4);
+        self.queue.submit([enc.finish()]);
+        Ok(())
+    }
+
     /// A new buffer of `len` words filled with [`POISON`].
     pub fn poisoned(&self, label: &str, len: usize) -> Result<GpuBuf> {
         self.upload(label, &vec![POISON; len])

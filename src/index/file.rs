@@ -20,9 +20,9 @@ fn u32_bytes(v: &[u32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-/// Write `index` to `path` (temporary file in the same folder, then renamed;
-/// an existing `path` that is not a regular file is refused).
-pub fn save(index: &Index, path: &Path) -> Result<()> {
+/// Refuse an index output that exists and is not a regular file (call it
+/// before the build, so that a bad name fails at once).
+pub fn check_output(path: &Path) -> Result<()> {
     if let Ok(md) = std::fs::symlink_metadata(path) {
         if !md.file_type().is_file() {
             return Err(CrestError::Invalid(format!(
@@ -31,6 +31,13 @@ pub fn save(index: &Index, path: &Path) -> Result<()> {
             )));
         }
     }
+    Ok(())
+}
+
+/// Write `index` to `path` (temporary file in the same folder, then renamed;
+/// an existing `path` that is not a regular file is refused).
+pub fn save(index: &Index, path: &Path) -> Result<()> {
+    check_output(path)?;
     let p = index.grid.dim;
     let n = index.grid.len();
     let loci: Vec<u32> = index.grid.loci.iter().flat_map(|&(c, s)| [c, s]).collect();

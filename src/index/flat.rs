@@ -73,13 +73,4 @@ impl FlatIndex {
         }
         Ok(out)
     }
-
-    /// As [`FlatIndex::search`] for host queries, in blocks of [`QUERY_BLOCK`].
-    pub fn search_host(&self, be: &Backend, q: &[f32], m: usize) -> Result<Vec<(f32, u32)>> {
-        let mut out = Vec::new();
-        for chunk in q.chunks(QUERY_BLOCK * self.dim) {
-            out.extend(self.search(be, &be.upload(chunk)?, chunk.len() / self.dim, m)?);
-        }
-        Ok(out)
-    }
 }

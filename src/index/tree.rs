@@ -586,8 +586,7 @@ impl DeviceTree {
         }
         let mut scores = be.upload(&vec![EMPTY; nq * m])?;
         let mut ids = be.upload_words(&vec![NONE; nq * m])?;
-        // queries padded for the kernel's uniform window (a host round trip)
-        let qp = be.upload(&ix::pad_queries(&be.read(q)?, self.dim))?;
+        let qp = be.padded_queries(q, self.dim)?;
         let q = &qp;
         for (i, (s0, s1, data)) in self.chunks.iter().enumerate() {
             let d = LeafDims {

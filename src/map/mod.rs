@@ -64,6 +64,17 @@ pub enum Propose {
     Head,
 }
 
+impl Propose {
+    /// The index search this source runs, if any.
+    pub fn search_kind(self) -> Option<SearchKind> {
+        match self {
+            Propose::Index => Some(SearchKind::Tree),
+            Propose::Flat => Some(SearchKind::Flat),
+            Propose::Head => None,
+        }
+    }
+}
+
 impl Default for MapConfig {
     fn default() -> Self {
         MapConfig {
@@ -163,15 +174,7 @@ impl<'a> Mapper<'a> {
                 "the model has no bit head: use --propose index, or train one with `crest train --head-steps N`".into(),
             ));
         }
-        let kinds: Vec<SearchKind> = cfg
-            .propose
-            .iter()
-            .filter_map(|p| match p {
-                Propose::Index => Some(SearchKind::Tree),
-                Propose::Flat => Some(SearchKind::Flat),
-                Propose::Head => None,
-            })
-            .collect();
+        let kinds: Vec<SearchKind> = cfg.propose.iter().filter_map(|p| p.search_kind()).collect();
         let searcher = match (kinds.is_empty(), index) {
             (true, _) => None,
             (false, Some(ix)) => Some(Searcher::new(
@@ -294,10 +297,8 @@ impl<'a> Mapper<'a> {
                     crate::model::Geometry::Poincare => 0.0,
                 };
                 for &p in &self.cfg.propose {
-                    let kind = match p {
-                        Propose::Index => SearchKind::Tree,
-                        Propose::Flat => SearchKind::Flat,
-                        Propose::Head => continue,
+                    let Some(kind) = p.search_kind() else {
+                        continue;
                     };
                     let mk = match kind {
                         SearchKind::Tree => m.min(crate::ops::index::MAX_M),
