@@ -79,6 +79,12 @@ enum Cmd {
 }
 
 fn main() {
+    // Before any thread starts: the environment is set, temporary outputs are
+    // removed on SIGINT, SIGTERM and SIGHUP, and a closed pipe ends crest
+    // quietly.
+    quiet_mesa_wayland_probe();
+    crest::io::output::install_signal_cleanup();
+    crest::io::output::default_sigpipe();
     let cli = Cli::parse();
     let level = match cli.verbose {
         0 => "warn",
@@ -95,6 +101,25 @@ fn main() {
     if let Err(e) = run(cli) {
         eprintln!("crest: error: {e:#}");
         std::process::exit(1);
+    }
+}
+
+/// Mesa's implicit Vulkan layer `VK_LAYER_MESA_device_select` connects to a
+/// Wayland compositor on every device enumeration to find the display GPU;
+/// without a session libwayland prints "error: XDG_RUNTIME_DIR is invalid or
+/// not set" each time. A compute-only tool has no display, so on such a
+/// machine the layer is turned off (its documented `NODEVICE_SELECT`), unless
+/// the user steers device choice through it.
+fn quiet_mesa_wayland_probe() {
+    let runtime_dir_ok = std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| {
+        std::path::Path::new(&d).is_absolute() && std::path::Path::new(&d).is_dir()
+    });
+    let steered = ["NODEVICE_SELECT", "MESA_VK_DEVICE_SELECT", "DRI_PRIME"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
+    if !runtime_dir_ok && !steered {
+        // Single-threaded here: main calls this before starting any thread.
+        std::env::set_var("NODEVICE_SELECT", "1");
     }
 }
 

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crest::io::{Format, ReadReader, Reference, SamRecord, SamWriter};
+use crest::io::{Format, Output, ReadReader, Reference, SamFormat, SamRecord, SamWriter, Target};
 use crest::stats::file_stats;
 
 fn shared(name: &str) -> PathBuf {
@@ -221,9 +221,9 @@ fn sam_and_bam_writers_hold_the_same_records() {
     let r =
         Reference::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/phix174.fa")).unwrap();
     let rg = Some("@RG\\tID:lib1\\tSM:x");
-    for name in ["out.sam", "out.bam"] {
+    for name in ["out.sam", "out.bam", "out.sam.gz"] {
         let p = dir.path().join(name);
-        let mut w = SamWriter::create(Some(&p), &r, rg, "crest test").unwrap();
+        let mut w = sam_writer(&p, &r, rg);
         for rec in sample_records() {
             w.write(&rec).unwrap();
         }
@@ -240,7 +240,12 @@ fn sam_and_bam_writers_hold_the_same_records() {
         .unwrap()
         .map(|r| r.unwrap())
         .collect();
+    let c: Vec<_> = ReadReader::open(&dir.path().join("out.sam.gz"))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
     assert_eq!(a, b);
+    assert_eq!(a, c);
     assert_eq!(a.len(), 2);
     let text = std::fs::read_to_string(dir.path().join("out.sam")).unwrap();
     assert!(
@@ -275,6 +280,7 @@ fn sam_and_bam_writers_hold_the_same_records() {
             o.stdout
         };
         assert_eq!(view("out.sam"), view("out.bam"));
+        assert_eq!(view("out.sam"), view("out.sam.gz"));
     }
 }
 
@@ -285,7 +291,7 @@ fn unfinished_output_is_removed() {
         Reference::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/phix174.fa")).unwrap();
     let p = dir.path().join("x.sam");
     {
-        let mut w = SamWriter::create(Some(&p), &r, None, "crest").unwrap();
+        let mut w = sam_writer(&p, &r, None);
         w.write(&sample_records()[0]).unwrap();
         // dropped without finish, as on an error
     }
@@ -295,5 +301,104 @@ fn unfinished_output_is_removed() {
         0,
         "temporary file left behind"
     );
-    assert!(SamWriter::create(Some(&p), &r, Some("@XX\tID:1"), "crest").is_err());
+    let out = Output::create(Some(&p), &[]).unwrap();
+    assert!(SamWriter::create(out, SamFormat::Sam, &r, Some("@XX\tID:1"), "crest").is_err());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+fn sam_writer(p: &Path, r: &Reference, rg: Option<&str>) -> SamWriter {
+    let t = Target::resolve(Some(p), &[]).unwrap();
+    let f = SamFormat::resolve(&t, None).unwrap();
+    SamWriter::create(Output::open(t).unwrap(), f, r, rg, "crest test").unwrap()
+}
+
+#[test]
+fn output_names_tell_the_format_or_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let fmt = |name: &str| {
+        let t = Target::resolve(Some(&dir.path().join(name)), &[]).unwrap();
+        SamFormat::resolve(&t, None)
+    };
+    assert_eq!(fmt("a.sam").unwrap(), SamFormat::Sam);
+    assert_eq!(fmt("a.BAM").unwrap(), SamFormat::Bam);
+    assert_eq!(fmt("a.sam.gz").unwrap(), SamFormat::SamGz);
+    let e = fmt("a.cram").unwrap_err().to_string();
+    assert!(e.contains("CRAM"), "{e}");
+    for bad in ["a.fq", "a.txt", "a"] {
+        let e = fmt(bad).unwrap_err().to_string();
+        assert!(e.contains("--output-format"), "{bad}: {e}");
+    }
+    // --output-format decides where the name cannot
+    let t = Target::resolve(Some(&dir.path().join("a.txt")), &[]).unwrap();
+    assert_eq!(
+        SamFormat::resolve(&t, Some(SamFormat::Bam)).unwrap(),
+        SamFormat::Bam
+    );
+    // streams are SAM unless told otherwise
+    let t = Target::resolve(Some(Path::new("/dev/null")), &[]).unwrap();
+    assert!(matches!(t, Target::Special(_)));
+    assert_eq!(SamFormat::resolve(&t, None).unwrap(), SamFormat::Sam);
+    assert_eq!(
+        Target::resolve(Some(Path::new("-")), &[]).unwrap(),
+        Target::Stdout
+    );
+}
+
+#[test]
+fn outputs_never_replace_inputs_special_files_or_links() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("reads.fq");
+    std::fs::write(&input, "@r\nACGT\n+\nIIII\n").unwrap();
+    // the input itself, and the input through a symlink, are refused
+    let e = Output::create(Some(&input), &[&input])
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("is also an input"), "{e}");
+    #[cfg(unix)]
+    {
+        let link = dir.path().join("link.fq");
+        std::os::unix::fs::symlink(&input, &link).unwrap();
+        assert!(Output::create(Some(&link), &[&input]).is_err());
+        // a symlink is followed: the target is written, the link stays a link
+        let target = dir.path().join("target.sam");
+        let link2 = dir.path().join("out.sam");
+        std::os::unix::fs::symlink(&target, &link2).unwrap();
+        let mut o = Output::create(Some(&link2), &[]).unwrap();
+        o.write_bytes(b"hello\n").unwrap();
+        o.commit().unwrap();
+        assert!(std::fs::symlink_metadata(&link2)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(std::fs::read(&target).unwrap(), b"hello\n");
+        // a FIFO is written through, not replaced
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(&fifo).unwrap())
+        };
+        let mut o = Output::create(Some(&fifo), &[]).unwrap();
+        o.write_bytes(b"through\n").unwrap();
+        o.commit().unwrap();
+        assert_eq!(reader.join().unwrap(), b"through\n");
+        assert!(!std::fs::metadata(&fifo).unwrap().is_file());
+    }
+    // /dev/null stays a device
+    let mut o = Output::create(Some(Path::new("/dev/null")), &[]).unwrap();
+    o.write_bytes(b"x").unwrap();
+    o.commit().unwrap();
+    assert!(!std::fs::metadata("/dev/null").unwrap().is_file());
+    // a folder is refused; a missing folder fails at create, before any work
+    assert!(Output::create(Some(dir.path()), &[]).is_err());
+    assert!(Output::create(Some(&dir.path().join("no/such/x.sam")), &[]).is_err());
+    // nothing hidden left behind
+    let hidden: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(hidden.is_empty(), "{hidden:?}");
 }

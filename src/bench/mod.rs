@@ -33,6 +33,8 @@ pub struct BenchPlan {
     pub threads: usize,
     /// BWA executable (None: skip BWA).
     pub bwa: Option<PathBuf>,
+    /// The user named `bwa`: not finding it is an error, not a note.
+    pub bwa_required: bool,
     /// `--device` passed to `crest map`.
     pub device: String,
     /// Start tolerance (bp) for "correct" and "concordant".
@@ -118,6 +120,14 @@ pub fn run_bench(
     adapter: &str,
     log: &mut dyn FnMut(&str),
 ) -> Result<BenchReport> {
+    if let (Some(b), true) = (&plan.bwa, plan.bwa_required) {
+        if find_program(b).is_none() {
+            return Err(CrestError::Invalid(format!(
+                "--bwa {}: not found or not a file",
+                b.display()
+            )));
+        }
+    }
     std::fs::create_dir_all(&plan.workdir).map_err(|e| CrestError::io(&plan.workdir, e))?;
     let names = read_names(&plan.reads)?;
     if names.is_empty() {

@@ -51,7 +51,8 @@ pub fn plot_pr(report: &BenchReport, title: &str, path: &Path) -> Result<()> {
         .flat_map(|(_, l, _)| l.iter().map(|p| p.0))
         .fold(1.0f64, f64::min);
     let xlo = (((xmin - 0.05) * 20.0).floor() / 20.0).clamp(0.0, 0.95);
-    let root = SVGBackend::new(path, (720, 480)).into_drawing_area();
+    let mut svg = String::new();
+    let root = SVGBackend::with_string(&mut svg, (720, 480)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 20))
@@ -103,7 +104,9 @@ pub fn plot_pr(report: &BenchReport, title: &str, path: &Path) -> Result<()> {
         .draw()
         .map_err(|e| err(e.to_string()))?;
     root.present().map_err(|e| err(e.to_string()))?;
-    Ok(())
+    drop(chart);
+    drop(root);
+    crate::io::output::write_all(path, &[], svg.as_bytes())
 }
 
 /// Log-log plot of CPU milliseconds per read against genome size, one line
@@ -124,7 +127,8 @@ pub fn plot_scaling(
     let ys = points.iter().map(|p| p.cpu_ms_per_read.max(1e-6));
     let (xmin, xmax) = xs.fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
     let (ymin, ymax) = ys.fold((f64::MAX, f64::MIN), |(a, b), y| (a.min(y), b.max(y)));
-    let root = SVGBackend::new(path, (720, 480)).into_drawing_area();
+    let mut svg = String::new();
+    let root = SVGBackend::with_string(&mut svg, (720, 480)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 18))
@@ -177,5 +181,7 @@ pub fn plot_scaling(
         .draw()
         .map_err(|e| err(e.to_string()))?;
     root.present().map_err(|e| err(e.to_string()))?;
-    Ok(())
+    drop(chart);
+    drop(root);
+    crate::io::output::write_all(path, &[], svg.as_bytes())
 }

@@ -21,14 +21,15 @@ pub struct BenchArgs {
     /// with it, the truth must be in the read names (`crest simulate`) unless --vs-bam is given.
     #[arg(long)]
     pub reads: Option<PathBuf>,
-    /// BWA executable.
-    #[arg(long, default_value = "bwa")]
-    pub bwa: PathBuf,
+    /// BWA executable. Default: `bwa` on the PATH, skipped with a note when
+    /// absent; a bwa named here that cannot run is an error.
+    #[arg(long)]
+    pub bwa: Option<PathBuf>,
     /// Skip BWA-aln.
     #[arg(long)]
     pub no_bwa: bool,
     /// Threads for both mappers.
-    #[arg(short = 't', long, default_value_t = 2)]
+    #[arg(short = 't', long, default_value_t = 2, value_parser = crate::commands::parse::count)]
     pub threads: usize,
     /// A mapped read is correct when on the right contig with its start within this many bp.
     #[arg(long, default_value_t = 5)]
@@ -99,6 +100,9 @@ impl Drop for WorkDir {
 
 /// Run `crest bench`; `device` is the global --device value, `adapter` its name.
 pub fn bench(a: &BenchArgs, device: &str, adapter: &str) -> Result<BenchReport> {
+    for p in a.json.iter().chain(&a.plot) {
+        crate::io::output::check(p, &[])?;
+    }
     let work = WorkDir::new(a.workdir.as_ref())?;
     let reads = match &a.reads {
         Some(r) => r.clone(),
@@ -116,7 +120,8 @@ pub fn bench(a: &BenchArgs, device: &str, adapter: &str) -> Result<BenchReport> 
         reads,
         workdir: work.path.clone(),
         threads: a.threads.max(1),
-        bwa: (!a.no_bwa).then(|| a.bwa.clone()),
+        bwa: (!a.no_bwa).then(|| a.bwa.clone().unwrap_or_else(|| "bwa".into())),
+        bwa_required: a.bwa.is_some() && !a.no_bwa,
         device: device.to_string(),
         tolerance: a.tolerance,
         vs_bam: a.vs_bam.clone(),
@@ -129,7 +134,7 @@ pub fn bench(a: &BenchArgs, device: &str, adapter: &str) -> Result<BenchReport> 
     if let Some(j) = &a.json {
         let s = serde_json::to_string_pretty(&report)
             .map_err(|e| CrestError::Invalid(e.to_string()))?;
-        std::fs::write(j, s).map_err(|e| CrestError::io(j, e))?;
+        crate::io::output::write_all(j, &[], s.as_bytes())?;
     }
     if let Some(p) = &a.plot {
         let title = format!(

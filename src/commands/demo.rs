@@ -16,13 +16,13 @@ pub struct DemoArgs {
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/assets"))]
     pub assets: PathBuf,
     /// Training steps of the short run (0 skips it).
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, value_parser = crate::commands::parse::count_u64)]
     pub steps: u64,
     /// Where to write the demo model.
     #[arg(long, default_value = "crest-demo.crest")]
     pub out: PathBuf,
     /// Simulated reads for the mapping benchmark.
-    #[arg(long, default_value_t = 1500)]
+    #[arg(long, default_value_t = 1500, value_parser = crate::commands::parse::count)]
     pub reads: usize,
     /// Where to draw the precision–recall plot.
     #[arg(long, default_value = "crest-demo-pr.svg")]
@@ -101,7 +101,7 @@ pub fn demo(be: &Backend, device: &str, a: &DemoArgs) -> Result<()> {
         reference: reference.clone(),
         model: bundled,
         reads: None,
-        bwa: "bwa".into(),
+        bwa: None,
         no_bwa: false,
         threads: 2,
         tolerance: 5,

@@ -1,11 +1,10 @@
 //! `crest embed`: embeddings of sequences or of their k-mers.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use crate::backend::Backend;
 use crate::error::{CrestError, Result};
-use crate::io::ReadReader;
+use crate::io::{Output, ReadReader, Target};
 use crate::ops::encode::Window;
 use crate::seq::PackedSeq;
 
@@ -22,7 +21,7 @@ pub struct EmbedArgs {
     #[arg(long)]
     pub kmers: bool,
     /// Step between k-mers.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = crate::commands::parse::count)]
     pub stride: usize,
     /// Output: .tsv (default stdout) or .safetensors.
     #[arg(short, long)]
@@ -31,6 +30,8 @@ pub struct EmbedArgs {
 
 /// Run `crest embed`.
 pub fn embed(be: &Backend, a: &EmbedArgs) -> Result<()> {
+    let mut out = Output::create(a.out.as_deref(), &[&a.model, &a.input])?;
+    let safetensors = matches!(out.target(), Target::File(p) if p.extension().is_some_and(|e| e == "safetensors"));
     let (_, enc) = super::load_model(be, &a.model)?;
     let (k, p) = (enc.cfg.k, enc.cfg.proj_dim);
     let stride = a.stride.max(1);
@@ -79,8 +80,8 @@ pub fn embed(be: &Backend, a: &EmbedArgs) -> Result<()> {
         }
         batch.clear();
     }
-    match &a.out {
-        Some(path) if path.extension().is_some_and(|e| e == "safetensors") => {
+    match safetensors {
+        true => {
             let meta = serde_json::json!({"names": names, "model": a.model.display().to_string(), "kmers": a.kmers}).to_string();
             let bytes: Vec<u8> = rows.iter().flat_map(|x| x.to_le_bytes()).collect();
             let view = safetensors::tensor::TensorView::new(
@@ -97,26 +98,19 @@ pub fn embed(be: &Backend, a: &EmbedArgs) -> Result<()> {
                 )])),
             )
             .map_err(|e| CrestError::Invalid(e.to_string()))?;
-            std::fs::write(path, data).map_err(|e| CrestError::io(path, e))?;
+            out.write_bytes(&data)?;
         }
-        out => {
-            let mut w: Box<dyn Write> = match out {
-                Some(path) => Box::new(std::io::BufWriter::new(
-                    std::fs::File::create(path).map_err(|e| CrestError::io(path, e))?,
-                )),
-                None => Box::new(std::io::BufWriter::new(std::io::stdout())),
-            };
-            let path = out.clone().unwrap_or_else(|| "-".into());
+        false => {
             for (i, n) in names.iter().enumerate() {
                 let vals: Vec<String> = rows[i * p..(i + 1) * p]
                     .iter()
                     .map(|v| format!("{v:.6}"))
                     .collect();
-                writeln!(w, "{n}\t{}", vals.join("\t")).map_err(|e| CrestError::io(&path, e))?;
+                out.write_bytes(format!("{n}\t{}\n", vals.join("\t")).as_bytes())?;
             }
-            w.flush().map_err(|e| CrestError::io(&path, e))?;
         }
     }
+    out.commit()?;
     eprintln!(
         "embedded {} {}",
         names.len(),

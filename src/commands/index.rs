@@ -32,19 +32,19 @@ pub struct IndexArgs {
 #[derive(clap::Args, Debug, Clone)]
 pub struct BuildArgs {
     /// Reference k-mer grid stride (bp).
-    #[arg(long, default_value_t = IndexOptions::default().grid_stride)]
+    #[arg(long, default_value_t = IndexOptions::default().grid_stride, value_parser = crate::commands::parse::count)]
     pub grid_stride: usize,
     /// Children per tree node (power of two, 2..=64).
-    #[arg(long, default_value_t = IndexOptions::default().branch)]
+    #[arg(long, default_value_t = IndexOptions::default().branch, value_parser = crate::commands::parse::count)]
     pub branch: usize,
     /// Target grid k-mers per leaf (sets the depth).
-    #[arg(long, default_value_t = IndexOptions::default().leaf)]
+    #[arg(long, default_value_t = IndexOptions::default().leaf, value_parser = crate::commands::parse::count)]
     pub leaf: usize,
     /// Tree depth (overrides --leaf).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::commands::parse::count)]
     pub depth: Option<usize>,
     /// Lloyd iterations per level.
-    #[arg(long, default_value_t = IndexOptions::default().iters)]
+    #[arg(long, default_value_t = IndexOptions::default().iters, value_parser = crate::commands::parse::count)]
     pub iters: usize,
     /// Seed of the initial centroids.
     #[arg(long, default_value_t = IndexOptions::default().seed)]
@@ -134,21 +134,23 @@ pub fn load_or_build(
         index.check(path, ck, model_path, reference, ref_path)?;
         return Ok(index);
     }
-    crate::index::file::check_output(path)?;
+    let mut out = crate::index::file::open_output(path, &[model_path, ref_path])?;
     eprintln!("crest: {} does not exist; building it", path.display());
     let index = build_with_progress(be, ck, enc, reference, opts)?;
-    index.save(path)?;
+    out.write_bytes(&crate::index::file::to_bytes(&index)?)?;
+    out.commit()?;
     eprintln!("wrote {}", path.display());
     Ok(index)
 }
 
 /// Run `crest index`.
 pub fn index(be: &Backend, a: &IndexArgs) -> Result<()> {
-    crate::index::file::check_output(&a.out)?;
+    let mut out = crate::index::file::open_output(&a.out, &[&a.model, &a.reference])?;
     let (ck, enc) = super::load_model(be, &a.model)?;
     let reference = Reference::load(&a.reference)?;
     let index = build_with_progress(be, &ck, &enc, &reference, &a.build.options())?;
-    index.save(&a.out)?;
+    out.write_bytes(&crate::index::file::to_bytes(&index)?)?;
+    out.commit()?;
     eprintln!("wrote {}", a.out.display());
     Ok(())
 }

@@ -6,7 +6,10 @@ use std::time::Instant;
 
 use crate::backend::Backend;
 use crate::error::{CrestError, Result};
-use crate::io::{ReadReader, ReadRecord, Reference, SamRecord, SamWriter};
+use crate::io::sam::qname_problem;
+use crate::io::{
+    Output, ReadReader, ReadRecord, Reference, SamFormat, SamRecord, SamWriter, Target,
+};
 use crate::map::{MapConfig, MapStats, Mapper, Propose};
 use crate::model::BitHead;
 
@@ -27,26 +30,30 @@ pub struct MapArgs {
     /// Reads: FASTQ, FASTA, SAM or BAM (.gz allowed), one or more files.
     #[arg(required = true)]
     pub reads: Vec<PathBuf>,
-    /// Output: .sam or .bam (default: SAM on stdout).
+    /// Output: .sam, .bam or .sam.gz (default: SAM on stdout). A special
+    /// file (/dev/stdout, a FIFO) is written through; a symlink is followed.
     #[arg(short, long)]
     pub out: Option<PathBuf>,
+    /// Output format when the name cannot tell it (overrides the extension).
+    #[arg(long, value_enum)]
+    pub output_format: Option<SamFormat>,
     /// Read group line, e.g. '@RG\tID:lib1\tSM:mammoth' (RG:Z tag on every record).
     #[arg(short = 'R', long = "read-group")]
     pub read_group: Option<String>,
     /// Threads: with 2 or more, parsing and writing run beside the device work.
-    #[arg(short = 't', long, default_value_t = 2)]
+    #[arg(short = 't', long, default_value_t = 2, value_parser = crate::commands::parse::count)]
     pub threads: usize,
     /// Reads per batch.
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = 4096, value_parser = crate::commands::parse::count)]
     pub batch: usize,
     /// Bases between a read's k-mer windows.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = crate::commands::parse::count)]
     pub stride: usize,
-    /// Least-confident bits flipped per window (2^flip candidates).
-    #[arg(long, default_value_t = 4)]
+    /// Least-confident bits flipped per window (2^flip candidates, 0..=10).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(0..=10))]
     pub flip: u32,
     /// Candidate loci verified per read.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = crate::commands::parse::count)]
     pub candidates: usize,
     /// Alignment band half-width (bp).
     #[arg(long, default_value_t = 16)]
@@ -55,7 +62,7 @@ pub struct MapArgs {
     #[arg(long, default_value_t = 5)]
     pub damage_len: u32,
     /// Maximum differences, as bwa aln -n: a fraction (missing-alignment rate at 2% errors) or a count.
-    #[arg(short = 'n', long, default_value_t = 0.04)]
+    #[arg(short = 'n', long, default_value_t = 0.04, value_parser = crate::commands::parse::positive)]
     pub max_diff: f64,
     /// Reads shorter than this are reported unmapped.
     #[arg(long, default_value_t = 20)]
@@ -65,7 +72,7 @@ pub struct MapArgs {
     #[arg(long, value_enum, value_delimiter = ',', default_value = "index")]
     pub propose: Vec<Propose>,
     /// Beam width of the tree search (nodes kept per level).
-    #[arg(long, default_value_t = crate::index::DEFAULT_BEAM)]
+    #[arg(long, default_value_t = crate::index::DEFAULT_BEAM, value_parser = crate::commands::parse::count)]
     pub beam: usize,
     /// How an index is built when there is none yet.
     #[command(flatten)]
@@ -83,11 +90,25 @@ fn read_batches(files: &[PathBuf], batch: usize, tx: &std::sync::mpsc::SyncSende
                 return;
             }
         };
+        let mut seen = 0u64;
         loop {
             let mut v = Vec::with_capacity(batch);
             match r.next_batch(batch, &mut v) {
                 Ok(0) => break,
                 Ok(_) => {
+                    // a name SAM cannot hold is an error of this input record
+                    let bad = v.iter().enumerate().find_map(|(i, rec)| {
+                        qname_problem(&rec.name).map(|m| (seen + i as u64 + 1, m))
+                    });
+                    if let Some((record, message)) = bad {
+                        let _ = tx.send(Err(CrestError::Format {
+                            path: f.clone(),
+                            record,
+                            message,
+                        }));
+                        return;
+                    }
+                    seen += v.len() as u64;
                     if tx.send(Ok(v)).is_err() {
                         return;
                     }
@@ -103,6 +124,13 @@ fn read_batches(files: &[PathBuf], batch: usize, tx: &std::sync::mpsc::SyncSende
 
 /// Run `crest map`.
 pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
+    // The output is checked and opened first: a bad name fails before any work.
+    let mut inputs: Vec<&std::path::Path> = vec![&a.model, &a.reference];
+    inputs.extend(a.reads.iter().map(|p| p.as_path()));
+    inputs.extend(a.index.as_deref());
+    let target = Target::resolve(a.out.as_deref(), &inputs)?;
+    let format = SamFormat::resolve(&target, a.output_format)?;
+    let output = Output::open(target)?;
     let (ck, enc) = super::load_model(be, &a.model)?;
     let reference = Reference::load(&a.reference)?;
     let wants_head = a.propose.contains(&Propose::Head);
@@ -159,7 +187,8 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
     };
     let mapper = Mapper::new(be, &enc, head.as_ref(), index.as_ref(), &reference, cfg)?;
     let mut writer = SamWriter::create(
-        a.out.as_deref(),
+        output,
+        format,
         &reference,
         a.read_group.as_deref(),
         command_line,

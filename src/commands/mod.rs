@@ -6,6 +6,7 @@ pub mod demo;
 pub mod embed;
 pub mod index;
 pub mod map;
+pub mod parse;
 pub mod scaling;
 
 pub mod simulate;

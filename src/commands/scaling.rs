@@ -24,11 +24,12 @@ pub struct ScalingArgs {
     /// Flat search only on references up to this many bases (it grows with the genome).
     #[arg(long, default_value_t = 6_000_000)]
     pub flat_max_bp: u64,
-    /// bwa executable.
-    #[arg(long, default_value = "bwa")]
-    pub bwa: PathBuf,
+    /// bwa executable. Default: `bwa` on the PATH, skipped with a note when
+    /// absent; a bwa named here that cannot run is an error.
+    #[arg(long)]
+    pub bwa: Option<PathBuf>,
     /// Threads for both mappers.
-    #[arg(short = 't', long, default_value_t = 2)]
+    #[arg(short = 't', long, default_value_t = 2, value_parser = crate::commands::parse::count)]
     pub threads: usize,
     /// Extra option for `crest map` (repeatable).
     #[arg(long = "crest-arg", allow_hyphen_values = true)]
@@ -125,6 +126,9 @@ pub fn markdown(points: &[ScalingPoint]) -> String {
 
 /// Run `crest scaling`.
 pub fn scaling(a: &ScalingArgs, device: &str, adapter: &str) -> Result<Vec<ScalingPoint>> {
+    for p in a.json.iter().chain(&a.plot) {
+        crate::io::output::check(p, &[])?;
+    }
     let work = WorkDir::new(a.workdir.as_ref())?;
     let mut all = Vec::new();
     for (i, rpath) in a.references.iter().enumerate() {
@@ -145,7 +149,8 @@ pub fn scaling(a: &ScalingArgs, device: &str, adapter: &str) -> Result<Vec<Scali
             reads: reads.clone(),
             workdir: dir.clone(),
             threads: a.threads.max(1),
-            bwa: Some(a.bwa.clone()),
+            bwa: Some(a.bwa.clone().unwrap_or_else(|| "bwa".into())),
+            bwa_required: a.bwa.is_some(),
             device: device.to_string(),
             tolerance: 5,
             vs_bam: None,
@@ -178,7 +183,7 @@ pub fn scaling(a: &ScalingArgs, device: &str, adapter: &str) -> Result<Vec<Scali
     if let Some(j) = &a.json {
         let s =
             serde_json::to_string_pretty(&all).map_err(|e| CrestError::Invalid(e.to_string()))?;
-        std::fs::write(j, s).map_err(|e| CrestError::io(j, e))?;
+        crate::io::output::write_all(j, &[], s.as_bytes())?;
     }
     if let Some(p) = &a.plot {
         crate::bench::plot::plot_scaling(

@@ -1,10 +1,9 @@
 //! `crest simulate`: ancient-DNA-like reads with their origin in the name.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use crate::error::{CrestError, Result};
-use crate::io::Reference;
+use crate::io::{Output, Reference};
 use crate::sim::{simulate as run_sim, SimConfig};
 
 /// Options of `crest simulate`.
@@ -25,46 +24,46 @@ pub struct SimulateArgs {
 #[derive(clap::Args, Debug, Clone)]
 pub struct SimOpts {
     /// Number of reads.
-    #[arg(short, long, default_value_t = 10_000)]
+    #[arg(short, long, default_value_t = 10_000, value_parser = crate::commands::parse::count)]
     pub n: usize,
     /// Seed (same seed and options: identical reads).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Fixed fragment length instead of the log-normal.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::commands::parse::count)]
     pub length: Option<usize>,
     /// Median fragment length (log-normal).
-    #[arg(long, default_value_t = 45.0)]
+    #[arg(long, default_value_t = 45.0, value_parser = crate::commands::parse::positive)]
     pub median: f64,
     /// Sigma of ln(length).
-    #[arg(long, default_value_t = 0.3)]
+    #[arg(long, default_value_t = 0.3, value_parser = crate::commands::parse::non_negative)]
     pub sigma: f64,
     /// Shortest fragment.
-    #[arg(long, default_value_t = 25)]
+    #[arg(long, default_value_t = 25, value_parser = crate::commands::parse::count)]
     pub min_len: usize,
     /// Longest fragment.
-    #[arg(long, default_value_t = 150)]
+    #[arg(long, default_value_t = 150, value_parser = crate::commands::parse::count)]
     pub max_len: usize,
     /// Deamination at the terminal base (p0).
-    #[arg(long, default_value_t = 0.3)]
+    #[arg(long, default_value_t = 0.3, value_parser = crate::commands::parse::fraction)]
     pub deamination: f64,
     /// Per-base decay of deamination from the ends.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, value_parser = crate::commands::parse::fraction)]
     pub decay: f64,
     /// Single-stranded library: C→T at both ends (default: double-stranded, G→A at 3').
     #[arg(long)]
     pub single_stranded: bool,
     /// Per-base substitution error rate.
-    #[arg(long, default_value_t = 0.001)]
+    #[arg(long, default_value_t = 0.001, value_parser = crate::commands::parse::fraction)]
     pub substitution: f64,
     /// Per-base 1-bp indel rate.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = crate::commands::parse::fraction)]
     pub indel: f64,
     /// Contaminant genomes (FASTA); reads from them are named crest_<i>_contam_<file>.
     #[arg(long)]
     pub contaminant: Vec<PathBuf>,
     /// Fraction of reads from the contaminants.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = crate::commands::parse::fraction)]
     pub contamination: f64,
 }
 
@@ -123,33 +122,22 @@ impl SimOpts {
         path: &std::path::Path,
     ) -> Result<(usize, usize)> {
         let (cfg, contaminants) = self.prepare()?;
-        let mut w = std::io::BufWriter::new(
-            std::fs::File::create(path).map_err(|e| CrestError::io(path, e))?,
-        );
+        let mut w = Output::create(Some(path), &[])?;
         let n = run_sim(reference, &contaminants, &cfg, &mut w)?;
-        w.flush().map_err(|e| CrestError::io(path, e))?;
+        w.commit()?;
         Ok(n)
     }
 }
 
 /// Run `crest simulate`.
 pub fn simulate(a: &SimulateArgs) -> Result<()> {
+    let mut inputs = vec![a.reference.as_path()];
+    inputs.extend(a.sim.contaminant.iter().map(|p| p.as_path()));
+    let mut w = Output::create(a.out.as_deref(), &inputs)?;
     let (cfg, contaminants) = a.sim.prepare()?;
     let reference = Reference::load(&a.reference)?;
-    let (path, mut w): (PathBuf, Box<dyn Write>) = match &a.out {
-        Some(p) => (
-            p.clone(),
-            Box::new(std::io::BufWriter::new(
-                std::fs::File::create(p).map_err(|e| CrestError::io(p, e))?,
-            )),
-        ),
-        None => (
-            "-".into(),
-            Box::new(std::io::BufWriter::new(std::io::stdout())),
-        ),
-    };
     let (nr, nc) = run_sim(&reference, &contaminants, &cfg, &mut w)?;
-    w.flush().map_err(|e| CrestError::io(&path, e))?;
+    w.commit()?;
     eprintln!("simulated {nr} reference reads and {nc} contaminant reads");
     Ok(())
 }

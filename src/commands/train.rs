@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::backend::Backend;
 use crate::error::{CrestError, Result};
 use crate::index::{reference_grid, Grid, Index, SearchKind, Searcher};
-use crate::io::{ReadReader, Reference};
+use crate::io::{Output, ReadReader, Reference};
 use crate::model::{Checkpoint, EncoderConfig, Geometry};
 use crate::train::eval::{neighbour_recall, query_set, recall_of, EvalConfig, EvalReport};
 use crate::train::{AugmentConfig, Progress, StepReport, TrainConfig, Trainer};
@@ -26,40 +26,40 @@ pub struct TrainArgs {
     #[arg(short, long)]
     pub out: PathBuf,
     /// Optimiser steps (the learning-rate schedule spans them).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = crate::commands::parse::count_u64)]
     pub steps: u64,
     /// Stop after this many minutes even if steps remain (the result then depends on speed).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::commands::parse::positive)]
     pub minutes: Option<f64>,
     /// Seed: same seed and inputs give the identical model file.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Anchors per step (2 views each).
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = crate::commands::parse::count)]
     pub batch: usize,
     /// k-mer length.
-    #[arg(short = 'k', long, default_value_t = 32)]
+    #[arg(short = 'k', long, default_value_t = 32, value_parser = crate::commands::parse::count)]
     pub k: usize,
     /// Conv channels.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = crate::commands::parse::count)]
     pub channels: usize,
     /// Conv kernel width.
-    #[arg(long, default_value_t = 7)]
+    #[arg(long, default_value_t = 7, value_parser = crate::commands::parse::count)]
     pub kernel: usize,
     /// Residual conv blocks.
     #[arg(long, default_value_t = 2)]
     pub blocks: usize,
     /// Embedding size.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 256, value_parser = crate::commands::parse::count)]
     pub embed_dim: usize,
     /// Projection size.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = crate::commands::parse::count)]
     pub proj_dim: usize,
     /// Embedding geometry: euclidean (cosine) or poincare (hyperbolic ball, −distance).
     #[arg(long, value_enum, default_value = "euclidean")]
     pub geometry: GeometryArg,
     /// Curvature c of the Poincaré ball (−c); the starting value with --learn-curvature.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = crate::commands::parse::positive_f32)]
     pub curvature: f32,
     /// Train the curvature with the model (Poincaré only).
     #[arg(long)]
@@ -71,10 +71,10 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 8)]
     pub d: usize,
     /// Temperature τ.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = crate::commands::parse::positive_f32)]
     pub tau: f32,
     /// Peak learning rate.
-    #[arg(long, default_value_t = 2e-3)]
+    #[arg(long, default_value_t = 2e-3, value_parser = crate::commands::parse::positive_f32)]
     pub lr: f32,
     /// Warm-up steps.
     #[arg(long, default_value_t = 100)]
@@ -83,7 +83,7 @@ pub struct TrainArgs {
     #[arg(long, default_value = "adna")]
     pub augment: String,
     /// Report loss every N steps.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = crate::commands::parse::count_u64)]
     pub log_every: u64,
     /// Evaluate neighbour recall every N steps (0: only at the end).
     #[arg(long, default_value_t = 0)]
@@ -104,7 +104,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0)]
     pub head_steps: u64,
     /// Bit-head hidden units.
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = 512, value_parser = crate::commands::parse::count)]
     pub head_hidden: usize,
 }
 
@@ -118,10 +118,10 @@ pub struct EvalArgs {
     #[arg(long)]
     pub reference: PathBuf,
     /// Held-out queries.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 2000, value_parser = crate::commands::parse::count)]
     pub queries: usize,
     /// Grid stride (default Γ/2).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::commands::parse::count)]
     pub stride: Option<usize>,
     /// Recall radius in bp (default: the model's Γ).
     #[arg(long)]
@@ -141,7 +141,7 @@ pub struct EvalArgs {
     #[arg(long)]
     pub index: Option<PathBuf>,
     /// Beam width of the tree search (with --index).
-    #[arg(long, default_value_t = crate::index::DEFAULT_BEAM)]
+    #[arg(long, default_value_t = crate::index::DEFAULT_BEAM, value_parser = crate::commands::parse::count)]
     pub beam: usize,
 }
 
@@ -176,7 +176,7 @@ fn augment_profile(name: &str) -> Result<AugmentConfig> {
 
 struct Cli {
     pb: indicatif::ProgressBar,
-    metrics: Option<std::fs::File>,
+    metrics: Option<Output>,
 }
 
 impl Progress for Cli {
@@ -204,7 +204,7 @@ impl Progress for Cli {
     }
 }
 
-fn print_eval(step: u64, r: &EvalReport, metrics: &mut Option<std::fs::File>) {
+fn print_eval(step: u64, r: &EvalReport, metrics: &mut Option<Output>) {
     eprintln!(
         "eval step {step}: recall@1 {:.3}  recall@10 {:.3}  ({} queries vs {} grid k-mers, {:.1}s)",
         r.recall_at_1, r.recall_at_10, r.queries, r.grid, r.seconds
@@ -266,10 +266,45 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<()> {
             a.d, a.gamma
         )));
     }
+    // Outputs are checked and opened before any work: a missing folder, an
+    // input named as output or an unwritable place fails now, not after
+    // training.
+    let mut inputs: Vec<&std::path::Path> = a.reference.iter().map(|p| p.as_path()).collect();
+    inputs.extend(a.reads.as_deref());
+    inputs.extend(a.resume.as_deref());
+    let mut out = Output::create(Some(&a.out), &inputs)?;
+    if out.target().is_stream() {
+        return Err(CrestError::Invalid(format!(
+            "--out {}: a model is a file; give a file name",
+            a.out.display()
+        )));
+    }
+    inputs.push(&a.out);
+    let mut metrics = match &a.metrics {
+        Some(p) => Some(Output::create(Some(p), &inputs)?),
+        None => None,
+    };
     let reference = if a.reference.is_empty() {
         None
     } else {
-        Some(Reference::load_many(&a.reference)?)
+        let r = Reference::load_many(&a.reference)?;
+        let usable = r.contigs.iter().any(|c| {
+            c.seq
+                .windows(a.k)
+                .any(|w| w.iter().all(|&b| crate::seq::base_code(b).is_some()))
+        });
+        if !usable {
+            return Err(CrestError::Invalid(format!(
+                "{}: no {}-bp window free of N (or other non-ACGT bases): nothing to learn",
+                a.reference
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                a.k
+            )));
+        }
+        Some(r)
     };
     let reads: Vec<Vec<u8>>;
     let mut trainer = match (&reference, &a.reads) {
@@ -315,10 +350,6 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<()> {
         2 * a.batch,
         be.name()
     );
-    let mut metrics = match &a.metrics {
-        Some(p) => Some(std::fs::File::create(p).map_err(|e| CrestError::io(p, e))?),
-        None => None,
-    };
     let deadline = a
         .minutes
         .map(|m| Instant::now() + Duration::from_secs_f64(m * 60.0));
@@ -399,7 +430,8 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<()> {
         ck.meta.head = Some(ht.head.cfg.clone());
         ck.meta.head_steps = ht.step;
     }
-    ck.save(&a.out)?;
+    out.write_bytes(&ck.to_bytes()?)?;
+    out.commit()?;
     eprintln!("wrote {} (step {})", a.out.display(), trainer.step);
     if evaluate {
         let r = eval_now(
@@ -409,6 +441,9 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<()> {
             &eval_cfg,
         )?;
         print_eval(trainer.step, &r, &mut cli.metrics);
+    }
+    if let Some(m) = cli.metrics.take() {
+        m.commit()?;
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ use safetensors::tensor::{Dtype, TensorView};
 
 use super::{Grid, Index, IndexMeta, Mates, Tree, FORMAT};
 use crate::error::{CrestError, Result};
+use crate::io::{Output, Target};
 
 fn f32_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
@@ -20,24 +21,30 @@ fn u32_bytes(v: &[u32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-/// Refuse an index output that exists and is not a regular file (call it
-/// before the build, so that a bad name fails at once).
-pub fn check_output(path: &Path) -> Result<()> {
-    if let Ok(md) = std::fs::symlink_metadata(path) {
-        if !md.file_type().is_file() {
-            return Err(CrestError::Invalid(format!(
-                "{} exists and is not a regular file; choose another index name",
-                path.display()
-            )));
-        }
+/// Open an index output: a regular file (new or existing), never an input
+/// or a special file. Call it before the build, so that a bad name fails at
+/// once; write with [`to_bytes`] and commit when the index is ready.
+pub fn open_output(path: &Path, inputs: &[&Path]) -> Result<Output> {
+    let target = Target::resolve(Some(path), inputs)?;
+    if target.is_stream() {
+        return Err(CrestError::Invalid(format!(
+            "{} is not a regular file; an index must be a file crest can load again",
+            path.display()
+        )));
     }
-    Ok(())
+    Output::open(target)
 }
 
 /// Write `index` to `path` (temporary file in the same folder, then renamed;
 /// an existing `path` that is not a regular file is refused).
 pub fn save(index: &Index, path: &Path) -> Result<()> {
-    check_output(path)?;
+    let mut out = open_output(path, &[])?;
+    out.write_bytes(&to_bytes(index)?)?;
+    out.commit()
+}
+
+/// The index file's bytes.
+pub fn to_bytes(index: &Index) -> Result<Vec<u8>> {
     let p = index.grid.dim;
     let n = index.grid.len();
     let loci: Vec<u32> = index.grid.loci.iter().flat_map(|&(c, s)| [c, s]).collect();
@@ -93,21 +100,8 @@ pub fn save(index: &Index, path: &Path) -> Result<()> {
     let meta =
         serde_json::to_string(&index.meta).map_err(|e| CrestError::Invalid(e.to_string()))?;
     let info = HashMap::from([("crest-index".to_string(), meta)]);
-    let data = safetensors::serialize(views, Some(info))
-        .map_err(|e| CrestError::Invalid(format!("serialising index: {e}")))?;
-    let name = path
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "index".into());
-    let tmp = path.with_file_name(format!(".{name}.partial-{}", std::process::id()));
-    if let Err(e) = std::fs::write(&tmp, data) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(CrestError::io(&tmp, e));
-    }
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        CrestError::io(path, e)
-    })
+    safetensors::serialize(views, Some(info))
+        .map_err(|e| CrestError::Invalid(format!("serialising index: {e}")))
 }
 
 /// Read an index file.

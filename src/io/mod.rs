@@ -1,12 +1,14 @@
 //! File input and output through noodles: reference FASTA, streamed reads
-//! (FASTQ, FASTA, SAM, BAM; plain, gzip or BGZF), and SAM/BAM output.
+//! (FASTQ, FASTA, SAM, BAM; plain, gzip or BGZF), and outputs (SAM/BAM; every file crest writes goes through [`output`]).
 
 mod detect;
+pub mod output;
 pub mod reads;
 pub mod reference;
 pub mod sam;
 
 pub use detect::{detect_format, open_text, Format};
+pub use output::{Output, OutputDir, Target};
 pub use reads::{ReadReader, ReadRecord};
 pub use reference::{md5_hex, Contig, Reference};
-pub use sam::{SamRecord, SamWriter};
+pub use sam::{SamFormat, SamRecord, SamWriter};

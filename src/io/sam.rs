@@ -1,11 +1,10 @@
 //! SAM/BAM output: @HD, @SQ (LN, M5), @RG from `-R`, @PG with the command
-//! line. A file is written under a temporary name and renamed into place only
-//! by [`SamWriter::finish`], so an interrupted run never leaves a partial file
-//! that looks complete.
+//! line. Files go through [`Output`]: written under a temporary name and
+//! renamed into place only by [`SamWriter::finish`], so an interrupted run
+//! never leaves a partial file that looks complete.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::PathBuf;
 
 use noodles::sam;
 use noodles::sam::alignment::io::Write as _;
@@ -14,6 +13,7 @@ use noodles::sam::alignment::record::data::field::Tag;
 use noodles::sam::alignment::record_buf::data::field::Value;
 use noodles::sam::alignment::RecordBuf;
 
+use super::output::{Output, Target};
 use super::reference::Reference;
 use crate::error::{CrestError, Result};
 
@@ -54,6 +54,36 @@ impl SamRecord {
             ..Default::default()
         }
     }
+}
+
+/// Why `name` cannot be a SAM/BAM read name (QNAME `[!-?A-~]{1,254}`), if it
+/// cannot. An empty name is written as `*` and passes.
+pub fn qname_problem(name: &str) -> Option<String> {
+    let short = || {
+        let s: String = name.chars().take(40).collect();
+        if s.len() < name.len() {
+            format!("'{s}…'")
+        } else {
+            format!("'{s}'")
+        }
+    };
+    if name.len() > 254 {
+        return Some(format!(
+            "read name {} is {} bytes long; SAM/BAM allow at most 254",
+            short(),
+            name.len()
+        ));
+    }
+    if name == "*" {
+        return Some("read name '*' means 'no name' in SAM".into());
+    }
+    if let Some(c) = name.chars().find(|&c| !c.is_ascii_graphic() || c == '@') {
+        return Some(format!(
+            "read name {} holds {c:?}, which SAM/BAM names cannot (printable ASCII other than '@', no spaces)",
+            short()
+        ));
+    }
+    None
 }
 
 /// Parse a bwa-style read-group line (`@RG\tID:x\tSM:y`, tabs literal or as `\t`).
@@ -99,24 +129,94 @@ pub fn header_text(reference: &Reference, read_group: Option<&str>, command_line
     s
 }
 
+/// SAM output encodings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SamFormat {
+    /// Plain-text SAM.
+    Sam,
+    /// BAM (BGZF-compressed binary).
+    Bam,
+    /// SAM compressed with BGZF (`.sam.gz`; samtools reads it).
+    SamGz,
+}
+
+impl SamFormat {
+    /// The format for an output: `explicit` when given, else by the file
+    /// name (`.sam`, `.bam`, `.sam.gz`); SAM for stdout and special files. A
+    /// name that tells no format, or CRAM, is refused.
+    pub fn resolve(target: &Target, explicit: Option<SamFormat>) -> Result<SamFormat> {
+        if let Some(f) = explicit {
+            return Ok(f);
+        }
+        let Target::File(p) = target else {
+            return Ok(SamFormat::Sam);
+        };
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        if name.ends_with(".sam.gz") || name.ends_with(".sam.bgz") {
+            Ok(SamFormat::SamGz)
+        } else if name.ends_with(".bam") {
+            Ok(SamFormat::Bam)
+        } else if name.ends_with(".sam") {
+            Ok(SamFormat::Sam)
+        } else if name.ends_with(".cram") {
+            Err(CrestError::Invalid(format!(
+                "{}: crest does not write CRAM; write .bam and convert with `samtools view -C -T REF.fa`",
+                p.display()
+            )))
+        } else {
+            Err(CrestError::Invalid(format!(
+                "{}: cannot tell the output format from the name; use .sam, .bam or .sam.gz, or --output-format",
+                p.display()
+            )))
+        }
+    }
+}
+
+type Bgzf = noodles::bgzf::io::Writer<Box<dyn Write + Send>>;
+
 enum Sink {
     Sam(sam::io::Writer<Box<dyn Write + Send>>),
+    SamGz(sam::io::Writer<Bgzf>),
     Bam(noodles::bam::io::Writer<noodles::bgzf::io::Writer<Box<dyn Write + Send>>>),
 }
 
-/// Writes SAM or BAM (by the output's extension) to a file or stdout.
+/// Owns the [`Output`] under a sink so that `finish` can commit it.
+struct Shared(std::sync::Arc<std::sync::Mutex<Option<Output>>>);
+
+impl Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.0.lock().ok().as_mut().and_then(|g| g.as_mut()) {
+            Some(o) => o.write(buf),
+            None => Err(std::io::Error::other("output closed")),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.0.lock().ok().as_mut().and_then(|g| g.as_mut()) {
+            Some(o) => o.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Writes SAM, BAM or BGZF-compressed SAM to an [`Output`].
 pub struct SamWriter {
     header: sam::Header,
     sink: Option<Sink>,
     rg_id: Option<String>,
-    tmp: Option<(PathBuf, PathBuf)>,
+    out: std::sync::Arc<std::sync::Mutex<Option<Output>>>,
+    name: PathBuf,
 }
 
 impl SamWriter {
-    /// Open an output: `None` or `-` is stdout (SAM); a path ending in `.bam`
-    /// is BAM; anything else SAM.
+    /// Start writing `format` to `out`: the header now, records with
+    /// [`SamWriter::write`], and [`SamWriter::finish`] to complete the file
+    /// (dropping the writer unfinished removes a temporary file).
     pub fn create(
-        out: Option<&Path>,
+        out: Output,
+        format: SamFormat,
         reference: &Reference,
         read_group: Option<&str>,
         command_line: &str,
@@ -132,51 +232,36 @@ impl SamWriter {
         let header: sam::Header = text
             .parse()
             .map_err(|e| CrestError::Invalid(format!("invalid SAM header (check -R): {e}")))?;
-        let out = out.filter(|p| p.as_os_str() != "-");
-        let (raw, tmp): (Box<dyn Write + Send>, _) = match out {
-            None => (Box::new(BufWriter::new(std::io::stdout())), None),
-            Some(p) => {
-                let name = p
-                    .file_name()
-                    .map(|n| n.to_string_lossy().to_string())
-                    .unwrap_or_default();
-                let tmp = p.with_file_name(format!(".{name}.partial-{}", std::process::id()));
-                let f = File::create(&tmp).map_err(|e| CrestError::io(&tmp, e))?;
-                (
-                    Box::new(BufWriter::with_capacity(1 << 20, f)),
-                    Some((tmp, p.to_path_buf())),
-                )
+        let name: PathBuf = match out.target() {
+            Target::Stdout => "-".into(),
+            Target::Special(p) | Target::File(p) => p.clone(),
+        };
+        let out = std::sync::Arc::new(std::sync::Mutex::new(Some(out)));
+        let raw: Box<dyn Write + Send> = Box::new(Shared(out.clone()));
+        let mut sink = match format {
+            SamFormat::Bam => Sink::Bam(noodles::bam::io::Writer::new(raw)),
+            SamFormat::Sam => Sink::Sam(sam::io::Writer::new(raw)),
+            SamFormat::SamGz => {
+                Sink::SamGz(sam::io::Writer::new(noodles::bgzf::io::Writer::new(raw)))
             }
         };
-        let is_bam =
-            out.is_some_and(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("bam")));
-        let mut sink = if is_bam {
-            Sink::Bam(noodles::bam::io::Writer::new(raw))
-        } else {
-            Sink::Sam(sam::io::Writer::new(raw))
-        };
-        let path = tmp
-            .as_ref()
-            .map(|(t, _)| t.clone())
-            .unwrap_or_else(|| "-".into());
         let r = match &mut sink {
             Sink::Sam(w) => w.write_header(&header),
+            Sink::SamGz(w) => w.write_header(&header),
             Sink::Bam(w) => w.write_header(&header),
         };
-        r.map_err(|e| CrestError::io(&path, e))?;
+        r.map_err(|e| CrestError::io(&name, e))?;
         Ok(SamWriter {
             header,
             sink: Some(sink),
             rg_id,
-            tmp,
+            out,
+            name,
         })
     }
 
     fn path(&self) -> PathBuf {
-        self.tmp
-            .as_ref()
-            .map(|(_, p)| p.clone())
-            .unwrap_or_else(|| "-".into())
+        self.name.clone()
     }
 
     /// Write one record.
@@ -186,6 +271,7 @@ impl SamWriter {
         let sink = self.sink.as_mut().expect("writer used after finish");
         let res = match sink {
             Sink::Sam(w) => w.write_alignment_record(&self.header, &buf),
+            Sink::SamGz(w) => w.write_alignment_record(&self.header, &buf),
             Sink::Bam(w) => w.write_alignment_record(&self.header, &buf),
         };
         res.map_err(|e| CrestError::io(path, e))
@@ -250,7 +336,8 @@ impl SamWriter {
         Ok(b.build())
     }
 
-    /// Flush, finish (BGZF EOF block for BAM) and move the file into place.
+    /// Flush, finish (BGZF EOF block for BAM and .sam.gz) and move the file
+    /// into place.
     pub fn finish(mut self) -> Result<()> {
         let path = self.path();
         let sink = self.sink.take().expect("finish called twice");
@@ -259,25 +346,22 @@ impl SamWriter {
                 let mut inner = w.into_inner();
                 inner.flush().map_err(|e| CrestError::io(&path, e))?;
             }
+            Sink::SamGz(w) => {
+                let mut gz = w.into_inner();
+                gz.try_finish().map_err(|e| CrestError::io(&path, e))?;
+                let mut inner = gz.into_inner();
+                inner.flush().map_err(|e| CrestError::io(&path, e))?;
+            }
             Sink::Bam(mut w) => {
                 w.try_finish().map_err(|e| CrestError::io(&path, e))?;
                 let mut inner = w.into_inner().into_inner();
                 inner.flush().map_err(|e| CrestError::io(&path, e))?;
             }
         }
-        if let Some((tmp, dst)) = self.tmp.take() {
-            std::fs::rename(&tmp, &dst).map_err(|e| CrestError::io(&dst, e))?;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for SamWriter {
-    fn drop(&mut self) {
-        // Not finished: an error happened. Remove the partial file.
-        if let Some((tmp, _)) = self.tmp.take() {
-            self.sink.take();
-            let _ = std::fs::remove_file(tmp);
+        let out = self.out.lock().ok().and_then(|mut g| g.take());
+        match out {
+            Some(o) => o.commit(),
+            None => Err(CrestError::io(&path, std::io::Error::other("output lost"))),
         }
     }
 }

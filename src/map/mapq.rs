@@ -41,9 +41,51 @@ pub fn approx_mapq(c1: usize, c2: usize, n_mm: u32, max_mm: u32) -> u8 {
     (23 - log_n).max(0) as u8
 }
 
+/// Expected number of places, on either strand of a random genome of
+/// `genome` bases, where a read of `len` bases fits with at most `diffs`
+/// mismatches by chance: 2G · Σ_{i ≤ diffs} C(len, i) 3^i / 4^len.
+pub fn chance_fits(len: usize, diffs: u32, genome: u64) -> f64 {
+    let l = len as f64;
+    let (mut sum, mut term) = (0.0f64, 1.0f64);
+    for i in 0..=diffs.min(len as u32) {
+        if i > 0 {
+            term *= 3.0 * (l - i as f64 + 1.0) / i as f64;
+        }
+        sum += term;
+    }
+    2.0 * genome as f64 * sum * 0.25f64.powf(l)
+}
+
+/// The highest MAPQ a read can earn when crest verifies only a few proposed
+/// loci: the Phred scale of the chance that another place fits it at least as
+/// well, 1 − exp(−[`chance_fits`]). A 5-bp read in a 16 kbp genome fits
+/// about 30 places and gets 0; a 25-bp read is not limited.
+pub fn chance_cap(len: usize, diffs: u32, genome: u64) -> u8 {
+    let n = chance_fits(len, diffs, genome);
+    let p_other = -(-n).exp_m1(); // 1 − e^(−n), accurate for small n
+    if p_other <= 0.0 {
+        return 60;
+    }
+    (-10.0 * p_other.log10()).clamp(0.0, 60.0) as u8
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chance_cap_limits_short_reads_only() {
+        // 5 bp in mammoth mtDNA: ~32 chance places → MAPQ 0
+        assert!(chance_fits(5, 0, 16_770) > 30.0);
+        assert_eq!(chance_cap(5, 0, 16_770), 0);
+        // 12 bp, exact, in a 16 kbp genome: 2·16770/4^12 ≈ 0.002 → ~27
+        assert_eq!(chance_cap(12, 0, 16_770), 26);
+        // ordinary aDNA reads are not limited below bwa's 37
+        assert!(chance_cap(25, 2, 4_641_652) >= 37);
+        assert!(chance_cap(30, 3, 4_641_652) >= 37);
+        // 20 bp with 2 differences in E. coli: ~1.5% chance of another place
+        assert_eq!(chance_cap(20, 2, 4_641_652), 18);
+    }
 
     #[test]
     fn max_diff_matches_bwa_table() {

@@ -24,7 +24,7 @@ use crate::ops::encode::{GpuSeq, Window};
 use crate::ops::index::NONE;
 use crate::seq::{reverse_complement, PackedSeq};
 
-pub use mapq::{approx_mapq, max_diff};
+pub use mapq::{approx_mapq, chance_cap, max_diff};
 
 /// Mapping options.
 #[derive(Clone, Debug)]
@@ -471,7 +471,13 @@ impl<'a> Mapper<'a> {
             flag: if reverse { 16 } else { 0 },
             contig: Some(ci),
             pos: Some(local as usize),
-            mapq: approx_mapq(c1, c2, tr.nm, maxd),
+            // bwa's scale, capped by how many places a read this short fits
+            // by chance (crest verifies only a few proposed loci)
+            mapq: approx_mapq(c1, c2, tr.nm, maxd).min(chance_cap(
+                r.seq.len(),
+                diffs(best.cost),
+                self.total,
+            )),
             cigar: tr.cigar,
             seq,
             qual,

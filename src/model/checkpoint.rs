@@ -109,8 +109,13 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
-    /// Write to `path` (atomically).
+    /// Write to `path` (atomically, through [`crate::io::Output`]).
     pub fn save(&self, path: &Path) -> Result<()> {
+        crate::io::output::write_all(path, &[], &self.to_bytes()?)
+    }
+
+    /// The file's bytes (safetensors with the `crest` metadata entry).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let bytes: Vec<Vec<u8>> = self
             .tensors
             .iter()
@@ -129,11 +134,8 @@ impl Checkpoint {
         let meta =
             serde_json::to_string(&self.meta).map_err(|e| CrestError::Invalid(e.to_string()))?;
         let info = HashMap::from([("crest".to_string(), meta)]);
-        let data = safetensors::serialize(views, Some(info))
-            .map_err(|e| CrestError::Invalid(format!("serialising model: {e}")))?;
-        let tmp = path.with_extension("crest.tmp");
-        std::fs::write(&tmp, data).map_err(|e| CrestError::io(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| CrestError::io(path, e))
+        safetensors::serialize(views, Some(info))
+            .map_err(|e| CrestError::Invalid(format!("serialising model: {e}")))
     }
 
     /// Read a model file.
@@ -178,7 +180,82 @@ impl Checkpoint {
             tensors.push((name, view.shape().to_vec(), values));
         }
         tensors.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(Checkpoint { meta, tensors })
+        let ck = Checkpoint { meta, tensors };
+        ck.validate().map_err(bad)?;
+        Ok(ck)
+    }
+
+    /// Check that the weights match the metadata: every tensor the
+    /// architecture (and bit head) needs is present with its shape, there are
+    /// no others (besides optimiser moments), and every value is finite.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        self.meta
+            .encoder
+            .validate()
+            .map_err(|e| format!("metadata: {e}"))?;
+        if let Some(c) = self.meta.curvature {
+            if !(c.is_finite() && c > 0.0) {
+                return Err(format!("metadata: curvature {c} is not a positive number"));
+            }
+        }
+        let mut expected: Vec<(String, Vec<usize>)> = self
+            .meta
+            .encoder
+            .layout()
+            .into_iter()
+            .map(|(n, s, _, _)| (n, s))
+            .collect();
+        if let Some(h) = &self.meta.head {
+            if h.input != self.meta.encoder.embed_dim {
+                return Err(format!(
+                    "metadata: bit head input {} differs from the embedding size {}",
+                    h.input, self.meta.encoder.embed_dim
+                ));
+            }
+            expected.extend(h.layout().into_iter().map(|(n, s, _, _)| (n, s)));
+        }
+        for (name, shape) in &expected {
+            match self.tensors.iter().find(|t| &t.0 == name) {
+                None => {
+                    return Err(format!(
+                        "tensor {name} is missing (the metadata's architecture needs it)"
+                    ))
+                }
+                Some((_, s, _)) if s != shape => {
+                    return Err(format!(
+                        "tensor {name} has shape {s:?}; the metadata's architecture needs {shape:?}"
+                    ))
+                }
+                _ => {}
+            }
+        }
+        for (name, _, values) in &self.tensors {
+            let known = expected.iter().any(|(n, _)| n == name)
+                || ["adam.m.", "adam.v."].iter().any(|pre| {
+                    name.strip_prefix(pre)
+                        .is_some_and(|rest| expected.iter().any(|(n, _)| n == rest))
+                });
+            if !known {
+                return Err(format!(
+                    "tensor {name} does not belong to the architecture in the metadata \
+                     (blocks {}, geometry {:?}, head {})",
+                    self.meta.encoder.blocks,
+                    self.meta.encoder.geometry,
+                    if self.meta.head.is_some() {
+                        "yes"
+                    } else {
+                        "no"
+                    }
+                ));
+            }
+            if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+                return Err(format!(
+                    "tensor {name} holds a non-finite value ({}) at {i}",
+                    values[i]
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Hash (MD5, hex) of the encoder: its architecture and its weights,

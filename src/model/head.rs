@@ -31,7 +31,8 @@ impl HeadConfig {
         (64 - total.saturating_sub(1).leading_zeros() as usize).max(1)
     }
 
-    fn layout(&self) -> Layout {
+    /// Parameter tensors: (name, shape, fan_in, weight-decayed).
+    pub fn layout(&self) -> Layout {
         vec![
             (
                 "head.w1".into(),
