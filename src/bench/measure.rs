@@ -44,11 +44,22 @@ pub fn run_measured(what: &str, mut cmd: Command, stdout: Option<&Path>) -> Resu
     }
     let err_file = tempfile_path("stderr");
     let ef = std::fs::File::create(&err_file).map_err(|e| CrestError::io(&err_file, e))?;
+    crate::io::output::remove_on_signal(&err_file);
     cmd.stderr(Stdio::from(ef));
+    // a spinner with the elapsed time while the child runs (terminals only)
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed_precise}]")
+            .expect("template"),
+    );
+    pb.set_message(what.to_string());
+    pb.enable_steady_tick(std::time::Duration::from_millis(250));
     let t0 = Instant::now();
-    let child = cmd
-        .spawn()
-        .map_err(|e| fail(format!("could not start {:?}: {e}", cmd.get_program())))?;
+    let child = cmd.spawn().map_err(|e| {
+        let _ = std::fs::remove_file(&err_file);
+        crate::io::output::forget_on_signal(&err_file);
+        fail(format!("could not start {:?}: {e}", cmd.get_program()))
+    })?;
     let pid = child.id() as libc::pid_t;
     let mut status: libc::c_int = 0;
     // SAFETY: rusage is plain old data that wait4 fills in; pid is our own
@@ -56,9 +67,11 @@ pub fn run_measured(what: &str, mut cmd: Command, stdout: Option<&Path>) -> Resu
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
     let wall_s = t0.elapsed().as_secs_f64();
+    pb.finish_and_clear();
     drop(child);
     let stderr = std::fs::read_to_string(&err_file).unwrap_or_default();
     let _ = std::fs::remove_file(&err_file);
+    crate::io::output::forget_on_signal(&err_file);
     if r < 0 {
         return Err(fail(format!(
             "wait failed: {}",

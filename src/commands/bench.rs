@@ -86,6 +86,9 @@ impl WorkDir {
             ),
         };
         std::fs::create_dir_all(&path).map_err(|e| CrestError::io(&path, e))?;
+        if !keep {
+            crate::io::output::remove_on_signal(&path);
+        }
         Ok(WorkDir { path, keep })
     }
 }
@@ -94,6 +97,7 @@ impl Drop for WorkDir {
     fn drop(&mut self) {
         if !self.keep {
             let _ = std::fs::remove_dir_all(&self.path);
+            crate::io::output::forget_on_signal(&self.path);
         }
     }
 }

@@ -5,6 +5,7 @@
 //! benchmarked against BWA-aln (when `bwa` is installed).
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use crate::backend::Backend;
 use crate::error::Result;
@@ -16,8 +17,12 @@ pub struct DemoArgs {
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/assets"))]
     pub assets: PathBuf,
     /// Training steps of the short run (0 skips it).
-    #[arg(long, default_value_t = 200, value_parser = crate::commands::parse::count_u64)]
+    #[arg(long, default_value_t = 200)]
     pub steps: u64,
+    /// Anchors per training step of the short run (2 views each; `crest
+    /// train` uses 128, the demo fewer so that it fits minutes on a CPU).
+    #[arg(long, default_value_t = 32, value_parser = crate::commands::parse::count)]
+    pub batch: usize,
     /// Where to write the demo model.
     #[arg(long, default_value = "crest-demo.crest")]
     pub out: PathBuf,
@@ -31,6 +36,16 @@ pub struct DemoArgs {
 
 /// Run the demo (`device`: the global --device value, passed to `crest map`).
 pub fn demo(be: &Backend, device: &str, a: &DemoArgs) -> Result<()> {
+    let t_start = Instant::now();
+    let mut t = Instant::now();
+    let mut lap = |what: &str| {
+        eprintln!("   ({what}: {:.0}s)", t.elapsed().as_secs_f64());
+        t = Instant::now();
+    };
+    // outputs written at the end are checked now
+    for p in [&a.out, &a.plot] {
+        crate::io::output::check(p, &[])?;
+    }
     eprintln!("== 1/4 kernel self-test on {}", be.name());
     let rows = crate::selftest::run(be, 1, 1)?;
     for r in &rows {
@@ -41,6 +56,7 @@ pub fn demo(be: &Backend, device: &str, a: &DemoArgs) -> Result<()> {
             r.seconds * 1e3
         );
     }
+    lap("self-test");
     let reference = a.assets.join("mammoth_chrM.fa");
     let bundled = a.assets.join("mammoth_chrM.crest");
     if a.steps > 0 {
@@ -49,8 +65,10 @@ pub fn demo(be: &Backend, device: &str, a: &DemoArgs) -> Result<()> {
             reference.display(),
             a.steps
         );
-        let train = super::train::TrainArgs::for_demo(&reference, &a.out, a.steps);
+        let mut train = super::train::TrainArgs::for_demo(&reference, &a.out, a.steps);
+        train.batch = a.batch;
         super::train::train(be, &train)?;
+        lap("training");
     }
     let recall = |model: PathBuf| {
         super::train::eval_embed(
@@ -77,6 +95,7 @@ pub fn demo(be: &Backend, device: &str, a: &DemoArgs) -> Result<()> {
         );
     }
     recall(bundled.clone())?;
+    lap("recall");
     eprintln!(
         "== 4/4 {} simulated aDNA reads (median 45 bp, deamination 0.3): crest (bundled model) vs bwa aln",
         a.reads
@@ -115,6 +134,11 @@ pub fn demo(be: &Backend, device: &str, a: &DemoArgs) -> Result<()> {
         sim,
     };
     super::bench::bench(&args, device, &be.name())?;
+    lap("mapping benchmark");
+    eprintln!(
+        "demo finished in {:.1} min",
+        t_start.elapsed().as_secs_f64() / 60.0
+    );
     if a.steps > 0 {
         eprintln!("demo model written to {}", Path::new(&a.out).display());
     }

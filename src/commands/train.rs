@@ -448,6 +448,27 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
+/// Top-10 search of host queries in chunks, with a progress bar.
+fn search_with_progress(
+    be: &Backend,
+    searcher: &Searcher,
+    kind: SearchKind,
+    q: &[f32],
+    p: usize,
+    what: &str,
+) -> Result<Vec<(f32, u32)>> {
+    const CHUNK: usize = crate::index::flat::QUERY_BLOCK;
+    let n = q.len() / p.max(1);
+    let pb = super::bar(n as u64, &format!("eval: {what}"));
+    let mut out = Vec::with_capacity(n * 10);
+    for c in q.chunks(CHUNK * p) {
+        out.extend(searcher.search_host(be, kind, c, p, 10)?);
+        pb.inc((c.len() / p) as u64);
+    }
+    pb.finish_and_clear();
+    Ok(out)
+}
+
 fn eval_now(be: &Backend, t: &Trainer, r: &Reference, cfg: &EvalConfig) -> Result<EvalReport> {
     let grid: Grid = reference_grid(be, &t.encoder, r, cfg.stride, &mut |_, _| {})?;
     let metric = crate::index::metric_of(be, &t.encoder)?;
@@ -492,10 +513,10 @@ pub fn eval_embed(be: &Backend, a: &EvalArgs) -> Result<()> {
         let (q, truth) = query_set(be, &enc, &reference, &cfg)?;
         let p = enc.cfg.proj_dim;
         let t0 = Instant::now();
-        let flat = searcher.search_host(be, SearchKind::Flat, &q, p, 10)?;
+        let flat = search_with_progress(be, &searcher, SearchKind::Flat, &q, p, "flat search")?;
         let t_flat = t0.elapsed().as_secs_f64();
         let t1 = Instant::now();
-        let tree = searcher.search_host(be, SearchKind::Tree, &q, p, 10)?;
+        let tree = search_with_progress(be, &searcher, SearchKind::Tree, &q, p, "tree search")?;
         let t_tree = t1.elapsed().as_secs_f64();
         let (f1, f10) = recall_of(&flat, &truth, &index.grid, gamma);
         let (t1r, t10r) = recall_of(&tree, &truth, &index.grid, gamma);
@@ -523,7 +544,12 @@ pub fn eval_embed(be: &Backend, a: &EvalArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let grid = reference_grid(be, &enc, &reference, cfg.stride, &mut |_, _| {})?;
+    let pb = super::bar(0, "eval: embed grid");
+    let grid = reference_grid(be, &enc, &reference, cfg.stride, &mut |done, total| {
+        pb.set_length(total as u64);
+        pb.set_position(done as u64);
+    })?;
+    pb.finish_and_clear();
     let metric = crate::index::metric_of(be, &enc)?;
     let searcher = Searcher::flat(be, &grid, metric)?;
     let r = neighbour_recall(

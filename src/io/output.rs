@@ -23,6 +23,17 @@ use crate::error::{CrestError, Result};
 /// Temporary files not yet committed, removed on a fatal signal.
 static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
+/// Remove `p` (a file or a folder) if a fatal signal ends crest before
+/// [`forget_on_signal`] is called for it: for scratch files and folders.
+pub fn remove_on_signal(p: &Path) {
+    register(p);
+}
+
+/// Undo [`remove_on_signal`].
+pub fn forget_on_signal(p: &Path) {
+    unregister(p);
+}
+
 fn register(p: &Path) {
     if let Ok(mut v) = PENDING.lock() {
         v.push(p.to_path_buf());
