@@ -67,10 +67,10 @@ enum Cmd {
     /// Check every kernel against its CPU twin on the chosen device and time it.
     Selftest {
         /// Size multiplier of the timed shapes (1 for CPU drivers, 8+ for GPUs).
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_parser = crest::commands::parse::count)]
         scale: usize,
         /// Timed repetitions per kernel.
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = 3, value_parser = crest::commands::parse::count)]
         reps: usize,
         /// Print JSON instead of a table.
         #[arg(long)]
@@ -211,8 +211,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Selftest { scale, reps, json } => {
             let backend = open_backend(&cli.device)?;
             eprintln!("device: {}", backend.name());
-            let rows = crest::selftest::run(&backend, scale.max(1), reps.max(1))
-                .context("self-test failed")?;
+            let rows = crest::selftest::run(&backend, scale, reps).context("self-test failed")?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
                 return Ok(());

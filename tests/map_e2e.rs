@@ -294,7 +294,7 @@ fn bad_inputs_fail_before_any_output() {
         "-o",
         idx_dir.path().to_str().unwrap(),
     ]);
-    assert!(!ok && err.contains("not a regular file"), "{err}");
+    assert!(!ok && err.contains("is a folder"), "{err}");
     assert!(!out.exists());
     // a malformed record mid-file: error names file and record, no output left
     let bad = dir.path().join("bad.fq");
