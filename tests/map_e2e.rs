@@ -138,8 +138,31 @@ fn real_ancient_reads_agree_with_bwa_aln() {
         out.to_str().unwrap(),
         "--propose",
         "index",
+        "--damage-profile",
+        dir.path().join("damage").to_str().unwrap(),
     ]);
     assert!(ok, "{err}");
+    // the damage profile of the same pass: a real non-UDG library shows C→T
+    // at the 5′ end and G→A at the 3′ end (mapDamage on this BAM: 0.163 and
+    // 0.155, BENCHMARKS.md), falling off inwards
+    let tsv = std::fs::read_to_string(dir.path().join("damage/damage.tsv")).unwrap();
+    let at = |end: &str, pos: &str, col: usize| -> f64 {
+        let l = tsv
+            .lines()
+            .find(|l| l.starts_with(&format!("{end}\t{pos}\t")))
+            .unwrap();
+        l.split('\t').nth(col).unwrap().parse().unwrap()
+    };
+    let (ct1, ga1) = (at("5p", "1", 2), at("3p", "1", 3));
+    assert!((0.10..0.25).contains(&ct1), "5′ C→T {ct1}\n{tsv}");
+    assert!((0.10..0.25).contains(&ga1), "3′ G→A {ga1}\n{tsv}");
+    assert!(
+        at("5p", "15", 2) < ct1 / 4.0 && at("3p", "15", 3) < ga1 / 4.0,
+        "{tsv}"
+    );
+    for f in crest::damage::FILES {
+        assert!(dir.path().join("damage").join(f).is_file(), "{f}");
+    }
     let view = |p: &Path| -> Vec<(String, u16, usize, u8)> {
         let o = Command::new("samtools")
             .args(["view", "-F", "0x900"])

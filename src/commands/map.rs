@@ -5,6 +5,7 @@ use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
 use crate::backend::Backend;
+use crate::damage::DamageProfile;
 use crate::error::{CrestError, Result};
 use crate::io::sam::qname_problem;
 use crate::io::{
@@ -74,6 +75,14 @@ pub struct MapArgs {
     /// Beam width of the tree search (nodes kept per level).
     #[arg(long, default_value_t = crate::index::DEFAULT_BEAM, value_parser = crate::commands::parse::count)]
     pub beam: usize,
+    /// Write the damage profile of the accepted alignments into this folder:
+    /// misincorporation.txt and lgdistribution.txt (mapDamage 2 layout),
+    /// damage.tsv and damage.svg.
+    #[arg(long)]
+    pub damage_profile: Option<PathBuf>,
+    /// Positions from each read end in the damage profile.
+    #[arg(long, default_value_t = crate::damage::DEFAULT_POSITIONS, value_parser = super::parse::count)]
+    pub damage_positions: usize,
     /// How an index is built when there is none yet.
     #[command(flatten)]
     pub build: super::index::BuildArgs,
@@ -131,6 +140,9 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
     let target = Target::resolve(a.out.as_deref(), &inputs)?;
     let format = SamFormat::resolve(&target, a.output_format)?;
     let output = Output::open(target)?;
+    if let Some(d) = &a.damage_profile {
+        crate::damage::check_dir(d)?;
+    }
     let (ck, enc) = super::load_model(be, &a.model)?;
     let reference = Reference::load(&a.reference)?;
     let wants_head = a.propose.contains(&Propose::Head);
@@ -194,6 +206,10 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
         command_line,
     )?;
     let mut stats = MapStats::default();
+    let mut damage = a
+        .damage_profile
+        .as_ref()
+        .map(|_| DamageProfile::new(&reference, a.damage_positions));
     let t0 = Instant::now();
     let pb = indicatif::ProgressBar::new_spinner();
     pb.set_style(
@@ -223,6 +239,9 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
                 let mapped = b.and_then(|b| mapper.map_batch(&b, &mut stats));
                 match mapped {
                     Ok(recs) => {
+                        if let Some(d) = &mut damage {
+                            recs.iter().for_each(|r| d.add(r, &reference));
+                        }
                         pb.set_position(stats.reads);
                         pb.set_message(format!("{} mapped", stats.mapped));
                         if wtx.send(recs).is_err() {
@@ -247,12 +266,19 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
             s.spawn(move || read_batches(&a.reads, batch, &tx));
             for b in rx {
                 for r in mapper.map_batch(&b?, &mut stats)? {
+                    if let Some(d) = &mut damage {
+                        d.add(&r, &reference);
+                    }
                     writer.write(&r)?;
                 }
                 pb.set_position(stats.reads);
             }
             Ok(())
         })?;
+    }
+    if let (Some(d), Some(dir)) = (&damage, &a.damage_profile) {
+        let names: Vec<String> = a.reads.iter().map(|p| p.display().to_string()).collect();
+        d.write(dir, &names.join(", "))?;
     }
     writer.finish()?;
     pb.finish_and_clear();
