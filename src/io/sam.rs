@@ -3,7 +3,6 @@
 //! renamed into place only by [`SamWriter::finish`], so an interrupted run
 //! never leaves a partial file that looks complete.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use noodles::sam;
@@ -175,30 +174,12 @@ impl SamFormat {
     }
 }
 
-type Bgzf = noodles::bgzf::io::Writer<Box<dyn Write + Send>>;
+type Bgzf = noodles::bgzf::io::Writer<Output>;
 
 enum Sink {
-    Sam(sam::io::Writer<Box<dyn Write + Send>>),
+    Sam(sam::io::Writer<Output>),
     SamGz(sam::io::Writer<Bgzf>),
-    Bam(noodles::bam::io::Writer<noodles::bgzf::io::Writer<Box<dyn Write + Send>>>),
-}
-
-/// Owns the [`Output`] under a sink so that `finish` can commit it.
-struct Shared(std::sync::Arc<std::sync::Mutex<Option<Output>>>);
-
-impl Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self.0.lock().ok().as_mut().and_then(|g| g.as_mut()) {
-            Some(o) => o.write(buf),
-            None => Err(std::io::Error::other("output closed")),
-        }
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self.0.lock().ok().as_mut().and_then(|g| g.as_mut()) {
-            Some(o) => o.flush(),
-            None => Ok(()),
-        }
-    }
+    Bam(noodles::bam::io::Writer<Bgzf>),
 }
 
 /// Writes SAM, BAM or BGZF-compressed SAM to an [`Output`].
@@ -206,7 +187,6 @@ pub struct SamWriter {
     header: sam::Header,
     sink: Option<Sink>,
     rg_id: Option<String>,
-    out: std::sync::Arc<std::sync::Mutex<Option<Output>>>,
     name: PathBuf,
 }
 
@@ -236,8 +216,7 @@ impl SamWriter {
             Target::Stdout => "-".into(),
             Target::Special(p) | Target::File(p) => p.clone(),
         };
-        let out = std::sync::Arc::new(std::sync::Mutex::new(Some(out)));
-        let raw: Box<dyn Write + Send> = Box::new(Shared(out.clone()));
+        let raw = out;
         let mut sink = match format {
             SamFormat::Bam => Sink::Bam(noodles::bam::io::Writer::new(raw)),
             SamFormat::Sam => Sink::Sam(sam::io::Writer::new(raw)),
@@ -255,7 +234,6 @@ impl SamWriter {
             header,
             sink: Some(sink),
             rg_id,
-            out,
             name,
         })
     }
@@ -341,27 +319,20 @@ impl SamWriter {
     pub fn finish(mut self) -> Result<()> {
         let path = self.path();
         let sink = self.sink.take().expect("finish called twice");
-        match sink {
-            Sink::Sam(w) => {
-                let mut inner = w.into_inner();
-                inner.flush().map_err(|e| CrestError::io(&path, e))?;
-            }
+        let io = |e| CrestError::io(&path, e);
+        // finish the BGZF layers (EOF block), then commit the output itself
+        let out = match sink {
+            Sink::Sam(w) => w.into_inner(),
             Sink::SamGz(w) => {
                 let mut gz = w.into_inner();
-                gz.try_finish().map_err(|e| CrestError::io(&path, e))?;
-                let mut inner = gz.into_inner();
-                inner.flush().map_err(|e| CrestError::io(&path, e))?;
+                gz.try_finish().map_err(io)?;
+                gz.into_inner()
             }
             Sink::Bam(mut w) => {
-                w.try_finish().map_err(|e| CrestError::io(&path, e))?;
-                let mut inner = w.into_inner().into_inner();
-                inner.flush().map_err(|e| CrestError::io(&path, e))?;
+                w.try_finish().map_err(io)?;
+                w.into_inner().into_inner()
             }
-        }
-        let out = self.out.lock().ok().and_then(|mut g| g.take());
-        match out {
-            Some(o) => o.commit(),
-            None => Err(CrestError::io(&path, std::io::Error::other("output lost"))),
-        }
+        };
+        out.commit()
     }
 }
