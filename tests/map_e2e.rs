@@ -217,23 +217,27 @@ fn sam_and_bam_agree_and_output_is_deterministic() {
     let (fq, _, _) = simulate(60, 8);
     let reads = dir.path().join("r.fq");
     std::fs::write(&reads, fq).unwrap();
-    let run = |out: &str| {
+    let (model, reference) = (model(), reference());
+    let run_with = |out: &str, extra: &[&str]| {
         let p = dir.path().join(out);
-        let (ok, _, err) = crest(&[
+        let mut args = vec![
             "map",
             "--model",
-            &model(),
+            &model,
             "--reference",
-            &reference(),
+            &reference,
             reads.to_str().unwrap(),
             "-o",
             p.to_str().unwrap(),
             "-R",
             "@RG\\tID:sim\\tSM:mammoth",
-        ]);
+        ];
+        args.extend_from_slice(extra);
+        let (ok, _, err) = crest(&args);
         assert!(ok, "{err}");
         p
     };
+    let run = |out: &str| run_with(out, &[]);
     // Same command line (the @PG CL names the output), run twice.
     let a = run("a.sam");
     let first = std::fs::read_to_string(&a).unwrap();
@@ -257,6 +261,38 @@ fn sam_and_bam_agree_and_output_is_deterministic() {
     };
     assert_eq!(view(&a), view(&bam), "SAM and BAM records differ");
     assert!(String::from_utf8_lossy(&view(&a)).contains("RG:Z:sim"));
+
+    // --sort: the records of the unsorted BAM in samtools sort's order, and
+    // the same index as samtools index's.
+    let sorted = run_with("d.bam", &["--sort"]);
+    let by_samtools = dir.path().join("by_samtools.bam");
+    let st = Command::new("samtools")
+        .args(["sort", "-o"])
+        .arg(&by_samtools)
+        .arg(&bam)
+        .status()
+        .expect("samtools sort");
+    assert!(st.success());
+    assert_eq!(
+        view(&sorted),
+        view(&by_samtools),
+        "order differs from samtools sort"
+    );
+    let ours =
+        noodles::bam::bai::fs::read(dir.path().join("d.bam.bai")).expect("d.bam.bai written");
+    let copy = dir.path().join("copy.bam");
+    std::fs::copy(&sorted, &copy).unwrap();
+    assert!(Command::new("samtools")
+        .arg("index")
+        .arg(&copy)
+        .status()
+        .unwrap()
+        .success());
+    let theirs = noodles::bam::bai::fs::read(dir.path().join("copy.bam.bai")).unwrap();
+    if ours != theirs {
+        eprintln!("OURS {ours:?}\nTHEIRS {theirs:?}");
+    }
+    assert!(ours == theirs);
 }
 
 #[test]

@@ -9,7 +9,8 @@ use crate::damage::DamageProfile;
 use crate::error::{CrestError, Result};
 use crate::io::sam::qname_problem;
 use crate::io::{
-    Output, ReadReader, ReadRecord, Reference, SamFormat, SamRecord, SamWriter, Target,
+    IndexFormat, Output, ReadReader, ReadRecord, Reference, SamFormat, SamRecord, SamWriter,
+    SortOptions, Target,
 };
 use crate::map::{MapConfig, MapStats, Mapper, Propose};
 use crate::model::BitHead;
@@ -83,6 +84,24 @@ pub struct MapArgs {
     /// Positions from each read end in the damage profile.
     #[arg(long, default_value_t = crate::damage::DEFAULT_POSITIONS, value_parser = super::parse::count)]
     pub damage_positions: usize,
+    /// Write the output coordinate-sorted (samtools order; unmapped reads
+    /// last), in bounded memory; a BAM file also gets its index.
+    #[arg(long)]
+    pub sort: bool,
+    /// Memory for records held while sorting before a run is spilled to disk
+    /// (K, M or G suffix).
+    #[arg(long, default_value = "768M", value_parser = super::parse::bytes)]
+    pub sort_memory: usize,
+    /// Folder for the sort's run files (default: the output's folder, or the
+    /// system's temporary folder when writing to stdout).
+    #[arg(long)]
+    pub tmp_dir: Option<PathBuf>,
+    /// Index written beside a sorted BAM (`OUT.bam.bai` or `OUT.bam.csi`).
+    #[arg(long, value_enum, default_value = "bai")]
+    pub index_format: IndexFormat,
+    /// Do not write an index beside a sorted BAM.
+    #[arg(long)]
+    pub no_index: bool,
     /// How an index is built when there is none yet.
     #[command(flatten)]
     pub build: super::index::BuildArgs,
@@ -131,6 +150,49 @@ fn read_batches(files: &[PathBuf], batch: usize, tx: &std::sync::mpsc::SyncSende
     }
 }
 
+/// What a `--sort` run needs: the sort's options and, for a BAM file, the
+/// index target. Checked before any work (the index name against the inputs,
+/// the run folder exists).
+type SortPlan = Option<(SortOptions, Option<(Target, IndexFormat)>)>;
+
+fn sort_plan(
+    a: &MapArgs,
+    target: &Target,
+    format: SamFormat,
+    inputs: &[&std::path::Path],
+) -> Result<SortPlan> {
+    if !a.sort {
+        if a.no_index || a.tmp_dir.is_some() {
+            return Err(CrestError::Invalid(
+                "--no-index and --tmp-dir apply to sorted output; add --sort".into(),
+            ));
+        }
+        return Ok(None);
+    }
+    let tmp_dir = match (&a.tmp_dir, target) {
+        (Some(d), _) => d.clone(),
+        (None, Target::File(p)) => p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map(|d| d.to_path_buf())
+            .unwrap_or_else(|| ".".into()),
+        (None, _) => std::env::temp_dir(),
+    };
+    let index = match (target, format, a.no_index) {
+        (Target::File(p), SamFormat::Bam, false) => {
+            let ip = a.index_format.path_for(p);
+            Some((Target::resolve(Some(&ip), inputs)?, a.index_format))
+        }
+        _ => None,
+    };
+    let opts = SortOptions {
+        memory: a.sort_memory,
+        tmp_dir,
+    };
+    crate::io::Sorter::new(opts.clone())?;
+    Ok(Some((opts, index)))
+}
+
 /// Run `crest map`.
 pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
     // The output is checked and opened first: a bad name fails before any work.
@@ -139,6 +201,7 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
     inputs.extend(a.index.as_deref());
     let target = Target::resolve(a.out.as_deref(), &inputs)?;
     let format = SamFormat::resolve(&target, a.output_format)?;
+    let sorted = sort_plan(a, &target, format, &inputs)?;
     let output = Output::open(target)?;
     if let Some(d) = &a.damage_profile {
         crate::damage::check_dir(d)?;
@@ -198,13 +261,30 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
         beam: a.beam,
     };
     let mapper = Mapper::new(be, &enc, head.as_ref(), index.as_ref(), &reference, cfg)?;
-    let mut writer = SamWriter::create(
-        output,
-        format,
-        &reference,
-        a.read_group.as_deref(),
-        command_line,
-    )?;
+    let mut writer = match sorted {
+        None => SamWriter::create(
+            output,
+            format,
+            &reference,
+            a.read_group.as_deref(),
+            command_line,
+        )?,
+        Some((sort, index)) => {
+            let index = match index {
+                Some((target, f)) => Some((Output::open(target)?, f)),
+                None => None,
+            };
+            SamWriter::create_sorted(
+                output,
+                format,
+                &reference,
+                a.read_group.as_deref(),
+                command_line,
+                sort,
+                index,
+            )?
+        }
+    };
     let mut stats = MapStats::default();
     let mut damage = a
         .damage_profile
@@ -228,8 +308,8 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
             let w = &mut writer;
             let writer_thread = s.spawn(move || -> Result<()> {
                 for recs in wrx {
-                    for r in &recs {
-                        w.write(r)?;
+                    for r in recs {
+                        w.push(r)?;
                     }
                 }
                 Ok(())
@@ -269,7 +349,7 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
                     if let Some(d) = &mut damage {
                         d.add(&r, &reference);
                     }
-                    writer.write(&r)?;
+                    writer.push(r)?;
                 }
                 pb.set_position(stats.reads);
             }
@@ -279,6 +359,9 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
     if let (Some(d), Some(dir)) = (&damage, &a.damage_profile) {
         let names: Vec<String> = a.reads.iter().map(|p| p.display().to_string()).collect();
         d.write(dir, &names.join(", "))?;
+    }
+    if a.sort {
+        pb.set_message(format!("{} mapped; writing sorted output", stats.mapped));
     }
     writer.finish()?;
     pb.finish_and_clear();

@@ -66,9 +66,41 @@ pub fn count_u64(s: &str) -> Result<u64, String> {
     count(s).map(|v| v as u64)
 }
 
+/// A size in bytes: a whole number with an optional K, M or G suffix
+/// (powers of 1024), e.g. `768M`; at least 1 MiB.
+pub fn bytes(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let (num, mult) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 1usize << 10),
+        Some('M') => (&t[..t.len() - 1], 1 << 20),
+        Some('G') => (&t[..t.len() - 1], 1 << 30),
+        _ => (t, 1),
+    };
+    let v: usize = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size (e.g. 512M, 2G)"))?;
+    let b = v
+        .checked_mul(mult)
+        .ok_or_else(|| format!("'{s}' is too large"))?;
+    if b < 1 << 20 {
+        return Err(format!("'{s}' is less than 1M"));
+    }
+    Ok(b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(bytes("768M"), Ok(768 << 20));
+        assert_eq!(bytes("2g"), Ok(2 << 30));
+        assert_eq!(bytes("4096k"), Ok(4 << 20));
+        for bad in ["", "M", "1.5G", "-1M", "10", "512K", "99999999999999999G"] {
+            assert!(bytes(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn refuses_nan_infinite_and_out_of_range() {

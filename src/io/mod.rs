@@ -6,9 +6,11 @@ pub mod output;
 pub mod reads;
 pub mod reference;
 pub mod sam;
+pub mod sort;
 
 pub use detect::{detect_format, open_text, Format};
 pub use output::{Output, OutputDir, Target};
 pub use reads::{ReadReader, ReadRecord};
 pub use reference::{md5_hex, Contig, Reference};
-pub use sam::{SamFormat, SamRecord, SamWriter};
+pub use sam::{IndexFormat, SamFormat, SamRecord, SamWriter, SortOrder};
+pub use sort::{SortOptions, Sorter};

@@ -2,6 +2,11 @@
 //! line. Files go through [`Output`]: written under a temporary name and
 //! renamed into place only by [`SamWriter::finish`], so an interrupted run
 //! never leaves a partial file that looks complete.
+//!
+//! A writer made by [`SamWriter::create_sorted`] holds the records in a
+//! bounded-memory [`Sorter`] and writes them in coordinate order at
+//! [`SamWriter::finish`] (header `SO:coordinate`); for BAM it also builds the
+//! BAI or CSI index from the BGZF virtual offsets as the records are written.
 
 use std::path::PathBuf;
 
@@ -14,6 +19,7 @@ use noodles::sam::alignment::RecordBuf;
 
 use super::output::{Output, Target};
 use super::reference::Reference;
+use super::sort::{SortOptions, Sorter};
 use crate::error::{CrestError, Result};
 
 /// One alignment record to write.
@@ -101,9 +107,32 @@ pub fn parse_read_group(rg: &str) -> Result<(String, String)> {
     Ok((line.clone(), id.to_string()))
 }
 
+/// Record order of a SAM/BAM file (the header's `SO`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortOrder {
+    /// In input order.
+    Unsorted,
+    /// By contig, then leftmost position; unmapped records last.
+    Coordinate,
+}
+
+impl SortOrder {
+    fn tag(self) -> &'static str {
+        match self {
+            SortOrder::Unsorted => "unsorted",
+            SortOrder::Coordinate => "coordinate",
+        }
+    }
+}
+
 /// Build the SAM header text for a reference.
-pub fn header_text(reference: &Reference, read_group: Option<&str>, command_line: &str) -> String {
-    let mut s = String::from("@HD\tVN:1.6\tSO:unsorted\n");
+pub fn header_text(
+    reference: &Reference,
+    read_group: Option<&str>,
+    command_line: &str,
+    order: SortOrder,
+) -> String {
+    let mut s = format!("@HD\tVN:1.6\tSO:{}\n", order.tag());
     for c in &reference.contigs {
         s.push_str(&format!(
             "@SQ\tSN:{}\tLN:{}\tM5:{}\n",
@@ -174,6 +203,134 @@ impl SamFormat {
     }
 }
 
+/// Index formats for a coordinate-sorted BAM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum IndexFormat {
+    /// BAI (`.bai`): contigs up to 2^29 bp; what most tools expect.
+    Bai,
+    /// CSI (`.csi`): any contig length.
+    Csi,
+}
+
+impl IndexFormat {
+    /// File name extension appended to the BAM's name.
+    pub fn extension(self) -> &'static str {
+        match self {
+            IndexFormat::Bai => "bai",
+            IndexFormat::Csi => "csi",
+        }
+    }
+
+    /// The index file for `bam` (`out.bam.bai`, as samtools names it).
+    pub fn path_for(self, bam: &std::path::Path) -> PathBuf {
+        let mut name = bam.as_os_str().to_os_string();
+        name.push(".");
+        name.push(self.extension());
+        PathBuf::from(name)
+    }
+
+    /// Refuse BAI when a contig is longer than BAI can address.
+    pub fn check(self, reference: &Reference) -> Result<()> {
+        const BAI_MAX: usize = 1 << 29;
+        if let (IndexFormat::Bai, Some(c)) = (
+            self,
+            reference.contigs.iter().find(|c| c.seq.len() > BAI_MAX),
+        ) {
+            return Err(CrestError::Invalid(format!(
+                "contig {} is {} bp, longer than a BAI index can address (2^29); use --index-format csi",
+                c.name,
+                c.seq.len()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Smallest bin of a CSI index: 2^14 bp, as samtools index -c.
+const CSI_MIN_SHIFT: u8 = 14;
+
+/// CSI levels for contigs up to `max_len`, computed as htslib does
+/// (`sam_index`: levels grow by 8× from 2^min_shift until they cover
+/// max_len + 256), so the index equals `samtools index -c`'s.
+fn csi_depth(max_len: usize) -> u8 {
+    let need = max_len as u64 + 256;
+    let mut depth = 0u8;
+    let mut span = 1u64 << CSI_MIN_SHIFT;
+    while need > span {
+        depth += 1;
+        span <<= 3;
+    }
+    depth
+}
+
+type Chunk = noodles::csi::binning_index::index::reference_sequence::bin::Chunk;
+type Binned = noodles::csi::binning_index::index::reference_sequence::index::BinnedIndex;
+type Context = Option<(
+    usize,
+    noodles::core::Position,
+    noodles::core::Position,
+    bool,
+)>;
+
+enum Indexer {
+    Bai(noodles::bam::index::Indexer),
+    Csi(noodles::csi::binning_index::Indexer<Binned>),
+}
+
+/// A BAM index being built as the sorted records are written. A record's
+/// chunk ends where the next record starts; the last one ends after the
+/// final block is flushed, so every offset is the one htslib would read back
+/// (a record ending a block ends at the next block's start).
+struct IndexBuild {
+    out: Output,
+    indexer: Indexer,
+    pending: Option<(Context, noodles::bgzf::VirtualPosition)>,
+}
+
+impl IndexBuild {
+    /// A record starting at `start` was written.
+    fn push(&mut self, ctx: Context, start: noodles::bgzf::VirtualPosition) -> std::io::Result<()> {
+        self.close(start)?;
+        self.pending = Some((ctx, start));
+        Ok(())
+    }
+
+    /// The last record written ends at `end`.
+    fn close(&mut self, end: noodles::bgzf::VirtualPosition) -> std::io::Result<()> {
+        match self.pending.take() {
+            Some((ctx, start)) => self.add(ctx, Chunk::new(start, end)),
+            None => Ok(()),
+        }
+    }
+
+    fn add(&mut self, ctx: Context, chunk: Chunk) -> std::io::Result<()> {
+        let r = match &mut self.indexer {
+            Indexer::Bai(i) => i.add_record(ctx, chunk),
+            Indexer::Csi(i) => i.add_record(ctx, chunk),
+        };
+        r.map_err(std::io::Error::other)
+    }
+
+    fn write(self, contigs: usize) -> Result<()> {
+        let mut out = self.out;
+        let res = match self.indexer {
+            Indexer::Bai(i) => match i.build(contigs) {
+                noodles::bam::Index::Bai(b) => {
+                    noodles::bam::bai::io::Writer::new(&mut out).write_index(&b)
+                }
+                noodles::bam::Index::Csi(c) => {
+                    noodles::csi::io::Writer::new(&mut out).write_index(&c)
+                }
+            },
+            Indexer::Csi(i) => {
+                noodles::csi::io::Writer::new(&mut out).write_index(&i.build(contigs))
+            }
+        };
+        res.map_err(|e| out.error(e))?;
+        out.commit()
+    }
+}
+
 type Bgzf = noodles::bgzf::io::Writer<Output>;
 
 enum Sink {
@@ -188,6 +345,8 @@ pub struct SamWriter {
     sink: Option<Sink>,
     rg_id: Option<String>,
     name: PathBuf,
+    sorter: Option<Sorter>,
+    index: Option<IndexBuild>,
 }
 
 impl SamWriter {
@@ -201,6 +360,85 @@ impl SamWriter {
         read_group: Option<&str>,
         command_line: &str,
     ) -> Result<Self> {
+        Self::build(
+            out,
+            format,
+            reference,
+            read_group,
+            command_line,
+            SortOrder::Unsorted,
+        )
+    }
+
+    /// Like [`SamWriter::create`], but the records are coordinate-sorted in
+    /// bounded memory (`sort`) and written at [`SamWriter::finish`]; with
+    /// `index` (BAM only) the BAI/CSI index is built on the way and committed
+    /// right after the BAM.
+    pub fn create_sorted(
+        out: Output,
+        format: SamFormat,
+        reference: &Reference,
+        read_group: Option<&str>,
+        command_line: &str,
+        sort: SortOptions,
+        index: Option<(Output, IndexFormat)>,
+    ) -> Result<Self> {
+        if index.is_some() && format != SamFormat::Bam {
+            return Err(CrestError::Invalid(
+                "only a BAM output can be indexed".into(),
+            ));
+        }
+        let sorter = Sorter::new(sort)?;
+        let index = match index {
+            Some((out, format)) => {
+                format.check(reference)?;
+                let indexer = match format {
+                    IndexFormat::Bai => Indexer::Bai(
+                        noodles::bam::index::Indexer::builder()
+                            .set_format(noodles::bam::index::Format::Bai)
+                            .build()
+                            .map_err(|e| CrestError::Invalid(format!("BAM index: {e}")))?,
+                    ),
+                    IndexFormat::Csi => {
+                        let longest = reference.contigs.iter().map(|c| c.seq.len()).max();
+                        let depth = csi_depth(longest.unwrap_or(0));
+                        Indexer::Csi(
+                            noodles::csi::binning_index::Indexer::new(CSI_MIN_SHIFT, depth)
+                                .ok_or_else(|| {
+                                    CrestError::Invalid("reference too long for CSI".into())
+                                })?,
+                        )
+                    }
+                };
+                Some(IndexBuild {
+                    out,
+                    indexer,
+                    pending: None,
+                })
+            }
+            None => None,
+        };
+        let mut w = Self::build(
+            out,
+            format,
+            reference,
+            read_group,
+            command_line,
+            SortOrder::Coordinate,
+        )?;
+        w.sorter = Some(sorter);
+        w.index = index;
+        Ok(w)
+    }
+
+    fn build(
+        out: Output,
+        format: SamFormat,
+        reference: &Reference,
+        read_group: Option<&str>,
+        command_line: &str,
+        order: SortOrder,
+    ) -> Result<Self> {
         let (rg_line, rg_id) = match read_group {
             Some(rg) => {
                 let (l, id) = parse_read_group(rg)?;
@@ -208,7 +446,7 @@ impl SamWriter {
             }
             None => (None, None),
         };
-        let text = header_text(reference, rg_line.as_deref(), command_line);
+        let text = header_text(reference, rg_line.as_deref(), command_line, order);
         let header: sam::Header = text
             .parse()
             .map_err(|e| CrestError::Invalid(format!("invalid SAM header (check -R): {e}")))?;
@@ -235,6 +473,8 @@ impl SamWriter {
             sink: Some(sink),
             rg_id,
             name,
+            sorter: None,
+            index: None,
         })
     }
 
@@ -242,15 +482,38 @@ impl SamWriter {
         self.name.clone()
     }
 
-    /// Write one record.
+    /// Write one record (a sorting writer keeps a copy until `finish`).
     pub fn write(&mut self, r: &SamRecord) -> Result<()> {
+        match &mut self.sorter {
+            Some(s) => s.push(r.clone()),
+            None => self.emit(r),
+        }
+    }
+
+    /// Write one record, handing it over (no copy when sorting).
+    pub fn push(&mut self, r: SamRecord) -> Result<()> {
+        match &mut self.sorter {
+            Some(s) => s.push(r),
+            None => self.emit(&r),
+        }
+    }
+
+    /// Encode and write a record to the file now (and index it).
+    fn emit(&mut self, r: &SamRecord) -> Result<()> {
         let buf = self.to_record_buf(r)?;
         let path = self.path();
         let sink = self.sink.as_mut().expect("writer used after finish");
         let res = match sink {
             Sink::Sam(w) => w.write_alignment_record(&self.header, &buf),
             Sink::SamGz(w) => w.write_alignment_record(&self.header, &buf),
-            Sink::Bam(w) => w.write_alignment_record(&self.header, &buf),
+            Sink::Bam(w) => {
+                let start = w.get_ref().virtual_position();
+                let res = w.write_alignment_record(&self.header, &buf);
+                match (res, &mut self.index) {
+                    (Ok(()), Some(ix)) => ix.push(alignment_context(r), start),
+                    (res, _) => res,
+                }
+            }
         };
         res.map_err(|e| CrestError::io(path, e))
     }
@@ -315,8 +578,12 @@ impl SamWriter {
     }
 
     /// Flush, finish (BGZF EOF block for BAM and .sam.gz) and move the file
-    /// into place.
+    /// into place. A sorting writer first merges and writes its records; its
+    /// index, if any, is committed right after the BAM.
     pub fn finish(mut self) -> Result<()> {
+        if let Some(sorter) = self.sorter.take() {
+            sorter.drain(|r| self.emit(&r))?;
+        }
         let path = self.path();
         let sink = self.sink.take().expect("finish called twice");
         let io = |e| CrestError::io(&path, e);
@@ -329,10 +596,33 @@ impl SamWriter {
                 gz.into_inner()
             }
             Sink::Bam(mut w) => {
+                if let Some(ix) = &mut self.index {
+                    std::io::Write::flush(w.get_mut()).map_err(io)?;
+                    ix.close(w.get_ref().virtual_position()).map_err(io)?;
+                }
                 w.try_finish().map_err(io)?;
                 w.into_inner().into_inner()
             }
         };
-        out.commit()
+        out.commit()?;
+        if let Some(ix) = self.index.take() {
+            ix.write(self.header.reference_sequences().len())?;
+        }
+        Ok(())
     }
+}
+
+/// Contig, 1-based start and end and mapped-ness of a placed record, for
+/// the BAM index.
+fn alignment_context(r: &SamRecord) -> Context {
+    let (c, p) = (r.contig?, r.pos?);
+    let span: usize = r
+        .cigar
+        .iter()
+        .filter(|(op, _)| matches!(op, b'M' | b'D' | b'N' | b'=' | b'X'))
+        .map(|&(_, n)| n as usize)
+        .sum();
+    let start = noodles::core::Position::new(p + 1)?;
+    let end = noodles::core::Position::new(p + span.max(1))?;
+    Some((c, start, end, r.flag & 4 == 0))
 }
