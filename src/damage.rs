@@ -420,6 +420,197 @@ impl DamageProfile {
     }
 }
 
+impl DamageProfile {
+    /// Read a profile folder written by [`DamageProfile::write`] (its
+    /// `misincorporation.txt` and `lgdistribution.txt`; the counts are exact,
+    /// so profiles of shards can be summed with [`DamageProfile::merge`]).
+    /// Returns the profile and the source named in its header.
+    pub fn read(dir: &Path) -> Result<(DamageProfile, String)> {
+        let mis = dir.join("misincorporation.txt");
+        let text = std::fs::read_to_string(&mis).map_err(|e| CrestError::io(&mis, e))?;
+        let bad = |line: usize, m: String| CrestError::Format {
+            path: mis.clone(),
+            record: line as u64,
+            message: format!("line {line}: {m}"),
+        };
+        let mut source = String::new();
+        let mut contigs: Vec<String> = Vec::new();
+        // (contig, end, strand, pos) → cell
+        let mut rows: Vec<(usize, usize, usize, usize, Cell)> = Vec::new();
+        let mut header_seen = false;
+        for (i, line) in text.lines().enumerate() {
+            let ln = i + 1;
+            if let Some(rest) = line.strip_prefix("# using alignments of ") {
+                source = rest.to_string();
+                continue;
+            }
+            if line.starts_with('#') || line.is_empty() {
+                continue;
+            }
+            let f: Vec<&str> = line.split('\t').collect();
+            if !header_seen {
+                if f.first() != Some(&"Chr") || f.len() != 30 {
+                    return Err(bad(
+                        ln,
+                        "expected the misincorporation.txt header (30 columns)".into(),
+                    ));
+                }
+                header_seen = true;
+                continue;
+            }
+            if f.len() != 30 {
+                return Err(bad(ln, format!("{} columns, expected 30", f.len())));
+            }
+            let end = match f[1] {
+                "5p" => 0,
+                "3p" => 1,
+                e => return Err(bad(ln, format!("End '{e}' is not 5p or 3p"))),
+            };
+            let strand = match f[2] {
+                "+" => 0,
+                "-" => 1,
+                s => return Err(bad(ln, format!("Std '{s}' is not + or -"))),
+            };
+            let pos: usize = f[3]
+                .parse()
+                .ok()
+                .filter(|&p| p >= 1)
+                .ok_or_else(|| bad(ln, format!("Pos '{}' is not a position", f[3])))?;
+            let mut n = [0u64; 26];
+            for (k, v) in f[4..].iter().enumerate() {
+                n[k] = v
+                    .parse()
+                    .map_err(|_| bad(ln, format!("'{v}' is not a count")))?;
+            }
+            // A C G T Total, 12 substitutions, A>- T>- C>- G>-, ->A ->T ->C ->G, S
+            const SUBS: [(usize, usize); 12] = [
+                (2, 0),
+                (1, 3),
+                (0, 2),
+                (3, 1),
+                (0, 1),
+                (0, 3),
+                (1, 2),
+                (1, 0),
+                (3, 2),
+                (3, 0),
+                (2, 1),
+                (2, 3),
+            ];
+            let mut c = Cell::default();
+            for (k, &(r, q)) in SUBS.iter().enumerate() {
+                c.pairs[r][q] = n[5 + k];
+            }
+            for r in 0..4 {
+                let off: u64 = (0..4).filter(|&q| q != r).map(|q| c.pairs[r][q]).sum();
+                c.pairs[r][r] = n[r]
+                    .checked_sub(off)
+                    .ok_or_else(|| bad(ln, "substitutions exceed the base count".into()))?;
+            }
+            if n[4] != n[..4].iter().sum::<u64>() {
+                return Err(bad(ln, "Total is not A+C+G+T".into()));
+            }
+            for (k, b) in [0usize, 3, 1, 2].into_iter().enumerate() {
+                c.deleted[b] = n[17 + k];
+                c.inserted[b] = n[21 + k];
+            }
+            c.clipped = n[25];
+            let ci = match contigs.iter().position(|x| x == f[0]) {
+                Some(ci) => ci,
+                None => {
+                    contigs.push(f[0].to_string());
+                    contigs.len() - 1
+                }
+            };
+            rows.push((ci, end, strand, pos - 1, c));
+        }
+        let positions = rows.iter().map(|r| r.3 + 1).max().unwrap_or(0);
+        if positions == 0 {
+            return Err(bad(text.lines().count(), "no rows".into()));
+        }
+        let empty = || vec![Cell::default(); positions];
+        let mut cells: Vec<[[Vec<Cell>; 2]; 2]> = contigs
+            .iter()
+            .map(|_| [[empty(), empty()], [empty(), empty()]])
+            .collect();
+        for (ci, end, strand, pos, c) in rows {
+            cells[ci][end][strand][pos] = c;
+        }
+        let lg = dir.join("lgdistribution.txt");
+        let text = std::fs::read_to_string(&lg).map_err(|e| CrestError::io(&lg, e))?;
+        let mut lengths = [BTreeMap::new(), BTreeMap::new()];
+        let mut reads = 0u64;
+        for (i, line) in text.lines().enumerate() {
+            if line.starts_with('#') || line.starts_with("Std") || line.is_empty() {
+                continue;
+            }
+            let bad = |m: String| CrestError::Format {
+                path: lg.clone(),
+                record: i as u64 + 1,
+                message: format!("line {}: {m}", i + 1),
+            };
+            let f: Vec<&str> = line.split('\t').collect();
+            let strand = match f.first() {
+                Some(&"+") if f.len() == 3 => 0,
+                Some(&"-") if f.len() == 3 => 1,
+                _ => return Err(bad("expected 'Std<TAB>Length<TAB>Occurences'".into())),
+            };
+            let len: usize = f[1]
+                .parse()
+                .map_err(|_| bad(format!("length '{}'", f[1])))?;
+            let n: u64 = f[2].parse().map_err(|_| bad(format!("count '{}'", f[2])))?;
+            *lengths[strand].entry(len).or_insert(0) += n;
+            reads += n;
+        }
+        Ok((
+            DamageProfile {
+                positions,
+                contigs,
+                cells,
+                lengths,
+                reads,
+            },
+            source,
+        ))
+    }
+
+    /// Add another profile's counts (same contigs and positions).
+    pub fn merge(&mut self, other: &DamageProfile) -> Result<()> {
+        if other.contigs != self.contigs || other.positions != self.positions {
+            return Err(CrestError::Invalid(format!(
+                "damage profiles differ in contigs or positions ({} contigs × {} positions vs {} × {}); merge profiles of the same reference and --damage-positions",
+                self.contigs.len(),
+                self.positions,
+                other.contigs.len(),
+                other.positions
+            )));
+        }
+        for (a, b) in self.cells.iter_mut().zip(&other.cells) {
+            for e in 0..2 {
+                for s in 0..2 {
+                    for (x, y) in a[e][s].iter_mut().zip(&b[e][s]) {
+                        for r in 0..4 {
+                            for q in 0..4 {
+                                x.pairs[r][q] += y.pairs[r][q];
+                            }
+                            x.deleted[r] += y.deleted[r];
+                            x.inserted[r] += y.inserted[r];
+                        }
+                        x.clipped += y.clipped;
+                    }
+                }
+            }
+        }
+        for s in 0..2 {
+            for (len, n) in &other.lengths[s] {
+                *self.lengths[s].entry(*len).or_insert(0) += n;
+            }
+        }
+        self.reads += other.reads;
+        Ok(())
+    }
+}
+
 /// The files a profile folder holds.
 pub const FILES: [&str; 4] = [
     "misincorporation.txt",

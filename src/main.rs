@@ -56,6 +56,8 @@ enum Cmd {
     Index(crest::commands::index::IndexArgs),
     /// Map reads (FASTQ/FASTA/SAM/BAM) to a reference: SAM/BAM out.
     Map(crest::commands::map::MapArgs),
+    /// Sum the damage profiles of a library's shards (from `crest map --damage-profile`) into one.
+    Damage(crest::commands::damage::DamageArgs),
     /// Simulate ancient-DNA reads (damage, short fragments, errors, contamination) with their origin in the name.
     Simulate(crest::commands::simulate::SimulateArgs),
     /// crest vs BWA-aln on the same (simulated or given) reads: accuracy by MAPQ, speed, memory.
@@ -199,6 +201,9 @@ fn run(cli: Cli) -> Result<()> {
             crest::commands::map::map(&open_backend(&cli.device)?, &a, &cl.join(" "))?;
         }
         Cmd::Simulate(a) => crest::commands::simulate::simulate(&a)?,
+        Cmd::Damage(a) => {
+            crest::commands::damage::damage(&a)?;
+        }
         Cmd::Bench(a) => {
             let adapter = open_backend(&cli.device)?.name();
             crest::commands::bench::bench(&a, &cli.device.to_string(), &adapter)?;

@@ -196,3 +196,114 @@ fn a_profile_folder_with_other_files_is_refused() {
         .collect();
     assert!(hidden.is_empty());
 }
+
+/// Random alignments with every kind of cell count: substitutions, an
+/// insertion, a deletion and soft clips, on both strands.
+fn varied_records(r: &Reference, n: usize) -> Vec<SamRecord> {
+    let mut rng = crest::rng::Rng::new(23);
+    let g = &r.contigs[0].seq;
+    (0..n)
+        .map(|i| {
+            let len = 30 + rng.below(40) as usize;
+            let pos = rng.below((g.len() - len - 10) as u64) as usize;
+            let mut seq: Vec<u8> = g[pos..pos + len].to_vec();
+            for b in seq.iter_mut() {
+                if rng.below(20) == 0 {
+                    *b = b"ACGT"[rng.below(4) as usize];
+                }
+            }
+            let cigar = match i % 3 {
+                0 => vec![(b'M', len as u32)],
+                1 => vec![(b'S', 2), (b'M', 10), (b'I', 1), (b'M', (len - 13) as u32)],
+                _ => vec![(b'M', 12), (b'D', 2), (b'M', (len - 14) as u32), (b'S', 2)],
+            };
+            SamRecord {
+                name: format!("r{i}"),
+                flag: if rng.below(2) == 0 { 0 } else { 16 },
+                contig: Some(0),
+                pos: Some(pos),
+                cigar,
+                seq,
+                ..Default::default()
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn profiles_read_back_exactly_and_shards_sum_to_the_whole() {
+    let r = Reference::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/mammoth_chrM.fa"))
+        .unwrap();
+    let recs = varied_records(&r, 3000);
+    let mut whole = DamageProfile::new(&r, 25);
+    recs.iter().for_each(|x| whole.add(x, &r));
+    let dir = tempfile::tempdir().unwrap();
+    let mut shard_dirs = Vec::new();
+    for (k, part) in recs.chunks(1001).enumerate() {
+        let mut d = DamageProfile::new(&r, 25);
+        part.iter().for_each(|x| d.add(x, &r));
+        let p = dir.path().join(format!("shard{k}"));
+        d.write(&p, "shard").unwrap();
+        // exact round trip
+        let (back, source) = DamageProfile::read(&p).unwrap();
+        assert_eq!(source, "shard");
+        assert_eq!(back.misincorporation_txt("x"), d.misincorporation_txt("x"));
+        assert_eq!(back.lengths_txt(), d.lengths_txt());
+        assert_eq!(back.reads(), d.reads());
+        shard_dirs.push(p);
+    }
+    // `crest damage` sums them into the whole library's profile
+    let out = dir.path().join("merged");
+    let args = crest::commands::damage::DamageArgs {
+        profiles: shard_dirs.clone(),
+        out: out.clone(),
+        name: Some("lib".into()),
+    };
+    let merged = crest::commands::damage::damage(&args).unwrap();
+    assert_eq!(merged.reads(), 3000);
+    assert_eq!(
+        std::fs::read_to_string(out.join("misincorporation.txt")).unwrap(),
+        whole.misincorporation_txt("lib")
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("lgdistribution.txt")).unwrap(),
+        whole.lengths_txt()
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("damage.tsv")).unwrap(),
+        whole.tsv()
+    );
+    // profiles of different --damage-positions do not mix
+    let mut short = DamageProfile::new(&r, 5);
+    recs[..10].iter().for_each(|x| short.add(x, &r));
+    let sp = dir.path().join("short");
+    short.write(&sp, "short").unwrap();
+    let args = crest::commands::damage::DamageArgs {
+        profiles: vec![shard_dirs[0].clone(), sp.clone()],
+        out: dir.path().join("mixed"),
+        name: None,
+    };
+    let e = crest::commands::damage::damage(&args).unwrap_err().to_string();
+    assert!(e.contains("positions") && e.contains("short"), "{e}");
+    assert!(!dir.path().join("mixed").exists());
+}
+
+#[test]
+fn a_damaged_table_names_the_file_and_line() {
+    let r = Reference::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/phix174.fa"))
+        .unwrap();
+    let mut d = DamageProfile::new(&r, 3);
+    varied_records(&r, 50).iter().for_each(|x| d.add(x, &r));
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("p");
+    d.write(&p, "t").unwrap();
+    let mis = p.join("misincorporation.txt");
+    let text = std::fs::read_to_string(&mis).unwrap();
+    // a count that is not a number on the first data row (line 5)
+    let broken = text.replacen("\t5p\t+\t1\t", "\t5p\t+\t1\tx", 1);
+    std::fs::write(&mis, broken).unwrap();
+    let e = DamageProfile::read(&p).unwrap_err().to_string();
+    assert!(e.contains("misincorporation.txt") && e.contains("line 5"), "{e}");
+    std::fs::write(&mis, "").unwrap();
+    assert!(DamageProfile::read(&p).is_err());
+}
