@@ -501,9 +501,9 @@ impl DamageProfile {
             for (k, &(r, q)) in SUBS.iter().enumerate() {
                 c.pairs[r][q] = n[5 + k];
             }
-            for r in 0..4 {
+            for (r, &base_count) in n[..4].iter().enumerate() {
                 let off: u64 = (0..4).filter(|&q| q != r).map(|q| c.pairs[r][q]).sum();
-                c.pairs[r][r] = n[r]
+                c.pairs[r][r] = base_count
                     .checked_sub(off)
                     .ok_or_else(|| bad(ln, "substitutions exceed the base count".into()))?;
             }

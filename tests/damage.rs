@@ -283,15 +283,17 @@ fn profiles_read_back_exactly_and_shards_sum_to_the_whole() {
         out: dir.path().join("mixed"),
         name: None,
     };
-    let e = crest::commands::damage::damage(&args).unwrap_err().to_string();
+    let e = crest::commands::damage::damage(&args)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("positions") && e.contains("short"), "{e}");
     assert!(!dir.path().join("mixed").exists());
 }
 
 #[test]
 fn a_damaged_table_names_the_file_and_line() {
-    let r = Reference::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/phix174.fa"))
-        .unwrap();
+    let r =
+        Reference::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/phix174.fa")).unwrap();
     let mut d = DamageProfile::new(&r, 3);
     varied_records(&r, 50).iter().for_each(|x| d.add(x, &r));
     let dir = tempfile::tempdir().unwrap();
@@ -303,7 +305,10 @@ fn a_damaged_table_names_the_file_and_line() {
     let broken = text.replacen("\t5p\t+\t1\t", "\t5p\t+\t1\tx", 1);
     std::fs::write(&mis, broken).unwrap();
     let e = DamageProfile::read(&p).unwrap_err().to_string();
-    assert!(e.contains("misincorporation.txt") && e.contains("line 5"), "{e}");
+    assert!(
+        e.contains("misincorporation.txt") && e.contains("line 5"),
+        "{e}"
+    );
     std::fs::write(&mis, "").unwrap();
     assert!(DamageProfile::read(&p).is_err());
 }
