@@ -149,6 +149,10 @@ fn numeric_options_are_range_checked() {
         ([&base_map[..], &["--beam", "0"]].concat(), "--beam"),
         ([&base_map[..], &["--batch", "0"]].concat(), "--batch"),
         (
+            [&base_map[..], &["--sort-memory", "10"]].concat(),
+            "--sort-memory",
+        ),
+        (
             [&base_sim[..], &["--deamination", "2"]].concat(),
             "--deamination",
         ),
@@ -246,6 +250,24 @@ fn map_never_writes_over_inputs_and_names_its_formats() {
         assert!(md.file_type().is_symlink(), "the symlink was replaced");
         let sam = std::fs::read_to_string(dir.path().join("target.sam")).unwrap();
         assert!(sam.starts_with("@HD"), "{sam}");
+    }
+    // --sort: sorted BAM and its index, nothing else; bad sort options
+    // refused before any output
+    let (code, err) = map(&["-o", "s.bam", "--sort", "--sort-memory", "1M"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(dir.path().join("s.bam.bai").exists());
+    for (args, want) in [
+        (
+            &["-o", "t.bam", "--sort", "--tmp-dir", "nowhere"][..],
+            "nowhere",
+        ),
+        (&["-o", "t.bam", "--no-index"][..], "add --sort"),
+        (&["-o", "t.bam", "--tmp-dir", "."][..], "add --sort"),
+    ] {
+        let (code, err) = map(args);
+        assert_eq!(code, Some(1), "{args:?}:\n{err}");
+        assert!(err.contains(want), "{args:?}:\n{err}");
+        assert!(!dir.path().join("t.bam").exists());
     }
     // a device is written through, never replaced
     let (code, err) = map(&["-o", "/dev/null"]);
