@@ -11,6 +11,7 @@ pub mod backend;
 pub mod bench;
 pub mod commands;
 pub mod damage;
+pub mod dedup;
 pub mod error;
 pub mod gpu;
 pub mod index;

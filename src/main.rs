@@ -58,6 +58,8 @@ enum Cmd {
     Map(crest::commands::map::MapArgs),
     /// Sum the damage profiles of a library's shards (from `crest map --damage-profile`) into one.
     Damage(crest::commands::damage::DamageArgs),
+    /// Mark duplicates of merged aDNA reads by both ends, contig and strand (sorted BAM in, BAM out).
+    Dedup(crest::commands::dedup::DedupArgs),
     /// Simulate ancient-DNA reads (damage, short fragments, errors, contamination) with their origin in the name.
     Simulate(crest::commands::simulate::SimulateArgs),
     /// crest vs BWA-aln on the same (simulated or given) reads: accuracy by MAPQ, speed, memory.
@@ -203,6 +205,10 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Simulate(a) => crest::commands::simulate::simulate(&a)?,
         Cmd::Damage(a) => {
             crest::commands::damage::damage(&a)?;
+        }
+        Cmd::Dedup(a) => {
+            let cl: Vec<String> = std::env::args().collect();
+            crest::commands::dedup::dedup(&a, &cl.join(" "))?;
         }
         Cmd::Bench(a) => {
             let adapter = open_backend(&cli.device)?.name();

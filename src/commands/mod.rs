@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod damage;
+pub mod dedup;
 pub mod demo;
 pub mod embed;
 pub mod index;
