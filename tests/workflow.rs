@@ -2,7 +2,7 @@
 //! mammoth libraries of ../shared/data (the merged reads and the raw R1
 //! reads of JK2782), each split into 3 shards: every read is in its
 //! library's BAM exactly once, the BAM is sorted and indexed, @RG is the
-//! library's, @PG chains crest → samtools merge → samtools markdup, the
+//! library's, @PG chains crest → samtools merge → crest dedup, the
 //! summed damage profile counts every mapped read, and the summary table
 //! agrees with samtools. Needs snakemake and samtools (.ci/run installs them).
 
@@ -120,7 +120,7 @@ fn snakemake_workflow_maps_sharded_mammoth_libraries() {
             .join(format!("{lib}.bam.bai"))
             .exists());
         samtools(&["idxstats", b]);
-        // read group and the @PG chain crest → merge → markdup
+        // read group and the @PG chain crest → merge → crest dedup
         assert!(
             header.contains(&format!("@RG\tID:{lib}\tSM:JK2782")),
             "{header}"
@@ -142,11 +142,11 @@ fn snakemake_workflow_maps_sharded_mammoth_libraries() {
             .find(|l| field(l, "CL:").is_some_and(|c| c.contains("samtools merge")))
             .expect("samtools merge @PG");
         assert_eq!(field(merge, "PP:"), Some(crest_id), "{header}");
-        let markdup = pgs
+        let dedup = pgs
             .iter()
-            .find(|l| field(l, "CL:").is_some_and(|c| c.contains("samtools markdup")))
-            .expect("samtools markdup @PG");
-        assert_eq!(field(markdup, "PP:"), field(merge, "ID:"), "{header}");
+            .find(|l| field(l, "ID:").as_deref() == Some("crest-dedup"))
+            .expect("crest dedup @PG");
+        assert_eq!(field(dedup, "PP:"), field(merge, "ID:"), "{header}");
 
         // summary row and summed damage profile agree with samtools
         let mapped: usize = samtools(&["view", "-c", "-F", "0x904", b])
