@@ -54,7 +54,7 @@ fn record(rng: &mut Rng, i: u64) -> SamRecord {
     }
 }
 
-/// Sort `n` records with `memory` bytes into dir/out.bam; (seconds, runs).
+/// Sort `n` records with `memory` bytes into dir/out.bam; seconds taken.
 fn sort_once(dir: &Path, n: u64, memory: usize) -> f64 {
     let r = reference();
     let p = dir.join("out.bam");

@@ -38,6 +38,15 @@ pub struct DedupStats {
 /// `command_line` goes into the chained @PG line.
 pub fn dedup(input: &Path, out: Output, remove: bool, command_line: &str) -> Result<DedupStats> {
     let io_in = |e| CrestError::io(input, e);
+    let format = crate::io::detect_format(input)?;
+    if format != crate::io::Format::Bam {
+        return Err(CrestError::UnknownFormat {
+            path: input.to_path_buf(),
+            message: format!(
+                "is {format:?}, not BAM; crest dedup reads a coordinate-sorted BAM (samtools view -b, samtools sort)"
+            ),
+        });
+    }
     let mut reader = bam::io::reader::Builder
         .build_from_path(input)
         .map_err(io_in)?;
@@ -71,15 +80,20 @@ pub fn dedup(input: &Path, out: Output, remove: bool, command_line: &str) -> Res
         .programs_mut()
         .add("crest-dedup", pg)
         .map_err(|e| CrestError::Invalid(format!("@PG: {e}")))?;
-    let out_name = out.target().display();
+    let name = out.target().display();
     let mut writer = bam::io::Writer::new(out);
     writer
         .write_header(&header)
-        .map_err(|e| CrestError::io(&out_name, e))?;
-
-    let mut stats = DedupStats::default();
-    let mut group: Vec<RecordBuf> = Vec::new();
-    let mut group_key: Option<(usize, usize)> = None;
+        .map_err(|e| CrestError::io(&name, e))?;
+    let mut sink = GroupWriter {
+        writer,
+        header,
+        remove,
+        name,
+        stats: DedupStats::default(),
+        group: Vec::new(),
+        key: None,
+    };
     let mut last: Option<(usize, usize)> = None;
     let mut record = bam::Record::default();
     loop {
@@ -87,13 +101,13 @@ pub fn dedup(input: &Path, out: Output, remove: bool, command_line: &str) -> Res
         if n == 0 {
             break;
         }
-        stats.records += 1;
+        sink.stats.records += 1;
         let bad = |m: String| CrestError::Format {
             path: input.to_path_buf(),
-            record: stats.records,
+            record: sink.stats.records,
             message: m,
         };
-        let buf = RecordBuf::try_from_alignment_record(&header, &record)
+        let buf = RecordBuf::try_from_alignment_record(&sink.header, &record)
             .map_err(|e| bad(format!("cannot decode: {e}")))?;
         let place = match (buf.reference_sequence_id(), buf.alignment_start()) {
             (Some(id), Some(p)) => Some((id, p.get())),
@@ -104,55 +118,66 @@ pub fn dedup(input: &Path, out: Output, remove: bool, command_line: &str) -> Res
                 return Err(bad("records out of coordinate order".into()));
             }
         }
-        if place.is_some() {
-            last = place;
-        }
-        if place != group_key && !group.is_empty() {
-            write_group(
-                &mut group,
-                &mut writer,
-                &header,
-                remove,
-                &mut stats,
-                &out_name,
-            )?;
-        }
-        group_key = place;
-        group.push(buf);
+        last = place.or(last);
+        sink.add(place, buf)?;
     }
-    write_group(
-        &mut group,
-        &mut writer,
-        &header,
-        remove,
-        &mut stats,
-        &out_name,
-    )?;
-    writer
-        .try_finish()
-        .map_err(|e| CrestError::io(&out_name, e))?;
+    sink.flush()?;
+    let GroupWriter {
+        mut writer,
+        name,
+        stats,
+        ..
+    } = sink;
+    writer.try_finish().map_err(|e| CrestError::io(&name, e))?;
     writer.into_inner().into_inner().commit()?;
     Ok(stats)
 }
 
-fn write_group(
-    group: &mut Vec<RecordBuf>,
-    writer: &mut bam::io::Writer<noodles::bgzf::io::Writer<Output>>,
-    header: &sam::Header,
+/// Writes records, holding those that share a start position until the
+/// position changes so their duplicates can be marked. Unplaced records go
+/// straight through (they are never compared), so memory is bounded by the
+/// deepest start, not by the number of unmapped reads.
+struct GroupWriter {
+    writer: bam::io::Writer<noodles::bgzf::io::Writer<Output>>,
+    header: sam::Header,
     remove: bool,
-    stats: &mut DedupStats,
-    out_name: &str,
-) -> Result<()> {
-    mark(group, stats);
-    for r in group.drain(..) {
-        if remove && r.flags().is_duplicate() {
-            continue;
+    name: String,
+    stats: DedupStats,
+    group: Vec<RecordBuf>,
+    key: Option<(usize, usize)>,
+}
+
+impl GroupWriter {
+    fn add(&mut self, place: Option<(usize, usize)>, r: RecordBuf) -> Result<()> {
+        if place != self.key {
+            self.flush()?;
+            self.key = place;
         }
-        writer
-            .write_alignment_record(header, &r)
-            .map_err(|e| CrestError::io(out_name, e))?;
+        if place.is_none() {
+            return self.write(&r);
+        }
+        self.group.push(r);
+        Ok(())
     }
-    Ok(())
+
+    fn flush(&mut self) -> Result<()> {
+        let mut group = std::mem::take(&mut self.group);
+        mark(&mut group, &mut self.stats);
+        for r in &group {
+            if !(self.remove && r.flags().is_duplicate()) {
+                self.write(r)?;
+            }
+        }
+        group.clear();
+        self.group = group;
+        Ok(())
+    }
+
+    fn write(&mut self, r: &RecordBuf) -> Result<()> {
+        self.writer
+            .write_alignment_record(&self.header, r)
+            .map_err(|e| CrestError::io(&self.name, e))
+    }
 }
 
 /// Is this record compared (primary and mapped)?

@@ -122,6 +122,13 @@ fn copies_share_both_ends_and_strand_and_the_best_stays() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("not coordinate-sorted"), "{e}");
+    let fq = dir.path().join("reads.fq");
+    std::fs::write(&fq, "@r\nACGT\n+\nIIII\n").unwrap();
+    let o = Output::open(Target::resolve(Some(&dir.path().join("x.bam")), &[]).unwrap()).unwrap();
+    let e = crest::dedup::dedup(&fq, o, false, "t")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not BAM"), "{e}");
     assert!(!dir.path().join("x.bam").exists());
 }
 

@@ -189,7 +189,7 @@ fn sort_plan(
         memory: a.sort_memory,
         tmp_dir,
     };
-    crate::io::Sorter::new(opts.clone())?;
+    opts.check()?;
     Ok(Some((opts, index)))
 }
 

@@ -59,6 +59,21 @@ pub struct SortOptions {
     pub tmp_dir: PathBuf,
 }
 
+impl SortOptions {
+    /// Refuse a run folder that does not exist or is not a folder (before any
+    /// work starts).
+    pub fn check(&self) -> Result<()> {
+        let md = std::fs::metadata(&self.tmp_dir).map_err(|e| CrestError::io(&self.tmp_dir, e))?;
+        if !md.is_dir() {
+            return Err(CrestError::Invalid(format!(
+                "{}: the folder for sort run files is not a folder",
+                self.tmp_dir.display()
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// A coordinate sort in progress: [`Sorter::push`] records, then
 /// [`Sorter::drain`] them in order. The scratch folder is removed when the
 /// sorter is dropped and on a fatal signal.
@@ -70,7 +85,6 @@ pub struct Sorter {
     scratch: Option<PathBuf>,
     run_files: u64,
     next: u64,
-    spilled: u64,
 }
 
 impl Sorter {
@@ -78,13 +92,7 @@ impl Sorter {
     /// the scratch folder's parent is checked now, so a bad `tmp_dir` fails
     /// before any work.
     pub fn new(opts: SortOptions) -> Result<Sorter> {
-        let md = std::fs::metadata(&opts.tmp_dir).map_err(|e| CrestError::io(&opts.tmp_dir, e))?;
-        if !md.is_dir() {
-            return Err(CrestError::Invalid(format!(
-                "{}: the folder for sort run files is not a folder",
-                opts.tmp_dir.display()
-            )));
-        }
+        opts.check()?;
         Ok(Sorter {
             opts,
             held: Vec::new(),
@@ -93,18 +101,12 @@ impl Sorter {
             scratch: None,
             run_files: 0,
             next: 0,
-            spilled: 0,
         })
     }
 
     /// Run files written so far.
     pub fn runs(&self) -> usize {
         self.runs.len()
-    }
-
-    /// Records spilled to run files so far.
-    pub fn spilled(&self) -> u64 {
-        self.spilled
     }
 
     /// Add a record; spills a sorted run when the memory budget is exceeded.
@@ -150,7 +152,6 @@ impl Sorter {
             w.write(&k, &r)?;
         }
         w.finish()?;
-        self.spilled = self.next;
         self.held_bytes = 0;
         self.runs.push(path);
         Ok(())
