@@ -9,6 +9,7 @@
 
 pub mod backend;
 pub mod bench;
+pub mod classify;
 pub mod commands;
 pub mod damage;
 pub mod dedup;

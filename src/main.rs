@@ -66,6 +66,9 @@ enum Cmd {
     Bench(crest::commands::bench::BenchArgs),
     /// Cost per read against genome size: crest (tree and flat search) and BWA-aln on reads simulated from each reference; table and log-log plot.
     Scaling(crest::commands::scaling::ScalingArgs),
+    /// Classify sequences by embedding search with a confidence per label level (train a database, search it).
+    #[command(subcommand)]
+    Classify(crest::commands::classify::ClassifyCmd),
     /// Embed sequences (or their k-mers) with a trained model, to TSV or safetensors.
     Embed(crest::commands::embed::EmbedArgs),
     /// Check every kernel against its CPU twin on the chosen device and time it.
@@ -218,6 +221,7 @@ fn run(cli: Cli) -> Result<()> {
             let adapter = open_backend(&cli.device)?.name();
             crest::commands::scaling::scaling(&a, &cli.device.to_string(), &adapter)?;
         }
+        Cmd::Classify(c) => crest::commands::classify::classify(&open_backend(&cli.device)?, &c)?,
         Cmd::Embed(a) => crest::commands::embed::embed(&open_backend(&cli.device)?, &a)?,
         Cmd::Selftest { scale, reps, json } => {
             let backend = open_backend(&cli.device)?;

@@ -11,9 +11,11 @@ use crate::ops::conv1d::{self, ConvDims};
 use crate::ops::elementwise::{self, ChannelShape};
 use crate::ops::encode::{self, GpuSeq, Window};
 use crate::ops::gemm::{self, GemmDims};
+use crate::ops::kmer::{self, KmerDims};
 use crate::ops::loss;
 use crate::ops::optim::{self, AdamConfig, AdamStep};
 use crate::ops::reduce::{self, RowOp};
+use crate::ops::triplet::{self, TripletDims};
 use crate::seq::PackedSeq;
 
 /// A float tensor living on a backend.
@@ -353,6 +355,45 @@ impl Backend {
                     .collect::<Result<_>>()?;
                 let clip = optim::clip_factor(cfg, &slots);
                 optim::adamw_cpu(cfg, st, clip, decay, c(grad)?, cm(param)?, cm(m1)?, cm(m2)?)
+            }
+        }
+    }
+
+    /// k-mer frequency profiles of `seqs` (ASCII) into `out` (`[seqs, 4^k]`).
+    pub fn kmer_profile(&self, k: usize, seqs: &[&[u8]], out: &mut Tensor) -> Result<()> {
+        let d = KmerDims {
+            k,
+            seqs: seqs.len(),
+        };
+        let (codes, offsets) = kmer::pack(seqs);
+        match self {
+            Backend::Gpu(gpu) => {
+                // an empty binding is not allowed: keep one word
+                let codes = if codes.is_empty() {
+                    vec![kmer::INVALID]
+                } else {
+                    codes
+                };
+                let gc = gpu.upload("kmer codes", &codes)?;
+                let go = gpu.upload("kmer offsets", &offsets)?;
+                kmer::kmer_profile_gpu(gpu, &d, &gc, &go, g(out)?)
+            }
+            Backend::CpuReference => kmer::kmer_profile_cpu(&d, &codes, &offsets, cm(out)?),
+        }
+    }
+
+    /// Triplet margin loss: per-triplet losses and d(mean loss)/d(embeddings).
+    pub fn triplet(
+        &self,
+        d: &TripletDims,
+        e: &Tensor,
+        grad: &mut Tensor,
+        loss: &mut Tensor,
+    ) -> Result<()> {
+        match self {
+            Backend::Gpu(gpu) => triplet::triplet_gpu(gpu, d, g(e)?, g(grad)?, g(loss)?),
+            Backend::CpuReference => {
+                triplet::triplet_cpu(d, c(e)?, cm(grad)?, cm(loss)?).map(|_| ())
             }
         }
     }

@@ -2,6 +2,7 @@
 //! parsed clap arguments and the chosen backend; `main.rs` only dispatches.
 
 pub mod bench;
+pub mod classify;
 pub mod damage;
 pub mod dedup;
 pub mod demo;

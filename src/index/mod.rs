@@ -1,12 +1,14 @@
 //! Nearest-neighbour search over reference k-mer embeddings: the grid
 //! ([`grid`]), exact flat search ([`flat`], baseline and oracle), a balanced
 //! k-means tree with batched beam search on the device ([`tree`]), exact
-//! repeat copies of grid k-mers ([`repeats`]) and index files ([`file`]).
-//! Used by `crest index`, `crest map` and `crest eval-embed`.
+//! repeat copies of grid k-mers ([`repeats`]), index files ([`file`]) and
+//! exact Euclidean search over any embeddings ([`l2`]). Used by `crest
+//! index`, `crest map`, `crest eval-embed` and `crest classify`.
 
 pub mod file;
 pub mod flat;
 pub mod grid;
+pub mod l2;
 pub mod repeats;
 pub mod tree;
 
@@ -20,6 +22,7 @@ use crate::ops::index::Metric;
 
 pub use flat::FlatIndex;
 pub use grid::{reference_grid, Grid};
+pub use l2::{L2Index, Neighbour};
 pub use repeats::Mates;
 pub use tree::{BeamConfig, BuildConfig, DeviceTree, Tree, TreeShape, DEFAULT_BEAM};
 

@@ -8,11 +8,10 @@
 
 use crate::backend::{Backend, Tensor};
 use crate::error::{CrestError, Result};
-use crate::ops::elementwise::ChannelShape;
-use crate::ops::gemm::GemmDims;
 use crate::rng::Rng;
 
 use super::encoder::{build_params, he_uniform, Layout, NamedTensor, Param};
+use super::linear::Linear;
 
 /// Bit-head architecture.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -31,24 +30,26 @@ impl HeadConfig {
         (64 - total.saturating_sub(1).leading_zeros() as usize).max(1)
     }
 
+    /// The two layers: embedding → hidden, hidden → bits.
+    pub fn layers(&self) -> (Linear, Linear) {
+        (
+            Linear {
+                input: self.input,
+                output: self.hidden,
+            },
+            Linear {
+                input: self.hidden,
+                output: self.bits,
+            },
+        )
+    }
+
     /// Parameter tensors: (name, shape, fan_in, weight-decayed).
     pub fn layout(&self) -> Layout {
-        vec![
-            (
-                "head.w1".into(),
-                vec![self.hidden, self.input],
-                self.input,
-                true,
-            ),
-            ("head.b1".into(), vec![self.hidden], 0, false),
-            (
-                "head.w2".into(),
-                vec![self.bits, self.hidden],
-                self.hidden,
-                true,
-            ),
-            ("head.b2".into(), vec![self.bits], 0, false),
-        ]
+        let (l1, l2) = self.layers();
+        let mut v = l1.layout_named("head.w1", "head.b1");
+        v.extend(l2.layout_named("head.w2", "head.b2"));
+        v
     }
 }
 
@@ -97,45 +98,11 @@ impl BitHead {
 
     /// Logits of a batch of embeddings `e` (`[batch, input]`).
     pub fn forward(&self, be: &Backend, e: &Tensor, batch: usize) -> Result<HeadActivations> {
-        let c = &self.cfg;
-        let mut a0 = be.zeros(batch * c.hidden)?;
-        be.gemm(
-            &GemmDims::new(batch, c.hidden, c.input, false, true),
-            e,
-            &self.params[0].value,
-            &mut a0,
-        )?;
-        let mut a = be.zeros(batch * c.hidden)?;
-        be.bias_add(
-            &ChannelShape {
-                outer: batch,
-                channels: c.hidden,
-                inner: 1,
-            },
-            &a0,
-            &self.params[1].value,
-            &mut a,
-        )?;
-        let mut r = be.zeros(batch * c.hidden)?;
+        let (l1, l2) = self.cfg.layers();
+        let a = l1.forward(be, e, batch, &self.params[0], &self.params[1])?;
+        let mut r = be.zeros(batch * self.cfg.hidden)?;
         be.relu(&a, &mut r)?;
-        let mut l0 = be.zeros(batch * c.bits)?;
-        be.gemm(
-            &GemmDims::new(batch, c.bits, c.hidden, false, true),
-            &r,
-            &self.params[2].value,
-            &mut l0,
-        )?;
-        let mut logits = be.zeros(batch * c.bits)?;
-        be.bias_add(
-            &ChannelShape {
-                outer: batch,
-                channels: c.bits,
-                inner: 1,
-            },
-            &l0,
-            &self.params[3].value,
-            &mut logits,
-        )?;
+        let logits = l2.forward(be, &r, batch, &self.params[2], &self.params[3])?;
         Ok(HeadActivations {
             batch,
             a,
@@ -152,47 +119,21 @@ impl BitHead {
         act: &HeadActivations,
         dlogits: &Tensor,
     ) -> Result<()> {
-        let c = self.cfg.clone();
+        let (l1, l2) = self.cfg.layers();
         let b = act.batch;
-        be.gemm(
-            &GemmDims::new(c.bits, c.hidden, b, true, false),
-            dlogits,
-            &act.r,
-            &mut self.params[2].grad,
-        )?;
-        be.channel_sum(
-            &ChannelShape {
-                outer: b,
-                channels: c.bits,
-                inner: 1,
-            },
-            dlogits,
-            &mut self.params[3].grad,
-        )?;
-        let mut dr = be.zeros(b * c.hidden)?;
-        be.gemm(
-            &GemmDims::new(b, c.hidden, c.bits, false, false),
-            dlogits,
-            &self.params[2].value,
-            &mut dr,
-        )?;
-        let mut da = be.zeros(b * c.hidden)?;
+        let (first, second) = self.params.split_at_mut(2);
+        let [w1, b1] = first else {
+            return Err(CrestError::Invalid("bit head needs 4 tensors".into()));
+        };
+        let [w2, b2] = second else {
+            return Err(CrestError::Invalid("bit head needs 4 tensors".into()));
+        };
+        let dr = l2
+            .backward(be, &act.r, dlogits, b, w2, b2, true)?
+            .ok_or_else(|| CrestError::Invalid("linear backward gave no dx".into()))?;
+        let mut da = be.zeros(b * self.cfg.hidden)?;
         be.relu_bwd(&act.a, &dr, &mut da)?;
-        be.gemm(
-            &GemmDims::new(c.hidden, c.input, b, true, false),
-            &da,
-            e,
-            &mut self.params[0].grad,
-        )?;
-        be.channel_sum(
-            &ChannelShape {
-                outer: b,
-                channels: c.hidden,
-                inner: 1,
-            },
-            &da,
-            &mut self.params[1].grad,
-        )?;
+        l1.backward(be, e, &da, b, w1, b1, false)?;
         Ok(())
     }
 

@@ -3,7 +3,9 @@
 pub mod checkpoint;
 pub mod encoder;
 pub mod head;
+pub mod linear;
 
 pub use checkpoint::{Checkpoint, ContigInfo, ModelMeta};
 pub use encoder::{Encoder, EncoderConfig, Geometry};
 pub use head::{BitHead, HeadConfig};
+pub use linear::Linear;

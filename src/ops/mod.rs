@@ -10,11 +10,13 @@ pub mod encode;
 pub mod gemm;
 pub mod index;
 pub mod infer;
+pub mod kmer;
 pub mod loss;
 pub mod optim;
 pub mod poincare;
 pub mod radam;
 pub mod reduce;
+pub mod triplet;
 
 use crate::error::{CrestError, Result};
 use crate::gpu::Gpu;
@@ -99,6 +101,8 @@ pub fn all_shaders() -> Vec<(&'static str, &'static str)> {
         ("poincare", poincare::source()),
         ("radam", radam::source()),
         ("index", index::SOURCE),
+        ("kmer", kmer::SOURCE),
+        ("triplet", triplet::SOURCE),
         ("infer8", infer::source(8)),
         ("infer16", infer::source(16)),
     ];

@@ -8,6 +8,7 @@ use crate::model::{BitHead, Encoder, HeadConfig};
 use crate::ops::optim::{lr_at, AdamConfig, AdamStep, SUMSQ_STRIDE};
 
 use super::augment::AugmentConfig;
+use super::optimizer::adamw_step;
 use super::sampler::{step_rng, ReferenceSampler};
 
 /// Start of each contig in the concatenated coordinate space.
@@ -111,27 +112,11 @@ impl<'a> HeadTrainer<'a> {
         let mut loss = be.zeros(n)?;
         be.bce(&h.logits, &targets, n, bits, &mut dl, &mut loss)?;
         self.head.backward(be, &act.e, &h, &dl)?;
-        let nt = self.head.params.len();
-        for (t, p) in self.head.params.iter().enumerate() {
-            be.sumsq_into(&p.grad, &mut self.sumsq, t)?;
-        }
         let st = AdamStep {
             lr: lr_at(&self.adam, step, self.steps),
             t: step,
         };
-        for p in &mut self.head.params {
-            be.adamw(
-                &self.adam,
-                &st,
-                &self.sumsq,
-                nt,
-                p.decay,
-                &p.grad,
-                &mut p.value,
-                &mut p.m,
-                &mut p.v,
-            )?;
-        }
+        adamw_step(be, &self.adam, &st, &mut self.sumsq, &mut self.head.params)?;
         self.losses.push(loss);
         self.step = step;
         be.end_step()

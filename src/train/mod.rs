@@ -5,6 +5,7 @@
 pub mod augment;
 pub mod eval;
 pub mod head;
+pub mod optimizer;
 pub mod sampler;
 mod trainer;
 

@@ -1,0 +1,452 @@
+//! `crest classify train|search`: hierarchical classification by embedding
+//! search with a confidence score (see [`crate::classify`]).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::backend::Backend;
+use crate::classify::confidence::{calibration, Calibration};
+use crate::classify::plot::plot_precision;
+use crate::classify::search::decide;
+use crate::classify::train::EpochReport;
+use crate::classify::{
+    build_database, Database, EncoderKind, KmerConfig, KmerEncoder, LabelSource, Labelled, SeqSet,
+    TripletOptions,
+};
+use crate::error::{CrestError, Result};
+use crate::index::L2Index;
+use crate::io::{Output, Target};
+use crate::ops::kmer::valid_kmers;
+use crate::ops::optim::AdamConfig;
+
+/// Training objective.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Objective {
+    /// Hierarchical triplets with a margin ranking loss (Scorpio).
+    Triplet,
+}
+
+/// Encoder of a classification database.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EncoderChoice {
+    /// 6-mer frequency profile → MLP 4096-768-256 → unit vector (trained).
+    Kmer6,
+    /// The raw 6-mer profile, untrained (exact 1-NN baseline).
+    Profile,
+}
+
+/// Where labels come from (shared by train and search).
+#[derive(clap::Args, Debug, Clone)]
+pub struct LabelArgs {
+    /// Label file: a CSV with a header (with --id-column) or a TSV `id<TAB>l1;l2;...`.
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// CSV column holding the FASTA header (or its first word).
+    #[arg(long)]
+    pub id_column: Option<String>,
+    /// Regular expression on FASTA headers whose named groups are the levels.
+    #[arg(long)]
+    pub label_regex: Option<String>,
+}
+
+/// `crest classify` subcommands.
+#[derive(clap::Subcommand, Debug)]
+pub enum ClassifyCmd {
+    /// Train an encoder on labelled sequences and write a searchable database.
+    Train(TrainArgs),
+    /// Classify query sequences against a database, with a confidence per level.
+    Search(SearchArgs),
+}
+
+/// Options of `crest classify train`.
+#[derive(clap::Args, Debug)]
+pub struct TrainArgs {
+    /// Objective.
+    #[arg(long, value_enum, default_value = "triplet")]
+    pub objective: Objective,
+    /// Encoder.
+    #[arg(long, value_enum, default_value = "kmer6")]
+    pub encoder: EncoderChoice,
+    /// Training sequences (FASTA, .gz allowed): they form the database.
+    #[arg(long)]
+    pub train: PathBuf,
+    /// Validation sequences: checkpoint selection and the confidence fit.
+    #[arg(long)]
+    pub val: PathBuf,
+    #[command(flatten)]
+    pub labels: LabelArgs,
+    /// Label levels, coarsest first (comma-separated column or group names).
+    #[arg(long, value_delimiter = ',')]
+    pub levels: Vec<String>,
+    /// Epochs (one epoch draws as many triplets as there are training sequences).
+    #[arg(long, default_value_t = 30, value_parser = super::parse::count)]
+    pub epochs: usize,
+    /// Stop after this many minutes (the best checkpoint so far is kept).
+    #[arg(long)]
+    pub minutes: Option<f64>,
+    /// Triplets per step.
+    #[arg(long, default_value_t = 64, value_parser = super::parse::count)]
+    pub batch: usize,
+    /// Triplet margin on L2 distances between unit embeddings.
+    #[arg(long, default_value_t = 0.5)]
+    pub margin: f32,
+    /// Peak learning rate (AdamW, warm-up then cosine).
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f32,
+    /// Stop after this many epochs without a better validation accuracy.
+    #[arg(long, default_value_t = 6, value_parser = super::parse::count)]
+    pub patience: usize,
+    /// Hits per query (stored as the database's default).
+    #[arg(long, default_value_t = 10, value_parser = super::parse::count)]
+    pub hits: usize,
+    /// Seed of weights and triplets.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Write one JSON line per epoch here.
+    #[arg(long)]
+    pub metrics: Option<PathBuf>,
+    /// Output database.
+    #[arg(short, long)]
+    pub out: PathBuf,
+}
+
+/// Options of `crest classify search`.
+#[derive(clap::Args, Debug)]
+pub struct SearchArgs {
+    /// Database from `crest classify train`.
+    #[arg(long)]
+    pub db: PathBuf,
+    /// Query sequences (FASTA, .gz allowed).
+    #[arg(long)]
+    pub query: PathBuf,
+    /// Truth for the queries (optional): accuracy and calibration are printed.
+    #[command(flatten)]
+    pub labels: LabelArgs,
+    /// Hits per query (default: the database's).
+    #[arg(long)]
+    pub hits: Option<usize>,
+    /// Confidence at which an answer counts as confident.
+    #[arg(long, default_value_t = 0.9)]
+    pub threshold: f32,
+    /// Precision vs fraction classified, per level (SVG; needs truth).
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// Output TSV (one line per query and level; `-` for stdout).
+    #[arg(short, long)]
+    pub out: PathBuf,
+}
+
+/// Run `crest classify`.
+pub fn classify(be: &Backend, cmd: &ClassifyCmd) -> Result<()> {
+    match cmd {
+        ClassifyCmd::Train(a) => train(be, a).map(|_| ()),
+        ClassifyCmd::Search(a) => search(be, a).map(|_| ()),
+    }
+}
+
+fn label_source(a: &LabelArgs, levels: &[String]) -> Result<LabelSource> {
+    LabelSource::from_options(
+        a.labels.as_deref(),
+        a.id_column.as_deref(),
+        a.label_regex.as_deref(),
+        levels,
+    )
+}
+
+/// Run `crest classify train`; returns the database written.
+pub fn train(be: &Backend, a: &TrainArgs) -> Result<Database> {
+    let Objective::Triplet = a.objective;
+    let mut inputs: Vec<&Path> = vec![&a.train, &a.val];
+    if let Some(l) = &a.labels.labels {
+        inputs.push(l);
+    }
+    let mut out = Database::open_output(&a.out, &inputs)?;
+    let mut metrics = match &a.metrics {
+        Some(p) => Some(Output::open(Target::resolve(Some(p), &inputs)?)?),
+        None => None,
+    };
+    let table = label_source(&a.labels, &a.levels)?.load()?;
+    let levels = table.levels().to_vec();
+    let train = SeqSet::load(&a.train, Some(&table), Labelled::Required)?;
+    let val = SeqSet::load(&a.val, Some(&table), Labelled::Required)?;
+    let cfg = match a.encoder {
+        EncoderChoice::Kmer6 => KmerConfig::scorpio(),
+        EncoderChoice::Profile => KmerConfig::profile(),
+    };
+    for set in [&train, &val] {
+        if let Some(i) = (0..set.len()).find(|&i| valid_kmers(&set.seqs[i], cfg.k) == 0) {
+            return Err(CrestError::Format {
+                path: set.path.clone(),
+                record: i as u64 + 1,
+                message: format!(
+                    "'{}' has no valid {}-mer (only N or ambiguity codes, or shorter than {})",
+                    set.name(i),
+                    cfg.k,
+                    cfg.k
+                ),
+            });
+        }
+    }
+    if !(a.margin.is_finite() && a.margin > 0.0 && a.lr.is_finite() && a.lr > 0.0) {
+        return Err(CrestError::Invalid(
+            "--margin and --lr must be positive".into(),
+        ));
+    }
+    let opts = TripletOptions {
+        batch: a.batch,
+        epochs: a.epochs,
+        minutes: a.minutes,
+        margin: a.margin,
+        adam: AdamConfig {
+            lr: a.lr,
+            ..TripletOptions::default().adam
+        },
+        seed: a.seed,
+        hits: a.hits,
+        patience: a.patience,
+    };
+    let enc = KmerEncoder::init(be, &cfg, a.seed)?;
+    eprintln!(
+        "crest classify train: {} training and {} validation sequences, levels {}; encoder {} \
+         ({} parameters); device {}",
+        train.len(),
+        val.len(),
+        levels.join(" > "),
+        cfg.kind.name(),
+        enc.num_params(),
+        be.name()
+    );
+    drop(enc);
+    let pb = super::bar(0, "training");
+    let mut write_err = None;
+    let on_epoch = |r: &EpochReport| {
+        pb.suspend(|| {
+            eprintln!(
+                "epoch {:>3}  step {:>6}  loss {:.4}  val accuracy {}  ({:.0} triplets/s)",
+                r.epoch,
+                r.steps,
+                r.loss,
+                fmt_levels(&levels, &r.val_accuracy),
+                r.triplets_per_s
+            )
+        });
+        if let Some(m) = &mut metrics {
+            let line = serde_json::to_string(r).unwrap_or_default() + "\n";
+            if let Err(e) = m.write_bytes(line.as_bytes()) {
+                write_err.get_or_insert(e);
+            }
+        }
+    };
+    let on_step = |s: u64, total: u64| {
+        pb.set_length(total);
+        pb.set_position(s);
+    };
+    let t0 = std::time::Instant::now();
+    let db = if cfg.kind == EncoderKind::Profile {
+        build_database(be, &cfg, &opts, &train, &val, &levels, |_| {}, |_, _| {})?
+    } else {
+        build_database(be, &cfg, &opts, &train, &val, &levels, on_epoch, on_step)?
+    };
+    pb.finish_and_clear();
+    if let Some(e) = write_err {
+        return Err(e);
+    }
+    out.write_bytes(&db.to_bytes()?)?;
+    out.commit()?;
+    if let Some(m) = metrics {
+        m.commit()?;
+    }
+    let t = &db.meta.training;
+    eprintln!(
+        "crest classify train: {} → {} ({} sequences, {}-d); {}val accuracy {} (nearest hit); \
+         {:.1} s",
+        cfg.kind.name(),
+        a.out.display(),
+        db.len(),
+        cfg.out_dim(),
+        if t.epochs > 0 {
+            format!("best epoch {} of {}, ", t.best_epoch, t.epochs)
+        } else {
+            "untrained, ".into()
+        },
+        fmt_levels(&levels, &t.val_accuracy),
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(db)
+}
+
+fn fmt_levels(levels: &[String], v: &[f64]) -> String {
+    levels
+        .iter()
+        .zip(v)
+        .map(|(l, a)| format!("{l} {a:.3}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Per-level results of a search with truth.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct LevelSummary {
+    /// Level name.
+    pub level: String,
+    /// Calibration (accuracy, ECE, confident precision and fraction, curve).
+    pub calibration: Calibration,
+}
+
+/// Run `crest classify search`; returns per-level summaries when the queries have truth.
+pub fn search(be: &Backend, a: &SearchArgs) -> Result<Vec<LevelSummary>> {
+    let mut inputs: Vec<&Path> = vec![&a.db, &a.query];
+    if let Some(l) = &a.labels.labels {
+        inputs.push(l);
+    }
+    let mut out = Output::create(Some(&a.out), &inputs)?;
+    if let Some(p) = &a.plot {
+        crate::io::output::check(p, &inputs)?;
+    }
+    if !(0.0..=1.0).contains(&a.threshold) {
+        return Err(CrestError::Invalid("--threshold must be in [0, 1]".into()));
+    }
+    let db = Database::load(&a.db)?;
+    let levels = db.meta.levels.clone();
+    let has_truth = a.labels.labels.is_some() || a.labels.label_regex.is_some();
+    let table = if has_truth {
+        Some(label_source(&a.labels, &levels)?.load()?)
+    } else {
+        None
+    };
+    if let Some(t) = &table {
+        if t.levels() != levels.as_slice() {
+            return Err(CrestError::Invalid(format!(
+                "truth levels {} differ from the database's {}",
+                t.levels().join(","),
+                levels.join(",")
+            )));
+        }
+    }
+    let q = SeqSet::load(&a.query, table.as_ref(), Labelled::Optional)?;
+    let cfg = db.meta.encoder;
+    let enc = KmerEncoder::from_values(
+        be,
+        &cfg,
+        db.weights
+            .iter()
+            .map(|(n, _, v)| (n.clone(), v.clone()))
+            .collect(),
+    )?;
+    let t0 = std::time::Instant::now();
+    let usable: Vec<usize> = (0..q.len())
+        .filter(|&i| valid_kmers(&q.seqs[i], cfg.k) > 0)
+        .collect();
+    let seqs: Vec<&[u8]> = usable.iter().map(|&i| q.seqs[i].as_slice()).collect();
+    let pb = super::bar(seqs.len() as u64, "embedding");
+    let z = enc.embed(be, &seqs, |n| pb.inc(n as u64))?;
+    pb.finish_and_clear();
+    let index = L2Index::new(be, &db.z, cfg.out_dim())?;
+    let hits = a.hits.unwrap_or(db.meta.hits).max(1);
+    let found = index.search(be, &z, hits)?;
+    let seconds = t0.elapsed().as_secs_f64();
+    let nl = levels.len();
+    let mut answers: Vec<Vec<(f32, bool)>> = vec![Vec::new(); nl];
+    let mut text = String::from("query\tlevel\tlabel\tconfidence\tdistance\tbest_hit");
+    if table.is_some() {
+        text.push_str("\ttruth\tcorrect");
+    }
+    text.push('\n');
+    let mut slot = 0usize;
+    for i in 0..q.len() {
+        let ans = if usable.get(slot) == Some(&i) {
+            slot += 1;
+            decide(&found[slot - 1], &db.labels, nl, Some(&db.meta.confidence))
+        } else {
+            Vec::new()
+        };
+        for (l, level) in levels.iter().enumerate() {
+            let (label, conf, dist, hit) = match ans.get(l) {
+                Some(x) => (
+                    db.meta.classes[l][x.class as usize].as_str(),
+                    x.confidence,
+                    format!("{:.4}", x.dist),
+                    db.meta.names[x.row as usize].as_str(),
+                ),
+                None => ("unclassified", 0.0, "NA".to_string(), "NA"),
+            };
+            text.push_str(&format!(
+                "{}\t{level}\t{label}\t{conf:.4}\t{dist}\t{hit}",
+                q.name(i)
+            ));
+            if table.is_some() {
+                match &q.lineages[i] {
+                    Some(t) => {
+                        let ok = t[l] == label;
+                        answers[l].push((conf, ok));
+                        text.push_str(&format!("\t{}\t{}", t[l], ok as u8));
+                    }
+                    None => text.push_str("\tNA\tNA"),
+                }
+            }
+            text.push('\n');
+        }
+    }
+    out.write_bytes(text.as_bytes())?;
+    out.commit()?;
+    let skipped = q.len() - usable.len();
+    eprintln!(
+        "crest classify search: {} queries in {:.2} s ({:.0} queries/s, embedding and search, \
+         device {}){}",
+        q.len(),
+        seconds,
+        usable.len() as f64 / seconds.max(1e-9),
+        be.name(),
+        if skipped > 0 {
+            format!(
+                "; {skipped} with no valid {}-mer reported as 'unclassified' (confidence 0)",
+                cfg.k
+            )
+        } else {
+            String::new()
+        }
+    );
+    let mut summary = Vec::new();
+    if table.is_some() {
+        let with_truth = answers.first().map_or(0, |v| v.len());
+        if with_truth == 0 {
+            eprintln!("crest classify search: no query has truth labels; no accuracy to report");
+            return Ok(summary);
+        }
+        let stdout = std::io::stdout();
+        let mut so = stdout.lock();
+        for (l, level) in levels.iter().enumerate() {
+            let c = calibration(&answers[l], a.threshold);
+            writeln!(
+                so,
+                "level {level} accuracy {:.4} confident_precision {:.4} confident_fraction {:.4} \
+                 ece {:.4} n {}",
+                c.accuracy, c.confident_precision, c.confident_fraction, c.ece, c.n
+            )
+            .map_err(|e| CrestError::io("stdout", e))?;
+            summary.push(LevelSummary {
+                level: level.clone(),
+                calibration: c,
+            });
+        }
+        if let Some(p) = &a.plot {
+            let curves: Vec<(String, Vec<(f64, f64)>)> = summary
+                .iter()
+                .map(|s| (s.level.clone(), s.calibration.curve.clone()))
+                .collect();
+            let title = format!(
+                "{} on {}",
+                cfg.kind.name(),
+                a.query
+                    .file_name()
+                    .map_or("queries".into(), |f| f.to_string_lossy())
+            );
+            plot_precision(&title, &curves, p, &inputs)?;
+        }
+    } else if a.plot.is_some() {
+        return Err(CrestError::Invalid(
+            "--plot needs truth labels for the queries (--labels or --label-regex)".into(),
+        ));
+    }
+    Ok(summary)
+}
