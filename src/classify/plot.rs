@@ -19,6 +19,12 @@ const COLOURS: [RGBColor; 6] = [
 /// SVG text of the curves `(level name, [(fraction classified, precision)])`.
 pub fn precision_svg(title: &str, curves: &[(String, Vec<(f64, f64)>)]) -> Result<String> {
     let err = |e: String| CrestError::Invalid(format!("plot: {e}"));
+    // zoom the precision axis onto the curves (they differ by points, not tens)
+    let ymin = curves
+        .iter()
+        .flat_map(|(_, c)| c.iter().map(|p| p.1))
+        .fold(1.0f64, f64::min);
+    let ylo = (((ymin - 0.02) * 50.0).floor() / 50.0).clamp(0.0, 0.98);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (720, 480)).into_drawing_area();
@@ -28,7 +34,7 @@ pub fn precision_svg(title: &str, curves: &[(String, Vec<(f64, f64)>)]) -> Resul
             .margin(15)
             .x_label_area_size(45)
             .y_label_area_size(55)
-            .build_cartesian_2d(0f64..1f64, 0f64..1.01f64)
+            .build_cartesian_2d(0f64..1f64, ylo..1.005f64)
             .map_err(|e| err(e.to_string()))?;
         chart
             .configure_mesh()
