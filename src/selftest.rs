@@ -8,7 +8,9 @@ use crate::backend::{Backend, Tensor};
 use crate::error::{CrestError, Result};
 use crate::ops::conv1d::{self, ConvDims};
 use crate::ops::gemm::{self, GemmDims};
+use crate::ops::kmer::{self, KmerDims};
 use crate::ops::reduce::{self, RowOp};
+use crate::ops::triplet::{self, TripletDims};
 use crate::rng::Rng;
 
 /// One line of the self-test report.
@@ -155,6 +157,77 @@ pub fn run(backend: &Backend, scale: usize, reps: usize) -> Result<Vec<SelfTestR
         let s = time(backend, reps, || backend.row_op(op, &bx, br, bc, &mut bo))?;
         rows.push(row(&format!("{op:?}"), &format!("{br}x{bc}"), err, s, 0.0));
     }
+    // k-mer profiles (classification input): 6-mers of 37 sequences, timed
+    // on 256·scale sequences of 1 kbp.
+    let random_seqs = |rng: &mut Rng, n: usize, len: usize| -> Vec<Vec<u8>> {
+        (0..n)
+            .map(|i| {
+                (0..len + i % 7)
+                    .map(|_| match rng.below(50) {
+                        0 => b'N',
+                        _ => b"ACGT"[rng.below(4) as usize],
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    let seqs = random_seqs(&mut rng, 37, 300);
+    let refs: Vec<&[u8]> = seqs.iter().map(|s| s.as_slice()).collect();
+    let kd = KmerDims { k: 6, seqs: 37 };
+    let (codes, offsets) = kmer::pack(&refs);
+    let mut want = vec![0.0; 37 * kd.bins()];
+    kmer::kmer_profile_cpu(&kd, &codes, &offsets, &mut want)?;
+    let mut out = backend.zeros(37 * kd.bins())?;
+    backend.kmer_profile(6, &refs, &mut out)?;
+    let err = max_rel_err(&backend.read(&out)?, &want);
+    let nb = 256 * scale;
+    let big = random_seqs(&mut rng, nb, 1000);
+    let big_refs: Vec<&[u8]> = big.iter().map(|s| s.as_slice()).collect();
+    let mut bo = backend.zeros(nb * kd.bins())?;
+    let s = time(backend, reps, || {
+        backend.kmer_profile(6, &big_refs, &mut bo)
+    })?;
+    rows.push(row(
+        "kmer profile k=6",
+        &format!("{nb} x 1 kbp"),
+        err,
+        s,
+        0.0,
+    ));
+
+    // Triplet loss forward + backward.
+    let td = TripletDims {
+        triplets: 45,
+        dim: 33,
+        margin: 0.5,
+    };
+    let e = rng.vec_f32(3 * 45 * 33, -1.0, 1.0);
+    let (mut gw, mut lw) = (vec![0.0; e.len()], vec![0.0; 45]);
+    triplet::triplet_cpu(&td, &e, &mut gw, &mut lw)?;
+    let (mut g, mut l) = (backend.zeros(e.len())?, backend.zeros(45)?);
+    backend.triplet(&td, &up(&e)?, &mut g, &mut l)?;
+    let err = max_rel_err(&backend.read(&g)?, &gw).max(max_rel_err(&backend.read(&l)?, &lw));
+    let bt = TripletDims {
+        triplets: 1024 * scale,
+        dim: 256,
+        margin: 0.5,
+    };
+    let be_ = up(&rng.vec_f32(3 * bt.triplets * 256, -1.0, 1.0))?;
+    let (mut bg, mut bl) = (
+        backend.zeros(3 * bt.triplets * 256)?,
+        backend.zeros(bt.triplets)?,
+    );
+    let s = time(backend, reps, || {
+        backend.triplet(&bt, &be_, &mut bg, &mut bl)
+    })?;
+    rows.push(row(
+        "triplet loss+grad",
+        &format!("{}x256", bt.triplets),
+        err,
+        s,
+        0.0,
+    ));
+
     if let Some(bad) = rows.iter().find(|r| r.max_rel_err > 1e-3) {
         return Err(CrestError::Gpu {
             op: bad.op.clone(),
