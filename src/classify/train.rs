@@ -50,7 +50,7 @@ impl Default for TripletOptions {
             minutes: None,
             margin: 0.5,
             adam: AdamConfig {
-                lr: 1e-3,
+                lr: 3e-4,
                 warmup: 50,
                 ..AdamConfig::default()
             },

@@ -90,8 +90,8 @@ pub struct TrainArgs {
     /// Triplet margin on L2 distances between unit embeddings.
     #[arg(long, default_value_t = 0.5)]
     pub margin: f32,
-    /// Peak learning rate (AdamW, warm-up then cosine).
-    #[arg(long, default_value_t = 1e-3)]
+    /// Peak learning rate (AdamW, warm-up then cosine; 3e-4 beat 1e-3 on the AMR validation split).
+    #[arg(long, default_value_t = 3e-4)]
     pub lr: f32,
     /// Stop after this many epochs without a better validation accuracy.
     #[arg(long, default_value_t = 6, value_parser = super::parse::count)]
