@@ -51,7 +51,12 @@ fn selftest_runs_on_cpu_reference() {
     ]);
     assert_eq!(code, 0, "{err}");
     let rows: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
-    assert_eq!(rows.len(), 6);
+    assert_eq!(rows.len(), 8);
+    let ops: Vec<&str> = rows.iter().filter_map(|r| r["op"].as_str()).collect();
+    assert!(
+        ops.contains(&"kmer profile k=6") && ops.contains(&"triplet loss+grad"),
+        "{ops:?}"
+    );
     for r in rows {
         assert!(r["seconds"].as_f64().unwrap() > 0.0);
     }
