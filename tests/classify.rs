@@ -6,9 +6,8 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use common::{assert_close, assert_grad, fd, gpu, rand64};
+use common::{assert_close, assert_grad, crest, fd, gpu, rand64};
 use crest::backend::Backend;
 use crest::classify::{EncoderKind, KmerConfig, KmerEncoder};
 use crest::ops::elementwise::{bias_add_cpu, relu_cpu, ChannelShape};
@@ -264,18 +263,6 @@ fn kmer_mlp_on_device_matches_cpu_reference() {
 }
 
 // ---- commands end to end ----
-
-fn crest(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_crest"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into(),
-        String::from_utf8_lossy(&o.stderr).into(),
-    )
-}
 
 fn mutate(rng: &mut Rng, s: &[u8], rate: f64) -> Vec<u8> {
     s.iter()

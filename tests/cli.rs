@@ -1,20 +1,11 @@
 //! The `crest` binary: subcommands work, bad input exits non-zero with one
 //! clear error line and never a panic.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
-fn crest(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_crest"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into(),
-        String::from_utf8_lossy(&o.stderr).into(),
-    )
-}
+use std::path::Path;
+
+use common::crest;
 
 fn asset(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))

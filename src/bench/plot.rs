@@ -14,6 +14,13 @@ const COLOURS: [RGBColor; 4] = [
     RGBColor(0x94, 0x67, 0xbd),
 ];
 
+/// Lower end of a precision axis zoomed onto curves whose lowest value is
+/// `min`: 0.02 below it, rounded down to a multiple of 0.02, in [0, 0.98]
+/// (the curves of interest differ by points, not tens of points).
+pub fn axis_floor(min: f64) -> f64 {
+    (((min - 0.02) * 50.0).floor() / 50.0).clamp(0.0, 0.98)
+}
+
 /// Draw the precision–recall curves of every mapper with a truth score.
 /// Points mark MAPQ 0, 1, 20, 25 and 30 (left to right: higher MAPQ, lower recall).
 pub fn plot_pr(report: &BenchReport, title: &str, path: &Path) -> Result<()> {
@@ -43,8 +50,7 @@ pub fn plot_pr(report: &BenchReport, title: &str, path: &Path) -> Result<()> {
         .iter()
         .flat_map(|(_, l, _)| l.iter().map(|p| p.1))
         .fold(1.0f64, f64::min);
-    let ylo = ((ymin - 0.02) * 50.0).floor() / 50.0;
-    let ylo = ylo.clamp(0.0, 0.98);
+    let ylo = axis_floor(ymin);
     // zoom the recall axis onto the curves too (mappers differ by points, not tens of points)
     let xmin = curves
         .iter()

@@ -3,15 +3,15 @@
 //! ids per level, the class names, and the fitted confidence per level, in
 //! one safetensors file with a JSON metadata entry `crest-classify`.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use md5::{Digest, Md5};
-use safetensors::tensor::{Dtype, TensorView};
+use safetensors::tensor::Dtype;
 
 use super::confidence::Isotonic;
 use super::encoder::KmerConfig;
 use crate::error::{CrestError, Result};
+use crate::io::tensorfile::{f32_bytes, serialize, u32_bytes, NamedBytes, TensorFile};
 use crate::io::{reference::hex, Output, Target};
 use crate::model::encoder::NamedTensor;
 
@@ -77,14 +77,6 @@ pub struct Database {
     pub labels: Vec<u32>,
 }
 
-fn f32_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-fn u32_bytes(v: &[u32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
 /// MD5 over the arrays (names, shapes and values), in a fixed order.
 pub fn content_md5(weights: &[NamedTensor], z: &[f32], labels: &[u32]) -> String {
     let mut h = Md5::new();
@@ -116,7 +108,7 @@ impl Database {
         let n = self.len();
         let d = self.meta.encoder.out_dim();
         let l = self.meta.levels.len();
-        let mut named: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = vec![
+        let mut named: Vec<NamedBytes> = vec![
             ("db.z".into(), Dtype::F32, vec![n, d], f32_bytes(&self.z)),
             (
                 "db.labels".into(),
@@ -133,21 +125,9 @@ impl Database {
                 f32_bytes(v),
             ));
         }
-        let views = named
-            .iter()
-            .map(|(name, dt, shape, b)| {
-                TensorView::new(*dt, shape.clone(), b)
-                    .map(|v| (name.clone(), v))
-                    .map_err(|e| CrestError::Invalid(format!("database tensor {name}: {e}")))
-            })
-            .collect::<Result<Vec<_>>>()?;
         let meta =
             serde_json::to_string(&self.meta).map_err(|e| CrestError::Invalid(e.to_string()))?;
-        safetensors::serialize(
-            views,
-            Some(HashMap::from([("crest-classify".into(), meta)])),
-        )
-        .map_err(|e| CrestError::Invalid(format!("serialising database: {e}")))
+        serialize(&named, "crest-classify", &meta, "database")
     }
 
     /// Open the output before long work, so that a bad name fails at once.
@@ -165,30 +145,17 @@ impl Database {
     /// Read a database, checking its format and content checksum.
     pub fn load(path: &Path) -> Result<Database> {
         let data = std::fs::read(path).map_err(|e| CrestError::io(path, e))?;
-        let bad = |m: String| CrestError::UnknownFormat {
-            path: path.into(),
-            message: m,
-        };
-        let st = safetensors::SafeTensors::deserialize(&data).map_err(|e| {
-            bad(format!(
-                "not a crest classification database (safetensors): {e}"
-            ))
-        })?;
-        let (_, md) = safetensors::SafeTensors::read_metadata(&data)
-            .map_err(|e| bad(format!("not a crest classification database: {e}")))?;
-        let meta_json = md
-            .metadata()
-            .as_ref()
-            .and_then(|m| m.get("crest-classify"))
-            .ok_or_else(|| {
-                bad(
-                    "not a crest classification database (no 'crest-classify' metadata; \
-                     a mapping model or index cannot be searched with `crest classify search`)"
-                        .into(),
-                )
-            })?;
+        let file = TensorFile::parse(
+            path,
+            &data,
+            "crest-classify",
+            "crest classification database",
+            "not a crest classification database (no 'crest-classify' metadata; a mapping \
+             model or index cannot be searched with `crest classify search`)",
+        )?;
+        let bad = |m: String| file.bad(m);
         let meta: DbMeta =
-            serde_json::from_str(meta_json).map_err(|e| bad(format!("bad metadata: {e}")))?;
+            serde_json::from_str(&file.meta).map_err(|e| bad(format!("bad metadata: {e}")))?;
         if meta.format != FORMAT {
             return Err(bad(format!(
                 "database format '{}', this crest reads '{FORMAT}'",
@@ -196,29 +163,8 @@ impl Database {
             )));
         }
         meta.encoder.validate()?;
-        let f32s = |name: &str| -> Result<(Vec<usize>, Vec<f32>)> {
-            let t = st
-                .tensor(name)
-                .map_err(|e| bad(format!("tensor {name}: {e}")))?;
-            if t.dtype() != Dtype::F32 {
-                return Err(bad(format!("tensor {name} is not f32")));
-            }
-            let v = t
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
-            Ok((t.shape().to_vec(), v))
-        };
-        let (zs, z) = f32s("db.z")?;
-        let lt = st
-            .tensor("db.labels")
-            .map_err(|e| bad(format!("tensor db.labels: {e}")))?;
-        let labels: Vec<u32> = lt
-            .data()
-            .chunks_exact(4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
+        let (zs, z) = file.f32s("db.z")?;
+        let (_, labels) = file.u32s("db.labels")?;
         let (n, d, l) = (meta.names.len(), meta.encoder.out_dim(), meta.levels.len());
         if zs != [n, d]
             || labels.len() != n * l
@@ -240,7 +186,7 @@ impl Database {
         }
         let mut weights = Vec::new();
         for (name, _, _, _) in meta.encoder.layout() {
-            let (shape, v) = f32s(&format!("enc.{name}"))?;
+            let (shape, v) = file.f32s(&format!("enc.{name}"))?;
             weights.push((name, shape, v));
         }
         let md5 = content_md5(&weights, &z, &labels);

@@ -107,6 +107,14 @@ impl KmerConfig {
         }
     }
 
+    /// Parameter count of the layout.
+    pub fn num_params(&self) -> usize {
+        self.layout()
+            .iter()
+            .map(|(_, shape, _, _)| shape.iter().product::<usize>())
+            .sum()
+    }
+
     /// Check sizes.
     pub fn validate(&self) -> Result<()> {
         if self.k == 0 || self.k > crate::ops::kmer::MAX_K {
@@ -165,11 +173,6 @@ impl KmerEncoder {
             cfg: *cfg,
             params: build_params(be, cfg.layout(), values)?,
         })
-    }
-
-    /// Parameter count.
-    pub fn num_params(&self) -> usize {
-        self.params.iter().map(|p| p.value.len()).sum()
     }
 
     /// Host copies of the parameters.

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
+use crate::bench::plot::axis_floor;
 use crate::error::{CrestError, Result};
 
 const COLOURS: [RGBColor; 6] = [
@@ -19,12 +20,12 @@ const COLOURS: [RGBColor; 6] = [
 /// SVG text of the curves `(level name, [(fraction classified, precision)])`.
 pub fn precision_svg(title: &str, curves: &[(String, Vec<(f64, f64)>)]) -> Result<String> {
     let err = |e: String| CrestError::Invalid(format!("plot: {e}"));
-    // zoom the precision axis onto the curves (they differ by points, not tens)
-    let ymin = curves
-        .iter()
-        .flat_map(|(_, c)| c.iter().map(|p| p.1))
-        .fold(1.0f64, f64::min);
-    let ylo = (((ymin - 0.02) * 50.0).floor() / 50.0).clamp(0.0, 0.98);
+    let ylo = axis_floor(
+        curves
+            .iter()
+            .flat_map(|(_, c)| c.iter().map(|p| p.1))
+            .fold(1.0f64, f64::min),
+    );
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (720, 480)).into_drawing_area();

@@ -198,12 +198,13 @@ pub fn build_database(
         adapter: be.name(),
         ..Default::default()
     };
-    let evaluate = |enc: &KmerEncoder| -> Result<(Vec<f32>, L2Index, NearestEval)> {
+    // training embeddings → database; validation answered from them
+    let evaluate = |enc: &KmerEncoder| -> Result<(Vec<f32>, NearestEval)> {
         let z = enc.embed(be, &seqs, |_| {})?;
         let index = L2Index::new(be, &z, cfg.out_dim())?;
         let vz = enc.embed(be, &val_seqs, |_| {})?;
         let ev = nearest_eval(be, &index, &labels, &vocab, &vz, val, opts.hits)?;
-        Ok((z, index, ev))
+        Ok((z, ev))
     };
     if cfg.kind == EncoderKind::Kmer6 {
         if opts.batch == 0 || opts.epochs == 0 {
@@ -271,7 +272,7 @@ pub fn build_database(
                 cnt += v.len();
                 sum += v.iter().map(|&x| x as f64).sum::<f64>();
             }
-            let (_, _, ev) = evaluate(&enc)?;
+            let (_, ev) = evaluate(&enc)?;
             let report = EpochReport {
                 epoch,
                 steps: step,
@@ -304,7 +305,7 @@ pub fn build_database(
             values.into_iter().map(|(n, _, v)| (n, v)).collect(),
         )?;
     }
-    let (z, _, ev) = evaluate(&enc)?;
+    let (z, ev) = evaluate(&enc)?;
     if summary.objective == "none" {
         summary.val_accuracy = ev.accuracy.clone();
     }

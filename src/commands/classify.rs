@@ -205,7 +205,6 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<Database> {
         hits: a.hits,
         patience: a.patience,
     };
-    let enc = KmerEncoder::init(be, &cfg, a.seed)?;
     eprintln!(
         "crest classify train: {} training and {} validation sequences, levels {}; encoder {} \
          ({} parameters); device {}",
@@ -213,10 +212,9 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<Database> {
         val.len(),
         levels.join(" > "),
         cfg.kind.name(),
-        enc.num_params(),
+        cfg.num_params(),
         be.name()
     );
-    drop(enc);
     let pb = super::bar(0, "training");
     let mut write_err = None;
     let on_epoch = |r: &EpochReport| {

@@ -4,22 +4,14 @@
 //! bytes depend only on the contents, so the same model, reference and
 //! options give the same file.
 
-use std::collections::HashMap;
 use std::path::Path;
 
-use safetensors::tensor::{Dtype, TensorView};
+use safetensors::tensor::Dtype;
 
 use super::{Grid, Index, IndexMeta, Mates, Tree, FORMAT};
 use crate::error::{CrestError, Result};
+use crate::io::tensorfile::{f32_bytes, serialize, u32_bytes, NamedBytes, TensorFile};
 use crate::io::{Output, Target};
-
-fn f32_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-fn u32_bytes(v: &[u32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
 
 /// Open an index output: a regular file (new or existing), never an input
 /// or a special file. Call it before the build, so that a bad name fails at
@@ -48,7 +40,7 @@ pub fn to_bytes(index: &Index) -> Result<Vec<u8>> {
     let p = index.grid.dim;
     let n = index.grid.len();
     let loci: Vec<u32> = index.grid.loci.iter().flat_map(|&(c, s)| [c, s]).collect();
-    let mut named: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = vec![
+    let mut named: Vec<NamedBytes> = vec![
         (
             "grid.z".into(),
             Dtype::F32,
@@ -89,38 +81,23 @@ pub fn to_bytes(index: &Index) -> Result<Vec<u8>> {
             f32_bytes(c),
         ));
     }
-    let views = named
-        .iter()
-        .map(|(name, dt, shape, b)| {
-            TensorView::new(*dt, shape.clone(), b)
-                .map(|v| (name.clone(), v))
-                .map_err(|e| CrestError::Invalid(format!("index tensor {name}: {e}")))
-        })
-        .collect::<Result<Vec<_>>>()?;
     let meta =
         serde_json::to_string(&index.meta).map_err(|e| CrestError::Invalid(e.to_string()))?;
-    let info = HashMap::from([("crest-index".to_string(), meta)]);
-    safetensors::serialize(views, Some(info))
-        .map_err(|e| CrestError::Invalid(format!("serialising index: {e}")))
+    serialize(&named, "crest-index", &meta, "index")
 }
 
 /// Read an index file.
 pub fn load(path: &Path) -> Result<Index> {
     let data = std::fs::read(path).map_err(|e| CrestError::io(path, e))?;
-    let bad = |m: String| CrestError::UnknownFormat {
-        path: path.into(),
-        message: m,
-    };
-    let (_, md) = safetensors::SafeTensors::read_metadata(&data)
-        .map_err(|e| bad(format!("not a crest index (safetensors): {e}")))?;
-    let meta_json = md
-        .metadata()
-        .as_ref()
-        .and_then(|m| m.get("crest-index"))
-        .ok_or_else(|| {
-            bad("safetensors file without crest-index metadata: not a crest index".into())
-        })?;
-    let meta: IndexMeta = serde_json::from_str(meta_json)
+    let file = TensorFile::parse(
+        path,
+        &data,
+        "crest-index",
+        "crest index",
+        "safetensors file without crest-index metadata: not a crest index",
+    )?;
+    let bad = |m: String| file.bad(m);
+    let meta: IndexMeta = serde_json::from_str(&file.meta)
         .map_err(|e| bad(format!("bad crest-index metadata: {e}")))?;
     if meta.format != FORMAT {
         return Err(bad(format!(
@@ -128,35 +105,8 @@ pub fn load(path: &Path) -> Result<Index> {
             meta.format
         )));
     }
-    let st = safetensors::SafeTensors::deserialize(&data)
-        .map_err(|e| bad(format!("corrupt index: {e}")))?;
-    let get = |name: &str, dt: Dtype| -> Result<Vec<[u8; 4]>> {
-        let v = st
-            .tensor(name)
-            .map_err(|_| bad(format!("index has no tensor {name}")))?;
-        if v.dtype() != dt {
-            return Err(bad(format!(
-                "tensor {name} is {:?}, expected {dt:?}",
-                v.dtype()
-            )));
-        }
-        Ok(v.data()
-            .chunks_exact(4)
-            .map(|b| [b[0], b[1], b[2], b[3]])
-            .collect())
-    };
-    let f = |name: &str| -> Result<Vec<f32>> {
-        Ok(get(name, Dtype::F32)?
-            .into_iter()
-            .map(f32::from_le_bytes)
-            .collect())
-    };
-    let u = |name: &str| -> Result<Vec<u32>> {
-        Ok(get(name, Dtype::U32)?
-            .into_iter()
-            .map(u32::from_le_bytes)
-            .collect())
-    };
+    let f = |name: &str| file.f32s(name).map(|(_, v)| v);
+    let u = |name: &str| file.u32s(name).map(|(_, v)| v);
     let z = f("grid.z")?;
     let loci_flat = u("grid.loci")?;
     let loci: Vec<(u32, u32)> = loci_flat.chunks_exact(2).map(|w| (w[0], w[1])).collect();

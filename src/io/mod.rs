@@ -7,6 +7,7 @@ pub mod reads;
 pub mod reference;
 pub mod sam;
 pub mod sort;
+pub mod tensorfile;
 
 pub use detect::{detect_format, open_text, Format};
 pub use output::{Output, OutputDir, Target};

@@ -33,6 +33,19 @@ pub fn gpu() -> Option<Arc<Gpu>> {
     }
 }
 
+/// Run the crest binary: (exit code, stdout, stderr).
+pub fn crest(args: &[&str]) -> (i32, String, String) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_crest"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into(),
+        String::from_utf8_lossy(&o.stderr).into(),
+    )
+}
+
 /// Assert |a - b| <= atol + rtol * |b| elementwise; NaN anywhere fails.
 #[track_caller]
 pub fn assert_close(what: &str, got: &[f32], want: &[f32], rtol: f32, atol: f32) {
