@@ -9,6 +9,7 @@ use crate::error::{CrestError, Result};
 use crate::ops::conv1d::{self, ConvDims};
 use crate::ops::gemm::{self, GemmDims};
 use crate::ops::kmer::{self, KmerDims};
+use crate::ops::pool::{self, SegmentDims};
 use crate::ops::reduce::{self, RowOp};
 use crate::ops::triplet::{self, TripletDims};
 use crate::rng::Rng;
@@ -223,6 +224,44 @@ pub fn run(backend: &Backend, scale: usize, reps: usize) -> Result<Vec<SelfTestR
     rows.push(row(
         "triplet loss+grad",
         &format!("{}x256", bt.triplets),
+        err,
+        s,
+        0.0,
+    ));
+
+    // Segment mean (window pooling) forward + backward.
+    let sizes = [3usize, 0, 1, 40, 7];
+    let off = SegmentDims::offsets(sizes);
+    let sd = SegmentDims {
+        segments: sizes.len(),
+        rows: sizes.iter().sum(),
+        dim: 37,
+    };
+    let x = rng.vec_f32(sd.rows * sd.dim, -1.0, 1.0);
+    let mut yw = vec![0.0; sd.segments * sd.dim];
+    pool::segment_mean_cpu(&sd, &off, &x, &mut yw)?;
+    let mut dxw = vec![0.0; x.len()];
+    pool::segment_mean_bwd_cpu(&sd, &off, &yw, &mut dxw)?;
+    let (mut y, mut dx) = (backend.zeros(yw.len())?, backend.zeros(x.len())?);
+    backend.segment_mean(&sd, &off, &up(&x)?, &mut y)?;
+    backend.segment_mean_bwd(&sd, &off, &y, &mut dx)?;
+    let err = max_rel_err(&backend.read(&y)?, &yw).max(max_rel_err(&backend.read(&dx)?, &dxw));
+    let nseg = 1024 * scale;
+    let boff = SegmentDims::offsets(vec![32; nseg]);
+    let bd = SegmentDims {
+        segments: nseg,
+        rows: 32 * nseg,
+        dim: 128,
+    };
+    let bx = up(&rng.vec_f32(bd.rows * 128, -1.0, 1.0))?;
+    let (mut by, mut bdx) = (backend.zeros(nseg * 128)?, backend.zeros(bd.rows * 128)?);
+    let s = time(backend, reps, || {
+        backend.segment_mean(&bd, &boff, &bx, &mut by)?;
+        backend.segment_mean_bwd(&bd, &boff, &by, &mut bdx)
+    })?;
+    rows.push(row(
+        "segment mean+bwd",
+        &format!("{nseg}x32x128"),
         err,
         s,
         0.0,

@@ -1,5 +1,5 @@
-//! Classification by embedding search (`crest classify`): the k-mer profile
-//! and triplet kernels against their twins, the triplet loss and the k-mer
+//! Classification by embedding search (`crest classify`): the k-mer profile,
+//! triplet and segment-mean kernels against their twins, the triplet loss and the k-mer
 //! MLP against finite differences, and the commands end to end on a small
 //! hierarchical data set, with bad input.
 
@@ -9,11 +9,15 @@ use std::path::{Path, PathBuf};
 
 use common::{assert_close, assert_grad, crest, fd, gpu, rand64};
 use crest::backend::Backend;
-use crest::classify::{EncoderKind, KmerConfig, KmerEncoder};
+use crest::classify::{EncoderSpec, MlpConfig, PooledConfig, SeqEncoder};
+use crest::model::EncoderConfig;
 use crest::ops::elementwise::{bias_add_cpu, relu_cpu, ChannelShape};
 use crest::ops::gemm::{gemm_cpu, GemmDims};
 use crest::ops::kmer::{kmer_profile_cpu, kmer_profile_gpu, pack, KmerDims};
-use crest::ops::reduce::{row_op_cpu, RowOp, L2_EPS};
+use crest::ops::pool::{
+    segment_mean_bwd_cpu, segment_mean_bwd_gpu, segment_mean_cpu, segment_mean_gpu, SegmentDims,
+};
+use crest::ops::reduce::{l2norm_bwd_cpu, row_op_cpu, RowOp, L2_EPS};
 use crest::ops::triplet::{triplet_cpu, triplet_gpu, TripletDims};
 use crest::rng::Rng;
 
@@ -128,7 +132,7 @@ fn triplet_backward_matches_finite_differences() {
 }
 
 /// The MLP's loss in f64 from the twins: profile → fc1 → ReLU → fc2 → L2 → triplet.
-fn mlp_loss(cfg: &KmerConfig, x: &[f64], rows: usize, w: &[Vec<f64>], margin: f32) -> f64 {
+fn mlp_loss(cfg: &MlpConfig, x: &[f64], rows: usize, w: &[Vec<f64>], margin: f32) -> f64 {
     let (f, h, p) = (cfg.features(), cfg.hidden, cfg.dim);
     let mut a0 = vec![0.0; rows * h];
     gemm_cpu(&GemmDims::new(rows, h, f, false, true), x, &w[0], &mut a0).unwrap();
@@ -161,36 +165,37 @@ fn mlp_loss(cfg: &KmerConfig, x: &[f64], rows: usize, w: &[Vec<f64>], margin: f3
     triplet_cpu(&d, &z, &mut g, &mut l).unwrap()
 }
 
-fn tiny_cfg() -> KmerConfig {
-    KmerConfig {
-        kind: EncoderKind::Kmer6,
+fn tiny_cfg() -> MlpConfig {
+    MlpConfig {
         k: 2,
         hidden: 7,
         dim: 5,
     }
 }
 
-/// Analytic gradients of the k-mer MLP (model code on `be`) for a triplet batch.
-fn mlp_grads(
+/// Analytic gradients of an encoder (model code on `be`) for a triplet
+/// batch; the conv encoder samples its windows with a fixed seed.
+fn encoder_grads(
     be: &Backend,
-    cfg: &KmerConfig,
+    spec: &EncoderSpec,
     seqs: &[&[u8]],
     margin: f32,
 ) -> (Vec<Vec<f32>>, Vec<f32>) {
-    let mut enc = KmerEncoder::init(be, cfg, 11).unwrap();
-    let act = enc.forward(be, seqs).unwrap();
+    let mut enc = SeqEncoder::init(be, spec, 11).unwrap();
+    let act = enc.forward(be, seqs, Some(&mut Rng::new(4))).unwrap();
     let rows = seqs.len();
+    let dim = spec.out_dim();
     let d = TripletDims {
         triplets: rows / 3,
-        dim: cfg.dim,
+        dim,
         margin,
     };
-    let mut g = be.zeros(rows * cfg.dim).unwrap();
+    let mut g = be.zeros(rows * dim).unwrap();
     let mut l = be.zeros(rows / 3).unwrap();
     be.triplet(&d, &act.z, &mut g, &mut l).unwrap();
     enc.backward(be, &act, &g).unwrap();
     (
-        enc.params
+        enc.params()
             .iter()
             .map(|p| be.read(&p.grad).unwrap())
             .collect(),
@@ -206,8 +211,9 @@ fn kmer_mlp_backward_matches_finite_differences() {
     let seqs: Vec<Vec<u8>> = (0..12).map(|_| random_seq(&mut rng, 40, 0.0)).collect();
     let refs: Vec<&[u8]> = seqs.iter().map(|s| s.as_slice()).collect();
     let margin = 1.5; // every triplet active: the loss is smooth at the weights
-    let (grads, _) = mlp_grads(&be, &cfg, &refs, margin);
-    let enc = KmerEncoder::init(&be, &cfg, 11).unwrap();
+    let spec = EncoderSpec::Kmer6(cfg);
+    let (grads, _) = encoder_grads(&be, &spec, &refs, margin);
+    let enc = SeqEncoder::init(&be, &spec, 11).unwrap();
     let w: Vec<Vec<f64>> = enc
         .values(&be)
         .unwrap()
@@ -247,18 +253,164 @@ fn kmer_mlp_backward_matches_finite_differences() {
 fn kmer_mlp_on_device_matches_cpu_reference() {
     let Some(g) = gpu() else { return };
     let be = Backend::Gpu(g);
-    let cfg = KmerConfig::scorpio();
+    let cfg = EncoderSpec::scorpio();
     let mut rng = Rng::new(9);
     let seqs: Vec<Vec<u8>> = (0..9)
         .map(|i| random_seq(&mut rng, 100 + 97 * i, 0.01))
         .collect();
     let refs: Vec<&[u8]> = seqs.iter().map(|s| s.as_slice()).collect();
-    let (gg, zg) = mlp_grads(&be, &cfg, &refs, 0.5);
-    let (gc, zc) = mlp_grads(&Backend::CpuReference, &cfg, &refs, 0.5);
+    let (gg, zg) = encoder_grads(&be, &cfg, &refs, 0.5);
+    let (gc, zc) = encoder_grads(&Backend::CpuReference, &cfg, &refs, 0.5);
     assert_close("embeddings", &zg, &zc, 1e-3, 1e-5);
     for (t, (a, b)) in gg.iter().zip(&gc).enumerate() {
         let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
         assert_close(&format!("grad {t}"), a, b, 1e-2, 1e-3 * scale.max(1e-6));
+    }
+}
+
+/// Segment sizes with empty segments, single rows and long runs.
+fn awkward_segments(rng: &mut Rng, n: usize) -> Vec<usize> {
+    (0..n)
+        .map(|i| match i % 5 {
+            0 => 0,
+            1 => 1,
+            _ => rng.below(70) as usize,
+        })
+        .collect()
+}
+
+#[test]
+fn segment_mean_kernels_match_twins() {
+    let Some(g) = gpu() else { return };
+    let mut rng = Rng::new(12);
+    for &(segs, dim) in &[(1usize, 1usize), (3, 63), (17, 65), (130, 128)] {
+        let sizes = awkward_segments(&mut rng, segs);
+        let off = SegmentDims::offsets(sizes.iter().copied());
+        let d = SegmentDims {
+            segments: segs,
+            rows: *off.last().unwrap() as usize,
+            dim,
+        };
+        let x = rng.vec_f32(d.rows * dim, -1.0, 1.0);
+        let mut want = vec![0f32; segs * dim];
+        segment_mean_cpu(&d, &off, &x, &mut want).unwrap();
+        let gx = g.upload("x", &x).unwrap();
+        let gy = g.poisoned("y", segs * dim).unwrap();
+        segment_mean_gpu(&g, &d, &off, &gx, &gy).unwrap();
+        let got: Vec<f32> = g.read(&gy).unwrap();
+        assert_close(
+            &format!("segment mean {segs}x{dim}"),
+            &got,
+            &want,
+            1e-5,
+            1e-6,
+        );
+        // backward: every row belongs to a segment, so every dx is written
+        let dy = rng.vec_f32(segs * dim, -1.0, 1.0);
+        let mut want = vec![0f32; d.rows * dim];
+        segment_mean_bwd_cpu(&d, &off, &dy, &mut want).unwrap();
+        let gdy = g.upload("dy", &dy).unwrap();
+        let gdx = g.poisoned("dx", d.rows.max(1) * dim).unwrap();
+        segment_mean_bwd_gpu(&g, &d, &off, &gdy, &gdx).unwrap();
+        let got: Vec<f32> = g.read(&gdx).unwrap();
+        assert_close(
+            &format!("segment mean bwd {segs}x{dim}"),
+            &got[..d.rows * dim],
+            &want,
+            1e-6,
+            1e-7,
+        );
+    }
+}
+
+/// Pooling chain of the conv classifier on window embeddings `zw`:
+/// segment mean → L2 normalise → triplet loss (f64 twins).
+fn pooled_loss(d: &SegmentDims, off: &[u32], zw: &[f64], margin: f32) -> (f64, Vec<f64>) {
+    let (s, p) = (d.segments, d.dim);
+    let mut y = vec![0.0; s * p];
+    segment_mean_cpu(d, off, zw, &mut y).unwrap();
+    let mut z = vec![0.0; s * p];
+    row_op_cpu(RowOp::L2Norm, &y, s, p, L2_EPS, &mut z).unwrap();
+    let td = TripletDims {
+        triplets: s / 3,
+        dim: p,
+        margin,
+    };
+    let (mut gz, mut l) = (vec![0.0; s * p], vec![0.0; s / 3]);
+    let loss = triplet_cpu(&td, &z, &mut gz, &mut l).unwrap();
+    // backward through the twins
+    let mut gy = vec![0.0; s * p];
+    l2norm_bwd_cpu(&y, &gz, s, p, L2_EPS, &mut gy).unwrap();
+    let mut gw = vec![0.0; zw.len()];
+    segment_mean_bwd_cpu(d, off, &gy, &mut gw).unwrap();
+    (loss, gw)
+}
+
+#[test]
+fn pooling_backward_matches_finite_differences() {
+    let mut rng = Rng::new(13);
+    let sizes = [3usize, 1, 5, 2, 4, 7];
+    let off = SegmentDims::offsets(sizes);
+    let d = SegmentDims {
+        segments: sizes.len(),
+        rows: sizes.iter().sum(),
+        dim: 5,
+    };
+    let zw = rand64(&mut rng, d.rows * d.dim);
+    let margin = 2.5; // every triplet active: smooth at this point
+    let (_, got) = pooled_loss(&d, &off, &zw, margin);
+    let want = fd(&zw, |x| pooled_loss(&d, &off, x, margin).0);
+    assert_grad("pooled chain d/dzw", &got, &want, 1e-6);
+    assert!(want.iter().any(|v| v.abs() > 1e-3));
+}
+
+fn tiny_conv() -> EncoderSpec {
+    let window = EncoderConfig {
+        k: 12,
+        channels: 8,
+        kernel: 5,
+        blocks: 1,
+        embed_dim: 16,
+        proj_dim: 8,
+        ..EncoderConfig::default()
+    };
+    EncoderSpec::Conv(PooledConfig {
+        stride: 5,
+        train_windows: 3,
+        window,
+    })
+}
+
+#[test]
+fn pooled_conv_on_device_matches_cpu_reference() {
+    let Some(g) = gpu() else { return };
+    let be = Backend::Gpu(g);
+    let spec = tiny_conv();
+    let mut rng = Rng::new(14);
+    // lengths below, at and above the window, with N
+    let seqs: Vec<Vec<u8>> = [5usize, 12, 13, 40, 97, 11, 200, 31, 64]
+        .iter()
+        .map(|&n| random_seq(&mut rng, n, 0.02))
+        .collect();
+    let refs: Vec<&[u8]> = seqs.iter().map(|s| s.as_slice()).collect();
+    let (gg, zg) = encoder_grads(&be, &spec, &refs, 0.5);
+    let (gc, zc) = encoder_grads(&Backend::CpuReference, &spec, &refs, 0.5);
+    assert_close("pooled embeddings", &zg, &zc, 1e-3, 1e-5);
+    for (t, (a, b)) in gg.iter().zip(&gc).enumerate() {
+        let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(scale > 0.0, "param {t} has a gradient");
+        assert_close(&format!("grad {t}"), a, b, 1e-2, 1e-3 * scale);
+    }
+    // embedding (tiled windows, inference kernels where they apply) = CPU
+    let eg = SeqEncoder::init(&be, &spec, 11).unwrap();
+    let ec = SeqEncoder::init(&Backend::CpuReference, &spec, 11).unwrap();
+    let zg = eg.embed(&be, &refs, |_| {}).unwrap();
+    let zc = ec.embed(&Backend::CpuReference, &refs, |_| {}).unwrap();
+    assert_eq!(zg.len(), refs.len() * 8);
+    assert_close("pooled embed", &zg, &zc, 1e-3, 1e-5);
+    for row in zc.chunks(8) {
+        let n: f32 = row.iter().map(|v| v * v).sum();
+        assert!((n - 1.0).abs() < 1e-4, "unit embeddings");
     }
 }
 
@@ -415,6 +567,50 @@ fn classify_train_and_search_end_to_end() {
     assert_eq!(code, 0, "{err}");
     assert!(stdout.contains("level group accuracy"), "{stdout}");
 
+    // the pooled conv encoder, fine-tuned from the bundled mapping model
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/mammoth_chrM.crest");
+    let model_s = s(&model);
+    let cdb_s = s(&tmp.path().join("conv.crest-db"));
+    let mut cargs = vec![
+        "classify",
+        "train",
+        "--encoder",
+        "conv",
+        "--init",
+        &model_s,
+        "--epochs",
+        "1",
+        "--batch",
+        "16",
+    ];
+    cargs.extend(common);
+    cargs.extend(["-o", &cdb_s]);
+    let (code, _, err) = crest(&cargs);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("encoder conv"), "{err}");
+    let (code, stdout, err) = crest(&[
+        "classify",
+        "search",
+        "--db",
+        &cdb_s,
+        "--query",
+        &s(&test),
+        "--labels",
+        &s(&labels),
+        "-o",
+        "-",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("1 with no A, C, G or T"), "{err}");
+    let acc: Vec<f64> = stdout
+        .lines()
+        .filter(|l| l.starts_with("level "))
+        .map(|l| l.split_whitespace().nth(3).unwrap().parse().unwrap())
+        .collect();
+    eprintln!("conv encoder accuracy per level: {acc:?}");
+    assert_eq!(acc.len(), 3, "{stdout}");
+    assert!(acc[0] >= 0.9, "conv class accuracy {stdout}");
+
     // a damaged database is refused with its name
     let mut bytes = std::fs::read(&db).unwrap();
     let at = bytes.len() / 2; // inside the largest tensor (fc1.w)
@@ -494,6 +690,39 @@ fn classify_bad_input_is_one_clear_error() {
     ]);
     assert_eq!(code, 1);
     assert!(err.contains("no column 'group'"), "{err}");
+    // conv-only options on another encoder; a FASTA as the initial model
+    let base = [
+        "classify",
+        "train",
+        "--train",
+        &s(&train),
+        "--val",
+        &s(&val),
+        "--labels",
+        &s(&labels),
+        "--levels",
+        "class,mechanism,group",
+        "-o",
+        &out,
+    ];
+    let mut a = base.to_vec();
+    a.extend(["--encoder", "kmer6", "--window", "16"]);
+    let (code, _, err) = crest(&a);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("--window applies to --encoder conv only"),
+        "{err}"
+    );
+    let train_s = s(&train);
+    let mut a = base.to_vec();
+    a.extend(["--encoder", "conv", "--init", &train_s]);
+    let (code, _, err) = crest(&a);
+    assert_eq!(code, 1);
+    assert!(err.contains("train.fa"), "{err}");
+    assert!(
+        !tmp.path().join("x.crest-db").exists(),
+        "no output on error"
+    );
     // a file that is not a database (a FASTA, and a mapping model)
     let (code, _, err) = crest(&[
         "classify",

@@ -42,7 +42,7 @@ fn selftest_runs_on_cpu_reference() {
     ]);
     assert_eq!(code, 0, "{err}");
     let rows: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
-    assert_eq!(rows.len(), 8);
+    assert_eq!(rows.len(), 9);
     let ops: Vec<&str> = rows.iter().filter_map(|r| r["op"].as_str()).collect();
     assert!(
         ops.contains(&"kmer profile k=6") && ops.contains(&"triplet loss+grad"),

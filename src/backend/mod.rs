@@ -14,6 +14,7 @@ use crate::ops::gemm::{self, GemmDims};
 use crate::ops::kmer::{self, KmerDims};
 use crate::ops::loss;
 use crate::ops::optim::{self, AdamConfig, AdamStep};
+use crate::ops::pool::{self, SegmentDims};
 use crate::ops::reduce::{self, RowOp};
 use crate::ops::triplet::{self, TripletDims};
 use crate::seq::PackedSeq;
@@ -396,6 +397,30 @@ impl Backend {
                 triplet::triplet_cpu(d, c(e)?, cm(grad)?, cm(loss)?).map(|_| ())
             }
         }
+    }
+
+    /// Segment mean of rows (`offsets`: `segments + 1` row bounds).
+    pub fn segment_mean(
+        &self,
+        d: &SegmentDims,
+        offsets: &[u32],
+        x: &Tensor,
+        y: &mut Tensor,
+    ) -> Result<()> {
+        gpu_or_cpu!(self, gpu => pool::segment_mean_gpu(gpu, d, offsets, g(x)?, g(y)?),
+            pool::segment_mean_cpu(d, offsets, c(x)?, cm(y)?))
+    }
+
+    /// Backward of [`Backend::segment_mean`]: `dx` from `dy`.
+    pub fn segment_mean_bwd(
+        &self,
+        d: &SegmentDims,
+        offsets: &[u32],
+        dy: &Tensor,
+        dx: &mut Tensor,
+    ) -> Result<()> {
+        gpu_or_cpu!(self, gpu => pool::segment_mean_bwd_gpu(gpu, d, offsets, g(dy)?, g(dx)?),
+            pool::segment_mean_bwd_cpu(d, offsets, c(dy)?, cm(dx)?))
     }
 
     /// Row top-k of an `rows x cols` matrix: (value, column) pairs, k per row.

@@ -9,7 +9,7 @@ use md5::{Digest, Md5};
 use safetensors::tensor::Dtype;
 
 use super::confidence::Isotonic;
-use super::encoder::KmerConfig;
+use super::encoder::EncoderSpec;
 use crate::error::{CrestError, Result};
 use crate::io::tensorfile::{f32_bytes, serialize, u32_bytes, NamedBytes, TensorFile};
 use crate::io::{reference::hex, Output, Target};
@@ -47,7 +47,7 @@ pub struct DbMeta {
     /// Format tag.
     pub format: String,
     /// Encoder architecture.
-    pub encoder: KmerConfig,
+    pub encoder: EncoderSpec,
     /// Level names, coarsest first.
     pub levels: Vec<String>,
     /// Class names per level (index = class id).

@@ -1,27 +1,35 @@
-//! Sequence encoders for classification by embedding search.
+//! Sequence encoders for classification by embedding search, behind one
+//! type ([`SeqEncoder`]) so that training, the database and search treat
+//! them alike:
 //!
-//! - [`EncoderKind::Kmer6`]: Scorpio's encoder, a k-mer frequency profile
+//! - [`EncoderSpec::Kmer6`]: Scorpio's encoder, a k-mer frequency profile
 //!   (k = 6: 4096 features, counted on the device) → Linear(768) → ReLU →
 //!   Linear(256), L2-normalised so that the triplet margin is on a fixed
 //!   scale (distances in [0, 2]).
-//! - [`EncoderKind::Profile`]: the profile itself, untrained: exact 1-NN on
+//! - [`EncoderSpec::Profile`]: the profile itself, untrained: exact 1-NN on
 //!   raw k-mer frequencies, the no-learning baseline.
+//! - [`EncoderSpec::Conv`]: crest's convolutional window encoder (the one
+//!   `crest train` builds for mapping) over windows tiling the whole
+//!   sequence, mean-pooled and L2-normalised (see [`super::pooled`]).
 
-use super::super::model::encoder::{build_params, he_uniform, Layout, NamedTensor, Param};
+use super::pooled::{self, PooledActivations, PooledConfig};
 use crate::backend::{Backend, Tensor};
 use crate::error::{CrestError, Result};
-use crate::model::Linear;
+use crate::model::encoder::{build_params, he_uniform, param_values, Layout, NamedTensor, Param};
+use crate::model::{Encoder, Linear};
+use crate::ops::kmer::valid_kmers;
 use crate::ops::reduce::RowOp;
 use crate::rng::Rng;
 
-/// Which encoder a database uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
+/// Which encoder a database uses (the command line's names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EncoderKind {
     /// k-mer profile → MLP → L2 normalisation (trained with triplets).
     Kmer6,
     /// Raw k-mer profile (no parameters, no training).
     Profile,
+    /// Pooled convolutional window encoder (trained with triplets).
+    Conv,
 }
 
 impl EncoderKind {
@@ -30,55 +38,26 @@ impl EncoderKind {
         match self {
             EncoderKind::Kmer6 => "kmer6",
             EncoderKind::Profile => "profile",
+            EncoderKind::Conv => "conv",
         }
     }
 }
 
-/// Architecture of a k-mer encoder.
+/// Sizes of the k-mer MLP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct KmerConfig {
-    /// Encoder kind.
-    pub kind: EncoderKind,
+pub struct MlpConfig {
     /// k of the profile.
     pub k: usize,
-    /// Hidden units (MLP).
+    /// Hidden units.
     pub hidden: usize,
-    /// Embedding dimension (MLP; the profile's is 4^k).
+    /// Embedding dimension.
     pub dim: usize,
 }
 
-impl KmerConfig {
-    /// Scorpio's sizes: 6-mers, 4096 → 768 → 256.
-    pub fn scorpio() -> KmerConfig {
-        KmerConfig {
-            kind: EncoderKind::Kmer6,
-            k: 6,
-            hidden: 768,
-            dim: 256,
-        }
-    }
-
-    /// The raw 6-mer profile.
-    pub fn profile() -> KmerConfig {
-        KmerConfig {
-            kind: EncoderKind::Profile,
-            k: 6,
-            hidden: 0,
-            dim: 4096,
-        }
-    }
-
+impl MlpConfig {
     /// Profile features (4^k).
     pub fn features(&self) -> usize {
         1 << (2 * self.k)
-    }
-
-    /// Embedding dimension.
-    pub fn out_dim(&self) -> usize {
-        match self.kind {
-            EncoderKind::Kmer6 => self.dim,
-            EncoderKind::Profile => self.features(),
-        }
     }
 
     fn layers(&self) -> (Linear, Linear) {
@@ -93,17 +72,77 @@ impl KmerConfig {
             },
         )
     }
+}
+
+/// k of the raw profile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ProfileConfig {
+    /// k of the profile.
+    pub k: usize,
+}
+
+/// Architecture of a classification encoder (saved in the database as JSON
+/// tagged by `kind`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum EncoderSpec {
+    /// k-mer profile → MLP → unit vector.
+    Kmer6(MlpConfig),
+    /// Raw k-mer profile.
+    Profile(ProfileConfig),
+    /// Pooled convolutional window encoder.
+    Conv(PooledConfig),
+}
+
+impl EncoderSpec {
+    /// Scorpio's sizes: 6-mers, 4096 → 768 → 256.
+    pub fn scorpio() -> EncoderSpec {
+        EncoderSpec::Kmer6(MlpConfig {
+            k: 6,
+            hidden: 768,
+            dim: 256,
+        })
+    }
+
+    /// The raw 6-mer profile.
+    pub fn profile() -> EncoderSpec {
+        EncoderSpec::Profile(ProfileConfig { k: 6 })
+    }
+
+    /// The kind (command-line name).
+    pub fn kind(&self) -> EncoderKind {
+        match self {
+            EncoderSpec::Kmer6(_) => EncoderKind::Kmer6,
+            EncoderSpec::Profile(_) => EncoderKind::Profile,
+            EncoderSpec::Conv(_) => EncoderKind::Conv,
+        }
+    }
+
+    /// Whether the encoder has parameters to train.
+    pub fn trainable(&self) -> bool {
+        !matches!(self, EncoderSpec::Profile(_))
+    }
+
+    /// Embedding dimension.
+    pub fn out_dim(&self) -> usize {
+        match self {
+            EncoderSpec::Kmer6(m) => m.dim,
+            EncoderSpec::Profile(p) => 1 << (2 * p.k),
+            EncoderSpec::Conv(c) => c.window.proj_dim,
+        }
+    }
 
     /// Parameter layout (empty for the profile).
     pub fn layout(&self) -> Layout {
-        match self.kind {
-            EncoderKind::Profile => Vec::new(),
-            EncoderKind::Kmer6 => {
-                let (l1, l2) = self.layers();
+        match self {
+            EncoderSpec::Profile(_) => Vec::new(),
+            EncoderSpec::Kmer6(m) => {
+                let (l1, l2) = m.layers();
                 let mut v = l1.layout("fc1");
                 v.extend(l2.layout("fc2"));
                 v
             }
+            EncoderSpec::Conv(c) => c.window.layout(),
         }
     }
 
@@ -117,139 +156,258 @@ impl KmerConfig {
 
     /// Check sizes.
     pub fn validate(&self) -> Result<()> {
-        if self.k == 0 || self.k > crate::ops::kmer::MAX_K {
-            return Err(CrestError::Invalid(format!(
-                "k = {} (1..={})",
-                self.k,
-                crate::ops::kmer::MAX_K
-            )));
+        let k_ok = |k: usize| {
+            if k == 0 || k > crate::ops::kmer::MAX_K {
+                Err(CrestError::Invalid(format!(
+                    "k = {k} (1..={})",
+                    crate::ops::kmer::MAX_K
+                )))
+            } else {
+                Ok(())
+            }
+        };
+        match self {
+            EncoderSpec::Profile(p) => k_ok(p.k),
+            EncoderSpec::Kmer6(m) => {
+                k_ok(m.k)?;
+                if m.hidden == 0 || m.dim == 0 {
+                    return Err(CrestError::Invalid("MLP sizes must be positive".into()));
+                }
+                Ok(())
+            }
+            EncoderSpec::Conv(c) => c.validate(),
         }
-        if self.kind == EncoderKind::Kmer6 && (self.hidden == 0 || self.dim == 0) {
-            return Err(CrestError::Invalid("MLP sizes must be positive".into()));
+    }
+
+    /// Whether a sequence can be embedded: it has a valid k-mer (k-mer
+    /// encoders) or at least one A, C, G or T (conv).
+    pub fn usable(&self, seq: &[u8]) -> bool {
+        match self {
+            EncoderSpec::Kmer6(MlpConfig { k, .. }) | EncoderSpec::Profile(ProfileConfig { k }) => {
+                valid_kmers(seq, *k) > 0
+            }
+            EncoderSpec::Conv(_) => seq.iter().any(|&b| crate::seq::base_code(b).is_some()),
         }
-        Ok(())
+    }
+
+    /// What [`EncoderSpec::usable`] asks for, for messages.
+    pub fn needs(&self) -> String {
+        match self {
+            EncoderSpec::Kmer6(MlpConfig { k, .. }) | EncoderSpec::Profile(ProfileConfig { k }) => {
+                format!("no valid {k}-mer (only N or ambiguity codes, or shorter than {k})")
+            }
+            EncoderSpec::Conv(_) => "no A, C, G or T".into(),
+        }
     }
 }
 
+/// The parameters of an encoder.
+enum Net {
+    Profile,
+    Mlp(Vec<Param>),
+    Conv(Encoder),
+}
+
 /// Forward activations kept for the backward pass.
-pub struct KmerActivations {
-    rows: usize,
-    x: Tensor,
-    a: Tensor,
-    r: Tensor,
-    y: Tensor,
+pub struct SeqActivations {
+    inner: Inner,
     /// Embeddings `[rows, out_dim]`.
     pub z: Tensor,
 }
 
-/// A k-mer encoder on a backend.
-pub struct KmerEncoder {
-    /// Architecture.
-    pub cfg: KmerConfig,
-    /// Parameters (fc1.w, fc1.b, fc2.w, fc2.b; none for the profile).
-    pub params: Vec<Param>,
+enum Inner {
+    Profile,
+    Mlp {
+        rows: usize,
+        x: Tensor,
+        a: Tensor,
+        r: Tensor,
+        y: Tensor,
+    },
+    Conv(PooledActivations),
 }
 
-/// Sequences per embedding batch.
+/// A classification encoder on a backend.
+pub struct SeqEncoder {
+    /// Architecture.
+    pub spec: EncoderSpec,
+    net: Net,
+}
+
+/// Sequences per embedding batch (k-mer encoders; the conv encoder batches by windows).
 pub const EMBED_BATCH: usize = 256;
 
-impl KmerEncoder {
-    /// Fresh He-uniform initialisation.
-    pub fn init(be: &Backend, cfg: &KmerConfig, seed: u64) -> Result<Self> {
-        cfg.validate()?;
-        let mut rng = Rng::new(seed ^ 0x4b4d_4552);
-        let values = he_uniform(&cfg.layout(), &mut rng, |_| 1.0);
-        Self::from_values(be, cfg, values)
+impl SeqEncoder {
+    /// Fresh initialisation (He-uniform for the MLP, the mapping encoder's
+    /// own initialisation for the conv encoder).
+    pub fn init(be: &Backend, spec: &EncoderSpec, seed: u64) -> Result<Self> {
+        spec.validate()?;
+        match spec {
+            EncoderSpec::Conv(c) => Ok(SeqEncoder {
+                spec: spec.clone(),
+                net: Net::Conv(Encoder::init(be, &c.window, seed)?),
+            }),
+            _ => {
+                let mut rng = Rng::new(seed ^ 0x4b4d_4552);
+                let values = he_uniform(&spec.layout(), &mut rng, |_| 1.0);
+                Self::from_values(be, spec, values)
+            }
+        }
     }
 
-    /// Build from named host values.
+    /// Build from named host values (every tensor of the layout).
     pub fn from_values(
         be: &Backend,
-        cfg: &KmerConfig,
+        spec: &EncoderSpec,
         values: Vec<(String, Vec<f32>)>,
     ) -> Result<Self> {
-        cfg.validate()?;
-        Ok(KmerEncoder {
-            cfg: *cfg,
-            params: build_params(be, cfg.layout(), values)?,
+        spec.validate()?;
+        let net = match spec {
+            EncoderSpec::Profile(_) => Net::Profile,
+            EncoderSpec::Kmer6(_) => Net::Mlp(build_params(be, spec.layout(), values)?),
+            EncoderSpec::Conv(c) => Net::Conv(Encoder::from_values(be, &c.window, values)?),
+        };
+        Ok(SeqEncoder {
+            spec: spec.clone(),
+            net,
         })
+    }
+
+    /// Parameters (empty for the profile).
+    pub fn params(&self) -> &[Param] {
+        match &self.net {
+            Net::Profile => &[],
+            Net::Mlp(p) => p,
+            Net::Conv(e) => &e.params,
+        }
+    }
+
+    /// Parameters, for the optimiser.
+    pub fn params_mut(&mut self) -> &mut [Param] {
+        match &mut self.net {
+            Net::Profile => &mut [],
+            Net::Mlp(p) => p,
+            Net::Conv(e) => &mut e.params,
+        }
     }
 
     /// Host copies of the parameters.
     pub fn values(&self, be: &Backend) -> Result<Vec<NamedTensor>> {
-        crate::model::encoder::param_values(be, &self.params)
+        param_values(be, self.params())
     }
 
-    /// Forward pass over ASCII sequences.
-    pub fn forward(&self, be: &Backend, seqs: &[&[u8]]) -> Result<KmerActivations> {
-        let rows = seqs.len();
-        let c = &self.cfg;
-        let mut x = be.zeros(rows * c.features())?;
-        be.kmer_profile(c.k, seqs, &mut x)?;
-        if c.kind == EncoderKind::Profile {
-            return Ok(KmerActivations {
-                rows,
-                a: be.zeros(1)?,
-                r: be.zeros(1)?,
-                y: be.zeros(1)?,
-                z: x.clone(),
-                x,
-            });
+    /// Forward pass over ASCII sequences. `sample`: the conv encoder's
+    /// training mode (a few windows at random positions per sequence, drawn
+    /// from this generator); None tiles every sequence (see [`super::pooled`]).
+    pub fn forward(
+        &self,
+        be: &Backend,
+        seqs: &[&[u8]],
+        sample: Option<&mut Rng>,
+    ) -> Result<SeqActivations> {
+        match (&self.spec, &self.net) {
+            (EncoderSpec::Profile(p), _) => {
+                let mut x = be.zeros(seqs.len() * self.spec.out_dim())?;
+                be.kmer_profile(p.k, seqs, &mut x)?;
+                Ok(SeqActivations {
+                    inner: Inner::Profile,
+                    z: x,
+                })
+            }
+            (EncoderSpec::Kmer6(m), Net::Mlp(params)) => mlp_forward(be, m, params, seqs),
+            (EncoderSpec::Conv(c), Net::Conv(enc)) => {
+                let act = pooled::forward(be, c, enc, seqs, sample)?;
+                Ok(SeqActivations {
+                    z: act.z.clone(),
+                    inner: Inner::Conv(act),
+                })
+            }
+            _ => Err(CrestError::Invalid(
+                "encoder parameters do not match its kind".into(),
+            )),
         }
-        let (l1, l2) = c.layers();
-        let a = l1.forward(be, &x, rows, &self.params[0], &self.params[1])?;
-        let mut r = be.zeros(rows * c.hidden)?;
-        be.relu(&a, &mut r)?;
-        let y = l2.forward(be, &r, rows, &self.params[2], &self.params[3])?;
-        let mut z = be.zeros(rows * c.dim)?;
-        be.row_op(RowOp::L2Norm, &y, rows, c.dim, &mut z)?;
-        Ok(KmerActivations {
-            rows,
-            x,
-            a,
-            r,
-            y,
-            z,
-        })
     }
 
-    /// Gradients of every parameter from dL/dz (overwritten).
-    pub fn backward(&mut self, be: &Backend, act: &KmerActivations, dz: &Tensor) -> Result<()> {
-        let c = self.cfg;
-        if c.kind == EncoderKind::Profile {
-            return Ok(());
+    /// Gradients of every parameter from dL/dz.
+    pub fn backward(&mut self, be: &Backend, act: &SeqActivations, dz: &Tensor) -> Result<()> {
+        match (&self.spec, &mut self.net, &act.inner) {
+            (_, Net::Profile, Inner::Profile) => Ok(()),
+            (EncoderSpec::Kmer6(m), Net::Mlp(params), Inner::Mlp { rows, x, a, r, y }) => {
+                mlp_backward(be, m, params, *rows, [x, a, r, y], dz)
+            }
+            (EncoderSpec::Conv(_), Net::Conv(enc), Inner::Conv(pa)) => {
+                pooled::backward(be, enc, pa, dz)
+            }
+            _ => Err(CrestError::Invalid(
+                "activations come from another encoder".into(),
+            )),
         }
-        let rows = act.rows;
-        let (l1, l2) = c.layers();
-        let mut dy = be.zeros(rows * c.dim)?;
-        be.l2norm_bwd(&act.y, dz, rows, c.dim, &mut dy)?;
-        let (first, second) = self.params.split_at_mut(2);
-        let ([w1, b1], [w2, b2]) = (first, second) else {
-            return Err(CrestError::Invalid("k-mer MLP needs 4 tensors".into()));
-        };
-        let dr = l2
-            .backward(be, &act.r, &dy, rows, w2, b2, true)?
-            .ok_or_else(|| CrestError::Invalid("linear backward gave no dx".into()))?;
-        let mut da = be.zeros(rows * c.hidden)?;
-        be.relu_bwd(&act.a, &dr, &mut da)?;
-        l1.backward(be, &act.x, &da, rows, w1, b1, false)?;
-        Ok(())
     }
 
-    /// Embeddings of all `seqs` (`[n, out_dim]`, host), in batches of [`EMBED_BATCH`].
+    /// Embeddings of all `seqs` (`[n, out_dim]`, host); `progress(n)` after
+    /// each batch of n sequences.
     pub fn embed(
         &self,
         be: &Backend,
         seqs: &[&[u8]],
         mut progress: impl FnMut(usize),
     ) -> Result<Vec<f32>> {
-        let mut out = Vec::with_capacity(seqs.len() * self.cfg.out_dim());
+        if let (EncoderSpec::Conv(c), Net::Conv(enc)) = (&self.spec, &self.net) {
+            return pooled::embed(be, c, enc, seqs, &mut progress);
+        }
+        let mut out = Vec::with_capacity(seqs.len() * self.spec.out_dim());
         for chunk in seqs.chunks(EMBED_BATCH) {
-            let act = self.forward(be, chunk)?;
+            let act = self.forward(be, chunk, None)?;
             out.extend(be.read(&act.z)?);
             progress(chunk.len());
             be.end_step()?;
         }
         Ok(out)
     }
+}
+
+fn mlp_forward(
+    be: &Backend,
+    m: &MlpConfig,
+    params: &[Param],
+    seqs: &[&[u8]],
+) -> Result<SeqActivations> {
+    let rows = seqs.len();
+    let mut x = be.zeros(rows * m.features())?;
+    be.kmer_profile(m.k, seqs, &mut x)?;
+    let (l1, l2) = m.layers();
+    let a = l1.forward(be, &x, rows, &params[0], &params[1])?;
+    let mut r = be.zeros(rows * m.hidden)?;
+    be.relu(&a, &mut r)?;
+    let y = l2.forward(be, &r, rows, &params[2], &params[3])?;
+    let mut z = be.zeros(rows * m.dim)?;
+    be.row_op(RowOp::L2Norm, &y, rows, m.dim, &mut z)?;
+    Ok(SeqActivations {
+        inner: Inner::Mlp { rows, x, a, r, y },
+        z,
+    })
+}
+
+fn mlp_backward(
+    be: &Backend,
+    m: &MlpConfig,
+    params: &mut [Param],
+    rows: usize,
+    [x, a, r, y]: [&Tensor; 4],
+    dz: &Tensor,
+) -> Result<()> {
+    let (l1, l2) = m.layers();
+    let mut dy = be.zeros(rows * m.dim)?;
+    be.l2norm_bwd(y, dz, rows, m.dim, &mut dy)?;
+    let (first, second) = params.split_at_mut(2);
+    let ([w1, b1], [w2, b2]) = (first, second) else {
+        return Err(CrestError::Invalid("k-mer MLP needs 4 tensors".into()));
+    };
+    let dr = l2
+        .backward(be, r, &dy, rows, w2, b2, true)?
+        .ok_or_else(|| CrestError::Invalid("linear backward gave no dx".into()))?;
+    let mut da = be.zeros(rows * m.hidden)?;
+    be.relu_bwd(a, &dr, &mut da)?;
+    l1.backward(be, x, &da, rows, w1, b1, false)?;
+    Ok(())
 }

@@ -1,5 +1,5 @@
 //! Building a classification database: hierarchical triplet training of the
-//! k-mer encoder (or none, for the raw profile), checkpoint selection by
+//! encoder (k-mer MLP or pooled conv; none for the raw profile), checkpoint selection by
 //! validation accuracy, embedding of the training set, and the confidence
 //! fit on the validation set.
 
@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::confidence::Isotonic;
 use super::data::SeqSet;
 use super::db::{content_md5, Database, DbMeta, TrainSummary, FORMAT};
-use super::encoder::{EncoderKind, KmerConfig, KmerEncoder};
+use super::encoder::SeqEncoder;
 use super::sampler::TripletSampler;
 use super::search::decide;
 use crate::backend::Backend;
@@ -164,12 +164,12 @@ fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
-/// Train (for the MLP) and build the database. `on_epoch` sees every
+/// Train `enc` (unless it is the raw profile) and build the database. `on_epoch` sees every
 /// epoch's report; `on_step` sees (steps done, total steps).
 #[allow(clippy::too_many_arguments)]
 pub fn build_database(
     be: &Backend,
-    cfg: &KmerConfig,
+    mut enc: SeqEncoder,
     opts: &TripletOptions,
     train: &SeqSet,
     val: &SeqSet,
@@ -188,7 +188,6 @@ pub fn build_database(
     let labels: Vec<u32> = ids.iter().flatten().copied().collect();
     let seqs: Vec<&[u8]> = train.seqs.iter().map(|s| s.as_slice()).collect();
     let val_seqs: Vec<&[u8]> = val.seqs.iter().map(|s| s.as_slice()).collect();
-    let mut enc = KmerEncoder::init(be, cfg, opts.seed)?;
     let start = Instant::now();
     let mut summary = TrainSummary {
         objective: "none".into(),
@@ -199,14 +198,15 @@ pub fn build_database(
         ..Default::default()
     };
     // training embeddings → database; validation answered from them
-    let evaluate = |enc: &KmerEncoder| -> Result<(Vec<f32>, NearestEval)> {
+    let spec = enc.spec.clone();
+    let evaluate = |enc: &SeqEncoder| -> Result<(Vec<f32>, NearestEval)> {
         let z = enc.embed(be, &seqs, |_| {})?;
-        let index = L2Index::new(be, &z, cfg.out_dim())?;
+        let index = L2Index::new(be, &z, spec.out_dim())?;
         let vz = enc.embed(be, &val_seqs, |_| {})?;
         let ev = nearest_eval(be, &index, &labels, &vocab, &vz, val, opts.hits)?;
         Ok((z, ev))
     };
-    if cfg.kind == EncoderKind::Kmer6 {
+    if spec.trainable() {
         if opts.batch == 0 || opts.epochs == 0 {
             return Err(CrestError::Invalid(
                 "--batch and --epochs must be positive".into(),
@@ -221,8 +221,8 @@ pub fn build_database(
         }
         let per_epoch = train.len().div_ceil(opts.batch) as u64;
         let total = per_epoch * opts.epochs as u64;
-        let mut sumsq = sumsq_buffer(be, enc.params.len())?;
-        let dim = cfg.dim;
+        let mut sumsq = sumsq_buffer(be, enc.params().len())?;
+        let dim = spec.out_dim();
         let mut best: Option<(f64, usize, Vec<NamedTensor>, Vec<f64>)> = None;
         let mut step = 0u64;
         'epochs: for epoch in 1..=opts.epochs {
@@ -238,7 +238,7 @@ pub fn build_database(
                 batch.extend(trips.iter().map(|t| seqs[t.anchor as usize]));
                 batch.extend(trips.iter().map(|t| seqs[t.positive as usize]));
                 batch.extend(trips.iter().map(|t| seqs[t.negative as usize]));
-                let act = enc.forward(be, &batch)?;
+                let act = enc.forward(be, &batch, Some(&mut step_rng(opts.seed, step, 9)))?;
                 let mut grad = be.zeros(3 * b * dim)?;
                 let mut loss = be.zeros(b)?;
                 let d = TripletDims {
@@ -252,7 +252,7 @@ pub fn build_database(
                     lr: lr_at(&opts.adam, step, total),
                     t: step,
                 };
-                adamw_step(be, &opts.adam, &st, &mut sumsq, &mut enc.params)?;
+                adamw_step(be, &opts.adam, &st, &mut sumsq, enc.params_mut())?;
                 losses.push(loss);
                 be.end_step()?;
                 on_step(step, total);
@@ -299,9 +299,9 @@ pub fn build_database(
         summary.objective = "triplet".into();
         summary.best_epoch = best_epoch;
         summary.val_accuracy = acc;
-        enc = KmerEncoder::from_values(
+        enc = SeqEncoder::from_values(
             be,
-            cfg,
+            &spec,
             values.into_iter().map(|(n, _, v)| (n, v)).collect(),
         )?;
     }
@@ -313,7 +313,7 @@ pub fn build_database(
     let weights = enc.values(be)?;
     let meta = DbMeta {
         format: FORMAT.into(),
-        encoder: *cfg,
+        encoder: spec.clone(),
         levels: levels.to_vec(),
         classes: vocab.classes.clone(),
         names: (0..train.len())

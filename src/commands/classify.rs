@@ -10,13 +10,12 @@ use crate::classify::plot::plot_precision;
 use crate::classify::search::decide;
 use crate::classify::train::EpochReport;
 use crate::classify::{
-    build_database, Database, EncoderKind, KmerConfig, KmerEncoder, LabelSource, Labelled, SeqSet,
+    build_database, Database, EncoderSpec, LabelSource, Labelled, PooledConfig, SeqEncoder, SeqSet,
     TripletOptions,
 };
 use crate::error::{CrestError, Result};
 use crate::index::L2Index;
 use crate::io::{Output, Target};
-use crate::ops::kmer::valid_kmers;
 use crate::ops::optim::AdamConfig;
 
 /// Training objective.
@@ -33,6 +32,8 @@ pub enum EncoderChoice {
     Kmer6,
     /// The raw 6-mer profile, untrained (exact 1-NN baseline).
     Profile,
+    /// crest's conv window encoder over the whole sequence, mean-pooled (trained).
+    Conv,
 }
 
 /// Where labels come from (shared by train and search).
@@ -87,6 +88,19 @@ pub struct TrainArgs {
     /// Triplets per step.
     #[arg(long, default_value_t = 64, value_parser = super::parse::count)]
     pub batch: usize,
+    /// Conv encoder: start from the window encoder of a mapping model
+    /// (`crest train`; Euclidean), whose architecture it takes.
+    #[arg(long)]
+    pub init: Option<PathBuf>,
+    /// Conv encoder: window length in bases (a fresh encoder; default: crest train's k).
+    #[arg(long)]
+    pub window: Option<usize>,
+    /// Conv encoder: tiling stride in bases for the database and queries (default: the window).
+    #[arg(long)]
+    pub stride: Option<usize>,
+    /// Conv encoder: windows per sequence, at random positions, in a training step.
+    #[arg(long, default_value_t = crate::classify::pooled::TRAIN_WINDOWS, value_parser = super::parse::count)]
+    pub train_windows: usize,
     /// Triplet margin on L2 distances between unit embeddings.
     #[arg(long, default_value_t = 0.5)]
     pub margin: f32,
@@ -169,21 +183,14 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<Database> {
     let levels = table.levels().to_vec();
     let train = SeqSet::load(&a.train, Some(&table), Labelled::Required)?;
     let val = SeqSet::load(&a.val, Some(&table), Labelled::Required)?;
-    let cfg = match a.encoder {
-        EncoderChoice::Kmer6 => KmerConfig::scorpio(),
-        EncoderChoice::Profile => KmerConfig::profile(),
-    };
+    let enc = initial_encoder(be, a)?;
+    let spec = enc.spec.clone();
     for set in [&train, &val] {
-        if let Some(i) = (0..set.len()).find(|&i| valid_kmers(&set.seqs[i], cfg.k) == 0) {
+        if let Some(i) = (0..set.len()).find(|&i| !spec.usable(&set.seqs[i])) {
             return Err(CrestError::Format {
                 path: set.path.clone(),
                 record: i as u64 + 1,
-                message: format!(
-                    "'{}' has no valid {}-mer (only N or ambiguity codes, or shorter than {})",
-                    set.name(i),
-                    cfg.k,
-                    cfg.k
-                ),
+                message: format!("'{}' has {}", set.name(i), spec.needs()),
             });
         }
     }
@@ -211,8 +218,8 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<Database> {
         train.len(),
         val.len(),
         levels.join(" > "),
-        cfg.kind.name(),
-        cfg.num_params(),
+        spec.kind().name(),
+        spec.num_params(),
         be.name()
     );
     let pb = super::bar(0, "training");
@@ -240,10 +247,10 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<Database> {
         pb.set_position(s);
     };
     let t0 = std::time::Instant::now();
-    let db = if cfg.kind == EncoderKind::Profile {
-        build_database(be, &cfg, &opts, &train, &val, &levels, |_| {}, |_, _| {})?
+    let db = if spec.trainable() {
+        build_database(be, enc, &opts, &train, &val, &levels, on_epoch, on_step)?
     } else {
-        build_database(be, &cfg, &opts, &train, &val, &levels, on_epoch, on_step)?
+        build_database(be, enc, &opts, &train, &val, &levels, |_| {}, |_, _| {})?
     };
     pb.finish_and_clear();
     if let Some(e) = write_err {
@@ -258,10 +265,10 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<Database> {
     eprintln!(
         "crest classify train: {} → {} ({} sequences, {}-d); {}val accuracy {} (nearest hit); \
          {:.1} s",
-        cfg.kind.name(),
+        spec.kind().name(),
         a.out.display(),
         db.len(),
-        cfg.out_dim(),
+        spec.out_dim(),
         if t.epochs > 0 {
             format!("best epoch {} of {}, ", t.best_epoch, t.epochs)
         } else {
@@ -271,6 +278,63 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<Database> {
         t0.elapsed().as_secs_f64()
     );
     Ok(db)
+}
+
+/// The encoder to train (or the profile), from the options.
+fn initial_encoder(be: &Backend, a: &TrainArgs) -> Result<SeqEncoder> {
+    let conv_only = [
+        ("--init", a.init.is_some()),
+        ("--window", a.window.is_some()),
+        ("--stride", a.stride.is_some()),
+    ];
+    if a.encoder != EncoderChoice::Conv {
+        if let Some((flag, _)) = conv_only.iter().find(|(_, set)| *set) {
+            return Err(CrestError::Invalid(format!(
+                "{flag} applies to --encoder conv only"
+            )));
+        }
+    }
+    let mut init_values = None;
+    let spec = match a.encoder {
+        EncoderChoice::Kmer6 => EncoderSpec::scorpio(),
+        EncoderChoice::Profile => EncoderSpec::profile(),
+        EncoderChoice::Conv => {
+            let window = match &a.init {
+                Some(path) => {
+                    if a.window.is_some() {
+                        return Err(CrestError::Invalid(
+                            "--window cannot change the window of an --init model".into(),
+                        ));
+                    }
+                    let ck = crate::model::Checkpoint::load(path)?;
+                    init_values = Some(ck.tensors);
+                    ck.meta.encoder
+                }
+                None => crate::model::EncoderConfig {
+                    k: a.window.unwrap_or(crate::model::EncoderConfig::default().k),
+                    ..Default::default()
+                },
+            };
+            let mut c = PooledConfig::new(window);
+            c.stride = a.stride.unwrap_or(c.stride);
+            c.train_windows = a.train_windows;
+            EncoderSpec::Conv(c)
+        }
+    };
+    spec.validate()?;
+    match init_values {
+        Some(tensors) => {
+            // the window encoder's tensors; the mapping model's bit head is left out
+            let names: Vec<String> = spec.layout().into_iter().map(|l| l.0).collect();
+            let values = tensors
+                .into_iter()
+                .filter(|(n, _, _)| names.contains(n))
+                .map(|(n, _, v)| (n, v))
+                .collect();
+            SeqEncoder::from_values(be, &spec, values)
+        }
+        None => SeqEncoder::init(be, &spec, a.seed),
+    }
 }
 
 fn fmt_levels(levels: &[String], v: &[f64]) -> String {
@@ -322,8 +386,8 @@ pub fn search(be: &Backend, a: &SearchArgs) -> Result<Vec<LevelSummary>> {
         }
     }
     let q = SeqSet::load(&a.query, table.as_ref(), Labelled::Optional)?;
-    let cfg = db.meta.encoder;
-    let enc = KmerEncoder::from_values(
+    let cfg = db.meta.encoder.clone();
+    let enc = SeqEncoder::from_values(
         be,
         &cfg,
         db.weights
@@ -332,9 +396,7 @@ pub fn search(be: &Backend, a: &SearchArgs) -> Result<Vec<LevelSummary>> {
             .collect(),
     )?;
     let t0 = std::time::Instant::now();
-    let usable: Vec<usize> = (0..q.len())
-        .filter(|&i| valid_kmers(&q.seqs[i], cfg.k) > 0)
-        .collect();
+    let usable: Vec<usize> = (0..q.len()).filter(|&i| cfg.usable(&q.seqs[i])).collect();
     let seqs: Vec<&[u8]> = usable.iter().map(|&i| q.seqs[i].as_slice()).collect();
     let pb = super::bar(seqs.len() as u64, "embedding");
     let z = enc.embed(be, &seqs, |n| pb.inc(n as u64))?;
@@ -397,8 +459,8 @@ pub fn search(be: &Backend, a: &SearchArgs) -> Result<Vec<LevelSummary>> {
         be.name(),
         if skipped > 0 {
             format!(
-                "; {skipped} with no valid {}-mer reported as 'unclassified' (confidence 0)",
-                cfg.k
+                "; {skipped} with {} reported as 'unclassified' (confidence 0)",
+                cfg.needs()
             )
         } else {
             String::new()
@@ -434,7 +496,7 @@ pub fn search(be: &Backend, a: &SearchArgs) -> Result<Vec<LevelSummary>> {
                 .collect();
             let title = format!(
                 "{} on {}",
-                cfg.kind.name(),
+                cfg.kind().name(),
                 a.query
                     .file_name()
                     .map_or("queries".into(), |f| f.to_string_lossy())

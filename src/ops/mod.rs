@@ -14,6 +14,7 @@ pub mod kmer;
 pub mod loss;
 pub mod optim;
 pub mod poincare;
+pub mod pool;
 pub mod radam;
 pub mod reduce;
 pub mod triplet;
@@ -103,6 +104,7 @@ pub fn all_shaders() -> Vec<(&'static str, &'static str)> {
         ("index", index::SOURCE),
         ("kmer", kmer::SOURCE),
         ("triplet", triplet::SOURCE),
+        ("pool", pool::SOURCE),
         ("infer8", infer::source(8)),
         ("infer16", infer::source(16)),
     ];
