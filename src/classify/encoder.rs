@@ -224,7 +224,7 @@ enum Inner {
         r: Tensor,
         y: Tensor,
     },
-    Conv(PooledActivations),
+    Conv(Box<PooledActivations>),
 }
 
 /// A classification encoder on a backend.
@@ -319,7 +319,7 @@ impl SeqEncoder {
                 let act = pooled::forward(be, c, enc, seqs, sample)?;
                 Ok(SeqActivations {
                     z: act.z.clone(),
-                    inner: Inner::Conv(act),
+                    inner: Inner::Conv(Box::new(act)),
                 })
             }
             _ => Err(CrestError::Invalid(
