@@ -21,14 +21,14 @@ use crate::ops::kmer::valid_kmers;
 use crate::ops::reduce::RowOp;
 use crate::rng::Rng;
 
-/// Which encoder a database uses (the command line's names).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which encoder a database uses (`--encoder` on the command line).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum EncoderKind {
-    /// k-mer profile → MLP → L2 normalisation (trained with triplets).
+    /// 6-mer frequency profile → MLP 4096-768-256 → unit vector (trained).
     Kmer6,
-    /// Raw k-mer profile (no parameters, no training).
+    /// The raw 6-mer profile, untrained (exact 1-NN baseline).
     Profile,
-    /// Pooled convolutional window encoder (trained with triplets).
+    /// crest's conv window encoder over the whole sequence, mean-pooled (trained).
     Conv,
 }
 

@@ -10,8 +10,8 @@ use crate::classify::plot::plot_precision;
 use crate::classify::search::decide;
 use crate::classify::train::EpochReport;
 use crate::classify::{
-    build_database, Database, EncoderSpec, LabelSource, Labelled, PooledConfig, SeqEncoder, SeqSet,
-    TripletOptions,
+    build_database, Database, EncoderKind, EncoderSpec, LabelSource, Labelled, PooledConfig,
+    SeqEncoder, SeqSet, TripletOptions,
 };
 use crate::error::{CrestError, Result};
 use crate::index::L2Index;
@@ -23,17 +23,6 @@ use crate::ops::optim::AdamConfig;
 pub enum Objective {
     /// Hierarchical triplets with a margin ranking loss (Scorpio).
     Triplet,
-}
-
-/// Encoder of a classification database.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EncoderChoice {
-    /// 6-mer frequency profile → MLP 4096-768-256 → unit vector (trained).
-    Kmer6,
-    /// The raw 6-mer profile, untrained (exact 1-NN baseline).
-    Profile,
-    /// crest's conv window encoder over the whole sequence, mean-pooled (trained).
-    Conv,
 }
 
 /// Where labels come from (shared by train and search).
@@ -67,7 +56,7 @@ pub struct TrainArgs {
     pub objective: Objective,
     /// Encoder.
     #[arg(long, value_enum, default_value = "kmer6")]
-    pub encoder: EncoderChoice,
+    pub encoder: EncoderKind,
     /// Training sequences (FASTA, .gz allowed): they form the database.
     #[arg(long)]
     pub train: PathBuf,
@@ -179,12 +168,12 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<Database> {
         Some(p) => Some(Output::open(Target::resolve(Some(p), &inputs)?)?),
         None => None,
     };
+    let enc = initial_encoder(be, a)?;
+    let spec = enc.spec.clone();
     let table = label_source(&a.labels, &a.levels)?.load()?;
     let levels = table.levels().to_vec();
     let train = SeqSet::load(&a.train, Some(&table), Labelled::Required)?;
     let val = SeqSet::load(&a.val, Some(&table), Labelled::Required)?;
-    let enc = initial_encoder(be, a)?;
-    let spec = enc.spec.clone();
     for set in [&train, &val] {
         if let Some(i) = (0..set.len()).find(|&i| !spec.usable(&set.seqs[i])) {
             return Err(CrestError::Format {
@@ -287,7 +276,7 @@ fn initial_encoder(be: &Backend, a: &TrainArgs) -> Result<SeqEncoder> {
         ("--window", a.window.is_some()),
         ("--stride", a.stride.is_some()),
     ];
-    if a.encoder != EncoderChoice::Conv {
+    if a.encoder != EncoderKind::Conv {
         if let Some((flag, _)) = conv_only.iter().find(|(_, set)| *set) {
             return Err(CrestError::Invalid(format!(
                 "{flag} applies to --encoder conv only"
@@ -296,9 +285,9 @@ fn initial_encoder(be: &Backend, a: &TrainArgs) -> Result<SeqEncoder> {
     }
     let mut init_values = None;
     let spec = match a.encoder {
-        EncoderChoice::Kmer6 => EncoderSpec::scorpio(),
-        EncoderChoice::Profile => EncoderSpec::profile(),
-        EncoderChoice::Conv => {
+        EncoderKind::Kmer6 => EncoderSpec::scorpio(),
+        EncoderKind::Profile => EncoderSpec::profile(),
+        EncoderKind::Conv => {
             let window = match &a.init {
                 Some(path) => {
                     if a.window.is_some() {
