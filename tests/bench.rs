@@ -147,13 +147,15 @@ fn asset(name: &str) -> String {
 }
 
 /// The whole command on 80 simulated mammoth reads with 25% contamination
-/// from phiX: both mappers' rows (BWA when installed; CI installs it), JSON
-/// and an SVG plot.
+/// from phiX: both mappers' rows (BWA when installed; CI installs it), JSON,
+/// an SVG plot, and the breakdown (crest's trace read back) with the MAPQ
+/// calibration plot.
 #[test]
 fn bench_runs_both_mappers_and_writes_json_and_plot() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("b.json");
     let svg = dir.path().join("pr.svg");
+    let cal = dir.path().join("cal.svg");
     let have_bwa = Command::new("bwa").output().is_ok();
     let o = Command::new(env!("CARGO_BIN_EXE_crest"))
         .args([
@@ -173,11 +175,16 @@ fn bench_runs_both_mappers_and_writes_json_and_plot() {
         .arg(&json)
         .arg("--plot")
         .arg(&svg)
+        .arg("--breakdown")
+        .arg("--calibration-plot")
+        .arg(&cal)
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(out.contains("| crest | 20 |"), "{out}");
+    assert!(out.contains("crest: not proposed"), "{out}");
+    assert!(out.contains("MAPQ calibration"), "{out}");
     if std::env::var("CREST_REQUIRE_ADAPTER").as_deref() == Ok("1") {
         assert!(have_bwa, "CI must install bwa");
     }
@@ -204,6 +211,77 @@ fn bench_runs_both_mappers_and_writes_json_and_plot() {
         svg.starts_with("<svg") && svg.contains("crest"),
         "not an SVG plot"
     );
+    // breakdown: every endogenous read is in the "all" row of each table, and
+    // each mapper's stages add up to it; crest's Q≥20 count equals the score's
+    let endogenous = t["endogenous"].as_u64().unwrap();
+    let correct20 = r20["correct"].as_u64().unwrap();
+    let tables = v["breakdown"]["tables"].as_array().unwrap();
+    assert_eq!(tables.len(), 3);
+    for table in tables {
+        let all = table["rows"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(all["bin"], "all");
+        assert_eq!(all["reads"].as_u64().unwrap(), endogenous);
+        for st in all["stages"].as_array().unwrap() {
+            let sum: u64 = st
+                .as_object()
+                .unwrap()
+                .values()
+                .map(|n| n.as_u64().unwrap())
+                .sum();
+            assert_eq!(sum, endogenous, "{st}");
+        }
+        assert_eq!(
+            all["stages"][0]["Mapped"].as_u64().unwrap_or(0),
+            correct20,
+            "{all}"
+        );
+    }
+    let cal = std::fs::read_to_string(&cal).unwrap();
+    assert!(cal.starts_with("<svg") && cal.contains("MAPQ calibration"));
+}
+
+#[test]
+fn breakdown_needs_the_truth_and_a_trace_is_not_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_crest"))
+        .args([
+            "bench",
+            "--no-bwa",
+            "--reference",
+            &asset("mammoth_chrM.fa"),
+            "--model",
+            &asset("mammoth_chrM.crest"),
+            "--vs-bam",
+            "x.bam",
+            "--breakdown",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("--breakdown") && err.contains("--vs-bam"), "{err}");
+    let out = dir.path().join("o.sam");
+    let reads = dir.path().join("r.fq");
+    std::fs::write(&reads, "@r\nACGTACGTACGTACGTACGTACGT\n+\nIIIIIIIIIIIIIIIIIIIIIIII\n").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_crest"))
+        .args([
+            "map",
+            "--reference",
+            &asset("mammoth_chrM.fa"),
+            "--model",
+            &asset("mammoth_chrM.crest"),
+            "-o",
+        ])
+        .arg(&out)
+        .arg("--trace")
+        .arg(&out)
+        .arg(&reads)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("--trace") && err.contains("same file"), "{err}");
+    assert!(!out.exists());
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! Both mappers run as child processes so that wall time, CPU time and peak
 //! memory are measured the same way for each (see [`measure`]).
 
+pub mod breakdown;
 pub mod measure;
 pub mod plot;
 pub mod score;
@@ -15,6 +16,7 @@ use std::process::Command;
 
 use crate::error::{CrestError, Result};
 use crate::io::ReadReader;
+use breakdown::{classify, read_features, Breakdown, MapperStages, ReadFeatures, TrueLocus};
 use measure::{find_program, run_measured, Cost};
 use score::{concordance, read_placements, score_truth, Concordance, TruthScore};
 
@@ -48,6 +50,8 @@ pub struct BenchPlan {
     pub index_args: Vec<String>,
     /// An existing index to map with (its build is then not measured).
     pub index: Option<PathBuf>,
+    /// Trace crest's candidates and break recall down by read and stage.
+    pub breakdown: bool,
 }
 
 /// One mapper's results.
@@ -88,6 +92,8 @@ pub struct BenchReport {
     pub mappers: Vec<MapperResult>,
     /// Why BWA did not run, if it did not.
     pub bwa_note: Option<String>,
+    /// Where reads are lost (`--breakdown`).
+    pub breakdown: Option<Breakdown>,
 }
 
 fn show(cmd: &Command) -> String {
@@ -127,6 +133,12 @@ pub fn run_bench(
                 b.display()
             )));
         }
+    }
+    if plan.breakdown && plan.vs_bam.is_some() {
+        return Err(CrestError::Invalid(
+            "--breakdown needs the truth in simulated read names; it does not apply with --vs-bam"
+                .into(),
+        ));
     }
     std::fs::create_dir_all(&plan.workdir).map_err(|e| CrestError::io(&plan.workdir, e))?;
     let names = read_names(&plan.reads)?;
@@ -195,8 +207,12 @@ pub fn run_bench(
         .arg("-o")
         .arg(&crest_sam)
         .args(&index_args)
-        .args(&plan.crest_args)
-        .arg(&plan.reads);
+        .args(&plan.crest_args);
+    let trace_path = plan.workdir.join("crest.trace.tsv");
+    if plan.breakdown {
+        cmd.arg("--trace").arg(&trace_path);
+    }
+    cmd.arg(&plan.reads);
     log(&format!("running {}", show(&cmd)));
     commands.push(show(&cmd));
     let cost = run_measured("crest map", cmd, None)?;
@@ -262,6 +278,12 @@ pub fn run_bench(
             });
         }
     }
+    let breakdown = if plan.breakdown {
+        log("breaking recall down by read and stage");
+        Some(breakdown_of(plan, &mappers, &trace_path)?)
+    } else {
+        None
+    };
     Ok(BenchReport {
         reads: names.len() as u64,
         adapter: adapter.to_string(),
@@ -269,7 +291,85 @@ pub fn run_bench(
         tolerance: plan.tolerance,
         mappers,
         bwa_note,
+        breakdown,
     })
+}
+
+/// Features of every reference read and each mapper's stage for it.
+fn breakdown_of(plan: &BenchPlan, mappers: &[MapperResult], trace: &Path) -> Result<Breakdown> {
+    let reference = crate::io::Reference::load(&plan.reference)?;
+    let contigs: std::collections::HashMap<&str, &[u8]> = reference
+        .contigs
+        .iter()
+        .map(|c| (c.name.as_str(), c.seq.as_slice()))
+        .collect();
+    let trace = crate::map::trace::read_trace(trace)?;
+    let placements = mappers
+        .iter()
+        .map(|m| read_placements(&m.sam))
+        .collect::<Result<Vec<_>>>()?;
+    let mut features: Vec<ReadFeatures> = Vec::new();
+    let mut stages: Vec<Vec<breakdown::Stage>> = vec![Vec::new(); mappers.len()];
+    let mut r = ReadReader::open(&plan.reads)?;
+    let mut batch = Vec::new();
+    let mut seen = 0u64;
+    loop {
+        batch.clear();
+        if r.next_batch(4096, &mut batch)? == 0 {
+            break;
+        }
+        for rec in &batch {
+            seen += 1;
+            let Some(crate::sim::Truth::Reference {
+                contig,
+                start,
+                reverse,
+                len,
+            }) = crate::sim::parse_truth(&rec.name)
+            else {
+                continue;
+            };
+            let fragment = contigs
+                .get(contig.as_str())
+                .and_then(|s| s.get(start..start + len))
+                .ok_or_else(|| CrestError::Format {
+                    path: plan.reads.clone(),
+                    record: seen,
+                    message: format!(
+                        "read '{}' claims {contig}:{start}+{len}, which is not in {}",
+                        rec.name,
+                        plan.reference.display()
+                    ),
+                })?;
+            features.push(read_features(&rec.seq, fragment, reverse));
+            let truth = TrueLocus {
+                contig,
+                start: start as u64,
+                reverse,
+            };
+            for (m, (res, placed)) in mappers.iter().zip(&placements).enumerate() {
+                let p = placed.get(&rec.name).and_then(|p| p.as_ref());
+                let t = (res.name == "crest").then(|| {
+                    trace
+                        .reads
+                        .get(&rec.name)
+                        .cloned()
+                        .unwrap_or((0, Vec::new()))
+                });
+                stages[m].push(classify(&truth, p, t.as_ref(), trace.pad, plan.tolerance));
+            }
+        }
+    }
+    let ms: Vec<MapperStages> = mappers
+        .iter()
+        .zip(stages)
+        .map(|(m, stages)| MapperStages {
+            name: &m.name,
+            stages,
+            traced: m.name == "crest",
+        })
+        .collect();
+    Ok(Breakdown::new(&features, &ms))
 }
 
 impl BenchReport {
@@ -349,6 +449,45 @@ impl BenchReport {
         }
         if let Some(n) = &self.bwa_note {
             let _ = writeln!(s, "\nBWA-aln not run: {n}");
+        }
+        if let Some(b) = &self.breakdown {
+            let _ = writeln!(
+                s,
+                "\nWhere reads from the reference are lost (recall at MAPQ ≥ {}; stage columns count reads):\n",
+                breakdown::CONFIDENT
+            );
+            s.push_str(&b.markdown());
+            s.push_str(&self.calibration_markdown());
+        }
+        s
+    }
+
+    /// Wrong placements per MAPQ bin beside the error rate the MAPQs promise.
+    pub fn calibration_markdown(&self) -> String {
+        let mut s = String::from(
+            "MAPQ calibration (placed reads, contaminants included; MAPQ's error = mean 10^(−MAPQ/10)):\n\n",
+        );
+        s.push_str("| mapper | MAPQ | placed | wrong | observed error | MAPQ's error | observed / MAPQ's |\n");
+        s.push_str("|---|---|---|---|---|---|---|\n");
+        for m in &self.mappers {
+            let Some(t) = &m.truth else { continue };
+            for r in t.calibration.iter().filter(|r| r.placed > 0) {
+                let bin = match (r.lo, r.hi) {
+                    (l, h) if l == h => format!("{l}"),
+                    (l, 255) => format!("{l}+"),
+                    (l, h) => format!("{l}–{h}"),
+                };
+                let _ = writeln!(
+                    s,
+                    "| {} | {bin} | {} | {} | {:.4} | {:.4} | {:.2} |",
+                    m.name,
+                    r.placed,
+                    r.wrong,
+                    r.observed,
+                    r.expected,
+                    r.observed / r.expected
+                );
+            }
         }
         s
     }

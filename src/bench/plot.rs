@@ -191,3 +191,112 @@ pub fn plot_scaling(
     drop(root);
     crate::io::output::write_all(path, &[], svg.as_bytes())
 }
+
+/// Lowest error drawn on the calibration plot (bins with no wrong placement
+/// are drawn here, hollow).
+const CAL_FLOOR: f64 = 1e-4;
+
+/// MAPQ calibration: per mapper and MAPQ bin, the observed error rate against
+/// the one the MAPQs promise (log-log; the diagonal is perfect calibration,
+/// the grey lines a factor of 2 either way). Bins with no wrong placement are
+/// drawn hollow at 10⁻⁴; each point is labelled with its placed reads.
+pub fn plot_calibration(report: &BenchReport, path: &Path) -> Result<()> {
+    let err = |e: String| CrestError::Invalid(format!("{}: plot: {e}", path.display()));
+    let series: Vec<(&str, Vec<(f64, f64, u64, bool)>)> = report
+        .mappers
+        .iter()
+        .filter_map(|m| {
+            m.truth.as_ref().map(|t| {
+                let pts = t
+                    .calibration
+                    .iter()
+                    .filter(|r| r.placed > 0)
+                    .map(|r| {
+                        (
+                            r.expected.max(CAL_FLOOR),
+                            r.observed.max(CAL_FLOOR),
+                            r.placed,
+                            r.wrong == 0,
+                        )
+                    })
+                    .collect();
+                (m.name.as_str(), pts)
+            })
+        })
+        .collect();
+    if series.is_empty() {
+        return Err(err(
+            "no mapper was scored against a truth (use simulated reads)".into(),
+        ));
+    }
+    let lo = CAL_FLOOR / 2.0;
+    let mut svg = String::new();
+    let root = SVGBackend::with_string(&mut svg, (720, 520)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!("MAPQ calibration — {} reads", report.reads),
+            ("sans-serif", 18),
+        )
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d((lo..1.5f64).log_scale(), (lo..1.5f64).log_scale())
+        .map_err(|e| err(e.to_string()))?;
+    chart
+        .configure_mesh()
+        .x_desc("error the MAPQ promises (mean 10^(−MAPQ/10) of the bin)")
+        .y_desc("observed fraction wrong")
+        .x_label_formatter(&|x| format!("{x:.0e}"))
+        .y_label_formatter(&|y| format!("{y:.0e}"))
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    let grey = RGBColor(0xaa, 0xaa, 0xaa);
+    for (f, style) in [
+        (1.0, BLACK.stroke_width(1)),
+        (2.0, grey.stroke_width(1)),
+        (0.5, grey.stroke_width(1)),
+    ] {
+        chart
+            .draw_series(LineSeries::new(
+                [(lo, lo * f), (1.5, 1.5 * f)].into_iter(),
+                style,
+            ))
+            .map_err(|e| err(e.to_string()))?;
+    }
+    for (i, (name, pts)) in series.iter().enumerate() {
+        let colour = COLOURS[i % COLOURS.len()];
+        chart
+            .draw_series(pts.iter().map(|&(x, y, _, zero)| {
+                let style = if zero {
+                    colour.stroke_width(2)
+                } else {
+                    colour.filled()
+                };
+                Circle::new((x, y), 5, style)
+            }))
+            .map_err(|e| err(e.to_string()))?
+            .label(*name)
+            .legend(move |(x, y)| Circle::new((x + 10, y), 5, colour.filled()));
+        chart
+            .draw_series(pts.iter().map(|&(x, y, n, _)| {
+                Text::new(
+                    format!("n={n}"),
+                    (x, y),
+                    ("sans-serif", 11).into_font().color(&colour),
+                )
+            }))
+            .map_err(|e| err(e.to_string()))?;
+    }
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.8))
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    root.present().map_err(|e| err(e.to_string()))?;
+    drop(chart);
+    drop(root);
+    crate::io::output::write_all(path, &[], svg.as_bytes())
+}

@@ -124,6 +124,73 @@ pub struct TruthScore {
     pub rows: Vec<ThresholdScore>,
     /// Precision–recall at every MAPQ 0..=60 (for plots).
     pub curve: Vec<ThresholdScore>,
+    /// Wrong placements per MAPQ bin against what the MAPQ promises.
+    pub calibration: Vec<CalibrationRow>,
+}
+
+/// MAPQ bins of the calibration table: [lo, hi].
+pub const CALIBRATION_BINS: [(u8, u8); 7] = [
+    (0, 0),
+    (1, 9),
+    (10, 19),
+    (20, 29),
+    (30, 39),
+    (40, 49),
+    (50, 255),
+];
+
+/// Placements in one MAPQ bin: how many were wrong, and how many MAPQ said.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct CalibrationRow {
+    /// Lowest MAPQ of the bin.
+    pub lo: u8,
+    /// Highest MAPQ of the bin.
+    pub hi: u8,
+    /// Reads placed with a MAPQ in the bin (contaminants included).
+    pub placed: u64,
+    /// Of those, wrong (elsewhere, or a contaminant).
+    pub wrong: u64,
+    /// wrong / placed (0 when nothing is placed).
+    pub observed: f64,
+    /// Mean of 10^(−MAPQ/10) over the placed reads: the error rate the
+    /// MAPQs promise (1 in the MAPQ-0 bin, which only says "unsure").
+    pub expected: f64,
+}
+
+/// The calibration table of (correct, MAPQ) placements.
+pub fn calibration(scored: &[(bool, u8)]) -> Vec<CalibrationRow> {
+    CALIBRATION_BINS
+        .iter()
+        .map(|&(lo, hi)| {
+            let inbin: Vec<&(bool, u8)> = scored
+                .iter()
+                .filter(|(_, q)| (lo..=hi).contains(q))
+                .collect();
+            let placed = inbin.len() as u64;
+            let wrong = inbin.iter().filter(|(c, _)| !c).count() as u64;
+            let expected = if placed == 0 {
+                0.0
+            } else {
+                inbin
+                    .iter()
+                    .map(|(_, q)| 10f64.powf(-(*q as f64) / 10.0))
+                    .sum::<f64>()
+                    / placed as f64
+            };
+            CalibrationRow {
+                lo,
+                hi,
+                placed,
+                wrong,
+                observed: if placed == 0 {
+                    0.0
+                } else {
+                    wrong as f64 / placed as f64
+                },
+                expected,
+            }
+        })
+        .collect()
 }
 
 fn threshold_score(q: u8, scored: &[(bool, u8)], endogenous: u64) -> ThresholdScore {
@@ -193,6 +260,7 @@ pub fn score_truth(
         curve: (0..=60)
             .map(|q| threshold_score(q, &scored, endogenous))
             .collect(),
+        calibration: calibration(&scored),
     })
 }
 
@@ -256,4 +324,31 @@ pub fn concordance(
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calibration_bins_on_hand_made_placements() {
+        // MAPQ 0: 2 of 4 wrong; MAPQ 25: 1 of 10 wrong; MAPQ 37: none of 3;
+        // MAPQ 60 lands in the last bin
+        let mut s = vec![(true, 0), (false, 0), (true, 0), (false, 0)];
+        s.extend(std::iter::repeat_n((true, 25u8), 9));
+        s.push((false, 25));
+        s.extend([(true, 37), (true, 37), (true, 37), (true, 60)]);
+        let c = calibration(&s);
+        assert_eq!(c.len(), CALIBRATION_BINS.len());
+        assert_eq!((c[0].placed, c[0].wrong), (4, 2));
+        assert!((c[0].observed - 0.5).abs() < 1e-12);
+        assert!((c[0].expected - 1.0).abs() < 1e-12);
+        assert_eq!(c[1].placed, 0);
+        assert_eq!(c[1].observed, 0.0);
+        assert_eq!((c[3].lo, c[3].hi, c[3].placed, c[3].wrong), (20, 29, 10, 1));
+        assert!((c[3].expected - 10f64.powf(-2.5)).abs() < 1e-12);
+        assert_eq!((c[4].placed, c[4].wrong), (3, 0));
+        assert_eq!((c[6].lo, c[6].placed), (50, 1));
+        assert!((c[6].expected - 1e-6).abs() < 1e-15);
+    }
 }

@@ -56,6 +56,15 @@ pub struct BenchArgs {
     /// (the index time column is then empty).
     #[arg(long)]
     pub index: Option<PathBuf>,
+    /// Break recall down by read length, damage and mismatches, and crest's
+    /// losses by stage (not proposed, rejected by the difference bound, wrong
+    /// place, MAPQ < 20); with a MAPQ calibration table. Needs simulated reads.
+    #[arg(long)]
+    pub breakdown: bool,
+    /// Draw the MAPQ calibration (observed against promised error, per MAPQ
+    /// bin and mapper) as SVG; needs simulated reads.
+    #[arg(long)]
+    pub calibration_plot: Option<PathBuf>,
     /// Read simulation (used without --reads).
     #[command(flatten)]
     pub sim: SimOpts,
@@ -104,7 +113,12 @@ impl Drop for WorkDir {
 
 /// Run `crest bench`; `device` is the global --device value, `adapter` its name.
 pub fn bench(a: &BenchArgs, device: &str, adapter: &str) -> Result<BenchReport> {
-    for p in a.json.iter().chain(&a.plot) {
+    if a.calibration_plot.is_some() && a.vs_bam.is_some() {
+        return Err(CrestError::Invalid(
+            "--calibration-plot needs the truth in simulated read names; it does not apply with --vs-bam".into(),
+        ));
+    }
+    for p in a.json.iter().chain(&a.plot).chain(&a.calibration_plot) {
         crate::io::output::check(p, &[])?;
     }
     let work = WorkDir::new(a.workdir.as_ref())?;
@@ -132,6 +146,7 @@ pub fn bench(a: &BenchArgs, device: &str, adapter: &str) -> Result<BenchReport> 
         crest_args: a.crest_args.clone(),
         index_args: a.index_args.clone(),
         index: a.index.clone(),
+        breakdown: a.breakdown,
     };
     let report = run_bench(&plan, adapter, &mut |m| eprintln!("{m}"))?;
     print!("{}", report.markdown());
@@ -150,6 +165,9 @@ pub fn bench(a: &BenchArgs, device: &str, adapter: &str) -> Result<BenchReport> 
             report.reads
         );
         plot_pr(&report, &title, p)?;
+    }
+    if let Some(p) = &a.calibration_plot {
+        crate::bench::plot::plot_calibration(&report, p)?;
     }
     Ok(report)
 }

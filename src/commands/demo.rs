@@ -131,6 +131,8 @@ pub fn demo(be: &Backend, device: &str, a: &DemoArgs) -> Result<()> {
         crest_args: Vec::new(),
         index_args: Vec::new(),
         index: None,
+        breakdown: false,
+        calibration_plot: None,
         sim,
     };
     super::bench::bench(&args, device, &be.name())?;

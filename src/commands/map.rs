@@ -12,7 +12,7 @@ use crate::io::{
     IndexFormat, Output, ReadReader, ReadRecord, Reference, SamFormat, SamRecord, SamWriter,
     SortOptions, Target,
 };
-use crate::map::{MapConfig, MapStats, Mapper, Propose};
+use crate::map::{MapConfig, MapStats, Mapper, Propose, ReadTrace};
 use crate::model::BitHead;
 
 /// Options of `crest map`.
@@ -102,9 +102,29 @@ pub struct MapArgs {
     /// Do not write an index beside a sorted BAM.
     #[arg(long)]
     pub no_index: bool,
+    /// Write what was tried for each read here (TSV: the candidate loci
+    /// verified and their differences; `crest bench --breakdown` reads it).
+    #[arg(long)]
+    pub trace: Option<PathBuf>,
     /// How an index is built when there is none yet.
     #[command(flatten)]
     pub build: super::index::BuildArgs,
+}
+
+/// The trace file being written (`--trace`).
+struct TraceOut {
+    out: Output,
+    contigs: Vec<String>,
+}
+
+impl TraceOut {
+    fn push(&mut self, reads: &[ReadRecord], traces: &[ReadTrace]) -> Result<()> {
+        for (r, t) in reads.iter().zip(traces) {
+            crate::map::trace::write_read(&mut self.out, &r.name, t, &self.contigs)
+                .map_err(|e| self.out.error(e))?;
+        }
+        Ok(())
+    }
 }
 
 type Batch = Result<Vec<ReadRecord>>;
@@ -202,7 +222,28 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
     let target = Target::resolve(a.out.as_deref(), &inputs)?;
     let format = SamFormat::resolve(&target, a.output_format)?;
     let sorted = sort_plan(a, &target, format, &inputs)?;
+    let trace_target = match &a.trace {
+        Some(p) => {
+            let t = Target::resolve(Some(p), &inputs)?;
+            if t == target {
+                return Err(CrestError::Invalid(format!(
+                    "--trace {}: the same file as the alignments",
+                    p.display()
+                )));
+            }
+            Some(t)
+        }
+        None => None,
+    };
     let output = Output::open(target)?;
+    let trace_out = match trace_target {
+        Some(t) => {
+            let mut out = Output::open(t)?;
+            crate::map::trace::write_header(&mut out, a.pad).map_err(|e| out.error(e))?;
+            Some(out)
+        }
+        None => None,
+    };
     if let Some(d) = &a.damage_profile {
         crate::damage::check_dir(d)?;
     }
@@ -261,6 +302,19 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
         beam: a.beam,
     };
     let mapper = Mapper::new(be, &enc, head.as_ref(), index.as_ref(), &reference, cfg)?;
+    let mut trace_out = trace_out.map(|out| TraceOut {
+        out,
+        contigs: reference.contigs.iter().map(|c| c.name.clone()).collect(),
+    });
+    let traced = trace_out.is_some();
+    let run =
+        |b: &[ReadRecord], stats: &mut MapStats| -> Result<(Vec<SamRecord>, Vec<ReadTrace>)> {
+            if traced {
+                mapper.map_batch_traced(b, stats)
+            } else {
+                Ok((mapper.map_batch(b, stats)?, Vec::new()))
+            }
+        };
     let mut writer = match sorted {
         None => SamWriter::create(
             output,
@@ -302,12 +356,17 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
     if a.threads >= 2 {
         std::thread::scope(|s| -> Result<()> {
             let (rtx, rrx) = sync_channel::<Batch>(2);
-            let (wtx, wrx) = sync_channel::<Vec<SamRecord>>(2);
+            type Mapped = (Vec<ReadRecord>, Vec<SamRecord>, Vec<ReadTrace>);
+            let (wtx, wrx) = sync_channel::<Mapped>(2);
             let files = a.reads.clone();
             s.spawn(move || read_batches(&files, batch, &rtx));
             let w = &mut writer;
+            let tw = &mut trace_out;
             let writer_thread = s.spawn(move || -> Result<()> {
-                for recs in wrx {
+                for (reads, recs, traces) in wrx {
+                    if let Some(t) = tw.as_mut() {
+                        t.push(&reads, &traces)?;
+                    }
                     for r in recs {
                         w.push(r)?;
                     }
@@ -316,15 +375,15 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
             });
             let mut result = Ok(());
             for b in rrx {
-                let mapped = b.and_then(|b| mapper.map_batch(&b, &mut stats));
+                let mapped = b.and_then(|b| run(&b, &mut stats).map(|(r, t)| (b, r, t)));
                 match mapped {
-                    Ok(recs) => {
+                    Ok((reads, recs, traces)) => {
                         if let Some(d) = &mut damage {
                             recs.iter().for_each(|r| d.add(r, &reference));
                         }
                         pb.set_position(stats.reads);
                         pb.set_message(format!("{} mapped", stats.mapped));
-                        if wtx.send(recs).is_err() {
+                        if wtx.send((reads, recs, traces)).is_err() {
                             break;
                         }
                     }
@@ -345,7 +404,12 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
         std::thread::scope(|s| -> Result<()> {
             s.spawn(move || read_batches(&a.reads, batch, &tx));
             for b in rx {
-                for r in mapper.map_batch(&b?, &mut stats)? {
+                let b = b?;
+                let (recs, traces) = run(&b, &mut stats)?;
+                if let Some(t) = trace_out.as_mut() {
+                    t.push(&b, &traces)?;
+                }
+                for r in recs {
                     if let Some(d) = &mut damage {
                         d.add(&r, &reference);
                     }
@@ -364,6 +428,9 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
         pb.set_message(format!("{} mapped; writing sorted output", stats.mapped));
     }
     writer.finish()?;
+    if let Some(t) = trace_out {
+        t.out.commit()?;
+    }
     pb.finish_and_clear();
     let secs = t0.elapsed().as_secs_f64();
     eprintln!(

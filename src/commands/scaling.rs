@@ -161,6 +161,7 @@ pub fn scaling(a: &ScalingArgs, device: &str, adapter: &str) -> Result<Vec<Scali
             .concat(),
             index_args: a.index_args.clone(),
             index: None,
+            breakdown: false,
         };
         let tree = run_bench(&plan, adapter, &mut |m| eprintln!("{m}"))?;
         all.extend(points(&tree, &name, bp, "crest tree"));

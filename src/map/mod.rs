@@ -12,6 +12,7 @@
 //! in input order.
 
 pub mod mapq;
+pub mod trace;
 
 use crate::backend::Backend;
 use crate::error::{CrestError, Result};
@@ -25,6 +26,7 @@ use crate::ops::index::NONE;
 use crate::seq::{reverse_complement, PackedSeq};
 
 pub use mapq::{approx_mapq, chance_cap, max_diff};
+pub use trace::{ReadTrace, TraceCandidate};
 
 /// Mapping options.
 #[derive(Clone, Debug)]
@@ -234,6 +236,26 @@ impl<'a> Mapper<'a> {
 
     /// Map a batch of reads; records come back in input order.
     pub fn map_batch(&self, reads: &[ReadRecord], stats: &mut MapStats) -> Result<Vec<SamRecord>> {
+        Ok(self.map_inner(reads, stats, false)?.0)
+    }
+
+    /// [`Mapper::map_batch`], plus what was tried for each read (in input
+    /// order): the candidates verified and their differences.
+    pub fn map_batch_traced(
+        &self,
+        reads: &[ReadRecord],
+        stats: &mut MapStats,
+    ) -> Result<(Vec<SamRecord>, Vec<ReadTrace>)> {
+        let (recs, traces) = self.map_inner(reads, stats, true)?;
+        Ok((recs, traces.unwrap_or_default()))
+    }
+
+    fn map_inner(
+        &self,
+        reads: &[ReadRecord],
+        stats: &mut MapStats,
+        trace: bool,
+    ) -> Result<(Vec<SamRecord>, Option<Vec<ReadTrace>>)> {
         let k = self.encoder.cfg.k;
         let t_batch = std::time::Instant::now();
         let (mut t_enc, mut t_search, mut t_verify) = (0.0f64, 0.0f64, 0.0f64);
@@ -338,6 +360,7 @@ impl<'a> Mapper<'a> {
         let pad = self.cfg.pad as i64;
         let mut tasks: Vec<AlignTask> = Vec::new();
         let mut task_read: Vec<usize> = Vec::new();
+        let mut task_start: Vec<i64> = Vec::new();
         for (ri, p) in props.iter_mut().enumerate() {
             if p.is_empty() {
                 continue;
@@ -373,6 +396,7 @@ impl<'a> Mapper<'a> {
                     strand,
                 });
                 task_read.push(ri);
+                task_start.push(start);
             }
         }
         // 4. verification on the device
@@ -399,6 +423,7 @@ impl<'a> Mapper<'a> {
                 task: *t,
             });
         }
+        let traces = trace.then(|| self.traces(reads, &tasks, &results, &task_read, &task_start));
         // 5. records
         let mut out = Vec::with_capacity(reads.len());
         for (ri, r) in reads.iter().enumerate() {
@@ -414,7 +439,42 @@ impl<'a> Mapper<'a> {
         stats.search_s += t_search;
         stats.verify_s += t_verify;
         stats.host_s += (t_batch.elapsed().as_secs_f64() - t_enc - t_search - t_verify).max(0.0);
-        Ok(out)
+        Ok((out, traces))
+    }
+
+    /// Per read: its difference bound and the candidates verified for it.
+    fn traces(
+        &self,
+        reads: &[ReadRecord],
+        tasks: &[AlignTask],
+        results: &[(u32, u32)],
+        task_read: &[usize],
+        task_start: &[i64],
+    ) -> Vec<ReadTrace> {
+        let mut out: Vec<ReadTrace> = reads
+            .iter()
+            .map(|r| ReadTrace {
+                max_diffs: if self.mappable(r) {
+                    max_diff(r.seq.len(), self.cfg.max_diff)
+                } else {
+                    0
+                },
+                candidates: Vec::new(),
+            })
+            .collect();
+        for (((t, &(cost, _)), &ri), &start) in
+            tasks.iter().zip(results).zip(task_read).zip(task_start)
+        {
+            let g = start.clamp(0, self.total as i64 - 1) as u64;
+            let ci = self.offsets.partition_point(|&o| o <= g) - 1;
+            out[ri].candidates.push(TraceCandidate {
+                contig: ci,
+                pos: start - self.offsets[ci] as i64,
+                reverse: t.strand == 1,
+                diffs: cost.div_ceil(2),
+            });
+        }
+        out
     }
 
     fn record(
