@@ -259,10 +259,17 @@ fn breakdown_needs_the_truth_and_a_trace_is_not_the_output() {
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("--breakdown") && err.contains("--vs-bam"), "{err}");
+    assert!(
+        err.contains("--breakdown") && err.contains("--vs-bam"),
+        "{err}"
+    );
     let out = dir.path().join("o.sam");
     let reads = dir.path().join("r.fq");
-    std::fs::write(&reads, "@r\nACGTACGTACGTACGTACGTACGT\n+\nIIIIIIIIIIIIIIIIIIIIIIII\n").unwrap();
+    std::fs::write(
+        &reads,
+        "@r\nACGTACGTACGTACGTACGTACGT\n+\nIIIIIIIIIIIIIIIIIIIIIIII\n",
+    )
+    .unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_crest"))
         .args([
             "map",
@@ -280,7 +287,10 @@ fn breakdown_needs_the_truth_and_a_trace_is_not_the_output() {
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("--trace") && err.contains("same file"), "{err}");
+    assert!(
+        err.contains("--trace") && err.contains("same file"),
+        "{err}"
+    );
     assert!(!out.exists());
 }
 

@@ -202,7 +202,9 @@ const CAL_FLOOR: f64 = 1e-4;
 /// drawn hollow at 10⁻⁴; each point is labelled with its placed reads.
 pub fn plot_calibration(report: &BenchReport, path: &Path) -> Result<()> {
     let err = |e: String| CrestError::Invalid(format!("{}: plot: {e}", path.display()));
-    let series: Vec<(&str, Vec<(f64, f64, u64, bool)>)> = report
+    // per mapper: (promised, observed, placed, none wrong) per bin
+    type Bins = Vec<(f64, f64, u64, bool)>;
+    let series: Vec<(&str, Bins)> = report
         .mappers
         .iter()
         .filter_map(|m| {
@@ -258,10 +260,7 @@ pub fn plot_calibration(report: &BenchReport, path: &Path) -> Result<()> {
         (0.5, grey.stroke_width(1)),
     ] {
         chart
-            .draw_series(LineSeries::new(
-                [(lo, lo * f), (1.5, 1.5 * f)].into_iter(),
-                style,
-            ))
+            .draw_series(LineSeries::new([(lo, lo * f), (1.5, 1.5 * f)], style))
             .map_err(|e| err(e.to_string()))?;
     }
     for (i, (name, pts)) in series.iter().enumerate() {
