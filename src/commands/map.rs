@@ -54,8 +54,9 @@ pub struct MapArgs {
     /// Least-confident bits flipped per window (2^flip candidates, 0..=10).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(0..=10))]
     pub flip: u32,
-    /// Candidate loci verified per read.
-    #[arg(long, default_value_t = 8, value_parser = crate::commands::parse::count)]
+    /// Candidate loci verified per read (clusters of proposals, best summed
+    /// similarity first; verification is cheap next to the search).
+    #[arg(long, default_value_t = 64, value_parser = crate::commands::parse::count)]
     pub candidates: usize,
     /// Alignment band half-width (bp).
     #[arg(long, default_value_t = 16)]
@@ -102,6 +103,10 @@ pub struct MapArgs {
     /// Do not write an index beside a sorted BAM.
     #[arg(long)]
     pub no_index: bool,
+    /// Query reads no longer than k with one window only (by default their
+    /// reverse complement is queried too).
+    #[arg(long)]
+    pub short_one_strand: bool,
     /// Write what was tried for each read here (TSV: the candidate loci
     /// verified and their differences; `crest bench --breakdown` reads it).
     #[arg(long)]
@@ -300,6 +305,7 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
         min_len: a.min_len,
         propose: a.propose.clone(),
         beam: a.beam,
+        short_both_strands: !a.short_one_strand,
     };
     let mapper = Mapper::new(be, &enc, head.as_ref(), index.as_ref(), &reference, cfg)?;
     let mut trace_out = trace_out.map(|out| TraceOut {

@@ -97,6 +97,10 @@ pub struct TrainArgs {
     /// Continue a run from its checkpoint (same options).
     #[arg(long)]
     pub resume: Option<PathBuf>,
+    /// Start from this model's encoder (fine-tune it: same architecture,
+    /// fresh optimiser, the schedule over --steps from step 0).
+    #[arg(long, conflicts_with = "resume")]
+    pub init: Option<PathBuf>,
     /// Leave the optimiser state out of the model file (smaller; cannot be resumed).
     #[arg(long)]
     pub no_optimizer_state: bool,
@@ -272,6 +276,11 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<()> {
     let mut inputs: Vec<&std::path::Path> = a.reference.iter().map(|p| p.as_path()).collect();
     inputs.extend(a.reads.as_deref());
     inputs.extend(a.resume.as_deref());
+    inputs.extend(a.init.as_deref());
+    let init = match &a.init {
+        Some(p) => Some(Checkpoint::load(p)?),
+        None => None,
+    };
     let mut out = Output::create(Some(&a.out), &inputs)?;
     if out.target().is_stream() {
         return Err(CrestError::Invalid(format!(
@@ -336,6 +345,10 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<()> {
             ))
         }
     };
+    if let (Some(ck), Some(p)) = (&init, &a.init) {
+        trainer.init_from(ck)?;
+        eprintln!("starting from the encoder of {}", p.display());
+    }
     if let Some(r) = &a.resume {
         trainer.resume(&Checkpoint::load(r)?)?;
         eprintln!("resuming {} at step {}", r.display(), trainer.step);

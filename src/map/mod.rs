@@ -49,6 +49,8 @@ pub struct MapConfig {
     pub propose: Vec<Propose>,
     /// Beam width of the tree search.
     pub beam: usize,
+    /// Reads no longer than k are also queried as their reverse complement.
+    pub short_both_strands: bool,
 }
 
 /// Where candidate loci come from.
@@ -82,13 +84,14 @@ impl Default for MapConfig {
         MapConfig {
             stride: 8,
             flip: 4,
-            max_candidates: 8,
+            max_candidates: 64,
             pad: 16,
             damage_len: 5,
             max_diff: 0.04,
             min_len: 20,
             propose: vec![Propose::Index],
             beam: crate::index::DEFAULT_BEAM,
+            short_both_strands: true,
         }
     }
 }
@@ -279,6 +282,14 @@ impl<'a> Mapper<'a> {
             for o in offs {
                 windows.push(Window::new(rstart[i] + o as u32, kk as u32, false));
                 owner.push((i, o));
+            }
+            if l <= k && self.cfg.short_both_strands {
+                // a read no longer than k has one window: query its reverse
+                // complement too (the encoder saw both strands of every locus
+                // in training, so the second query errs differently); the
+                // offset correction below is the same for both
+                windows.push(Window::new(rstart[i], kk as u32, true));
+                owner.push((i, 0));
             }
         }
         // 2. network proposals

@@ -194,6 +194,18 @@ impl<'a> Trainer<'a> {
         Ok(())
     }
 
+    /// Start from another model's encoder weights (fine-tuning): same
+    /// architecture, fresh optimiser state, step 0 (the schedule starts over).
+    pub fn init_from(&mut self, ck: &Checkpoint) -> Result<()> {
+        if ck.meta.encoder != self.encoder.cfg {
+            return Err(CrestError::Invalid(
+                "--init: the model's architecture differs from the options given (k, channels, blocks, kernel, embedding, projection and geometry must match)".into(),
+            ));
+        }
+        self.encoder = Encoder::from_values(self.backend, &ck.meta.encoder, ck.weights())?;
+        Ok(())
+    }
+
     /// The batch of a step (pure function of seed and step).
     pub fn batch(&self, step: u64) -> Batch {
         let mut rng = step_rng(self.seed, step, 0);
