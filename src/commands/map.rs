@@ -65,7 +65,7 @@ pub struct MapArgs {
     #[arg(long, default_value_t = 5)]
     pub damage_len: u32,
     /// Maximum differences, as bwa aln -n: a fraction (missing-alignment rate at 2% errors) or a count.
-    #[arg(short = 'n', long, default_value_t = 0.04, value_parser = crate::commands::parse::positive)]
+    #[arg(short = 'n', long, default_value_t = 0.01, value_parser = crate::commands::parse::positive)]
     pub max_diff: f64,
     /// Reads shorter than this are reported unmapped.
     #[arg(long, default_value_t = 20)]

@@ -87,7 +87,7 @@ impl Default for MapConfig {
             max_candidates: 64,
             pad: 16,
             damage_len: 5,
-            max_diff: 0.04,
+            max_diff: 0.01,
             min_len: 20,
             propose: vec![Propose::Index],
             beam: crate::index::DEFAULT_BEAM,
