@@ -326,6 +326,32 @@ fn model_for_another_reference_is_refused() {
 }
 
 #[test]
+fn init_starts_from_another_models_encoder_and_refuses_another_architecture() {
+    let be = Backend::CpuReference;
+    let phix = Reference::load(&asset("phix174.fa")).unwrap();
+    let mammoth = Reference::load(&asset("mammoth_chrM.fa")).unwrap();
+    let mut a = Trainer::on_reference(&be, &phix, &small_cfg(), tiny_train_cfg(2), 1).unwrap();
+    a.run(2, 1, None, &mut ()).unwrap();
+    let ck = a.checkpoint(false).unwrap();
+    // another genome, another seed: after init, the encoder is a's, at step 0
+    let mut b = Trainer::on_reference(&be, &mammoth, &small_cfg(), tiny_train_cfg(2), 7).unwrap();
+    let fresh = b.checkpoint(false).unwrap().weights();
+    assert_ne!(fresh, ck.weights(), "two seeds gave the same init");
+    b.init_from(&ck).unwrap();
+    assert_eq!(b.step, 0);
+    assert_eq!(b.checkpoint(false).unwrap().weights(), ck.weights());
+    // and it trains from there
+    b.run(1, 1, None, &mut ()).unwrap();
+    assert_ne!(b.checkpoint(false).unwrap().weights(), ck.weights());
+    // another architecture is refused
+    let mut other = small_cfg();
+    other.channels += 4;
+    let mut c = Trainer::on_reference(&be, &mammoth, &other, tiny_train_cfg(2), 7).unwrap();
+    let e = c.init_from(&ck).unwrap_err().to_string();
+    assert!(e.contains("--init") && e.contains("architecture"), "{e}");
+}
+
+#[test]
 fn short_training_lowers_the_loss() {
     training_lowers_the_loss(Geometry::Euclidean);
 }
