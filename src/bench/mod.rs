@@ -153,12 +153,16 @@ pub fn run_bench(
         Some(p) => Some(read_placements(p)?),
         None => None,
     };
-    let score = |sam: &Path| -> Result<(Option<TruthScore>, Option<Vec<Concordance>>)> {
+    // each mapper's placements, parsed once (the breakdown reads them again)
+    let mut placed_all: Vec<Placements> = Vec::new();
+    let mut score = |sam: &Path| -> Result<(Option<TruthScore>, Option<Vec<Concordance>>)> {
         let placed = read_placements(sam)?;
-        Ok(match &other {
+        let scored = match &other {
             Some(o) => (None, Some(concordance(&placed, o, plan.tolerance))),
             None => (Some(score_truth(&names, &placed, plan.tolerance)?), None),
-        })
+        };
+        placed_all.push(placed);
+        Ok(scored)
     };
     let mut mappers = Vec::new();
 
@@ -280,7 +284,7 @@ pub fn run_bench(
     }
     let breakdown = if plan.breakdown {
         log("breaking recall down by read and stage");
-        Some(breakdown_of(plan, &mappers, &trace_path)?)
+        Some(breakdown_of(plan, &mappers, &placed_all, &trace_path)?)
     } else {
         None
     };
@@ -295,8 +299,17 @@ pub fn run_bench(
     })
 }
 
+type Placements = std::collections::HashMap<String, Option<score::Placement>>;
+
 /// Features of every reference read and each mapper's stage for it.
-fn breakdown_of(plan: &BenchPlan, mappers: &[MapperResult], trace: &Path) -> Result<Breakdown> {
+/// `placements` are in `mappers` order; crest runs first and is the one
+/// with a trace.
+fn breakdown_of(
+    plan: &BenchPlan,
+    mappers: &[MapperResult],
+    placements: &[Placements],
+    trace: &Path,
+) -> Result<Breakdown> {
     let reference = crate::io::Reference::load(&plan.reference)?;
     let contigs: std::collections::HashMap<&str, &[u8]> = reference
         .contigs
@@ -304,10 +317,7 @@ fn breakdown_of(plan: &BenchPlan, mappers: &[MapperResult], trace: &Path) -> Res
         .map(|c| (c.name.as_str(), c.seq.as_slice()))
         .collect();
     let trace = crate::map::trace::read_trace(trace)?;
-    let placements = mappers
-        .iter()
-        .map(|m| read_placements(&m.sam))
-        .collect::<Result<Vec<_>>>()?;
+    let untraced = (0, Vec::new());
     let mut features: Vec<ReadFeatures> = Vec::new();
     let mut stages: Vec<Vec<breakdown::Stage>> = vec![Vec::new(); mappers.len()];
     let mut r = ReadReader::open(&plan.reads)?;
@@ -347,26 +357,22 @@ fn breakdown_of(plan: &BenchPlan, mappers: &[MapperResult], trace: &Path) -> Res
                 start: start as u64,
                 reverse,
             };
-            for (m, (res, placed)) in mappers.iter().zip(&placements).enumerate() {
+            for (m, placed) in placements.iter().enumerate() {
                 let p = placed.get(&rec.name).and_then(|p| p.as_ref());
-                let t = (res.name == "crest").then(|| {
-                    trace
-                        .reads
-                        .get(&rec.name)
-                        .cloned()
-                        .unwrap_or((0, Vec::new()))
-                });
-                stages[m].push(classify(&truth, p, t.as_ref(), trace.pad, plan.tolerance));
+                // a read crest did not trace had nothing verified
+                let t = (m == 0).then(|| trace.reads.get(&rec.name).unwrap_or(&untraced));
+                stages[m].push(classify(&truth, p, t, trace.pad, plan.tolerance));
             }
         }
     }
     let ms: Vec<MapperStages> = mappers
         .iter()
         .zip(stages)
-        .map(|(m, stages)| MapperStages {
+        .enumerate()
+        .map(|(i, (m, stages))| MapperStages {
             name: &m.name,
             stages,
-            traced: m.name == "crest",
+            traced: i == 0,
         })
         .collect();
     Ok(Breakdown::new(&features, &ms))
