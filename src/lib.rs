@@ -25,6 +25,7 @@ pub mod selftest;
 pub mod seq;
 pub mod sim;
 pub mod stats;
+pub mod sv;
 pub mod train;
 
 pub use error::{CrestError, Result};

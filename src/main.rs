@@ -62,6 +62,12 @@ enum Cmd {
     Dedup(crest::commands::dedup::DedupArgs),
     /// Simulate ancient-DNA reads (damage, short fragments, errors, contamination) with their origin in the name.
     Simulate(crest::commands::simulate::SimulateArgs),
+    /// Plant structural variants (deletions, insertions, inversions, tandem duplications, translocations) into a reference: altered genome, truth VCF, optional long reads.
+    SimulateSv(crest::commands::sv::SimulateSvArgs),
+    /// Structural variants of assemblies or long reads from their trajectory along the reference (placed windows → chains → breakpoints): VCF, BED, dot plot.
+    Sv(crest::commands::sv::SvArgs),
+    /// Score structural-variant calls (VCF) against a truth VCF: recall, precision and breakpoint error per kind and size.
+    SvEval(crest::commands::sv::SvEvalArgs),
     /// crest vs BWA-aln on the same (simulated or given) reads: accuracy by MAPQ, speed, memory.
     Bench(crest::commands::bench::BenchArgs),
     /// Cost per read against genome size: crest (tree and flat search) and BWA-aln on reads simulated from each reference; table and log-log plot.
@@ -206,6 +212,20 @@ fn run(cli: Cli) -> Result<()> {
             crest::commands::map::map(&open_backend(&cli.device)?, &a, &cl.join(" "))?;
         }
         Cmd::Simulate(a) => crest::commands::simulate::simulate(&a)?,
+        Cmd::SimulateSv(a) => {
+            let cl: Vec<String> = std::env::args().collect();
+            crest::commands::sv::simulate_sv(&a, &cl.join(" "))?;
+        }
+        Cmd::Sv(a) => {
+            let cl: Vec<String> = std::env::args().collect();
+            // the alignment baseline (--paf) needs no device
+            let be = match a.paf {
+                Some(_) => crest::backend::Backend::CpuReference,
+                None => open_backend(&cli.device)?,
+            };
+            crest::commands::sv::sv(&be, &a, &cl.join(" "))?;
+        }
+        Cmd::SvEval(a) => crest::commands::sv::sv_eval(&a)?,
         Cmd::Damage(a) => {
             crest::commands::damage::damage(&a)?;
         }

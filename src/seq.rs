@@ -53,18 +53,20 @@ pub fn fold_base(b: u8) -> u8 {
     }
 }
 
+/// Complement of one base (ACGT, either case; other bytes become N).
+pub fn complement(b: u8) -> u8 {
+    match b {
+        b'A' | b'a' => b'T',
+        b'C' | b'c' => b'G',
+        b'G' | b'g' => b'C',
+        b'T' | b't' => b'A',
+        _ => b'N',
+    }
+}
+
 /// Reverse complement of an ACGTN sequence (other bytes become N).
 pub fn reverse_complement(seq: &[u8]) -> Vec<u8> {
-    seq.iter()
-        .rev()
-        .map(|&b| match b {
-            b'A' | b'a' => b'T',
-            b'C' | b'c' => b'G',
-            b'G' | b'g' => b'C',
-            b'T' | b't' => b'A',
-            _ => b'N',
-        })
-        .collect()
+    seq.iter().rev().map(|&b| complement(b)).collect()
 }
 
 /// A 2-bit packed DNA sequence with an N mask.

@@ -13,6 +13,7 @@ pub mod parse;
 pub mod scaling;
 
 pub mod simulate;
+pub mod sv;
 pub mod train;
 
 use std::path::Path;
