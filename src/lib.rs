@@ -20,6 +20,7 @@ pub mod io;
 pub mod map;
 pub mod model;
 pub mod ops;
+pub mod profile;
 pub mod rng;
 pub mod selftest;
 pub mod seq;

@@ -68,6 +68,8 @@ enum Cmd {
     Sv(crest::commands::sv::SvArgs),
     /// Score structural-variant calls (VCF) against a truth VCF: recall, precision and breakpoint error per kind and size.
     SvEval(crest::commands::sv::SvEvalArgs),
+    /// Reads and relative abundance per genome of a panel (metagenomic profile): reads placed nowhere are `unassigned`, reads tied between genomes `ambiguous`; TSV and bar chart.
+    Profile(crest::commands::profile::ProfileArgs),
     /// crest vs BWA-aln on the same (simulated or given) reads: accuracy by MAPQ, speed, memory.
     Bench(crest::commands::bench::BenchArgs),
     /// Cost per read against genome size: crest (tree and flat search) and BWA-aln on reads simulated from each reference; table and log-log plot.
@@ -226,6 +228,9 @@ fn run(cli: Cli) -> Result<()> {
             crest::commands::sv::sv(&be, &a, &cl.join(" "))?;
         }
         Cmd::SvEval(a) => crest::commands::sv::sv_eval(&a)?,
+        Cmd::Profile(a) => {
+            crest::commands::profile::profile(&open_backend(&cli.device)?, &a)?;
+        }
         Cmd::Damage(a) => {
             crest::commands::damage::damage(&a)?;
         }

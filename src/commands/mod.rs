@@ -10,6 +10,7 @@ pub mod embed;
 pub mod index;
 pub mod map;
 pub mod parse;
+pub mod profile;
 pub mod scaling;
 
 pub mod simulate;

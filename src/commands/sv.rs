@@ -11,7 +11,8 @@ use crate::io::{Output, ReadReader, ReadRecord, Reference, Target};
 use crate::map::{MapConfig, MapStats, Mapper};
 use crate::sv::plot::{dot_plot, Track};
 use crate::sv::{
-    call_query, cluster_calls, eval, paf, plant, vcf, Anchor, ChainConfig, SvCall, SvKind,
+    absorb_partial_views, call_query, cluster_calls, eval, paf, plant, vcf, Anchor, ChainConfig,
+    SvCall, SvKind,
 };
 
 /// Options of `crest sv`.
@@ -245,7 +246,7 @@ pub fn sv(be: &Backend, a: &SvArgs, command_line: &str) -> Result<Vec<SvCall>> {
     }
     let anchors = match &a.paf {
         Some(p) => {
-            let mut by_name = paf::read_paf(p, &reference, a.min_mapq)?;
+            let mut by_name = paf::read_paf(p, &reference, a.min_mapq, a.min_size)?;
             queries
                 .iter()
                 .map(|(_, q)| by_name.remove(&q.name).unwrap_or_default())
@@ -289,7 +290,7 @@ pub fn sv(be: &Backend, a: &SvArgs, command_line: &str) -> Result<Vec<SvCall>> {
         all.extend(call_query(&q.seq, an, &reference, &cfg).calls);
     }
     let raw = all.len();
-    let mut calls = cluster_calls(all, a.merge);
+    let mut calls = absorb_partial_views(cluster_calls(all, a.merge), a.merge);
     calls.retain(|c| c.support >= a.min_support);
     let mut out = Output::open(out_t)?;
     vcf::write_vcf(

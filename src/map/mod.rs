@@ -242,6 +242,19 @@ impl<'a> Mapper<'a> {
         Ok(self.map_inner(reads, stats, false)?.0)
     }
 
+    /// [`Mapper::map_batch`], plus for each mapped read the contigs of every
+    /// distinct hit that ties with the best (one entry per hit; empty for
+    /// unmapped reads): what `crest profile` needs to tell a read repeated
+    /// within one genome from one shared by two.
+    pub fn map_batch_ties(
+        &self,
+        reads: &[ReadRecord],
+        stats: &mut MapStats,
+    ) -> Result<(Vec<SamRecord>, Vec<Vec<usize>>)> {
+        let (recs, _, ties) = self.map_inner(reads, stats, false)?;
+        Ok((recs, ties))
+    }
+
     /// [`Mapper::map_batch`], plus what was tried for each read (in input
     /// order): the candidates verified and their differences.
     pub fn map_batch_traced(
@@ -249,7 +262,7 @@ impl<'a> Mapper<'a> {
         reads: &[ReadRecord],
         stats: &mut MapStats,
     ) -> Result<(Vec<SamRecord>, Vec<ReadTrace>)> {
-        let (recs, traces) = self.map_inner(reads, stats, true)?;
+        let (recs, traces, _) = self.map_inner(reads, stats, true)?;
         Ok((recs, traces.unwrap_or_default()))
     }
 
@@ -258,7 +271,7 @@ impl<'a> Mapper<'a> {
         reads: &[ReadRecord],
         stats: &mut MapStats,
         trace: bool,
-    ) -> Result<(Vec<SamRecord>, Option<Vec<ReadTrace>>)> {
+    ) -> Result<(Vec<SamRecord>, Option<Vec<ReadTrace>>, Vec<Vec<usize>>)> {
         let k = self.encoder.cfg.k;
         let t_batch = std::time::Instant::now();
         let (mut t_enc, mut t_search, mut t_verify) = (0.0f64, 0.0f64, 0.0f64);
@@ -437,20 +450,29 @@ impl<'a> Mapper<'a> {
         let traces = trace.then(|| self.traces(reads, &tasks, &results, &task_read, &task_start));
         // 5. records
         let mut out = Vec::with_capacity(reads.len());
+        let mut ties = Vec::with_capacity(reads.len());
         for (ri, r) in reads.iter().enumerate() {
             stats.reads += 1;
             let rec = self.record(r, &mut hits[ri], &rseq, &ap)?;
+            let mut tied = Vec::new();
             if rec.flag & 4 == 0 {
                 stats.mapped += 1;
                 stats.mapq20 += (rec.mapq >= 20) as u64;
+                // record() left the hits sorted by cost, one per locus
+                let best = hits[ri][0].cost;
+                tied.extend(hits[ri].iter().take_while(|h| h.cost == best).map(|h| {
+                    let g = h.end.min(self.total.saturating_sub(1));
+                    self.offsets.partition_point(|&o| o <= g) - 1
+                }));
             }
+            ties.push(tied);
             out.push(rec);
         }
         stats.encode_s += t_enc;
         stats.search_s += t_search;
         stats.verify_s += t_verify;
         stats.host_s += (t_batch.elapsed().as_secs_f64() - t_enc - t_search - t_verify).max(0.0);
-        Ok((out, traces))
+        Ok((out, traces, ties))
     }
 
     /// Per read: its difference bound and the candidates verified for it.

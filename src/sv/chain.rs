@@ -202,6 +202,8 @@ pub struct Junction {
     pub a_last: i64,
     /// Reference position of query base `xb` on the second segment.
     pub b_first: i64,
+    /// Bases at the break that both placements explain (microhomology).
+    pub homology: u32,
 }
 
 fn matches(query: &[u8], q: i64, contig: &[u8], r: i64, reverse: bool) -> Option<bool> {
@@ -263,13 +265,20 @@ pub fn junction(
         }
         q -= 1;
     }
-    let xa = xa.max(a.q_start as i64 + 1);
+    let mut xa = xa.max(a.q_start as i64 + 1);
     let xb = xb.min(b.q_end as i64 - 1);
+    // bases both sides explain (microhomology): the break could be anywhere
+    // in them; left-normalised as VCF wants, the first segment gives them up
+    let homology = (xa - xb).max(0);
+    if homology > 0 {
+        xa = xb.max(a.q_start as i64 + 1);
+    }
     Junction {
         xa,
         xb,
         a_last: a.at(a.k_end, xa - 1),
         b_first: b.at(b.k_start, xb),
+        homology: homology as u32,
     }
 }
 
@@ -304,7 +313,17 @@ fn bnd(contig: usize, pos1: i64, mate_contig: usize, mate_pos1: i64) -> SvCall {
 /// The call of a single break between `a` and `b` (no pattern around it):
 /// deletion, insertion or tandem duplication on one contig and strand,
 /// otherwise a novel adjacency. `None` when the break is below `min_size`.
+/// Microhomology at the break widens the confidence intervals.
 fn single_call(a: &Segment, b: &Segment, j: &Junction, cfg: &ChainConfig) -> Option<SvCall> {
+    let mut c = single_call_at(a, b, j, cfg)?;
+    c.cipos = (0, j.homology);
+    if matches!(c.kind, SvKind::Del | SvKind::Dup) {
+        c.ciend = (0, j.homology);
+    }
+    Some(c)
+}
+
+fn single_call_at(a: &Segment, b: &Segment, j: &Junction, cfg: &ChainConfig) -> Option<SvCall> {
     let min = cfg.min_size as i64;
     if a.contig != b.contig || a.reverse != b.reverse {
         // the base after a's last joins b's first (1-based positions)
@@ -606,6 +625,58 @@ pub fn cluster_calls(mut calls: Vec<SvCall>, dist: u64) -> Vec<SvCall> {
     out
 }
 
+/// Reads that span only part of a complex event see a simpler one: a read
+/// over one end of an inversion sees a strand switch (BND), a read over one
+/// junction of a translocation sees a deletion or duplication. After
+/// clustering, such partial views fold into the event they belong to (their
+/// support is added to it): a BND whose two ends lie within `dist` bp of an
+/// inversion's two ends, and a deletion or duplication whose two ends lie
+/// within `dist` bp of other breakends' positions or mates.
+pub fn absorb_partial_views(calls: Vec<SvCall>, dist: u64) -> Vec<SvCall> {
+    let near = |a: u64, b: u64| a.abs_diff(b) <= dist;
+    let mut calls = calls;
+    let mut gone = vec![false; calls.len()];
+    let mut gained = vec![0u32; calls.len()];
+    for i in 0..calls.len() {
+        let c = &calls[i];
+        let target = match (c.kind, c.mate) {
+            (SvKind::Bnd, Some((mc, mp))) => calls.iter().position(|v| {
+                v.kind == SvKind::Inv
+                    && v.contig == c.contig
+                    && mc == v.contig
+                    && ((near(c.pos, v.pos) && near(mp, v.end))
+                        || (near(c.pos, v.end) && near(mp, v.pos)))
+            }),
+            (SvKind::Del | SvKind::Dup, _) => {
+                let site = |p: u64| {
+                    calls.iter().position(|v| {
+                        v.kind == SvKind::Bnd
+                            && ((v.contig == c.contig && near(v.pos, p))
+                                || v.mate.is_some_and(|(mc, mp)| mc == c.contig && near(mp, p)))
+                    })
+                };
+                match (site(c.pos), site(c.end)) {
+                    (Some(a), Some(_)) => Some(a),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        if let Some(t) = target {
+            gone[i] = true;
+            gained[t] += c.support;
+        }
+    }
+    for (c, g) in calls.iter_mut().zip(&gained) {
+        c.support += g;
+    }
+    calls
+        .into_iter()
+        .zip(gone)
+        .filter_map(|(c, g)| (!g).then_some(c))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -840,5 +911,38 @@ mod tests {
         assert_eq!((c[0].pos, c[0].end, c[0].support), (1000, 2000, 3));
         assert_eq!(c[0].cipos, (2, 4));
         assert_eq!(c[1].support, 1);
+    }
+
+    #[test]
+    fn partial_views_fold_into_their_event() {
+        let mk = |kind, pos: u64, end: u64, mate: Option<u64>| SvCall {
+            kind,
+            contig: 0,
+            pos,
+            end,
+            len: end.saturating_sub(pos),
+            cipos: (0, 0),
+            ciend: (0, 0),
+            mate: mate.map(|m| (0, m)),
+            support: 2,
+        };
+        let calls = vec![
+            mk(SvKind::Inv, 8859, 12732, None),
+            mk(SvKind::Bnd, 8845, 8845, Some(12729)),
+            mk(SvKind::Bnd, 16074, 16074, Some(29586)),
+            mk(SvKind::Del, 16073, 29576, None),
+            mk(SvKind::Bnd, 34239, 34239, Some(16111)),
+            mk(SvKind::Dup, 16119, 34271, None),
+            mk(SvKind::Del, 40000, 45000, None),
+        ];
+        let out = absorb_partial_views(calls, 100);
+        let kinds: Vec<SvKind> = out.iter().map(|c| c.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![SvKind::Inv, SvKind::Bnd, SvKind::Bnd, SvKind::Del]
+        );
+        assert_eq!(out[0].support, 4);
+        assert_eq!(out[1].support + out[2].support, 8);
+        assert_eq!(out[3].pos, 40000);
     }
 }

@@ -33,7 +33,7 @@ pub mod plant;
 pub mod plot;
 pub mod vcf;
 
-pub use chain::{call_query, cluster_calls, Anchor, ChainConfig, Segment};
+pub use chain::{absorb_partial_views, call_query, cluster_calls, Anchor, ChainConfig, Segment};
 
 /// Kind of structural variant.
 #[derive(
