@@ -135,6 +135,10 @@ impl MapStats {
     }
 }
 
+/// What one batch gives: records, traces when asked, and the contigs of
+/// each read's tied best hits.
+type Mapped = (Vec<SamRecord>, Option<Vec<ReadTrace>>, Vec<Vec<usize>>);
+
 /// A mapper bound to a model and its reference.
 pub struct Mapper<'a> {
     be: &'a Backend,
@@ -266,12 +270,7 @@ impl<'a> Mapper<'a> {
         Ok((recs, traces.unwrap_or_default()))
     }
 
-    fn map_inner(
-        &self,
-        reads: &[ReadRecord],
-        stats: &mut MapStats,
-        trace: bool,
-    ) -> Result<(Vec<SamRecord>, Option<Vec<ReadTrace>>, Vec<Vec<usize>>)> {
+    fn map_inner(&self, reads: &[ReadRecord], stats: &mut MapStats, trace: bool) -> Result<Mapped> {
         let k = self.encoder.cfg.k;
         let t_batch = std::time::Instant::now();
         let (mut t_enc, mut t_search, mut t_verify) = (0.0f64, 0.0f64, 0.0f64);

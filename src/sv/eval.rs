@@ -132,9 +132,7 @@ pub fn evaluate(truth: &[SvCall], calls: &[SvCall], tol: u64) -> Vec<EvalRow> {
 
 /// The rows as a markdown table.
 pub fn markdown(rows: &[EvalRow], tol: u64) -> String {
-    let mut s = format!(
-        "| kind | size | truth | found | recall | calls | precision | breakpoint error mean / max (bp) |\n|---|---|---:|---:|---:|---:|---:|---:|\n"
-    );
+    let mut s = "| kind | size | truth | found | recall | calls | precision | breakpoint error mean / max (bp) |\n|---|---|---:|---:|---:|---:|---:|---:|\n".to_string();
     for r in rows {
         let (calls, prec) = match (r.calls, r.precision()) {
             (Some(c), Some(p)) => (c.to_string(), format!("{p:.3}")),
