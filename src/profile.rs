@@ -221,10 +221,11 @@ pub fn plot(profile: &Profile, title: &str) -> Result<String> {
         chart
             .configure_mesh()
             .disable_y_mesh()
-            .y_labels(n)
+            // ticks every half unit: the names sit at the bar centres (i + 0.5)
+            .y_labels(2 * n + 1)
             .y_label_formatter(&|y| {
                 let i = y.floor() as usize;
-                if (*y - i as f64 - 0.0).abs() < 1e-9 && i < labels.len() {
+                if (*y - i as f64 - 0.5).abs() < 1e-6 && i < n {
                     labels[n - 1 - i].clone()
                 } else {
                     String::new()
