@@ -293,10 +293,11 @@ fn interval_call(kind: SvKind, contig: usize, lo: i64, hi: i64, len: u64) -> SvC
         ciend: (0, 0),
         mate: None,
         support: 1,
+        switch: false,
     }
 }
 
-fn bnd(contig: usize, pos1: i64, mate_contig: usize, mate_pos1: i64) -> SvCall {
+fn bnd(contig: usize, pos1: i64, mate_contig: usize, mate_pos1: i64, switch: bool) -> SvCall {
     SvCall {
         kind: SvKind::Bnd,
         contig,
@@ -307,6 +308,7 @@ fn bnd(contig: usize, pos1: i64, mate_contig: usize, mate_pos1: i64) -> SvCall {
         ciend: (0, 0),
         mate: Some((mate_contig, mate_pos1.max(1) as u64)),
         support: 1,
+        switch,
     }
 }
 
@@ -327,7 +329,13 @@ fn single_call_at(a: &Segment, b: &Segment, j: &Junction, cfg: &ChainConfig) -> 
     let min = cfg.min_size as i64;
     if a.contig != b.contig || a.reverse != b.reverse {
         // the base after a's last joins b's first (1-based positions)
-        return Some(bnd(a.contig, j.a_last + 1, b.contig, j.b_first + 1));
+        return Some(bnd(
+            a.contig,
+            j.a_last + 1,
+            b.contig,
+            j.b_first + 1,
+            a.reverse != b.reverse,
+        ));
     }
     // reference bases skipped along the strand, and query bases unplaced
     let gap = if a.reverse {
@@ -443,8 +451,20 @@ fn pasted(
     if bhi - blo < cfg.min_size as i64 {
         return None;
     }
-    let first = bnd(a.contig, j1.a_last + 1, b.contig, j1.b_first + 1);
-    let second = bnd(b.contig, j2.a_last + 1, c.contig, j2.b_first + 1);
+    let first = bnd(
+        a.contig,
+        j1.a_last + 1,
+        b.contig,
+        j1.b_first + 1,
+        a.reverse != b.reverse,
+    );
+    let second = bnd(
+        b.contig,
+        j2.a_last + 1,
+        c.contig,
+        j2.b_first + 1,
+        b.reverse != c.reverse,
+    );
     Some(([first, second], (b.contig, blo, bhi)))
 }
 
@@ -560,6 +580,7 @@ pub fn cluster_calls(mut calls: Vec<SvCall>, dist: u64) -> Vec<SvCall> {
     calls.sort_by_key(|c| (c.contig, c.kind, c.pos, c.end));
     let near = |a: &SvCall, b: &SvCall| {
         a.kind == b.kind
+            && a.switch == b.switch
             && a.contig == b.contig
             && b.pos.abs_diff(a.pos) <= dist
             && b.end.abs_diff(a.end) <= dist
@@ -618,6 +639,7 @@ pub fn cluster_calls(mut calls: Vec<SvCall>, dist: u64) -> Vec<SvCall> {
                     .mate
                     .map(|(mc, _)| (mc, med(&|c| c.mate.map_or(0, |m| m.1)))),
                 support: g.iter().map(|c| c.support).sum(),
+                switch: g[0].switch,
             }
         })
         .collect();
@@ -631,7 +653,9 @@ pub fn cluster_calls(mut calls: Vec<SvCall>, dist: u64) -> Vec<SvCall> {
 /// clustering, such partial views fold into the event they belong to (their
 /// support is added to it): a BND whose two ends lie within `dist` bp of an
 /// inversion's two ends, and a deletion or duplication whose two ends lie
-/// within `dist` bp of other breakends' positions or mates.
+/// within `dist` bp of other breakends' positions or mates. Two reciprocal
+/// breakends (a→b and b→a, more than `dist` apart) become the inversion
+/// `[a, b)` they are the ends of.
 pub fn absorb_partial_views(calls: Vec<SvCall>, dist: u64) -> Vec<SvCall> {
     let near = |a: u64, b: u64| a.abs_diff(b) <= dist;
     let mut calls = calls;
@@ -670,11 +694,52 @@ pub fn absorb_partial_views(calls: Vec<SvCall>, dist: u64) -> Vec<SvCall> {
     for (c, g) in calls.iter_mut().zip(&gained) {
         c.support += g;
     }
-    calls
+    let mut out: Vec<SvCall> = calls
         .into_iter()
         .zip(gone)
         .filter_map(|(c, g)| (!g).then_some(c))
-        .collect()
+        .collect();
+    // short (aDNA) reads see an inversion only as its two strand switches,
+    // each from reads over one end: reciprocal breakends a→b and b→a
+    // (within `dist`) on one contig are that inversion
+    let mut i = 0;
+    while i < out.len() {
+        let partner = (out[i].kind == SvKind::Bnd)
+            .then(|| {
+                let (c, m) = (&out[i], out[i].mate);
+                out.iter().enumerate().position(|(j, d)| {
+                    j != i
+                        && c.switch
+                        && d.switch
+                        && d.kind == SvKind::Bnd
+                        && d.contig == c.contig
+                        && m.is_some_and(|(mc, mp)| mc == c.contig && near(mp, d.pos))
+                        && d.mate
+                            .is_some_and(|(mc, mp)| mc == c.contig && near(mp, c.pos))
+                        && c.pos.abs_diff(d.pos) > dist
+                })
+            })
+            .flatten();
+        if let Some(j) = partner {
+            let (a, b) = (out[i].clone(), out[j].clone());
+            let (lo, hi) = (a.pos.min(b.pos), a.pos.max(b.pos));
+            out[i] = SvCall {
+                kind: SvKind::Inv,
+                contig: a.contig,
+                pos: lo,
+                end: hi,
+                len: hi - lo,
+                cipos: (a.cipos.0.max(b.cipos.0), a.cipos.1.max(b.cipos.1)),
+                ciend: (a.cipos.0.max(b.cipos.0), a.cipos.1.max(b.cipos.1)),
+                mate: None,
+                support: a.support + b.support,
+                switch: false,
+            };
+            out.remove(j);
+        }
+        i += 1;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -899,6 +964,7 @@ mod tests {
             ciend: (0, 0),
             mate: None,
             support: 1,
+            switch: false,
         };
         let v = vec![
             mk(1000, 2000),
@@ -925,6 +991,7 @@ mod tests {
             ciend: (0, 0),
             mate: mate.map(|m| (0, m)),
             support: 2,
+            switch: false,
         };
         let calls = vec![
             mk(SvKind::Inv, 8859, 12732, None),
@@ -944,5 +1011,31 @@ mod tests {
         assert_eq!(out[0].support, 4);
         assert_eq!(out[1].support + out[2].support, 8);
         assert_eq!(out[3].pos, 40000);
+        // the two ends of an inversion seen by different short reads
+        let sw = |mut c: SvCall| {
+            c.switch = true;
+            c
+        };
+        let pair = vec![
+            sw(mk(SvKind::Bnd, 27554, 27554, Some(27881))),
+            sw(mk(SvKind::Bnd, 27884, 27884, Some(27553))),
+            sw(mk(SvKind::Bnd, 50000, 50000, Some(90000))),
+        ];
+        // a short translocation's reciprocal pair does not switch strand: kept
+        let kept = absorb_partial_views(
+            vec![
+                mk(SvKind::Bnd, 20000, 20000, Some(5001)),
+                mk(SvKind::Bnd, 5080, 5080, Some(20001)),
+            ],
+            100,
+        );
+        assert!(kept.iter().all(|c| c.kind == SvKind::Bnd) && kept.len() == 2);
+        let out = absorb_partial_views(pair, 100);
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert_eq!(
+            (out[0].kind, out[0].pos, out[0].end, out[0].support),
+            (SvKind::Inv, 27554, 27884, 4)
+        );
+        assert_eq!(out[1].kind, SvKind::Bnd);
     }
 }

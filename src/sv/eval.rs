@@ -174,6 +174,7 @@ mod tests {
             ciend: (0, 0),
             mate: None,
             support: 1,
+            switch: false,
         }
     }
 

@@ -114,6 +114,9 @@ pub struct SvCall {
     pub mate: Option<(usize, u64)>,
     /// Queries (contigs or reads) supporting the call.
     pub support: u32,
+    /// BND only: the join switches strand (the piece after the break is
+    /// the reverse complement of the mate's forward strand, `N]chr:pos]`).
+    pub switch: bool,
 }
 
 impl SvCall {

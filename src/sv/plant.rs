@@ -87,6 +87,7 @@ fn call(
         ciend: (0, 0),
         mate,
         support: 1,
+        switch: false,
     }
 }
 

@@ -50,6 +50,9 @@ pub fn write_vcf<W: Write>(
         let base = contig.seq[pos as usize - 1] as char;
         let id = format!("crest.{}.{}", c.kind.svtype(), i + 1);
         let alt = match (c.kind, c.mate) {
+            (SvKind::Bnd, Some((mc, mp))) if c.switch => {
+                format!("{base}]{}:{mp}]", reference.contigs[mc].name)
+            }
             (SvKind::Bnd, Some((mc, mp))) => {
                 format!("{base}[{}:{mp}[", reference.contigs[mc].name)
             }
@@ -181,6 +184,8 @@ pub fn read_vcf(path: &Path, reference: &Reference) -> Result<Vec<SvCall>> {
             ciend: ci("CIEND")?,
             mate: None,
             support: info("SUPPORT").and_then(|s| s.parse().ok()).unwrap_or(1),
+            // `N]chr:p]` / `[chr:p[N`: the joined piece is reverse-complemented
+            switch: f[4].starts_with('[') || (f[4].contains(']') && !f[4].starts_with(']')),
         };
         if kind == SvKind::Bnd {
             let (mc, mp) =
@@ -238,10 +243,15 @@ mod tests {
             ciend: (1, 2),
             mate: None,
             support: 2,
+            switch: false,
         };
         let mut bnd = mk(SvKind::Bnd, 700, 700, 0);
         bnd.mate = Some((1, 1234));
         bnd.ciend = (0, 0);
+        let mut bnd2 = bnd.clone();
+        bnd2.pos = 900;
+        bnd2.end = 900;
+        bnd2.switch = true;
         let mut ins = mk(SvKind::Ins, 300, 300, 77);
         ins.ciend = (0, 0);
         let calls = vec![
@@ -250,12 +260,14 @@ mod tests {
             ins,
             mk(SvKind::Dup, 1600, 1800, 200),
             bnd,
+            bnd2,
         ];
         let mut buf = Vec::new();
         write_vcf(&mut buf, &calls, &reference, "test").unwrap();
         let text = String::from_utf8(buf.clone()).unwrap();
         assert!(text.contains("SVLEN=-150;END=250"), "{text}");
         assert!(text.contains("[chr:B:1234["), "{text}");
+        assert!(text.contains("]chr:B:1234]"), "{text}");
         let dir = std::env::temp_dir().join(format!("crest-vcf-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("x.vcf");
