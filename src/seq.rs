@@ -53,6 +53,21 @@ pub fn fold_base(b: u8) -> u8 {
     }
 }
 
+/// Start offsets of windows of `window` bases tiling a sequence of `len`:
+/// every `step` bases, plus the last full window so that the end is
+/// covered; one window at 0 when the sequence is shorter than a window.
+pub fn window_starts(len: usize, window: usize, step: usize) -> Vec<usize> {
+    if len <= window {
+        return vec![0];
+    }
+    let last = len - window;
+    let mut v: Vec<usize> = (0..=last).step_by(step.max(1)).collect();
+    if *v.last().expect("one window") != last {
+        v.push(last);
+    }
+    v
+}
+
 /// Complement of one base (ACGT, either case; other bytes become N).
 pub fn complement(b: u8) -> u8 {
     match b {

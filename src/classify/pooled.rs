@@ -84,11 +84,10 @@ impl PooledConfig {
         if last / stride + 2 > MAX_WINDOWS {
             stride = last.div_ceil(MAX_WINDOWS - 2).max(stride);
         }
-        let mut v: Vec<u32> = (0..=last).step_by(stride).map(|s| s as u32).collect();
-        if *v.last().expect("one window") as usize != last {
-            v.push(last as u32);
-        }
-        v
+        crate::seq::window_starts(len, k, stride)
+            .into_iter()
+            .map(|s| s as u32)
+            .collect()
     }
 
     /// `train_windows` random window starts in a sequence of `len` bases.

@@ -117,11 +117,12 @@ pub fn build_with_progress(
 }
 
 /// Load `path` and check it against the model and reference, or build it
-/// (and save it to `path`) when the file does not exist.
+/// (and save it to `path`) when the file does not exist; without a path,
+/// build it in memory for this run.
 #[allow(clippy::too_many_arguments)]
 pub fn load_or_build(
     be: &Backend,
-    path: &Path,
+    path: Option<&Path>,
     ck: &Checkpoint,
     model_path: &Path,
     enc: &Encoder,
@@ -129,6 +130,9 @@ pub fn load_or_build(
     ref_path: &Path,
     opts: &IndexOptions,
 ) -> Result<Index> {
+    let Some(path) = path else {
+        return build_with_progress(be, ck, enc, reference, opts);
+    };
     if path.exists() {
         let index = Index::load(path)?;
         index.check(path, ck, model_path, reference, ref_path)?;

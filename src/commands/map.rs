@@ -275,23 +275,16 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
         crate::io::detect_format(f)?;
     }
     let needs_index = a.propose.iter().any(|p| *p != Propose::Head);
-    let index = match (&a.index, needs_index) {
-        (_, false) => None,
-        (Some(path), true) => Some(super::index::load_or_build(
+    let index = match needs_index {
+        false => None,
+        true => Some(super::index::load_or_build(
             be,
-            path,
+            a.index.as_deref(),
             &ck,
             &a.model,
             &enc,
             &reference,
             &a.reference,
-            &a.build.options(),
-        )?),
-        (None, true) => Some(super::index::build_with_progress(
-            be,
-            &ck,
-            &enc,
-            &reference,
             &a.build.options(),
         )?),
     };

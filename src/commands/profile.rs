@@ -85,19 +85,16 @@ pub fn profile(be: &Backend, a: &ProfileArgs) -> Result<Profile> {
         crate::io::detect_format(f)?;
     }
     let (ck, enc) = super::load_model(be, &a.model)?;
-    let index = match &a.index {
-        Some(p) => super::index::load_or_build(
-            be,
-            p,
-            &ck,
-            &a.model,
-            &enc,
-            &reference,
-            &a.reference,
-            &a.build.options(),
-        )?,
-        None => super::index::build_with_progress(be, &ck, &enc, &reference, &a.build.options())?,
-    };
+    let index = super::index::load_or_build(
+        be,
+        a.index.as_deref(),
+        &ck,
+        &a.model,
+        &enc,
+        &reference,
+        &a.reference,
+        &a.build.options(),
+    )?;
     let cfg = MapConfig {
         max_diff: a.max_diff,
         min_len: a.min_len,

@@ -9,6 +9,7 @@ use crate::backend::Backend;
 use crate::error::{CrestError, Result};
 use crate::io::{Output, ReadReader, ReadRecord, Reference, Target};
 use crate::map::{MapConfig, MapStats, Mapper};
+use crate::model::{Checkpoint, Encoder};
 use crate::sv::plot::{dot_plot, Track};
 use crate::sv::{
     absorb_partial_views, call_query, cluster_calls, eval, paf, plant, vcf, Anchor, ChainConfig,
@@ -99,18 +100,6 @@ fn load_queries(paths: &[PathBuf]) -> Result<Vec<(PathBuf, ReadRecord)>> {
     Ok(out)
 }
 
-/// Window offsets of a query of `len` bp: every `step`, and the last one.
-pub fn window_offsets(len: usize, window: usize, step: usize) -> Vec<usize> {
-    if len < window {
-        return vec![0];
-    }
-    let mut v: Vec<usize> = (0..=len - window).step_by(step.max(1)).collect();
-    if *v.last().expect("one window") != len - window {
-        v.push(len - window);
-    }
-    v
-}
-
 fn ref_span(rec: &crate::io::SamRecord) -> u64 {
     rec.cigar
         .iter()
@@ -123,25 +112,21 @@ fn ref_span(rec: &crate::io::SamRecord) -> u64 {
 fn embed_anchors(
     be: &Backend,
     a: &SvArgs,
+    (model, ck, enc): (&Path, &Checkpoint, &Encoder),
     reference: &Reference,
     queries: &[(PathBuf, ReadRecord)],
 ) -> Result<Vec<Vec<Anchor>>> {
-    let model = a.model.as_ref().expect("clap: --model unless --paf");
-    let (ck, enc) = super::load_model(be, model)?;
     let k = enc.cfg.k;
-    let index = match &a.index {
-        Some(p) => super::index::load_or_build(
-            be,
-            p,
-            &ck,
-            model,
-            &enc,
-            reference,
-            &a.reference,
-            &a.build.options(),
-        )?,
-        None => super::index::build_with_progress(be, &ck, &enc, reference, &a.build.options())?,
-    };
+    let index = super::index::load_or_build(
+        be,
+        a.index.as_deref(),
+        ck,
+        model,
+        enc,
+        reference,
+        &a.reference,
+        &a.build.options(),
+    )?;
     let cfg = MapConfig {
         max_candidates: a.candidates,
         max_diff: a.max_diff,
@@ -149,7 +134,7 @@ fn embed_anchors(
         min_len: k.min(a.window),
         ..MapConfig::default()
     };
-    let mapper = Mapper::new(be, &enc, None, Some(&index), reference, cfg)?;
+    let mapper = Mapper::new(be, enc, None, Some(&index), reference, cfg)?;
     // every window of every query, with its owner
     let mut windows: Vec<(usize, u32, u32)> = Vec::new(); // (query, offset, len)
     for (qi, (_, q)) in queries.iter().enumerate() {
@@ -157,7 +142,7 @@ fn embed_anchors(
             continue;
         }
         let w = a.window.min(q.seq.len());
-        for o in window_offsets(q.seq.len(), w, a.step) {
+        for o in crate::seq::window_starts(q.seq.len(), w, a.step) {
             windows.push((qi, o as u32, w as u32));
         }
     }
@@ -253,10 +238,9 @@ pub fn sv(be: &Backend, a: &SvArgs, command_line: &str) -> Result<Vec<SvCall>> {
                 .collect()
         }
         None => {
-            let k = crate::model::Checkpoint::load(a.model.as_ref().expect("model"))?
-                .meta
-                .encoder
-                .k;
+            let model = a.model.as_deref().expect("clap: --model unless --paf");
+            let (ck, enc) = super::load_model(be, model)?;
+            let k = enc.cfg.k;
             let short: Vec<&(PathBuf, ReadRecord)> =
                 queries.iter().filter(|(_, q)| q.seq.len() < k).collect();
             if short.len() == queries.len() {
@@ -276,7 +260,7 @@ pub fn sv(be: &Backend, a: &SvArgs, command_line: &str) -> Result<Vec<SvCall>> {
                     short[0].0.display()
                 );
             }
-            embed_anchors(be, a, &reference, &queries)?
+            embed_anchors(be, a, (model, &ck, &enc), &reference, &queries)?
         }
     };
     let cfg = ChainConfig {

@@ -287,11 +287,7 @@ impl<'a> Mapper<'a> {
             }
             let l = r.seq.len();
             let kk = k.min(l);
-            let mut offs: Vec<usize> = (0..=l - kk).step_by(self.cfg.stride.max(1)).collect();
-            if *offs.last().expect("non-empty") != l - kk {
-                offs.push(l - kk);
-            }
-            for o in offs {
+            for o in crate::seq::window_starts(l, kk, self.cfg.stride) {
                 windows.push(Window::new(rstart[i] + o as u32, kk as u32, false));
                 owner.push((i, o));
             }

@@ -571,6 +571,18 @@ pub fn call_query(
     }
 }
 
+/// The confidence interval around `at` that covers every member's
+/// interval (position, (bp below, bp above)).
+fn union_ci(at: u64, members: impl Iterator<Item = (u64, (u32, u32))>) -> (u32, u32) {
+    let (lo, hi) = members.fold((at, at), |(lo, hi), (p, (below, above))| {
+        (
+            lo.min(p.saturating_sub(below as u64)),
+            hi.max(p + above as u64),
+        )
+    });
+    ((at - lo) as u32, (hi - at) as u32)
+}
+
 /// Merge calls of many queries (reads) that describe the same event: same
 /// kind and contig, both ends (and the mate) within `dist` bp. The merged
 /// call takes the median coordinates, the union of the intervals as its
@@ -607,34 +619,14 @@ pub fn cluster_calls(mut calls: Vec<SvCall>, dist: u64) -> Vec<SvCall> {
             };
             let pos = med(&|c| c.pos);
             let end = med(&|c| c.end).max(pos);
-            let lo_p = g
-                .iter()
-                .map(|c| c.pos - c.cipos.0 as u64)
-                .min()
-                .unwrap_or(pos);
-            let hi_p = g
-                .iter()
-                .map(|c| c.pos + c.cipos.1 as u64)
-                .max()
-                .unwrap_or(pos);
-            let lo_e = g
-                .iter()
-                .map(|c| c.end - c.ciend.0 as u64)
-                .min()
-                .unwrap_or(end);
-            let hi_e = g
-                .iter()
-                .map(|c| c.end + c.ciend.1 as u64)
-                .max()
-                .unwrap_or(end);
             SvCall {
                 kind: g[0].kind,
                 contig: g[0].contig,
                 pos,
                 end,
                 len: med(&|c| c.len),
-                cipos: ((pos - lo_p.min(pos)) as u32, (hi_p.max(pos) - pos) as u32),
-                ciend: ((end - lo_e.min(end)) as u32, (hi_e.max(end) - end) as u32),
+                cipos: union_ci(pos, g.iter().map(|c| (c.pos, c.cipos))),
+                ciend: union_ci(end, g.iter().map(|c| (c.end, c.ciend))),
                 mate: g[0]
                     .mate
                     .map(|(mc, _)| (mc, med(&|c| c.mate.map_or(0, |m| m.1)))),

@@ -33,6 +33,13 @@ pub fn gpu() -> Option<Arc<Gpu>> {
     }
 }
 
+/// A file of the bundled `assets/` folder.
+pub fn asset(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets")
+        .join(name)
+}
+
 /// Run the crest binary: (exit code, stdout, stderr).
 pub fn crest(args: &[&str]) -> (i32, String, String) {
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_crest"))
