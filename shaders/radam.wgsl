@@ -14,7 +14,7 @@
 //   D = max(1 - 2c⟨a,b⟩ + c²‖a‖²‖b‖², 1e-15).
 // Rows are limited to MAXD dimensions (the old point is kept in private memory).
 
-const MAXD: u32 = 256u;
+const MAXD: u32 = 1024u;
 
 struct Params {
     rows: u32,
@@ -56,7 +56,7 @@ fn radam(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
     let c = curv_of(curv[0]);
     let sc = sqrt(c);
     let b = row * params.dim;
-    var xo: array<f32, 256>;
+    var xo: array<f32, 1024>;
     var x2 = 0.0;
     for (var d = 0u; d < params.dim; d++) {
         xo[d] = param[b + d];

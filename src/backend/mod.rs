@@ -64,6 +64,7 @@ macro_rules! gpu_or_cpu {
     };
 }
 
+mod cnn;
 mod index;
 mod poincare;
 

@@ -215,6 +215,68 @@ impl Backend {
             pc::pdist_bwd_cpu(c0(curv)?, alpha, c(x)?, c(y)?, c(dout)?, m, n, dim, cm(dx)?, cm(dy)?, cm(dc)?))
     }
 
+    /// Poincaré multinomial logistic regression (HNN++): logits `[m, classes]`
+    /// of `m` points against class parameters `a` (`[classes, dim]`) and `r`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn mlr(
+        &self,
+        curv: &Tensor,
+        x: &Tensor,
+        a: &Tensor,
+        r: &Tensor,
+        m: usize,
+        classes: usize,
+        dim: usize,
+        out: &mut Tensor,
+    ) -> Result<()> {
+        gpu_or_cpu!(self, gpu => pc::mlr_gpu(gpu, g(curv)?, g(x)?, g(a)?, g(r)?, m, classes, dim, g(out)?),
+            pc::mlr_cpu(c0(curv)?, c(x)?, c(a)?, c(r)?, m, classes, dim, cm(out)?))
+    }
+
+    /// Backward of [`Backend::mlr`] from dL/dlogits `gl`: dx, da, dr and ∂L/∂c per row.
+    #[allow(clippy::too_many_arguments)]
+    pub fn mlr_bwd(
+        &self,
+        curv: &Tensor,
+        x: &Tensor,
+        a: &Tensor,
+        r: &Tensor,
+        gl: &Tensor,
+        m: usize,
+        classes: usize,
+        dim: usize,
+        dx: &mut Tensor,
+        da: &mut Tensor,
+        dr: &mut Tensor,
+        dc: &mut Tensor,
+    ) -> Result<()> {
+        match self {
+            Backend::Gpu(gpu) => pc::mlr_bwd_gpu(
+                gpu,
+                g(curv)?,
+                g(x)?,
+                g(a)?,
+                g(r)?,
+                g(gl)?,
+                m,
+                classes,
+                dim,
+                g(dx)?,
+                g(da)?,
+                g(dr)?,
+                g(dc)?,
+            ),
+            Backend::CpuReference => {
+                let gr = pc::mlr_bwd_cpu(c0(curv)?, c(x)?, c(a)?, c(r)?, c(gl)?, m, classes, dim)?;
+                cm(dx)?[..gr.dx.len()].copy_from_slice(&gr.dx);
+                cm(da)?[..gr.da.len()].copy_from_slice(&gr.da);
+                cm(dr)?[..gr.dr.len()].copy_from_slice(&gr.dr);
+                cm(dc)?[..gr.dc.len()].copy_from_slice(&gr.dc);
+                Ok(())
+            }
+        }
+    }
+
     /// One Riemannian Adam step on `rows` points of the ball (global-norm clip
     /// from `sumsq` as in [`Backend::adamw`]).
     #[allow(clippy::too_many_arguments)]

@@ -94,7 +94,7 @@ impl EncoderConfig {
             if !(self.curvature > 0.0 && self.curvature.is_finite()) {
                 return bad("--curvature must be a positive number");
             }
-            if self.proj_dim > crate::ops::radam::MAX_DIM {
+            if self.proj_dim > crate::ops::index::MAX_DIM {
                 return bad("the Poincaré geometry supports --proj-dim up to 256");
             }
         }
@@ -178,10 +178,12 @@ pub enum ParamKind {
 }
 
 impl Param {
-    /// How this parameter is optimised (from its name).
+    /// How this parameter is optimised (from its name: `hyp.b` and names
+    /// ending in `.hb`, a hyperbolic bias, are points of the ball).
     pub fn kind(&self) -> ParamKind {
         match self.name.as_str() {
             "hyp.b" => ParamKind::Ball,
+            n if n.ends_with(".hb") => ParamKind::Ball,
             "curv.c" => ParamKind::Curvature,
             _ => ParamKind::Euclidean,
         }

@@ -1,6 +1,7 @@
 //! Models: the k-mer encoder and its checkpoint format.
 
 pub mod checkpoint;
+pub mod cnn;
 pub mod encoder;
 pub mod head;
 pub mod linear;

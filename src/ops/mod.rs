@@ -3,6 +3,7 @@
 //! over f32/f64 so that gradients can be checked in f64).
 
 pub mod align;
+pub mod batchnorm;
 pub mod bithead;
 pub mod conv1d;
 pub mod elementwise;
@@ -13,11 +14,13 @@ pub mod infer;
 pub mod kmer;
 pub mod loss;
 pub mod optim;
+pub mod permute;
 pub mod poincare;
 pub mod pool;
 pub mod radam;
 pub mod reduce;
 pub mod triplet;
+pub mod xent;
 
 use crate::error::{CrestError, Result};
 use crate::gpu::Gpu;
@@ -105,6 +108,9 @@ pub fn all_shaders() -> Vec<(&'static str, &'static str)> {
         ("kmer", kmer::SOURCE),
         ("triplet", triplet::SOURCE),
         ("pool", pool::SOURCE),
+        ("batchnorm", batchnorm::source()),
+        ("xent", xent::SOURCE),
+        ("permute", permute::SOURCE),
         ("infer8", infer::source(8)),
         ("infer16", infer::source(16)),
     ];

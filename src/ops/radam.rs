@@ -20,7 +20,7 @@ pub fn source() -> &'static str {
 }
 
 /// Largest row width the kernel supports.
-pub const MAX_DIM: usize = 256;
+pub const MAX_DIM: usize = 1024;
 /// Range a learned curvature is clamped to after each step.
 pub const CURVATURE_RANGE: (f32, f32) = (1e-3, 100.0);
 

@@ -1,12 +1,13 @@
 //! One AdamW step over a set of Euclidean parameters with a global
 //! gradient-norm clip: the optimiser step shared by every model whose
 //! parameters are all Euclidean (the bit head, the k-mer classifier).
-//! The contrastive encoder's step (`trainer.rs`) adds Riemannian Adam for
-//! ball parameters and the curvature.
+//! [`mixed_step`] adds Riemannian Adam for points of the Poincaré ball and
+//! Adam + clamp for a learned curvature (the contrastive encoder, the
+//! hyperbolic sequence classifiers).
 
 use crate::backend::{Backend, Tensor};
-use crate::error::Result;
-use crate::model::encoder::Param;
+use crate::error::{CrestError, Result};
+use crate::model::encoder::{Param, ParamKind};
 use crate::ops::optim::{AdamConfig, AdamStep, SUMSQ_STRIDE};
 
 /// A sum-of-squares buffer for `n` tensors.
@@ -38,6 +39,78 @@ pub fn adamw_step(
             &mut p.m,
             &mut p.v,
         )?;
+    }
+    Ok(())
+}
+
+/// One optimiser step over a mixed parameter set, one global-norm clip:
+/// AdamW for Euclidean tensors, Riemannian Adam for points of the ball
+/// (rows of the tensor's last dimension), Adam (no decay) then a clamp for
+/// the curvature when `learn_c` (else it stays fixed).
+pub fn mixed_step(
+    be: &Backend,
+    cfg: &AdamConfig,
+    st: &AdamStep,
+    sumsq: &mut Tensor,
+    params: &mut [Param],
+    learn_c: bool,
+) -> Result<()> {
+    let nt = params.len();
+    for (t, p) in params.iter().enumerate() {
+        be.sumsq_into(&p.grad, sumsq, t)?;
+    }
+    let curv = params
+        .iter()
+        .find(|p| p.kind() == ParamKind::Curvature)
+        .map(|p| p.value.clone());
+    for p in params.iter_mut() {
+        match p.kind() {
+            ParamKind::Euclidean => be.adamw(
+                cfg,
+                st,
+                sumsq,
+                nt,
+                p.decay,
+                &p.grad,
+                &mut p.value,
+                &mut p.m,
+                &mut p.v,
+            )?,
+            ParamKind::Ball => {
+                let c = curv.as_ref().ok_or_else(|| {
+                    CrestError::Invalid("ball parameter without a curvature".into())
+                })?;
+                let dim = *p.shape.last().unwrap_or(&1);
+                be.radam(
+                    cfg,
+                    st,
+                    sumsq,
+                    nt,
+                    c,
+                    p.value.len() / dim.max(1),
+                    dim,
+                    &p.grad,
+                    &mut p.value,
+                    &mut p.m,
+                    &mut p.v,
+                )?
+            }
+            ParamKind::Curvature if learn_c => {
+                be.adamw(
+                    cfg,
+                    st,
+                    sumsq,
+                    nt,
+                    false,
+                    &p.grad,
+                    &mut p.value,
+                    &mut p.m,
+                    &mut p.v,
+                )?;
+                be.clamp_curvature(&mut p.value)?;
+            }
+            ParamKind::Curvature => {}
+        }
     }
     Ok(())
 }

@@ -5,7 +5,6 @@ use std::time::Instant;
 use crate::backend::{Backend, Tensor};
 use crate::error::{CrestError, Result};
 use crate::io::Reference;
-use crate::model::encoder::ParamKind;
 use crate::model::{Checkpoint, Encoder, EncoderConfig, Geometry, ModelMeta};
 use crate::ops::gemm::GemmDims;
 use crate::ops::optim::{lr_at, AdamConfig, AdamStep, SUMSQ_STRIDE};
@@ -281,67 +280,19 @@ impl<'a> Trainer<'a> {
                 self.encoder.backward_with_dc(be, &act, &dz, Some(&dc))?;
             }
         }
-        // Optimiser: AdamW for Euclidean tensors, Riemannian Adam for points of
-        // the ball, Adam + clamp for a learned curvature; one global-norm clip.
-        let nt = self.encoder.params.len();
-        for (t, prm) in self.encoder.params.iter().enumerate() {
-            be.sumsq_into(&prm.grad, &mut self.sumsq, t)?;
-        }
         let st = AdamStep {
             lr: lr_at(&self.cfg.adam, step, self.cfg.steps),
             t: step,
         };
-        let curv = self.encoder.curvature().cloned();
         let learn_c = self.encoder.cfg.learn_curvature;
-        for prm in &mut self.encoder.params {
-            match prm.kind() {
-                ParamKind::Euclidean => be.adamw(
-                    &self.cfg.adam,
-                    &st,
-                    &self.sumsq,
-                    nt,
-                    prm.decay,
-                    &prm.grad,
-                    &mut prm.value,
-                    &mut prm.m,
-                    &mut prm.v,
-                )?,
-                ParamKind::Ball => {
-                    let c = curv.as_ref().ok_or_else(|| {
-                        CrestError::Invalid("ball parameter without a curvature".into())
-                    })?;
-                    let dim = *prm.shape.last().unwrap_or(&1);
-                    be.radam(
-                        &self.cfg.adam,
-                        &st,
-                        &self.sumsq,
-                        nt,
-                        c,
-                        prm.value.len() / dim.max(1),
-                        dim,
-                        &prm.grad,
-                        &mut prm.value,
-                        &mut prm.m,
-                        &mut prm.v,
-                    )?
-                }
-                ParamKind::Curvature if learn_c => {
-                    be.adamw(
-                        &self.cfg.adam,
-                        &st,
-                        &self.sumsq,
-                        nt,
-                        false,
-                        &prm.grad,
-                        &mut prm.value,
-                        &mut prm.m,
-                        &mut prm.v,
-                    )?;
-                    be.clamp_curvature(&mut prm.value)?;
-                }
-                ParamKind::Curvature => {}
-            }
-        }
+        super::optimizer::mixed_step(
+            be,
+            &self.cfg.adam,
+            &st,
+            &mut self.sumsq,
+            &mut self.encoder.params,
+            learn_c,
+        )?;
         // Mean loss of this batch = Σ rows · scale; kept on the device for now.
         self.loss_rows.push(rows);
         self.step = step;

@@ -1,0 +1,462 @@
+//! Poincaré-ball layers of the classifiers: the Poincaré convolution
+//! (β-concatenation + Poincaré FC), and the heads (Euclidean MLP, or Poincaré
+//! FC → tangent ReLU → Poincaré MLR).
+//!
+//! β-concatenation (HNN++, Shimizu et al. 2021) joins points `x_i` of balls of
+//! dimension `n_i` into one of dimension `n = Σ n_i` by scaling each tangent
+//! vector: `v_i = β(n/2, ½)/β(n_i/2, ½) · log₀(x_i)`, then `exp₀(concat v)`.
+//! The Poincaré FC `(M ⊗ x) ⊕ b = exp₀(M log₀ x) ⊕ b` undoes that exp₀, so a
+//! Poincaré convolution over windows of `k` positions with `C_in` channels is
+//! `project(exp₀(conv(s · log₀ h)) ⊕ b)` with `s = β(k·C_in/2, ½)/β(C_in/2, ½)`:
+//! the same implicit GEMM as the Euclidean convolution.
+
+use super::trunk::TrunkActs;
+use super::{Cnn, CnnKind};
+use crate::backend::{Backend, Tensor};
+use crate::error::{CrestError, Result};
+use crate::model::encoder::Param;
+use crate::model::Linear;
+use crate::ops::conv1d::ConvDims;
+use crate::ops::elementwise::ChannelShape;
+use crate::ops::gemm::GemmDims;
+use crate::ops::permute::TransposeDims;
+use crate::ops::poincare::{Radial, PROJ_EPS};
+
+/// ln Γ(x) for x > 0 (Lanczos, g = 7, 9 terms; ~1e-15 relative).
+fn ln_gamma(x: f64) -> f64 {
+    const G: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        let pi = std::f64::consts::PI;
+        return (pi / (pi * x).sin()).ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let mut a = G[0];
+    let t = x + 7.5;
+    for (i, g) in G.iter().enumerate().skip(1) {
+        a += g / (x + i as f64);
+    }
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
+}
+
+/// β(n/2, ½) / β(part/2, ½): the β-concatenation scale of a `part`-dimensional
+/// block inside an `n`-dimensional concatenation.
+pub fn beta_ratio(n: usize, part: usize) -> f32 {
+    let lb = |d: usize| {
+        let a = d as f64 / 2.0;
+        ln_gamma(a) + ln_gamma(0.5) - ln_gamma(a + 0.5)
+    };
+    (lb(n) - lb(part)).exp() as f32
+}
+
+impl Cnn {
+    pub(super) fn curvature_or_err(&self) -> Result<&Tensor> {
+        self.curvature()
+            .ok_or_else(|| CrestError::Invalid("Euclidean classifier has no curvature".into()))
+    }
+}
+
+fn two_mut(params: &mut [Param], i: usize, j: usize) -> (&mut Param, &mut Param) {
+    debug_assert!(i < j);
+    let (a, b) = params.split_at_mut(j);
+    (&mut a[i], &mut b[0])
+}
+
+/// Saved tensors of one Poincaré convolution.
+pub struct PConvActs {
+    ut: Tensor,
+    at: Tensor,
+    e: Tensor,
+    y: Tensor,
+    /// The layer's output, points `[B, L, C]`.
+    pub out: Tensor,
+}
+
+fn pconv_dims(m: &Cnn, batch: usize, cin: usize) -> ConvDims {
+    ConvDims {
+        batch,
+        cin,
+        cout: m.cfg.channels,
+        len: m.cfg.len,
+        kw: m.cfg.kernel,
+    }
+}
+
+/// Poincaré convolution of layer `name` (`{name}.w`, `{name}.hb`) on tangent
+/// vectors `u` (`[B, L, cin]`, the log₀ of the input points).
+pub fn pconv_forward(
+    m: &Cnn,
+    be: &Backend,
+    curv: &Tensor,
+    name: &str,
+    u: &Tensor,
+    batch: usize,
+    cin: usize,
+) -> Result<PConvActs> {
+    let (c, len) = (m.cfg.channels, m.cfg.len);
+    let rows = batch * len;
+    let s = beta_ratio(m.cfg.kernel * cin, cin);
+    let mut us = be.zeros(rows * cin)?;
+    be.scale(rows * cin, s, u, &mut us)?;
+    let mut ut = be.zeros(rows * cin)?;
+    be.transpose(
+        &TransposeDims {
+            outer: batch,
+            a: len,
+            b: cin,
+        },
+        &us,
+        &mut ut,
+    )?;
+    let d = pconv_dims(m, batch, cin);
+    let mut a = be.zeros(rows * c)?;
+    be.conv1d_forward(&d, &ut, &m.p(&format!("{name}.w"))?.value, None, &mut a)?;
+    let mut at = be.zeros(rows * c)?;
+    be.transpose(
+        &TransposeDims {
+            outer: batch,
+            a: c,
+            b: len,
+        },
+        &a,
+        &mut at,
+    )?;
+    let mut e = be.zeros(rows * c)?;
+    be.radial(Radial::Exp0, curv, &at, rows, c, &mut e)?;
+    let mut y = be.zeros(rows * c)?;
+    be.mobius_add(
+        curv,
+        &e,
+        &m.p(&format!("{name}.hb"))?.value,
+        rows,
+        1,
+        c,
+        &mut y,
+    )?;
+    let mut out = be.zeros(rows * c)?;
+    be.project(curv, PROJ_EPS, &y, rows, c, &mut out)?;
+    Ok(PConvActs { ut, at, e, y, out })
+}
+
+/// Backward of [`pconv_forward`] from dL/d(out): the layer's gradients, ∂L/∂c
+/// terms onto `dcs`; returns the raw conv output gradient `[B, C, L]`.
+#[allow(clippy::too_many_arguments)]
+pub fn pconv_backward(
+    m: &mut Cnn,
+    be: &Backend,
+    curv: &Tensor,
+    name: &str,
+    a: &PConvActs,
+    batch: usize,
+    cin: usize,
+    dout: &Tensor,
+    dcs: &mut Vec<Tensor>,
+) -> Result<Tensor> {
+    let (c, len) = (m.cfg.channels, m.cfg.len);
+    let rows = batch * len;
+    let n = rows * c;
+    let (mut dy, mut dc1) = (be.zeros(n)?, be.zeros(rows)?);
+    be.project_bwd(curv, PROJ_EPS, &a.y, dout, rows, c, &mut dy, &mut dc1)?;
+    let hb = format!("{name}.hb");
+    let (mut de, mut dhb, mut dc2) = (be.zeros(n)?, be.zeros(n)?, be.zeros(rows)?);
+    let hbv = m.p(&hb)?.value.clone();
+    be.mobius_add_bwd(
+        curv, &a.e, &hbv, &dy, rows, 1, c, &mut de, &mut dhb, &mut dc2,
+    )?;
+    let rowshape = ChannelShape {
+        outer: rows,
+        channels: c,
+        inner: 1,
+    };
+    be.channel_sum(&rowshape, &dhb, m.grad_mut(&hb)?)?;
+    let (mut dat, mut dc3) = (be.zeros(n)?, be.zeros(rows)?);
+    be.radial_bwd(Radial::Exp0, curv, &a.at, &de, rows, c, &mut dat, &mut dc3)?;
+    dcs.extend([dc1, dc2, dc3]);
+    let mut da = be.zeros(n)?;
+    be.transpose(
+        &TransposeDims {
+            outer: batch,
+            a: len,
+            b: c,
+        },
+        &dat,
+        &mut da,
+    )?;
+    let d = pconv_dims(m, batch, cin);
+    be.conv1d_weight_grad(&d, &da, &a.ut, m.grad_mut(&format!("{name}.w"))?)?;
+    Ok(da)
+}
+
+/// As [`pconv_backward`], also returning dL/du (`[B, L, cin]`).
+#[allow(clippy::too_many_arguments)]
+pub fn pconv_backward_dx(
+    m: &mut Cnn,
+    be: &Backend,
+    curv: &Tensor,
+    name: &str,
+    a: &PConvActs,
+    batch: usize,
+    cin: usize,
+    dout: &Tensor,
+    dcs: &mut Vec<Tensor>,
+) -> Result<Tensor> {
+    let da = pconv_backward(m, be, curv, name, a, batch, cin, dout, dcs)?;
+    let rows = batch * m.cfg.len;
+    let d = pconv_dims(m, batch, cin);
+    let w = m.p(&format!("{name}.w"))?.value.clone();
+    let mut dut = be.zeros(rows * cin)?;
+    be.conv1d_input_grad(&d, &da, &w, &mut dut)?;
+    let mut dus = be.zeros(rows * cin)?;
+    be.transpose(
+        &TransposeDims {
+            outer: batch,
+            a: cin,
+            b: m.cfg.len,
+        },
+        &dut,
+        &mut dus,
+    )?;
+    let mut du = be.zeros(rows * cin)?;
+    be.scale(
+        rows * cin,
+        beta_ratio(m.cfg.kernel * cin, cin),
+        &dus,
+        &mut du,
+    )?;
+    Ok(du)
+}
+
+/// Saved head tensors.
+pub enum HeadActs {
+    /// FC → ReLU → linear.
+    Euclidean { f0: Tensor, f: Tensor },
+    /// (log₀, β-scale for the Poincaré trunk) → Poincaré FC → ReLU₀ → MLR.
+    Hyperbolic {
+        v: Tensor,
+        u: Tensor,
+        e: Tensor,
+        y: Tensor,
+        z0: Tensor,
+        l: Tensor,
+        t: Tensor,
+        z1: Tensor,
+        z: Tensor,
+    },
+}
+
+/// Forward through the head: logits `[batch, classes]`.
+pub fn head_forward(
+    m: &Cnn,
+    be: &Backend,
+    trunk: &TrunkActs,
+    batch: usize,
+) -> Result<(HeadActs, Tensor)> {
+    let cfg = &m.cfg;
+    let (flat, h, k) = (cfg.flat(), cfg.hidden, cfg.classes);
+    let fc = Linear {
+        input: flat,
+        output: h,
+    };
+    if cfg.kind == CnnKind::Euclidean {
+        let f0 = fc.forward(be, trunk.out(), batch, m.p("fc.w")?, m.p("fc.b")?)?;
+        let mut f = be.zeros(batch * h)?;
+        be.relu(&f0, &mut f)?;
+        let out = Linear {
+            input: h,
+            output: k,
+        };
+        let logits = out.forward(be, &f, batch, m.p("out.w")?, m.p("out.b")?)?;
+        return Ok((HeadActs::Euclidean { f0, f }, logits));
+    }
+    let curv = m.curvature_or_err()?.clone();
+    let v = if cfg.kind == CnnKind::Poincare {
+        let rows = batch * cfg.len;
+        let mut lf = be.zeros(batch * flat)?;
+        be.radial(
+            Radial::Log0,
+            &curv,
+            trunk.out(),
+            rows,
+            cfg.channels,
+            &mut lf,
+        )?;
+        let mut v = be.zeros(batch * flat)?;
+        be.scale(batch * flat, beta_ratio(flat, cfg.channels), &lf, &mut v)?;
+        v
+    } else {
+        trunk.out().clone()
+    };
+    let mut u = be.zeros(batch * h)?;
+    be.gemm(
+        &GemmDims::new(batch, h, flat, false, true),
+        &v,
+        &m.p("fc.w")?.value,
+        &mut u,
+    )?;
+    let mut e = be.zeros(batch * h)?;
+    be.radial(Radial::Exp0, &curv, &u, batch, h, &mut e)?;
+    let mut y = be.zeros(batch * h)?;
+    be.mobius_add(&curv, &e, &m.p("fc.hb")?.value, batch, 1, h, &mut y)?;
+    let mut z0 = be.zeros(batch * h)?;
+    be.project(&curv, PROJ_EPS, &y, batch, h, &mut z0)?;
+    let mut l = be.zeros(batch * h)?;
+    be.radial(Radial::Log0, &curv, &z0, batch, h, &mut l)?;
+    let mut t = be.zeros(batch * h)?;
+    be.relu(&l, &mut t)?;
+    let mut z1 = be.zeros(batch * h)?;
+    be.radial(Radial::Exp0, &curv, &t, batch, h, &mut z1)?;
+    let mut z = be.zeros(batch * h)?;
+    be.project(&curv, PROJ_EPS, &z1, batch, h, &mut z)?;
+    let mut logits = be.zeros(batch * k)?;
+    be.mlr(
+        &curv,
+        &z,
+        &m.p("mlr.a")?.value,
+        &m.p("mlr.r")?.value,
+        batch,
+        k,
+        h,
+        &mut logits,
+    )?;
+    Ok((
+        HeadActs::Hyperbolic {
+            v,
+            u,
+            e,
+            y,
+            z0,
+            l,
+            t,
+            z1,
+            z,
+        },
+        logits,
+    ))
+}
+
+/// Backward through the head from dL/dlogits: the head's gradients, ∂L/∂c
+/// terms onto `dcs`; returns dL/d(trunk output).
+#[allow(clippy::too_many_arguments)]
+pub fn head_backward(
+    m: &mut Cnn,
+    be: &Backend,
+    acts: &HeadActs,
+    trunk: &TrunkActs,
+    batch: usize,
+    dlogits: &Tensor,
+    dcs: &mut Vec<Tensor>,
+) -> Result<Tensor> {
+    let cfg = m.cfg.clone();
+    let (flat, h, k) = (cfg.flat(), cfg.hidden, cfg.classes);
+    let missing = || CrestError::Invalid("classifier backward: no input gradient".into());
+    match acts {
+        HeadActs::Euclidean { f0, f } => {
+            let (wi, bi) = (m.idx("out.w")?, m.idx("out.b")?);
+            let (w, b) = two_mut(&mut m.params, wi, bi);
+            let out = Linear {
+                input: h,
+                output: k,
+            };
+            let df = out
+                .backward(be, f, dlogits, batch, w, b, true)?
+                .ok_or_else(missing)?;
+            let mut df0 = be.zeros(batch * h)?;
+            be.relu_bwd(f0, &df, &mut df0)?;
+            let (wi, bi) = (m.idx("fc.w")?, m.idx("fc.b")?);
+            let (w, b) = two_mut(&mut m.params, wi, bi);
+            let fc = Linear {
+                input: flat,
+                output: h,
+            };
+            fc.backward(be, trunk.out(), &df0, batch, w, b, true)?
+                .ok_or_else(missing)
+        }
+        HeadActs::Hyperbolic {
+            v,
+            u,
+            e,
+            y,
+            z0,
+            l,
+            t,
+            z1,
+            z,
+        } => {
+            let curv = m.curvature_or_err()?.clone();
+            let n = batch * h;
+            let rows = || be.zeros(batch);
+            let (av, rv) = (m.p("mlr.a")?.value.clone(), m.p("mlr.r")?.value.clone());
+            let (mut dz, mut da, mut dr, mut dc0) =
+                (be.zeros(n)?, be.zeros(k * h)?, be.zeros(k)?, rows()?);
+            be.mlr_bwd(
+                &curv, z, &av, &rv, dlogits, batch, k, h, &mut dz, &mut da, &mut dr, &mut dc0,
+            )?;
+            *m.grad_mut("mlr.a")? = da;
+            *m.grad_mut("mlr.r")? = dr;
+            let (mut dz1, mut dc1) = (be.zeros(n)?, rows()?);
+            be.project_bwd(&curv, PROJ_EPS, z1, &dz, batch, h, &mut dz1, &mut dc1)?;
+            let (mut dt, mut dc2) = (be.zeros(n)?, rows()?);
+            be.radial_bwd(Radial::Exp0, &curv, t, &dz1, batch, h, &mut dt, &mut dc2)?;
+            let mut dl = be.zeros(n)?;
+            be.relu_bwd(l, &dt, &mut dl)?;
+            let (mut dz0, mut dc3) = (be.zeros(n)?, rows()?);
+            be.radial_bwd(Radial::Log0, &curv, z0, &dl, batch, h, &mut dz0, &mut dc3)?;
+            let (mut dy, mut dc4) = (be.zeros(n)?, rows()?);
+            be.project_bwd(&curv, PROJ_EPS, y, &dz0, batch, h, &mut dy, &mut dc4)?;
+            let hb = m.p("fc.hb")?.value.clone();
+            let (mut de, mut dhb, mut dc5) = (be.zeros(n)?, be.zeros(n)?, rows()?);
+            be.mobius_add_bwd(&curv, e, &hb, &dy, batch, 1, h, &mut de, &mut dhb, &mut dc5)?;
+            let shape = ChannelShape {
+                outer: batch,
+                channels: h,
+                inner: 1,
+            };
+            be.channel_sum(&shape, &dhb, m.grad_mut("fc.hb")?)?;
+            let (mut du, mut dc6) = (be.zeros(n)?, rows()?);
+            be.radial_bwd(Radial::Exp0, &curv, u, &de, batch, h, &mut du, &mut dc6)?;
+            dcs.extend([dc0, dc1, dc2, dc3, dc4, dc5, dc6]);
+            be.gemm(
+                &GemmDims::new(h, flat, batch, true, false),
+                &du,
+                v,
+                m.grad_mut("fc.w")?,
+            )?;
+            let mut dv = be.zeros(batch * flat)?;
+            let w = m.p("fc.w")?.value.clone();
+            be.gemm(
+                &GemmDims::new(batch, flat, h, false, false),
+                &du,
+                &w,
+                &mut dv,
+            )?;
+            if cfg.kind != CnnKind::Poincare {
+                return Ok(dv);
+            }
+            let prow = batch * cfg.len;
+            let mut dlf = be.zeros(batch * flat)?;
+            be.scale(batch * flat, beta_ratio(flat, cfg.channels), &dv, &mut dlf)?;
+            let (mut dh, mut dc7) = (be.zeros(batch * flat)?, be.zeros(prow)?);
+            be.radial_bwd(
+                Radial::Log0,
+                &curv,
+                trunk.out(),
+                &dlf,
+                prow,
+                cfg.channels,
+                &mut dh,
+                &mut dc7,
+            )?;
+            dcs.push(dc7);
+            Ok(dh)
+        }
+    }
+}
