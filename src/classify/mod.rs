@@ -12,10 +12,13 @@ pub mod data;
 pub mod db;
 pub mod encoder;
 pub mod labels;
+pub mod metrics;
 pub mod plot;
 pub mod pooled;
 pub mod sampler;
 pub mod search;
+pub mod supervised;
+pub mod table;
 pub mod train;
 
 pub use data::{Labelled, SeqSet};

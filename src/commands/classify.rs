@@ -42,8 +42,13 @@ pub struct LabelArgs {
 /// `crest classify` subcommands.
 #[derive(clap::Subcommand, Debug)]
 pub enum ClassifyCmd {
-    /// Train an encoder on labelled sequences and write a searchable database.
+    /// Train an encoder on labelled sequences and write a searchable database,
+    /// or (with --model) a CNN classifier.
     Train(TrainArgs),
+    /// Score a CNN classifier on labelled sequences: MCC, accuracy, macro F1, confusion matrix.
+    Eval(super::classify_cnn::EvalArgs),
+    /// Class probabilities of sequences from a CNN classifier (TSV).
+    Predict(super::classify_cnn::PredictArgs),
     /// Classify query sequences against a database, with a confidence per level.
     Search(SearchArgs),
 }
@@ -51,7 +56,12 @@ pub enum ClassifyCmd {
 /// Options of `crest classify train`.
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {
-    /// Objective.
+    /// Train a supervised CNN of this geometry (cross-entropy on integer
+    /// labels; --train/--dev are CSV with a header or FASTA with
+    /// --label-regex) and write a classifier instead of a search database.
+    #[arg(long, value_enum)]
+    pub model: Option<crate::model::cnn::CnnKind>,
+    /// Objective (embedding database).
     #[arg(long, value_enum, default_value = "triplet")]
     pub objective: Objective,
     /// Encoder.
@@ -60,17 +70,31 @@ pub struct TrainArgs {
     /// Training sequences (FASTA, .gz allowed): they form the database.
     #[arg(long)]
     pub train: PathBuf,
-    /// Validation sequences: checkpoint selection and the confidence fit.
+    /// Validation sequences: checkpoint selection (and the confidence fit of a database).
+    #[arg(long, visible_alias = "dev")]
+    pub val: Option<PathBuf>,
+    /// --model: without --dev, hold out this seeded fraction of --train for checkpoint selection.
     #[arg(long)]
-    pub val: PathBuf,
+    pub holdout: Option<f64>,
+    /// --model: CSV column of the sequences (default `sequence`, else `seq`).
+    #[arg(long)]
+    pub seq_column: Option<String>,
+    /// --model: CSV column of the integer labels.
+    #[arg(long, default_value = "label")]
+    pub label_column: String,
+    /// --model: input length in bases (default: the longest training sequence;
+    /// shorter sequences are padded with N, longer ones classified by windows).
+    #[arg(long, value_parser = super::parse::count)]
+    pub len: Option<usize>,
     #[command(flatten)]
     pub labels: LabelArgs,
     /// Label levels, coarsest first (comma-separated column or group names).
     #[arg(long, value_delimiter = ',')]
     pub levels: Vec<String>,
-    /// Epochs (one epoch draws as many triplets as there are training sequences).
-    #[arg(long, default_value_t = 30, value_parser = super::parse::count)]
-    pub epochs: usize,
+    /// Epochs (default 30 for a database, where one epoch draws as many
+    /// triplets as there are training sequences; 10 for --model).
+    #[arg(long, value_parser = super::parse::count)]
+    pub epochs: Option<usize>,
     /// Stop after this many minutes (the best checkpoint so far is kept).
     #[arg(long)]
     pub minutes: Option<f64>,
@@ -93,12 +117,14 @@ pub struct TrainArgs {
     /// Triplet margin on L2 distances between unit embeddings.
     #[arg(long, default_value_t = 0.5)]
     pub margin: f32,
-    /// Peak learning rate (AdamW, warm-up then cosine; 3e-4 beat 1e-3 on the AMR validation split).
-    #[arg(long, default_value_t = 3e-4)]
-    pub lr: f32,
-    /// Stop after this many epochs without a better validation accuracy.
-    #[arg(long, default_value_t = 6, value_parser = super::parse::count)]
-    pub patience: usize,
+    /// Peak learning rate, warm-up then cosine (default 3e-4 for a database,
+    /// which beat 1e-3 on the AMR validation split; 1e-3 for --model).
+    #[arg(long)]
+    pub lr: Option<f32>,
+    /// Stop after this many epochs without a better validation score
+    /// (default 6 for a database, 3 for --model).
+    #[arg(long, value_parser = super::parse::count)]
+    pub patience: Option<usize>,
     /// Hits per query (stored as the database's default).
     #[arg(long, default_value_t = 10, value_parser = super::parse::count)]
     pub hits: usize,
@@ -142,7 +168,10 @@ pub struct SearchArgs {
 /// Run `crest classify`.
 pub fn classify(be: &Backend, cmd: &ClassifyCmd) -> Result<()> {
     match cmd {
+        ClassifyCmd::Train(a) if a.model.is_some() => super::classify_cnn::train(be, a).map(|_| ()),
         ClassifyCmd::Train(a) => train(be, a).map(|_| ()),
+        ClassifyCmd::Eval(a) => super::classify_cnn::eval(be, a).map(|_| ()),
+        ClassifyCmd::Predict(a) => super::classify_cnn::predict(be, a),
         ClassifyCmd::Search(a) => search(be, a).map(|_| ()),
     }
 }
@@ -159,7 +188,15 @@ fn label_source(a: &LabelArgs, levels: &[String]) -> Result<LabelSource> {
 /// Run `crest classify train`; returns the database written.
 pub fn train(be: &Backend, a: &TrainArgs) -> Result<Database> {
     let Objective::Triplet = a.objective;
-    let mut inputs: Vec<&Path> = vec![&a.train, &a.val];
+    let val_path = a.val.as_ref().ok_or_else(|| {
+        CrestError::Invalid("crest classify train: --val (--dev) is required".into())
+    })?;
+    let (epochs, lr, patience) = (
+        a.epochs.unwrap_or(30),
+        a.lr.unwrap_or(3e-4),
+        a.patience.unwrap_or(6),
+    );
+    let mut inputs: Vec<&Path> = vec![&a.train, val_path];
     if let Some(l) = &a.labels.labels {
         inputs.push(l);
     }
@@ -173,7 +210,7 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<Database> {
     let table = label_source(&a.labels, &a.levels)?.load()?;
     let levels = table.levels().to_vec();
     let train = SeqSet::load(&a.train, Some(&table), Labelled::Required)?;
-    let val = SeqSet::load(&a.val, Some(&table), Labelled::Required)?;
+    let val = SeqSet::load(val_path, Some(&table), Labelled::Required)?;
     for set in [&train, &val] {
         if let Some(i) = (0..set.len()).find(|&i| !spec.usable(&set.seqs[i])) {
             return Err(CrestError::Format {
@@ -183,23 +220,23 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<Database> {
             });
         }
     }
-    if !(a.margin.is_finite() && a.margin > 0.0 && a.lr.is_finite() && a.lr > 0.0) {
+    if !(a.margin.is_finite() && a.margin > 0.0 && lr.is_finite() && lr > 0.0) {
         return Err(CrestError::Invalid(
             "--margin and --lr must be positive".into(),
         ));
     }
     let opts = TripletOptions {
         batch: a.batch,
-        epochs: a.epochs,
+        epochs,
         minutes: a.minutes,
         margin: a.margin,
         adam: AdamConfig {
-            lr: a.lr,
+            lr,
             ..TripletOptions::default().adam
         },
         seed: a.seed,
         hits: a.hits,
-        patience: a.patience,
+        patience,
     };
     eprintln!(
         "crest classify train: {} training and {} validation sequences, levels {}; encoder {} \

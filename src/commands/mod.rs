@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod classify;
+pub mod classify_cnn;
 pub mod damage;
 pub mod dedup;
 pub mod demo;

@@ -116,70 +116,26 @@ impl Checkpoint {
 
     /// The file's bytes (safetensors with the `crest` metadata entry).
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let bytes: Vec<Vec<u8>> = self
-            .tensors
-            .iter()
-            .map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
-            .collect();
-        let views = self
-            .tensors
-            .iter()
-            .zip(&bytes)
-            .map(|((name, shape, _), b)| {
-                TensorView::new(Dtype::F32, shape.clone(), b)
-                    .map(|v| (name.clone(), v))
-                    .map_err(|e| CrestError::Invalid(format!("tensor {name}: {e}")))
-            })
-            .collect::<Result<Vec<_>>>()?;
         let meta =
             serde_json::to_string(&self.meta).map_err(|e| CrestError::Invalid(e.to_string()))?;
-        let info = HashMap::from([("crest".to_string(), meta)]);
-        safetensors::serialize(views, Some(info))
-            .map_err(|e| CrestError::Invalid(format!("serialising model: {e}")))
+        tensors_to_bytes(&meta, &self.tensors)
     }
 
     /// Read a model file.
     pub fn load(path: &Path) -> Result<Self> {
-        let data = std::fs::read(path).map_err(|e| CrestError::io(path, e))?;
+        let (meta_json, tensors) = tensors_from_file(path, "crest model")?;
         let bad = |m: String| CrestError::UnknownFormat {
             path: path.into(),
             message: m,
         };
-        let (_, md) = safetensors::SafeTensors::read_metadata(&data)
-            .map_err(|e| bad(format!("not a crest model (safetensors): {e}")))?;
-        let meta_json = md
-            .metadata()
-            .as_ref()
-            .and_then(|m| m.get("crest"))
-            .ok_or_else(|| {
-                bad("safetensors file without crest metadata: not a crest model".into())
-            })?;
-        let meta: ModelMeta =
-            serde_json::from_str(meta_json).map_err(|e| bad(format!("bad crest metadata: {e}")))?;
+        let meta: ModelMeta = serde_json::from_str(&meta_json)
+            .map_err(|e| bad(format!("bad crest metadata: {e}")))?;
         if meta.format != FORMAT {
             return Err(bad(format!(
                 "model format '{}' (this crest reads {FORMAT})",
                 meta.format
             )));
         }
-        let st = safetensors::SafeTensors::deserialize(&data)
-            .map_err(|e| bad(format!("corrupt model: {e}")))?;
-        let mut tensors = Vec::new();
-        for (name, view) in st.tensors() {
-            if view.dtype() != Dtype::F32 {
-                return Err(bad(format!(
-                    "tensor {name} is {:?}, expected F32",
-                    view.dtype()
-                )));
-            }
-            let values = view
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
-            tensors.push((name, view.shape().to_vec(), values));
-        }
-        tensors.sort_by(|a, b| a.0.cmp(&b.0));
         let ck = Checkpoint { meta, tensors };
         ck.validate().map_err(bad)?;
         Ok(ck)
@@ -301,4 +257,70 @@ impl Checkpoint {
             .map(|(n, _, v)| (n.clone(), v.clone()))
             .collect()
     }
+}
+
+/// Safetensors bytes of f32 tensors with `meta` (JSON) under the `crest`
+/// metadata key; the bytes depend only on the contents.
+pub fn tensors_to_bytes(meta: &str, tensors: &[super::encoder::NamedTensor]) -> Result<Vec<u8>> {
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
+        .collect();
+    let views = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|((name, shape, _), b)| {
+            TensorView::new(Dtype::F32, shape.clone(), b)
+                .map(|v| (name.clone(), v))
+                .map_err(|e| CrestError::Invalid(format!("tensor {name}: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let info = HashMap::from([("crest".to_string(), meta.to_string())]);
+    safetensors::serialize(views, Some(info))
+        .map_err(|e| CrestError::Invalid(format!("serialising model: {e}")))
+}
+
+/// Read a safetensors file written by [`tensors_to_bytes`]: the `crest`
+/// metadata JSON and the f32 tensors sorted by name. `what` names the kind of
+/// file in errors.
+pub fn tensors_from_file(
+    path: &Path,
+    what: &str,
+) -> Result<(String, Vec<super::encoder::NamedTensor>)> {
+    let data = std::fs::read(path).map_err(|e| CrestError::io(path, e))?;
+    let bad = |m: String| CrestError::UnknownFormat {
+        path: path.into(),
+        message: m,
+    };
+    let (_, md) = safetensors::SafeTensors::read_metadata(&data)
+        .map_err(|e| bad(format!("not a {what} (safetensors): {e}")))?;
+    let meta_json = md
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("crest"))
+        .ok_or_else(|| {
+            bad(format!(
+                "safetensors file without crest metadata: not a {what}"
+            ))
+        })?
+        .clone();
+    let st = safetensors::SafeTensors::deserialize(&data)
+        .map_err(|e| bad(format!("corrupt {what}: {e}")))?;
+    let mut tensors = Vec::new();
+    for (name, view) in st.tensors() {
+        if view.dtype() != Dtype::F32 {
+            return Err(bad(format!(
+                "tensor {name} is {:?}, expected F32",
+                view.dtype()
+            )));
+        }
+        let values = view
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        tensors.push((name, view.shape().to_vec(), values));
+    }
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok((meta_json, tensors))
 }

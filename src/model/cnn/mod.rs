@@ -172,6 +172,14 @@ impl CnnConfig {
         v
     }
 
+    /// Trained parameters (batch-norm running statistics excluded).
+    pub fn num_params(&self) -> usize {
+        self.layout()
+            .iter()
+            .map(|(_, s, _, _)| s.iter().product::<usize>())
+            .sum()
+    }
+
     /// Batch-norm layers (names of their γβ tensors), in order.
     pub fn bn_layers(&self) -> Vec<String> {
         if self.kind == CnnKind::Poincare {

@@ -1,0 +1,432 @@
+//! The supervised sequence classifiers (issue 11): batch-norm, cross-entropy
+//! and layout kernels against their twins and finite differences; whole
+//! models (euclidean, hybrid, poincare — Poincaré convolutions included)
+//! against finite differences; one full training step on the GPU against the
+//! CPU twins; and `crest classify train --model / eval / predict` end to end.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{assert_close, assert_grad, dot, fd, gpu, rand64};
+use crest::backend::{Backend, Tensor};
+use crest::model::cnn::{one_hot, Cnn, CnnConfig, CnnKind, Mode};
+use crest::ops::batchnorm::*;
+use crest::ops::optim::{AdamConfig, AdamStep};
+use crest::ops::permute::*;
+use crest::ops::xent::*;
+use crest::rng::Rng;
+use crest::train::optimizer::{mixed_step, sumsq_buffer};
+
+// ------------------------------------------------------------------ kernels
+
+#[test]
+fn batchnorm_backward_matches_finite_differences() {
+    let mut rng = Rng::new(31);
+    for (batch, channels, len) in [(2, 3, 5), (3, 1, 1), (1, 2, 7)] {
+        let d = BnDims {
+            batch,
+            channels,
+            len,
+        };
+        let x = rand64(&mut rng, d.n());
+        let gb: Vec<f64> = rand64(&mut rng, 2 * channels)
+            .iter()
+            .map(|v| v + 1.5)
+            .collect();
+        let dy = rand64(&mut rng, d.n());
+        let loss = |x: &[f64], gb: &[f64]| {
+            let mut run = vec![0.0; 2 * channels];
+            let (mut st, mut y) = (vec![0.0; 2 * channels], vec![0.0; d.n()]);
+            bn_train_cpu(&d, x, gb, 1e-5, 0.0, &mut run, &mut st, &mut y).unwrap();
+            dot(&y, &dy)
+        };
+        let mut run = vec![0.0; 2 * channels];
+        let (mut st, mut y) = (vec![0.0; 2 * channels], vec![0.0; d.n()]);
+        bn_train_cpu(&d, &x, &gb, 1e-5, 0.0, &mut run, &mut st, &mut y).unwrap();
+        let (mut dx, mut dg) = (vec![0.0; d.n()], vec![0.0; 2 * channels]);
+        bn_backward_cpu(&d, &x, &dy, &gb, &st, &mut dx, &mut dg).unwrap();
+        assert_grad("bn dx", &dx, &fd(&x, |x| loss(x, &gb)), 1e-5);
+        assert_grad("bn dγβ", &dg, &fd(&gb, |g| loss(&x, g)), 1e-5);
+    }
+}
+
+#[test]
+fn batchnorm_running_statistics_and_inference() {
+    let d = BnDims {
+        batch: 2,
+        channels: 1,
+        len: 2,
+    };
+    let x = [1.0f64, 3.0, 5.0, 7.0];
+    let gb = [2.0, 0.5];
+    let mut run = vec![0.0, 1.0];
+    let (mut st, mut y) = (vec![0.0; 2], vec![0.0; 4]);
+    bn_train_cpu(&d, &x, &gb, 0.0, 0.5, &mut run, &mut st, &mut y).unwrap();
+    // mean 4, biased var 5, unbiased 20/3
+    assert!((st[0] - 4.0).abs() < 1e-12 && (st[1] - 1.0 / 5f64.sqrt()).abs() < 1e-12);
+    assert!((run[0] - 2.0).abs() < 1e-12 && (run[1] - (0.5 + 0.5 * 20.0 / 3.0)).abs() < 1e-12);
+    let mut yi = vec![0.0; 4];
+    bn_infer_cpu(&d, &x, &gb, 0.0, &run, &mut st, &mut yi).unwrap();
+    let want = 2.0 * (1.0 - 2.0) / run[1].sqrt() + 0.5;
+    assert!((yi[0] - want).abs() < 1e-12, "{} vs {want}", yi[0]);
+}
+
+#[test]
+fn xent_matches_finite_differences_and_rejects_bad_labels() {
+    let mut rng = Rng::new(32);
+    let (rows, k) = (5, 4);
+    let z = rand64(&mut rng, rows * k);
+    let labels: Vec<f32> = (0..rows).map(|r| (r % k) as f32).collect();
+    let (mut loss, mut dz) = (vec![0.0; rows], vec![0.0; rows * k]);
+    xent_cpu(&z, &labels, rows, k, 1.0, &mut loss, &mut dz).unwrap();
+    let total = |z: &[f64]| {
+        let (mut l, mut g) = (vec![0.0; rows], vec![0.0; rows * k]);
+        xent_cpu(z, &labels, rows, k, 1.0, &mut l, &mut g).unwrap();
+        l.iter().sum::<f64>()
+    };
+    assert_grad("xent dz", &dz, &fd(&z, total), 1e-6);
+    let bad = [0.0f32, 4.0, 1.0, 0.0, 2.0];
+    assert!(xent_cpu(&z, &bad, rows, k, 1.0, &mut loss, &mut dz).is_err());
+}
+
+#[test]
+fn new_kernels_match_twins_on_awkward_sizes() {
+    let Some(g) = gpu() else { return };
+    let mut rng = Rng::new(33);
+    for (batch, channels, len) in [(3, 5, 17), (1, 1, 1), (7, 33, 9), (2, 3, 301)] {
+        let d = BnDims {
+            batch,
+            channels,
+            len,
+        };
+        let x = rng.vec_f32(d.n(), -2.0, 3.0);
+        let gb = rng.vec_f32(2 * channels, 0.5, 1.5);
+        let dy = rng.vec_f32(d.n(), -1.0, 1.0);
+        let run0 = rng.vec_f32(2 * channels, 0.1, 1.0);
+        let (mut run, mut st, mut y) = (
+            run0.clone(),
+            vec![0.0f32; 2 * channels],
+            vec![0.0f32; d.n()],
+        );
+        bn_train_cpu(&d, &x, &gb, BN_EPS, 0.1, &mut run, &mut st, &mut y).unwrap();
+        let (gx, ggb, gdy) = (
+            g.upload("x", &x).unwrap(),
+            g.upload("gb", &gb).unwrap(),
+            g.upload("dy", &dy).unwrap(),
+        );
+        let grun = g.upload("run", &run0).unwrap();
+        let (gst, gy) = (
+            g.poisoned("st", 2 * channels).unwrap(),
+            g.poisoned("y", d.n()).unwrap(),
+        );
+        bn_train_gpu(&g, &d, &gx, &ggb, BN_EPS, 0.1, &grun, &gst, &gy).unwrap();
+        let tag = format!("{d:?}");
+        assert_close(
+            &format!("bn y {tag}"),
+            &g.read(&gy).unwrap(),
+            &y,
+            1e-4,
+            1e-4,
+        );
+        assert_close(
+            &format!("bn stats {tag}"),
+            &g.read(&gst).unwrap(),
+            &st,
+            1e-4,
+            1e-4,
+        );
+        assert_close(
+            &format!("bn running {tag}"),
+            &g.read(&grun).unwrap(),
+            &run,
+            1e-4,
+            1e-5,
+        );
+        let (mut dx, mut dg) = (vec![0.0f32; d.n()], vec![0.0f32; 2 * channels]);
+        bn_backward_cpu(&d, &x, &dy, &gb, &st, &mut dx, &mut dg).unwrap();
+        let (gdx, gdg) = (
+            g.poisoned("dx", d.n()).unwrap(),
+            g.poisoned("dg", 2 * channels).unwrap(),
+        );
+        bn_backward_gpu(&g, &d, &gx, &gdy, &ggb, &gst, &gdx, &gdg).unwrap();
+        assert_close(
+            &format!("bn dx {tag}"),
+            &g.read(&gdx).unwrap(),
+            &dx,
+            1e-3,
+            1e-4,
+        );
+        assert_close(
+            &format!("bn dγβ {tag}"),
+            &g.read(&gdg).unwrap(),
+            &dg,
+            1e-3,
+            1e-3,
+        );
+        let mut yi = vec![0.0f32; d.n()];
+        bn_infer_cpu(&d, &x, &gb, BN_EPS, &run, &mut st, &mut yi).unwrap();
+        let gyi = g.poisoned("yi", d.n()).unwrap();
+        bn_infer_gpu(&g, &d, &gx, &ggb, BN_EPS, &grun, &gst, &gyi).unwrap();
+        assert_close(
+            &format!("bn infer {tag}"),
+            &g.read(&gyi).unwrap(),
+            &yi,
+            1e-4,
+            1e-4,
+        );
+        // transpose and scale on the same shape
+        let td = TransposeDims {
+            outer: batch,
+            a: channels,
+            b: len,
+        };
+        let mut t = vec![0.0f32; d.n()];
+        transpose_cpu(&td, &x, &mut t).unwrap();
+        let gt = g.poisoned("t", d.n()).unwrap();
+        transpose_gpu(&g, &td, &gx, &gt).unwrap();
+        assert_eq!(g.read::<f32>(&gt).unwrap(), t, "transpose {tag}");
+        let mut back = vec![0.0f32; d.n()];
+        transpose_cpu(&td.inverse(), &t, &mut back).unwrap();
+        assert_eq!(back, x, "transpose round trip {tag}");
+        let mut s = vec![0.0f32; d.n()];
+        scale_cpu(d.n(), -0.37, &x, &mut s).unwrap();
+        let gs = g.poisoned("s", d.n()).unwrap();
+        scale_gpu(&g, d.n(), -0.37, &gx, &gs).unwrap();
+        assert_close(
+            &format!("scale {tag}"),
+            &g.read(&gs).unwrap(),
+            &s,
+            1e-6,
+            1e-7,
+        );
+    }
+    for (rows, k) in [(1, 2), (37, 3), (300, 5)] {
+        let z = rng.vec_f32(rows * k, -4.0, 4.0);
+        let labels: Vec<f32> = (0..rows).map(|_| rng.below(k as u64) as f32).collect();
+        let (mut loss, mut dz) = (vec![0.0f32; rows], vec![0.0f32; rows * k]);
+        xent_cpu(&z, &labels, rows, k, 0.25, &mut loss, &mut dz).unwrap();
+        let gz = g.upload("z", &z).unwrap();
+        let gl = g.upload("l", &labels).unwrap();
+        let (go, gd) = (
+            g.poisoned("loss", rows).unwrap(),
+            g.poisoned("dz", rows * k).unwrap(),
+        );
+        xent_gpu(&g, &gz, &labels, &gl, rows, k, 0.25, &go, &gd).unwrap();
+        assert_close("xent loss", &g.read(&go).unwrap(), &loss, 1e-4, 1e-5);
+        assert_close("xent dz", &g.read(&gd).unwrap(), &dz, 1e-4, 1e-6);
+    }
+}
+
+// ------------------------------------------------------------------ models
+
+fn tiny(kind: CnnKind) -> CnnConfig {
+    CnnConfig {
+        kind,
+        len: 7,
+        classes: 3,
+        channels: 3,
+        kernel: 3,
+        blocks: 1,
+        hidden: 5,
+        curvature: 0.8,
+        learn_curvature: kind.hyperbolic(),
+    }
+}
+
+fn batch(rng: &mut Rng, n: usize, len: usize, classes: usize) -> (Vec<f32>, Vec<f32>) {
+    let seqs: Vec<Vec<u8>> = (0..n)
+        .map(|_| (0..len).map(|_| b"ACGTN"[rng.below(5) as usize]).collect())
+        .collect();
+    let refs: Vec<&[u8]> = seqs.iter().map(Vec::as_slice).collect();
+    let labels = (0..n).map(|_| rng.below(classes as u64) as f32).collect();
+    (one_hot(&refs, len), labels)
+}
+
+fn cpu_vals(t: &Tensor) -> &Vec<f32> {
+    match t {
+        Tensor::Cpu(v) => v,
+        Tensor::Gpu(_) => panic!("cpu tensor expected"),
+    }
+}
+
+fn set_vals(t: &mut Tensor, v: Vec<f32>) {
+    *t = Tensor::Cpu(v);
+}
+
+/// Summed cross-entropy of the batch (Train mode: batch statistics).
+fn model_loss(be: &Backend, m: &mut Cnn, x: &Tensor, labels: &[f32], n: usize) -> f64 {
+    let act = m.forward(be, x, n, Mode::Train).unwrap();
+    let k = m.cfg.classes;
+    let (mut l, mut dz) = (be.zeros(n).unwrap(), be.zeros(n * k).unwrap());
+    be.xent(&act.logits, labels, n, k, 1.0, &mut l, &mut dz)
+        .unwrap();
+    be.read(&l).unwrap().iter().map(|&v| v as f64).sum()
+}
+
+/// Directional derivative of the loss along a random direction in each
+/// parameter tensor, analytic (⟨∇L, d⟩) against central differences in f32.
+fn check_model_gradients(kind: CnnKind) {
+    let be = Backend::CpuReference;
+    let cfg = tiny(kind);
+    let mut rng = Rng::new(40 + kind as u64);
+    let mut m = Cnn::init(&be, &cfg, 5).unwrap();
+    // move the ball biases off the origin and perturb batch norm
+    for p in &mut m.params {
+        let v: Vec<f32> = cpu_vals(&p.value)
+            .iter()
+            .map(|&x| {
+                if p.name.ends_with(".hb") {
+                    rng.range_f32(-0.3, 0.3)
+                } else {
+                    x
+                }
+            })
+            .collect();
+        set_vals(&mut p.value, v);
+    }
+    let n = 4;
+    let (x, labels) = batch(&mut rng, n, cfg.len, cfg.classes);
+    let x = be.upload(&x).unwrap();
+    let act = m.forward(&be, &x, n, Mode::Train).unwrap();
+    let k = cfg.classes;
+    let (mut l, mut dz) = (be.zeros(n).unwrap(), be.zeros(n * k).unwrap());
+    be.xent(&act.logits, &labels, n, k, 1.0, &mut l, &mut dz)
+        .unwrap();
+    m.backward(&be, &act, &dz).unwrap();
+    let grads: Vec<Vec<f32>> = m.params.iter().map(|p| cpu_vals(&p.grad).clone()).collect();
+    for i in 0..m.params.len() {
+        let name = m.params[i].name.clone();
+        let v0 = cpu_vals(&m.params[i].value).clone();
+        let dir: Vec<f32> = (0..v0.len()).map(|_| rng.range_f32(-1.0, 1.0)).collect();
+        let analytic: f64 = grads[i]
+            .iter()
+            .zip(&dir)
+            .map(|(g, d)| (*g as f64) * (*d as f64))
+            .sum();
+        let h = 5e-4f32;
+        let mut at = |s: f32| {
+            let v: Vec<f32> = v0.iter().zip(&dir).map(|(a, d)| a + s * d).collect();
+            set_vals(&mut m.params[i].value, v);
+            model_loss(&be, &mut m, &x, &labels, n)
+        };
+        let numeric = (at(h) - at(-h)) / (2.0 * h as f64);
+        set_vals(&mut m.params[i].value, v0);
+        let tol = 2e-2 * analytic.abs().max(numeric.abs()) + 1e-3;
+        if std::env::var("CNN_GRAD_DEBUG").is_ok() {
+            eprintln!("{kind:?} {name}: analytic {analytic}, numeric {numeric}");
+            continue;
+        }
+        assert!(
+            (analytic - numeric).abs() <= tol,
+            "{kind:?} {name}: analytic {analytic}, finite difference {numeric}"
+        );
+    }
+}
+
+#[test]
+fn euclidean_model_gradients_match_finite_differences() {
+    check_model_gradients(CnnKind::Euclidean);
+}
+
+#[test]
+fn hybrid_model_gradients_match_finite_differences() {
+    check_model_gradients(CnnKind::Hybrid);
+}
+
+/// Covers the Poincaré convolutions (stem.* and b0.c*.* are Poincaré conv
+/// weights and ball biases), the Möbius residual, the β-concatenated FC, the
+/// MLR and the learned curvature.
+#[test]
+fn poincare_model_gradients_match_finite_differences() {
+    check_model_gradients(CnnKind::Poincare);
+}
+
+#[test]
+fn one_training_step_on_the_gpu_equals_the_cpu_twins() {
+    let Some(g) = gpu() else { return };
+    let gbe = Backend::Gpu(Arc::clone(&g));
+    let cbe = Backend::CpuReference;
+    for kind in [CnnKind::Euclidean, CnnKind::Hybrid, CnnKind::Poincare] {
+        let cfg = CnnConfig {
+            len: 23,
+            channels: 5,
+            blocks: 2,
+            hidden: 11,
+            ..tiny(kind)
+        };
+        let mut rng = Rng::new(50 + kind as u64);
+        let n = 9;
+        let (x, labels) = batch(&mut rng, n, cfg.len, cfg.classes);
+        // a large ε keeps the first Adam step smooth in the gradient (sign-like
+        // steps on near-zero gradients would amplify f32 rounding differences)
+        let adam = AdamConfig {
+            eps: 1e-2,
+            ..AdamConfig::default()
+        };
+        let st = AdamStep { lr: 1e-2, t: 1 };
+        let mut after = Vec::new();
+        for be in [&cbe, &gbe] {
+            let mut m = Cnn::init(be, &cfg, 9).unwrap();
+            let xt = be.upload(&x).unwrap();
+            let act = m.forward(be, &xt, n, Mode::Train).unwrap();
+            let logits = be.read(&act.logits).unwrap();
+            let (mut l, mut dz) = (be.zeros(n).unwrap(), be.zeros(n * cfg.classes).unwrap());
+            be.xent(
+                &act.logits,
+                &labels,
+                n,
+                cfg.classes,
+                1.0 / n as f32,
+                &mut l,
+                &mut dz,
+            )
+            .unwrap();
+            m.backward(be, &act, &dz).unwrap();
+            let grads: Vec<Vec<f32>> = m.params.iter().map(|p| be.read(&p.grad).unwrap()).collect();
+            let mut sumsq = sumsq_buffer(be, m.params.len()).unwrap();
+            mixed_step(
+                be,
+                &adam,
+                &st,
+                &mut sumsq,
+                &mut m.params,
+                cfg.learn_curvature,
+            )
+            .unwrap();
+            let vals = m.values(be).unwrap();
+            after.push((logits, grads, vals));
+        }
+        let (c, gp) = (&after[0], &after[1]);
+        assert_close(&format!("{kind:?} logits"), &gp.0, &c.0, 1e-3, 1e-4);
+        let names: Vec<String> = Cnn::init(&cbe, &cfg, 9)
+            .unwrap()
+            .params
+            .iter()
+            .map(|p| p.name.clone())
+            .collect();
+        for (i, name) in names.iter().enumerate() {
+            assert_close(
+                &format!("{kind:?} grad {name}"),
+                &gp.1[i],
+                &c.1[i],
+                2e-2,
+                1e-4,
+            );
+        }
+        for ((name, _, cv), (_, _, gv)) in c.2.iter().zip(&gp.2) {
+            assert_close(&format!("{kind:?} after step {name}"), gv, cv, 1e-3, 1e-5);
+        }
+    }
+}
+
+#[test]
+fn beta_ratio_matches_closed_forms() {
+    use crest::model::cnn::beta_ratio;
+    // B(1, 1/2) = 2, B(1/2, 1/2) = π, B(3/2, 1/2) = π/2
+    assert!((beta_ratio(2, 1) as f64 - 2.0 / std::f64::consts::PI).abs() < 1e-6);
+    assert!((beta_ratio(3, 2) as f64 - (std::f64::consts::PI / 2.0) / 2.0).abs() < 1e-6);
+    assert!((beta_ratio(5, 5) - 1.0).abs() < 1e-6);
+    // large n: β(n/2,1/2)/β(m/2,1/2) → √(m/n)
+    assert!((beta_ratio(9 * 32, 32) - 1.0 / 3.0).abs() < 0.01);
+}
