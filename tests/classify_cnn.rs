@@ -8,7 +8,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{assert_close, assert_grad, dot, fd, gpu, rand64};
+use common::{assert_close, assert_grad, crest, dot, fd, gpu, rand64};
 use crest::backend::{Backend, Tensor};
 use crest::model::cnn::{one_hot, Cnn, CnnConfig, CnnKind, Mode};
 use crest::ops::batchnorm::*;
@@ -295,7 +295,7 @@ fn check_model_gradients(kind: CnnKind) {
         .unwrap();
     m.backward(&be, &act, &dz).unwrap();
     let grads: Vec<Vec<f32>> = m.params.iter().map(|p| cpu_vals(&p.grad).clone()).collect();
-    for i in 0..m.params.len() {
+    for (i, grad) in grads.iter().enumerate() {
         let name = m.params[i].name.clone();
         let v0 = cpu_vals(&m.params[i].value).clone();
         let dir: Vec<f32> = (0..v0.len()).map(|_| rng.range_f32(-1.0, 1.0)).collect();
@@ -429,4 +429,194 @@ fn beta_ratio_matches_closed_forms() {
     assert!((beta_ratio(5, 5) - 1.0).abs() < 1e-6);
     // large n: β(n/2,1/2)/β(m/2,1/2) → √(m/n)
     assert!((beta_ratio(9 * 32, 32) - 1.0 / 3.0).abs() < 0.01);
+}
+
+// ------------------------------------------------------------------ command
+
+/// A motif task: class 1 sequences carry TATAAAAG somewhere, class 0 do not.
+fn motif_csv(path: &std::path::Path, n: usize, seed: u64, header: &str) {
+    let mut rng = Rng::new(seed);
+    let mut s = format!("{header}\n");
+    for _ in 0..n {
+        let mut seq: Vec<u8> = (0..24).map(|_| b"ACGT"[rng.below(4) as usize]).collect();
+        let y = rng.below(2);
+        if y == 1 {
+            let p = rng.below(16) as usize;
+            seq[p..p + 8].copy_from_slice(b"TATAAAAG");
+        }
+        s.push_str(&format!("{},{y},extra\n", String::from_utf8(seq).unwrap()));
+    }
+    std::fs::write(path, s).unwrap();
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("crest-cnn-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
+}
+
+#[test]
+fn classify_train_eval_predict_end_to_end_and_bad_input() {
+    let (train, dev, test) = (tmp("train.csv"), tmp("dev.csv"), tmp("test.csv"));
+    motif_csv(&train, 800, 1, "sequence,label,note");
+    motif_csv(&dev, 120, 2, "sequence,label,note");
+    motif_csv(&test, 150, 3, "seq,label,note");
+    let model = tmp("m.crest");
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let small = [
+        "--channels",
+        "8",
+        "--hidden",
+        "32",
+        "--batch",
+        "16",
+        "--seed",
+        "3",
+    ];
+    let mut args = vec![
+        "classify", "train", "--model", "poincare", "--epochs", "8", "--lr", "3e-3",
+    ];
+    let (ts, ds, ms, es) = (s(&train), s(&dev), s(&model), s(&test));
+    args.extend(["--train", &ts, "--dev", &ds, "-o", &ms]);
+    args.extend(small);
+    let (code, _, err) = crest(&args);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = crest(&["classify", "eval", "--model", &ms, "--test", &es]);
+    assert_eq!(code, 0, "{err}");
+    let acc: f64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("accuracy "))
+        .expect("accuracy line")
+        .parse()
+        .unwrap();
+    assert!(out.lines().any(|l| l.starts_with("MCC ")), "{out}");
+    assert!(acc > 0.9, "motif task accuracy {acc}\n{out}");
+    // predictions: one row per sequence, probabilities summing to one;
+    // a longer sequence is classified by windows (said on stderr)
+    let fa = tmp("q.fa");
+    let long = format!("{}TATAAAAG{}", "ACGT".repeat(20), "GCA".repeat(10));
+    std::fs::write(&fa, format!(">a\nACGTACGTTATAAAAGACGT\n>b long\n{long}\n")).unwrap();
+    let pred = tmp("pred.tsv");
+    let (code, _, err) = crest(&[
+        "classify",
+        "predict",
+        "--model",
+        &ms,
+        "--input",
+        &s(&fa),
+        "-o",
+        &s(&pred),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("windows"), "{err}");
+    let tsv = std::fs::read_to_string(&pred).unwrap();
+    let rows: Vec<Vec<&str>> = tsv
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').collect())
+        .collect();
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        let p: f64 = r[2..].iter().map(|v| v.parse::<f64>().unwrap()).sum();
+        assert!((p - 1.0).abs() < 1e-4, "{r:?}");
+    }
+    // same seed, same inputs → identical model file
+    let model2 = tmp("m2.crest");
+    let ms2 = s(&model2);
+    let mut args2 = args.clone();
+    let last = args2.iter().position(|a| *a == ms.as_str()).unwrap();
+    args2[last] = &ms2;
+    assert_eq!(crest(&args2).0, 0);
+    assert_eq!(
+        std::fs::read(&model).unwrap(),
+        std::fs::read(&model2).unwrap()
+    );
+
+    // bad input: one clear error naming file and line, non-zero exit
+    let bad = |name: &str, text: &str| {
+        let p = tmp(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let cases = [
+        (
+            bad("unknown.csv", "sequence,label\nACGT,0\nACGT,7\n"),
+            "line3: label 7 is unknown",
+        ),
+        (bad("nocol.csv", "seq,class\nACGT,0\n"), "line 1"),
+        (
+            bad("letters.csv", "sequence,label\nACGT,0\nACXT,1\n"),
+            "line 3",
+        ),
+        (bad("empty.csv", "sequence,label\n"), "empty split"),
+        (
+            bad("float.csv", "sequence,label\nACGT,0\nACGT,0.5\n"),
+            "line 3",
+        ),
+    ];
+    for (path, want) in &cases {
+        let (code, _, err) = crest(&["classify", "eval", "--model", &ms, "--test", &s(path)]);
+        assert_ne!(code, 0, "{}", path.display());
+        assert!(
+            err.contains(path.file_name().unwrap().to_str().unwrap()) && err.contains(want),
+            "{}: {err}",
+            path.display()
+        );
+    }
+    // FASTA labels through --label-regex
+    let fl = bad(
+        "lab.fa",
+        ">s1 class=1\nTATAAAAGACGTACGTACGT\n>s2 class=0\nACGTACGTACGTACGTACGT\n",
+    );
+    let (code, out, err) = crest(&[
+        "classify",
+        "eval",
+        "--model",
+        &ms,
+        "--test",
+        &s(&fl),
+        "--label-regex",
+        r"class=(?P<label>\d+)",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"mcc\""), "{out}");
+    // an output over an input is refused
+    let (code, _, err) = crest(&[
+        "classify", "predict", "--model", &ms, "--input", &es, "-o", &es,
+    ]);
+    assert_ne!(code, 0, "{err}");
+    assert!(std::fs::read_to_string(&test)
+        .unwrap()
+        .starts_with("seq,label"));
+    let _ = std::fs::remove_dir_all(
+        tmp("")
+            .parent()
+            .unwrap()
+            .join(format!("crest-cnn-{}", std::process::id())),
+    );
+}
+
+#[test]
+fn csv_and_fasta_parsing() {
+    use crest::classify::table::{LabelledSeqs, TableFormat};
+    let p = tmp("parse.csv");
+    std::fs::write(&p, "id,seq,label\nx,acgtn,1\n\"y,z\",GGCC,0\r\n\n").unwrap();
+    let t = LabelledSeqs::load(&p, &TableFormat::default()).unwrap();
+    assert_eq!(t.seqs, vec![b"ACGTN".to_vec(), b"GGCC".to_vec()]);
+    assert_eq!(t.labels, vec![1, 0]);
+    assert_eq!(t.classes(), 2);
+    let f = tmp("parse.fa");
+    std::fs::write(&f, ">a label=2\nAC\nGT\n>b label=0\nTT\n").unwrap();
+    let fmt = TableFormat {
+        label_regex: Some(r"label=(\d+)".into()),
+        ..Default::default()
+    };
+    let t = LabelledSeqs::load(&f, &fmt).unwrap();
+    assert_eq!(t.ids, vec!["a", "b"]);
+    assert_eq!(t.seqs[0], b"ACGT".to_vec());
+    assert_eq!(t.labels, vec![2, 0]);
+    assert!(LabelledSeqs::load(&f, &TableFormat::default()).is_err());
+    let (a, b) = t.split(0.5, 7);
+    assert_eq!(a.len() + b.len(), 2);
 }

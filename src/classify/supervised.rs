@@ -260,7 +260,7 @@ pub fn train(
     let mut best: Option<Classifier> = None;
     let mut since_best = 0;
     let mut step = 0u64;
-    let mut rng = crate::rng::Rng::new(opts.seed ^ 0x4f52_4445_52);
+    let mut rng = crate::rng::Rng::new(opts.seed ^ 0x004f_5244_4552);
     let mut order: Vec<usize> = (0..train.len()).collect();
     'epochs: for epoch in 1..=opts.epochs {
         let te = Instant::now();

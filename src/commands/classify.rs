@@ -44,7 +44,7 @@ pub struct LabelArgs {
 pub enum ClassifyCmd {
     /// Train an encoder on labelled sequences and write a searchable database,
     /// or (with --model) a CNN classifier.
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Score a CNN classifier on labelled sequences: MCC, accuracy, macro F1, confusion matrix.
     Eval(super::classify_cnn::EvalArgs),
     /// Class probabilities of sequences from a CNN classifier (TSV).
@@ -82,6 +82,12 @@ pub struct TrainArgs {
     /// --model: CSV column of the integer labels.
     #[arg(long, default_value = "label")]
     pub label_column: String,
+    /// --model: conv channels (default 32, the paper's).
+    #[arg(long, value_parser = super::parse::count)]
+    pub channels: Option<usize>,
+    /// --model: width of the fully connected layer (default 528, the paper's).
+    #[arg(long, value_parser = super::parse::count)]
+    pub hidden: Option<usize>,
     /// --model: input length in bases (default: the longest training sequence;
     /// shorter sequences are padded with N, longer ones classified by windows).
     #[arg(long, value_parser = super::parse::count)]

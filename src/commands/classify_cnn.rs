@@ -127,7 +127,9 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<Classifier> {
     let classes = train.classes().max(dev.classes());
     let longest = train.seqs.iter().map(Vec::len).max().unwrap_or(1);
     let len = a.len.unwrap_or(longest);
-    let cfg = CnnConfig::new(kind, len, classes);
+    let mut cfg = CnnConfig::new(kind, len, classes);
+    cfg.channels = a.channels.unwrap_or(cfg.channels);
+    cfg.hidden = a.hidden.unwrap_or(cfg.hidden);
     cfg.validate()?;
     let lr = a.lr.unwrap_or(1e-3);
     if !(lr.is_finite() && lr > 0.0) {
