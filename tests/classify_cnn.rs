@@ -299,7 +299,7 @@ fn check_model_gradients(kind: CnnKind) {
         let name = m.params[i].name.clone();
         let v0 = cpu_vals(&m.params[i].value).clone();
         let dir: Vec<f32> = (0..v0.len()).map(|_| rng.range_f32(-1.0, 1.0)).collect();
-        let analytic: f64 = grads[i]
+        let analytic: f64 = grad
             .iter()
             .zip(&dir)
             .map(|(g, d)| (*g as f64) * (*d as f64))
