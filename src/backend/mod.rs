@@ -122,6 +122,20 @@ impl Backend {
         gpu_or_cpu!(self, gpu => Ok(Tensor::Gpu(gpu.zeros("tensor", len)?)), Ok(Tensor::Cpu(vec![0.0; len])))
     }
 
+    /// The sum of every element of every tensor, as a one-element tensor (on
+    /// the backend: per-row ∂L/∂c terms summed into the curvature gradient).
+    pub fn sum_all(&self, ts: &[Tensor]) -> Result<Tensor> {
+        let mut total = self.zeros(1)?;
+        for t in ts {
+            let mut s = self.zeros(1)?;
+            self.row_op(RowOp::Sum, t, 1, t.len(), &mut s)?;
+            let mut next = self.zeros(1)?;
+            self.add(&total, &s, &mut next)?;
+            total = next;
+        }
+        Ok(total)
+    }
+
     /// Copy a tensor to the host.
     pub fn read(&self, t: &Tensor) -> Result<Vec<f32>> {
         gpu_or_cpu!(self, gpu => gpu.read(g(t)?), Ok(c(t)?.to_vec()))

@@ -695,15 +695,7 @@ impl Encoder {
             if let Some(extra) = dc_extra {
                 dcs.push(extra.clone());
             }
-            let mut total = be.zeros(1)?;
-            for t in &dcs {
-                let mut s = be.zeros(1)?;
-                be.row_op(RowOp::Sum, t, 1, t.len(), &mut s)?;
-                let mut next = be.zeros(1)?;
-                be.add(&total, &s, &mut next)?;
-                total = next;
-            }
-            self.params[hi + 2].grad = total;
+            self.params[hi + 2].grad = be.sum_all(&dcs)?;
         }
         Ok(dp)
     }

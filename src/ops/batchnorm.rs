@@ -218,6 +218,13 @@ fn gpu_check(gpu: &Gpu, d: &BnDims) -> Result<()> {
     Ok(())
 }
 
+/// Shapes of a forward pass's buffers: x, gb, running, stats, y.
+fn forward_check(gpu: &Gpu, d: &BnDims, [x, gb, running, stats, y]: [&GpuBuf; 5]) -> Result<()> {
+    gpu_check(gpu, d)?;
+    d.check(x.len, gb.len, stats.len, y.len)?;
+    need("batchnorm", "running", running.len, 2 * d.channels)
+}
+
 /// GPU: training forward (see [`bn_train_cpu`]).
 #[allow(clippy::too_many_arguments)]
 pub fn bn_train_gpu(
@@ -231,9 +238,7 @@ pub fn bn_train_gpu(
     stats: &GpuBuf,
     y: &GpuBuf,
 ) -> Result<()> {
-    gpu_check(gpu, d)?;
-    d.check(x.len, gb.len, stats.len, y.len)?;
-    need("batchnorm", "running", running.len, 2 * d.channels)?;
+    forward_check(gpu, d, [x, gb, running, stats, y])?;
     let p = params(d, eps, momentum);
     gpu.dispatch(
         kernel("bn_stats"),
@@ -264,9 +269,7 @@ pub fn bn_infer_gpu(
     stats: &GpuBuf,
     y: &GpuBuf,
 ) -> Result<()> {
-    gpu_check(gpu, d)?;
-    d.check(x.len, gb.len, stats.len, y.len)?;
-    need("batchnorm", "running", running.len, 2 * d.channels)?;
+    forward_check(gpu, d, [x, gb, running, stats, y])?;
     let p = params(d, eps, 0.0);
     gpu.dispatch(
         kernel("bn_infer_stats"),

@@ -71,14 +71,81 @@ fn two_mut(params: &mut [Param], i: usize, j: usize) -> (&mut Param, &mut Param)
     (&mut a[i], &mut b[0])
 }
 
+/// The tail every Poincaré FC (and so every Poincaré convolution) ends in:
+/// `out = project(exp₀(u) ⊕ b)` per row, `u = M · (tangent input)`.
+pub struct BallTail {
+    u: Tensor,
+    e: Tensor,
+    y: Tensor,
+    /// Points of the ball, one per row.
+    pub out: Tensor,
+}
+
+/// Forward of the tail with the ball bias `{bias}` (`.hb`) of `m`.
+fn tail_forward(
+    m: &Cnn,
+    be: &Backend,
+    curv: &Tensor,
+    u: Tensor,
+    bias: &str,
+    rows: usize,
+    dim: usize,
+) -> Result<BallTail> {
+    let n = rows * dim;
+    let mut e = be.zeros(n)?;
+    be.radial(Radial::Exp0, curv, &u, rows, dim, &mut e)?;
+    let mut y = be.zeros(n)?;
+    be.mobius_add(curv, &e, &m.p(bias)?.value, rows, 1, dim, &mut y)?;
+    let mut out = be.zeros(n)?;
+    be.project(curv, PROJ_EPS, &y, rows, dim, &mut out)?;
+    Ok(BallTail { u, e, y, out })
+}
+
+/// Backward of [`tail_forward`] from dL/d(out): the bias gradient, ∂L/∂c
+/// terms onto `dcs`; returns dL/du.
+#[allow(clippy::too_many_arguments)]
+fn tail_backward(
+    m: &mut Cnn,
+    be: &Backend,
+    curv: &Tensor,
+    t: &BallTail,
+    bias: &str,
+    rows: usize,
+    dim: usize,
+    dout: &Tensor,
+    dcs: &mut Vec<Tensor>,
+) -> Result<Tensor> {
+    let n = rows * dim;
+    let (mut dy, mut dc1) = (be.zeros(n)?, be.zeros(rows)?);
+    be.project_bwd(curv, PROJ_EPS, &t.y, dout, rows, dim, &mut dy, &mut dc1)?;
+    let hb = m.p(bias)?.value.clone();
+    let (mut de, mut dhb, mut dc2) = (be.zeros(n)?, be.zeros(n)?, be.zeros(rows)?);
+    be.mobius_add_bwd(
+        curv, &t.e, &hb, &dy, rows, 1, dim, &mut de, &mut dhb, &mut dc2,
+    )?;
+    let shape = ChannelShape {
+        outer: rows,
+        channels: dim,
+        inner: 1,
+    };
+    be.channel_sum(&shape, &dhb, m.grad_mut(bias)?)?;
+    let (mut du, mut dc3) = (be.zeros(n)?, be.zeros(rows)?);
+    be.radial_bwd(Radial::Exp0, curv, &t.u, &de, rows, dim, &mut du, &mut dc3)?;
+    dcs.extend([dc1, dc2, dc3]);
+    Ok(du)
+}
+
 /// Saved tensors of one Poincaré convolution.
 pub struct PConvActs {
     ut: Tensor,
-    at: Tensor,
-    e: Tensor,
-    y: Tensor,
+    tail: BallTail,
+}
+
+impl PConvActs {
     /// The layer's output, points `[B, L, C]`.
-    pub out: Tensor,
+    pub fn out(&self) -> &Tensor {
+        &self.tail.out
+    }
 }
 
 fn pconv_dims(m: &Cnn, batch: usize, cin: usize) -> ConvDims {
@@ -130,21 +197,8 @@ pub fn pconv_forward(
         &a,
         &mut at,
     )?;
-    let mut e = be.zeros(rows * c)?;
-    be.radial(Radial::Exp0, curv, &at, rows, c, &mut e)?;
-    let mut y = be.zeros(rows * c)?;
-    be.mobius_add(
-        curv,
-        &e,
-        &m.p(&format!("{name}.hb"))?.value,
-        rows,
-        1,
-        c,
-        &mut y,
-    )?;
-    let mut out = be.zeros(rows * c)?;
-    be.project(curv, PROJ_EPS, &y, rows, c, &mut out)?;
-    Ok(PConvActs { ut, at, e, y, out })
+    let tail = tail_forward(m, be, curv, at, &format!("{name}.hb"), rows, c)?;
+    Ok(PConvActs { ut, tail })
 }
 
 /// Backward of [`pconv_forward`] from dL/d(out): the layer's gradients, ∂L/∂c
@@ -164,23 +218,17 @@ pub fn pconv_backward(
     let (c, len) = (m.cfg.channels, m.cfg.len);
     let rows = batch * len;
     let n = rows * c;
-    let (mut dy, mut dc1) = (be.zeros(n)?, be.zeros(rows)?);
-    be.project_bwd(curv, PROJ_EPS, &a.y, dout, rows, c, &mut dy, &mut dc1)?;
-    let hb = format!("{name}.hb");
-    let (mut de, mut dhb, mut dc2) = (be.zeros(n)?, be.zeros(n)?, be.zeros(rows)?);
-    let hbv = m.p(&hb)?.value.clone();
-    be.mobius_add_bwd(
-        curv, &a.e, &hbv, &dy, rows, 1, c, &mut de, &mut dhb, &mut dc2,
+    let dat = tail_backward(
+        m,
+        be,
+        curv,
+        &a.tail,
+        &format!("{name}.hb"),
+        rows,
+        c,
+        dout,
+        dcs,
     )?;
-    let rowshape = ChannelShape {
-        outer: rows,
-        channels: c,
-        inner: 1,
-    };
-    be.channel_sum(&rowshape, &dhb, m.grad_mut(&hb)?)?;
-    let (mut dat, mut dc3) = (be.zeros(n)?, be.zeros(rows)?);
-    be.radial_bwd(Radial::Exp0, curv, &a.at, &de, rows, c, &mut dat, &mut dc3)?;
-    dcs.extend([dc1, dc2, dc3]);
     let mut da = be.zeros(n)?;
     be.transpose(
         &TransposeDims {
@@ -242,10 +290,7 @@ pub enum HeadActs {
     /// (log₀, β-scale for the Poincaré trunk) → Poincaré FC → ReLU₀ → MLR.
     Hyperbolic {
         v: Tensor,
-        u: Tensor,
-        e: Tensor,
-        y: Tensor,
-        z0: Tensor,
+        tail: BallTail,
         l: Tensor,
         t: Tensor,
         z1: Tensor,
@@ -302,14 +347,10 @@ pub fn head_forward(
         &m.p("fc.w")?.value,
         &mut u,
     )?;
-    let mut e = be.zeros(batch * h)?;
-    be.radial(Radial::Exp0, &curv, &u, batch, h, &mut e)?;
-    let mut y = be.zeros(batch * h)?;
-    be.mobius_add(&curv, &e, &m.p("fc.hb")?.value, batch, 1, h, &mut y)?;
-    let mut z0 = be.zeros(batch * h)?;
-    be.project(&curv, PROJ_EPS, &y, batch, h, &mut z0)?;
+    let tail = tail_forward(m, be, &curv, u, "fc.hb", batch, h)?;
+    let z0 = &tail.out;
     let mut l = be.zeros(batch * h)?;
-    be.radial(Radial::Log0, &curv, &z0, batch, h, &mut l)?;
+    be.radial(Radial::Log0, &curv, z0, batch, h, &mut l)?;
     let mut t = be.zeros(batch * h)?;
     be.relu(&l, &mut t)?;
     let mut z1 = be.zeros(batch * h)?;
@@ -330,10 +371,7 @@ pub fn head_forward(
     Ok((
         HeadActs::Hyperbolic {
             v,
-            u,
-            e,
-            y,
-            z0,
+            tail,
             l,
             t,
             z1,
@@ -382,10 +420,7 @@ pub fn head_backward(
         }
         HeadActs::Hyperbolic {
             v,
-            u,
-            e,
-            y,
-            z0,
+            tail,
             l,
             t,
             z1,
@@ -409,21 +444,18 @@ pub fn head_backward(
             let mut dl = be.zeros(n)?;
             be.relu_bwd(l, &dt, &mut dl)?;
             let (mut dz0, mut dc3) = (be.zeros(n)?, rows()?);
-            be.radial_bwd(Radial::Log0, &curv, z0, &dl, batch, h, &mut dz0, &mut dc3)?;
-            let (mut dy, mut dc4) = (be.zeros(n)?, rows()?);
-            be.project_bwd(&curv, PROJ_EPS, y, &dz0, batch, h, &mut dy, &mut dc4)?;
-            let hb = m.p("fc.hb")?.value.clone();
-            let (mut de, mut dhb, mut dc5) = (be.zeros(n)?, be.zeros(n)?, rows()?);
-            be.mobius_add_bwd(&curv, e, &hb, &dy, batch, 1, h, &mut de, &mut dhb, &mut dc5)?;
-            let shape = ChannelShape {
-                outer: batch,
-                channels: h,
-                inner: 1,
-            };
-            be.channel_sum(&shape, &dhb, m.grad_mut("fc.hb")?)?;
-            let (mut du, mut dc6) = (be.zeros(n)?, rows()?);
-            be.radial_bwd(Radial::Exp0, &curv, u, &de, batch, h, &mut du, &mut dc6)?;
-            dcs.extend([dc0, dc1, dc2, dc3, dc4, dc5, dc6]);
+            be.radial_bwd(
+                Radial::Log0,
+                &curv,
+                &tail.out,
+                &dl,
+                batch,
+                h,
+                &mut dz0,
+                &mut dc3,
+            )?;
+            dcs.extend([dc0, dc1, dc2, dc3]);
+            let du = tail_backward(m, be, &curv, tail, "fc.hb", batch, h, &dz0, dcs)?;
             be.gemm(
                 &GemmDims::new(h, flat, batch, true, false),
                 &du,

@@ -346,17 +346,10 @@ impl Cnn {
         )?;
         trunk::backward(self, be, &act.trunk, act.batch, dflat, &mut dcs)?;
         if let Ok(ci) = self.idx("curv.c") {
-            let mut total = be.zeros(1)?;
-            if self.cfg.learn_curvature {
-                for t in &dcs {
-                    let mut s = be.zeros(1)?;
-                    be.row_op(crate::ops::reduce::RowOp::Sum, t, 1, t.len(), &mut s)?;
-                    let mut next = be.zeros(1)?;
-                    be.add(&total, &s, &mut next)?;
-                    total = next;
-                }
+            if !self.cfg.learn_curvature {
+                dcs.clear();
             }
-            self.params[ci].grad = total;
+            self.params[ci].grad = be.sum_all(&dcs)?;
         }
         Ok(())
     }

@@ -189,19 +189,19 @@ fn poincare_forward(m: &mut Cnn, be: &Backend, x: &Tensor, batch: usize) -> Resu
         &mut u0,
     )?;
     let stem = hyp::pconv_forward(m, be, &curv, "stem", &u0, batch, 4)?;
-    let mut h = stem.out.clone();
+    let mut h = stem.out().clone();
     let mut blocks = Vec::with_capacity(m.cfg.blocks);
     for j in 0..m.cfg.blocks {
         let mut l0 = be.zeros(rows * c)?;
         be.radial(Radial::Log0, &curv, &h, rows, c, &mut l0)?;
         let c1 = hyp::pconv_forward(m, be, &curv, &format!("b{j}.c1"), &l0, batch, c)?;
-        let p1 = c1.out.clone();
+        let p1 = c1.out().clone();
         let mut l1 = be.zeros(rows * c)?;
         be.radial(Radial::Log0, &curv, &p1, rows, c, &mut l1)?;
         let mut t1 = be.zeros(rows * c)?;
         be.relu(&l1, &mut t1)?;
         let c2 = hyp::pconv_forward(m, be, &curv, &format!("b{j}.c2"), &t1, batch, c)?;
-        let p2 = c2.out.clone();
+        let p2 = c2.out().clone();
         let mut y = be.zeros(rows * c)?;
         be.mobius_add(&curv, &h, &p2, rows, rows, c, &mut y)?;
         let mut out = be.zeros(rows * c)?;
