@@ -163,15 +163,10 @@ impl Classifier {
 /// fits, else windows of `len` every `len / 2` bases, the last one flush with
 /// the end.
 pub fn windows(seq: &[u8], len: usize) -> Vec<&[u8]> {
-    if seq.len() <= len {
-        return vec![seq];
-    }
-    let step = (len / 2).max(1);
-    let mut starts: Vec<usize> = (0..=seq.len() - len).step_by(step).collect();
-    if *starts.last().unwrap_or(&0) != seq.len() - len {
-        starts.push(seq.len() - len);
-    }
-    starts.into_iter().map(|s| &seq[s..s + len]).collect()
+    crate::seq::window_starts(seq.len(), len, len / 2)
+        .into_iter()
+        .map(|s| &seq[s..(s + len).min(seq.len())])
+        .collect()
 }
 
 /// Class probabilities `[n, classes]` of sequences (windows averaged for
@@ -386,4 +381,20 @@ fn finish_epoch(
         seconds: t0.elapsed().as_secs_f64(),
         best: is_best,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_sequences_become_overlapping_windows_covering_the_end() {
+        let s = b"ACGTACGTAC";
+        assert_eq!(windows(s, 20), vec![&s[..]]);
+        let w = windows(s, 4);
+        assert_eq!(w, vec![&s[0..4], &s[2..6], &s[4..8], &s[6..10]]);
+        let w = windows(&s[..9], 4);
+        assert_eq!(w.last().unwrap(), &&s[5..9]);
+        assert_eq!(argmax(&[0.2, 0.8, 0.5, 0.5], 2), vec![1, 0]);
+    }
 }
