@@ -659,3 +659,108 @@ fn sampled_lloyd_tree_is_valid_and_exact_at_full_beam() {
         .unwrap();
     same_results("sampled tree, full beam", &wide, &flat, 4, 2e-4);
 }
+
+#[test]
+fn router_trains_round_trips_and_is_exact_at_full_width() {
+    use crest::index::{SearchKind, Searcher};
+    use crest::train::head::{train_router, RouteOptions};
+    let Some(g) = gpu() else { return };
+    let be = gbe(&g);
+    // the bundled mammoth encoder on the first 4 kbp of its genome: a trained
+    // encoder, so that leaves are something a head can learn
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+    let mut reference = Reference::load(&dir.join("mammoth_chrM.fa")).unwrap();
+    reference.contigs[0].seq.truncate(4000);
+    reference.contigs[0].md5 = crest::io::md5_hex(&reference.contigs[0].seq);
+    let ck = Checkpoint::load(&dir.join("mammoth_chrM.crest")).unwrap();
+    let enc = Encoder::from_values(&be, &ck.meta.encoder, ck.weights()).unwrap();
+    let dim = enc.cfg.proj_dim;
+    let opts = IndexOptions {
+        grid_stride: 4,
+        branch: 4,
+        leaf: 64,
+        depth: None,
+        iters: 3,
+        seed: 9,
+    };
+    let plain = Index::build(&be, &ck, &enc, &reference, &opts, &mut |_, _, _| {}).unwrap();
+    assert_eq!(plain.tree.shape.bits(), 4);
+    // without a router, route search is refused with a way out
+    let e = Searcher::new(&be, &plain, &[SearchKind::Route], BeamConfig { width: 2 })
+        .err()
+        .expect("no router")
+        .to_string();
+    assert!(e.contains("--route-steps"), "{e}");
+    let ro = RouteOptions {
+        steps: 120,
+        hidden: 64,
+        batch: 64,
+        seed: 3,
+    };
+    let train = || {
+        let mut index = plain.clone();
+        let mut bce = Vec::new();
+        train_router(&be, &enc, &reference, &mut index, &ro, &mut |_, _, l| {
+            bce.push(l)
+        })
+        .unwrap();
+        (index, bce)
+    };
+    let (index, bce) = train();
+    // it learns: the leaf bits become predictable from z
+    assert!(bce.len() >= 2 && bce[0].is_finite());
+    assert!(
+        *bce.last().unwrap() < bce[0] - 0.05,
+        "router BCE did not fall: {bce:?}"
+    );
+    let meta = index.meta.route.clone().expect("router metadata");
+    assert_eq!((meta.head.bits, meta.head.input), (4, dim));
+    // deterministic, and the file keeps it
+    assert_eq!(train().0, index);
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("r.crest-index");
+    index.save(&p).unwrap();
+    let loaded = Index::load(&p).unwrap();
+    assert_eq!(loaded, index);
+    // a router as wide as the tree scans every leaf: exact search
+    let q = crest::index::reference_grid(&be, &enc, &reference, 7, &mut |_, _| {})
+        .unwrap()
+        .z;
+    let nq = q.len() / dim;
+    let mut s = Searcher::new(
+        &be,
+        &loaded,
+        &[SearchKind::Flat, SearchKind::Route, SearchKind::TreeRoute],
+        BeamConfig { width: 1 },
+    )
+    .unwrap();
+    s.route_width = 16;
+    let flat = s.search_host(&be, SearchKind::Flat, &q, dim, 5).unwrap();
+    for kind in [SearchKind::Route, SearchKind::TreeRoute] {
+        let r = s.search_host(&be, kind, &q, dim, 5).unwrap();
+        same_results(&format!("{kind:?} at full width"), &r, &flat, 5, 2e-4);
+    }
+    // narrower: the union never does worse than the beam alone on flat's best
+    s.route_width = 2;
+    let tree = s.search_host(&be, SearchKind::Tree, &q, dim, 1).unwrap();
+    let union = s
+        .search_host(&be, SearchKind::TreeRoute, &q, dim, 1)
+        .unwrap();
+    let routed = s.search_host(&be, SearchKind::Route, &q, dim, 1).unwrap();
+    let hits = |r: &[(f32, u32)]| {
+        r.iter()
+            .zip(flat.chunks(5))
+            .filter(|(a, f)| a.1 == f[0].1)
+            .count()
+    };
+    assert!(
+        hits(&union) >= hits(&routed),
+        "union below the router alone"
+    );
+    assert!(hits(&union) >= hits(&tree), "union below the beam alone");
+    assert!(
+        hits(&routed) > nq / 16,
+        "router at width 2 of 16 leaves: {} of {nq}",
+        hits(&routed)
+    );
+}

@@ -410,3 +410,133 @@ fn bad_inputs_fail_before_any_output() {
         "{sam}"
     );
 }
+
+#[test]
+fn router_is_added_to_an_index_and_used_by_map() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).display().to_string();
+    let phix = asset("phix174.fa").display().to_string();
+    let (ok, _, err) = crest(&[
+        "index",
+        "--model",
+        &model(),
+        "--reference",
+        &phix,
+        "-o",
+        &p("plain.crest-index"),
+    ]);
+    assert!(ok, "{err}");
+    // route search on an index without a router: refused, with the way out
+    let (ok, _, err) = crest(&[
+        "map",
+        "--model",
+        &model(),
+        "--reference",
+        &phix,
+        "--index",
+        &p("plain.crest-index"),
+        "--propose",
+        "route",
+        &phix,
+        "-o",
+        &p("x.sam"),
+    ]);
+    assert!(!ok && err.contains("--route-steps"), "{err}");
+    assert!(!dir.path().join("x.sam").exists());
+    // --from without --route-steps, and over its own input, are refused
+    let (ok, _, err) = crest(&[
+        "index",
+        "--model",
+        &model(),
+        "--reference",
+        &phix,
+        "--from",
+        &p("plain.crest-index"),
+        "-o",
+        &p("r.crest-index"),
+    ]);
+    assert!(!ok && err.contains("--route-steps"), "{err}");
+    let (ok, _, err) = crest(&[
+        "index",
+        "--model",
+        &model(),
+        "--reference",
+        &phix,
+        "--from",
+        &p("plain.crest-index"),
+        "--route-steps",
+        "10",
+        "-o",
+        &p("plain.crest-index"),
+    ]);
+    assert!(!ok, "{err}");
+    let (ok, _, err) = crest(&[
+        "index",
+        "--model",
+        &model(),
+        "--reference",
+        &phix,
+        "--from",
+        &p("plain.crest-index"),
+        "--route-steps",
+        "20",
+        "--route-batch",
+        "32",
+        "-o",
+        &p("r.crest-index"),
+    ]);
+    assert!(ok && err.contains("router trained (20 steps"), "{err}");
+    // the genome's own sequence as reads: every read maps with index,route
+    let reads = dir.path().join("reads.fa");
+    let seq = &std::fs::read_to_string(asset("phix174.fa")).unwrap();
+    let genome: String = seq.lines().skip(1).collect();
+    let mut fa = String::new();
+    for (i, s) in (0..genome.len() - 60).step_by(500).enumerate() {
+        fa.push_str(&format!(">r{i}\n{}\n", &genome[s..s + 50]));
+    }
+    std::fs::write(&reads, fa).unwrap();
+    for (propose, width) in [("index,route", "8"), ("route", "16")] {
+        let (ok, _, err) = crest(&[
+            "map",
+            "--model",
+            &model(),
+            "--reference",
+            &phix,
+            "--index",
+            &p("r.crest-index"),
+            "--propose",
+            propose,
+            "--route-width",
+            width,
+            reads.to_str().unwrap(),
+            "-o",
+            &p("r.sam"),
+        ]);
+        assert!(ok, "{propose}: {err}");
+        let sam = std::fs::read_to_string(p("r.sam")).unwrap();
+        let mapped: Vec<&str> = sam
+            .lines()
+            .filter(|l| !l.starts_with('@'))
+            .filter(|l| l.split('\t').nth(2) != Some("*"))
+            .collect();
+        assert_eq!(mapped.len(), 11, "{propose}: {sam}");
+    }
+    // a width that is not a power of two
+    let (ok, _, err) = crest(&[
+        "map",
+        "--model",
+        &model(),
+        "--reference",
+        &phix,
+        "--index",
+        &p("r.crest-index"),
+        "--propose",
+        "route",
+        "--route-width",
+        "12",
+        reads.to_str().unwrap(),
+        "-o",
+        &p("y.sam"),
+    ]);
+    assert!(!ok && err.contains("power of two"), "{err}");
+}

@@ -84,6 +84,7 @@ pub fn demo(be: &Backend, device: &str, a: &DemoArgs) -> Result<()> {
                 json: false,
                 index: None,
                 beam: crate::index::DEFAULT_BEAM,
+                route_width: crate::index::route::DEFAULT_WIDTH,
             },
         )
     };

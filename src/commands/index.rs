@@ -10,6 +10,7 @@ use crate::error::Result;
 use crate::index::{Index, IndexOptions};
 use crate::io::Reference;
 use crate::model::{Checkpoint, Encoder};
+use crate::train::head::{train_router, RouteOptions};
 
 /// Options of `crest index`.
 #[derive(clap::Args, Debug)]
@@ -26,6 +27,10 @@ pub struct IndexArgs {
     /// Tree building options.
     #[command(flatten)]
     pub build: BuildArgs,
+    /// Reuse the grid, tree and repeat table of this index (built with the
+    /// same model and reference) and only train a router (--route-steps).
+    #[arg(long)]
+    pub from: Option<PathBuf>,
 }
 
 /// Options that shape an index (shared by `crest index` and `crest map`).
@@ -49,6 +54,17 @@ pub struct BuildArgs {
     /// Seed of the initial centroids.
     #[arg(long, default_value_t = IndexOptions::default().seed)]
     pub index_seed: u64,
+    /// Router training steps after the tree (0: no router). The router is a
+    /// bit head that learns which leaf damaged read windows belong to;
+    /// `crest map --propose index,route` uses it.
+    #[arg(long, default_value_t = RouteOptions::default().steps)]
+    pub route_steps: u64,
+    /// Router hidden units.
+    #[arg(long, default_value_t = RouteOptions::default().hidden, value_parser = crate::commands::parse::count)]
+    pub route_hidden: usize,
+    /// Router windows per step.
+    #[arg(long, default_value_t = RouteOptions::default().batch, value_parser = crate::commands::parse::count)]
+    pub route_batch: usize,
 }
 
 impl BuildArgs {
@@ -63,6 +79,16 @@ impl BuildArgs {
             seed: self.index_seed,
         }
     }
+
+    /// Router training options (seeded by --index-seed).
+    pub fn route(&self) -> RouteOptions {
+        RouteOptions {
+            steps: self.route_steps,
+            hidden: self.route_hidden,
+            batch: self.route_batch,
+            seed: self.index_seed,
+        }
+    }
 }
 
 /// Build an index with progress bars on stderr and a one-line summary.
@@ -72,6 +98,7 @@ pub fn build_with_progress(
     enc: &Encoder,
     reference: &Reference,
     opts: &IndexOptions,
+    route: &RouteOptions,
 ) -> Result<Index> {
     let t0 = Instant::now();
     let mut stage = String::new();
@@ -99,6 +126,12 @@ pub fn build_with_progress(
         p.finish_and_clear();
     }
     times.push((stage, t_stage.elapsed().as_secs_f64()));
+    let mut index = index;
+    if route.steps > 0 {
+        let t = Instant::now();
+        add_router(be, enc, reference, &mut index, route)?;
+        times.push(("route".into(), t.elapsed().as_secs_f64()));
+    }
     let secs = t0.elapsed().as_secs_f64();
     let per: Vec<String> = times.iter().map(|(s, t)| format!("{s} {t:.1}s")).collect();
     eprintln!(
@@ -116,6 +149,32 @@ pub fn build_with_progress(
     Ok(index)
 }
 
+/// Train a router into `index` with a progress bar.
+pub fn add_router(
+    be: &Backend,
+    enc: &Encoder,
+    reference: &Reference,
+    index: &mut Index,
+    route: &RouteOptions,
+) -> Result<()> {
+    let pb = super::bar(route.steps, "index: route");
+    train_router(be, enc, reference, index, route, &mut |step, _, bce| {
+        pb.set_position(step);
+        pb.set_message(format!("bit BCE {bce:.4}"));
+        if pb.is_hidden() {
+            eprintln!("route step {step:>6}  bit BCE {bce:.4}");
+        }
+    })?;
+    pb.finish_and_clear();
+    if let Some(r) = &index.meta.route {
+        eprintln!(
+            "crest index: router trained ({} steps of {} windows, {} hidden, {} path bits), final bit BCE {:.4}",
+            r.steps, r.batch, r.head.hidden, r.head.bits, r.final_bce
+        );
+    }
+    Ok(())
+}
+
 /// Load `path` and check it against the model and reference, or build it
 /// (and save it to `path`) when the file does not exist; without a path,
 /// build it in memory for this run.
@@ -129,9 +188,10 @@ pub fn load_or_build(
     reference: &Reference,
     ref_path: &Path,
     opts: &IndexOptions,
+    route: &RouteOptions,
 ) -> Result<Index> {
     let Some(path) = path else {
-        return build_with_progress(be, ck, enc, reference, opts);
+        return build_with_progress(be, ck, enc, reference, opts, route);
     };
     if path.exists() {
         let index = Index::load(path)?;
@@ -140,7 +200,7 @@ pub fn load_or_build(
     }
     let mut out = crate::index::file::open_output(path, &[model_path, ref_path])?;
     eprintln!("crest: {} does not exist; building it", path.display());
-    let index = build_with_progress(be, ck, enc, reference, opts)?;
+    let index = build_with_progress(be, ck, enc, reference, opts, route)?;
     out.write_bytes(&crate::index::file::to_bytes(&index)?)?;
     out.commit()?;
     eprintln!("wrote {}", path.display());
@@ -149,10 +209,26 @@ pub fn load_or_build(
 
 /// Run `crest index`.
 pub fn index(be: &Backend, a: &IndexArgs) -> Result<()> {
-    let mut out = crate::index::file::open_output(&a.out, &[&a.model, &a.reference])?;
+    let mut inputs: Vec<&Path> = vec![&a.model, &a.reference];
+    inputs.extend(a.from.as_deref());
+    let mut out = crate::index::file::open_output(&a.out, &inputs)?;
     let (ck, enc) = super::load_model(be, &a.model)?;
     let reference = Reference::load(&a.reference)?;
-    let index = build_with_progress(be, &ck, &enc, &reference, &a.build.options())?;
+    let route = a.build.route();
+    let index = match &a.from {
+        None => build_with_progress(be, &ck, &enc, &reference, &a.build.options(), &route)?,
+        Some(from) => {
+            if route.steps == 0 {
+                return Err(crate::error::CrestError::Invalid(
+                    "--from only adds a router: give --route-steps N".into(),
+                ));
+            }
+            let mut index = Index::load(from)?;
+            index.check(from, &ck, &a.model, &reference, &a.reference)?;
+            add_router(be, &enc, &reference, &mut index, &route)?;
+            index
+        }
+    };
     out.write_bytes(&crate::index::file::to_bytes(&index)?)?;
     out.commit()?;
     eprintln!("wrote {}", a.out.display());

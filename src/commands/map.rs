@@ -71,12 +71,17 @@ pub struct MapArgs {
     #[arg(long, default_value_t = 20)]
     pub min_len: usize,
     /// Where candidate loci come from, comma-separated: index (tree search),
-    /// flat (brute force over the grid), head (raw-coordinate bit head).
+    /// flat (brute force over the grid), head (raw-coordinate bit head),
+    /// route (the index's router; `index,route` scans both sets of leaves).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "index")]
     pub propose: Vec<Propose>,
     /// Beam width of the tree search (nodes kept per level).
     #[arg(long, default_value_t = crate::index::DEFAULT_BEAM, value_parser = crate::commands::parse::count)]
     pub beam: usize,
+    /// Leaves the router proposes per window (a power of two ≤ 256; with
+    /// `--propose route`).
+    #[arg(long, default_value_t = crate::index::route::DEFAULT_WIDTH, value_parser = crate::commands::parse::count)]
+    pub route_width: usize,
     /// Write the damage profile of the accepted alignments into this folder:
     /// misincorporation.txt and lgdistribution.txt (mapDamage 2 layout),
     /// damage.tsv and damage.svg.
@@ -286,6 +291,7 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
             &reference,
             &a.reference,
             &a.build.options(),
+            &a.build.route(),
         )?),
     };
     let cfg = MapConfig {
@@ -298,6 +304,7 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
         min_len: a.min_len,
         propose: a.propose.clone(),
         beam: a.beam,
+        route_width: a.route_width,
         short_both_strands: !a.short_one_strand,
     };
     let mapper = Mapper::new(be, &enc, head.as_ref(), index.as_ref(), &reference, cfg)?;

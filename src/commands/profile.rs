@@ -94,6 +94,7 @@ pub fn profile(be: &Backend, a: &ProfileArgs) -> Result<Profile> {
         &reference,
         &a.reference,
         &a.build.options(),
+        &a.build.route(),
     )?;
     let cfg = MapConfig {
         max_diff: a.max_diff,

@@ -126,6 +126,7 @@ fn embed_anchors(
         reference,
         &a.reference,
         &a.build.options(),
+        &a.build.route(),
     )?;
     let cfg = MapConfig {
         max_candidates: a.candidates,

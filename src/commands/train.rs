@@ -140,13 +140,17 @@ pub struct EvalArgs {
     #[arg(long)]
     pub json: bool,
     /// Index file (`crest index`): its grid replaces --stride, and recall is
-    /// reported for flat search and for the tree, with how often the tree
-    /// finds the flat search's best locus.
+    /// reported for flat search, the tree and (when the index has one) the
+    /// router alone and with the tree, with how often each finds the flat
+    /// search's best locus.
     #[arg(long)]
     pub index: Option<PathBuf>,
     /// Beam width of the tree search (with --index).
     #[arg(long, default_value_t = crate::index::DEFAULT_BEAM, value_parser = crate::commands::parse::count)]
     pub beam: usize,
+    /// Leaves the router proposes per query (with an index that has one).
+    #[arg(long, default_value_t = crate::index::route::DEFAULT_WIDTH, value_parser = crate::commands::parse::count)]
+    pub route_width: usize,
 }
 
 impl TrainArgs {
@@ -413,6 +417,7 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<()> {
             be,
             &trainer.encoder,
             reference,
+            crate::train::head::HeadTarget::coordinate(reference)?,
             a.head_hidden,
             2 * a.batch,
             a.head_steps,
@@ -517,43 +522,82 @@ pub fn eval_embed(be: &Backend, a: &EvalArgs) -> Result<()> {
     if let Some(ip) = &a.index {
         let index = Index::load(ip)?;
         index.check(ip, &ck, &a.model, &reference, &a.reference)?;
-        let searcher = Searcher::new(
+        let mut kinds = vec![SearchKind::Flat, SearchKind::Tree];
+        if index.meta.route.is_some() {
+            kinds.extend([SearchKind::Route, SearchKind::TreeRoute]);
+        }
+        let mut searcher = Searcher::new(
             be,
             &index,
-            &[SearchKind::Flat, SearchKind::Tree],
+            &kinds,
             crate::index::BeamConfig { width: a.beam },
         )?;
+        crate::index::route::width_flips(a.route_width)?;
+        searcher.route_width = a.route_width;
         let (q, truth) = query_set(be, &enc, &reference, &cfg)?;
         let p = enc.cfg.proj_dim;
-        let t0 = Instant::now();
-        let flat = search_with_progress(be, &searcher, SearchKind::Flat, &q, p, "flat search")?;
-        let t_flat = t0.elapsed().as_secs_f64();
-        let t1 = Instant::now();
-        let tree = search_with_progress(be, &searcher, SearchKind::Tree, &q, p, "tree search")?;
-        let t_tree = t1.elapsed().as_secs_f64();
-        let (f1, f10) = recall_of(&flat, &truth, &index.grid, gamma);
-        let (t1r, t10r) = recall_of(&tree, &truth, &index.grid, gamma);
-        let same = flat
-            .chunks(10)
-            .zip(tree.chunks(10))
-            .filter(|(f, t)| f[0].1 == t[0].1)
-            .count() as f64
-            / truth.len().max(1) as f64;
+        let mut flat: Vec<(f32, u32)> = Vec::new();
+        let mut rows = Vec::new();
+        for &kind in &kinds {
+            let t0 = Instant::now();
+            let r = search_with_progress(be, &searcher, kind, &q, p, &format!("{kind:?}"))?;
+            let secs = t0.elapsed().as_secs_f64();
+            if kind == SearchKind::Flat {
+                flat = r.clone();
+            }
+            let (r1, r10) = recall_of(&r, &truth, &index.grid, gamma);
+            let same = flat
+                .chunks(10)
+                .zip(r.chunks(10))
+                .filter(|(f, t)| f[0].1 == t[0].1)
+                .count() as f64
+                / truth.len().max(1) as f64;
+            let name = match kind {
+                SearchKind::Flat => "flat",
+                SearchKind::Tree => "tree",
+                SearchKind::Route => "route",
+                SearchKind::TreeRoute => "tree+route",
+            };
+            rows.push(serde_json::json!({
+                "search": name, "recall_at_1": r1, "recall_at_10": r10,
+                "finds_flat_best": same, "seconds": secs,
+            }));
+        }
         let report = serde_json::json!({
             "queries": truth.len(), "grid": index.grid.len(), "grid_stride": index.meta.grid_stride,
-            "tree": index.meta.tree, "beam": a.beam,
-            "flat": {"recall_at_1": f1, "recall_at_10": f10, "seconds": t_flat},
-            "tree_search": {"recall_at_1": t1r, "recall_at_10": t10r, "seconds": t_tree},
-            "tree_finds_flat_best": same,
+            "tree": index.meta.tree, "beam": a.beam, "route_width": a.route_width,
+            "router": index.meta.route, "searches": rows,
         });
         if a.json {
             println!("{report:#}");
         } else {
             println!(
-                "model\t{}\nindex\t{}\nqueries\t{}\ngrid\t{} (stride {})\ntree\tbranch {} depth {} beam {}\nflat recall@1\t{f1:.4}\nflat recall@10\t{f10:.4}\ntree recall@1\t{t1r:.4}\ntree recall@10\t{t10r:.4}\ntree finds flat's best\t{same:.4}\nflat seconds\t{t_flat:.2}\ntree seconds\t{t_tree:.2}",
-                a.model.display(), ip.display(), truth.len(), index.grid.len(), index.meta.grid_stride,
-                index.meta.tree.branch, index.meta.tree.depth, a.beam
+                "model\t{}\nindex\t{}\nqueries\t{}\ngrid\t{} (stride {})\ntree\tbranch {} depth {} beam {}{}",
+                a.model.display(),
+                ip.display(),
+                truth.len(),
+                index.grid.len(),
+                index.meta.grid_stride,
+                index.meta.tree.branch,
+                index.meta.tree.depth,
+                a.beam,
+                if index.meta.route.is_some() {
+                    format!(", router width {}", a.route_width)
+                } else {
+                    String::new()
+                }
             );
+            println!("search\trecall@1\trecall@10\tfinds flat's best\tseconds");
+            for r in &rows {
+                println!(
+                    "{}\t{:.4}\t{:.4}\t{:.4}\t{:.2}",
+                    r["search"].as_str().unwrap_or(""),
+                    r["recall_at_1"].as_f64().unwrap_or(f64::NAN),
+                    r["recall_at_10"].as_f64().unwrap_or(f64::NAN),
+                    r["finds_flat_best"].as_f64().unwrap_or(f64::NAN),
+                    r["seconds"].as_f64().unwrap_or(f64::NAN)
+                );
+            }
         }
         return Ok(());
     }

@@ -1,6 +1,6 @@
 //! Index files: safetensors holding the grid (loci, embeddings), the tree
-//! (centroids per level, leaf offsets, slot permutation) and the repeat
-//! mates, with one metadata entry `crest-index` (JSON [`IndexMeta`]). The
+//! (centroids per level, leaf offsets, slot permutation), the repeat
+//! mates and, when trained, the router's head (`route.head.*`), with one metadata entry `crest-index` (JSON [`IndexMeta`]). The
 //! bytes depend only on the contents, so the same model, reference and
 //! options give the same file.
 
@@ -8,7 +8,7 @@ use std::path::Path;
 
 use safetensors::tensor::Dtype;
 
-use super::{Grid, Index, IndexMeta, Mates, Tree, FORMAT};
+use super::{route, Grid, Index, IndexMeta, Mates, Tree, FORMAT};
 use crate::error::{CrestError, Result};
 use crate::io::tensorfile::{f32_bytes, serialize, u32_bytes, NamedBytes, TensorFile};
 use crate::io::{Output, Target};
@@ -81,6 +81,22 @@ pub fn to_bytes(index: &Index) -> Result<Vec<u8>> {
             f32_bytes(c),
         ));
     }
+    if let Some(r) = &index.meta.route {
+        for (name, shape, _, _) in r.head.layout() {
+            let v = index
+                .route
+                .iter()
+                .find(|(nm, _)| *nm == name)
+                .map(|(_, v)| v)
+                .ok_or_else(|| CrestError::Invalid(format!("router tensor {name} is missing")))?;
+            named.push((
+                format!("{}{name}", route::TENSOR_PREFIX),
+                Dtype::F32,
+                shape,
+                f32_bytes(v),
+            ));
+        }
+    }
     let meta =
         serde_json::to_string(&index.meta).map_err(|e| CrestError::Invalid(e.to_string()))?;
     serialize(&named, "crest-index", &meta, "index")
@@ -142,10 +158,26 @@ pub fn load(path: &Path) -> Result<Index> {
     {
         return Err(bad("repeat table does not match the grid".into()));
     }
+    let route = match &meta.route {
+        None => Vec::new(),
+        Some(r) => {
+            let tensors = r
+                .head
+                .layout()
+                .into_iter()
+                .map(|(name, _, _, _)| {
+                    f(&format!("{}{name}", route::TENSOR_PREFIX)).map(|v| (name, v))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            route::validate(r, &tensors, &tree.shape, dim).map_err(|e| bad(e.to_string()))?;
+            tensors
+        }
+    };
     Ok(Index {
         meta,
         grid: Grid { loci, z, dim },
         tree,
         mates,
+        route,
     })
 }

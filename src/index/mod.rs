@@ -10,6 +10,7 @@ pub mod flat;
 pub mod grid;
 pub mod l2;
 pub mod repeats;
+pub mod route;
 pub mod tree;
 
 use std::path::Path;
@@ -24,6 +25,7 @@ pub use flat::FlatIndex;
 pub use grid::{reference_grid, Grid};
 pub use l2::{L2Index, Neighbour};
 pub use repeats::Mates;
+pub use route::{RouteMeta, Router};
 pub use tree::{BeamConfig, BuildConfig, DeviceTree, Tree, TreeShape, DEFAULT_BEAM};
 
 /// Format tag of index files.
@@ -59,6 +61,9 @@ pub struct IndexMeta {
     pub seed: u64,
     /// Grid k-mers with exact copies elsewhere in the reference.
     pub repeated: usize,
+    /// The router, when one was trained (`crest index --route-steps`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<RouteMeta>,
 }
 
 /// Options of an index build.
@@ -102,6 +107,8 @@ pub struct Index {
     pub tree: Tree,
     /// Exact copies of grid k-mers.
     pub mates: Mates,
+    /// Router weights (head tensor names, host copies); empty without one.
+    pub route: Vec<(String, Vec<f32>)>,
 }
 
 /// The similarity metric of an encoder's embeddings (reads c from the device).
@@ -170,10 +177,12 @@ impl Index {
                 iters: opts.iters,
                 seed: opts.seed,
                 repeated: mates.repeated(),
+                route: None,
             },
             grid,
             tree,
             mates,
+            route: Vec::new(),
         })
     }
 
@@ -242,14 +251,31 @@ pub enum SearchKind {
     Flat,
     /// Beam search down the tree, then exact scan of the reached leaves.
     Tree,
+    /// The router's most probable leaves, scanned exactly.
+    Route,
+    /// The beam's leaves and the router's together, scanned once.
+    TreeRoute,
+}
+
+impl SearchKind {
+    fn needs_tree(self) -> bool {
+        self != SearchKind::Flat
+    }
+
+    fn needs_router(self) -> bool {
+        matches!(self, SearchKind::Route | SearchKind::TreeRoute)
+    }
 }
 
 /// An index on the backend, ready to answer batched queries.
 pub struct Searcher {
     flat: Option<FlatIndex>,
     tree: Option<DeviceTree>,
+    router: Option<Router>,
     /// Beam options.
     pub beam: BeamConfig,
+    /// Leaves the router proposes per query (a power of two).
+    pub route_width: usize,
 }
 
 impl Searcher {
@@ -260,14 +286,23 @@ impl Searcher {
         kinds: &[SearchKind],
         beam: BeamConfig,
     ) -> Result<Self> {
-        Self::over(
+        let mut s = Self::over(
             be,
             &index.grid,
             Some(&index.tree),
             index.metric(),
             kinds,
             beam,
-        )
+        )?;
+        if kinds.iter().any(|k| k.needs_router()) {
+            let meta = index.meta.route.as_ref().ok_or_else(|| {
+                CrestError::Invalid(
+                    "this index has no router: rebuild it with `crest index --route-steps N` (or add one with `crest index --from OLD.crest-index --route-steps N`)".into(),
+                )
+            })?;
+            s.router = Some(Router::new(be, meta, &index.route, &index.tree.shape)?);
+        }
+        Ok(s)
     }
 
     /// Flat search over a grid alone (no tree).
@@ -295,7 +330,7 @@ impl Searcher {
         } else {
             None
         };
-        let tree = match (kinds.contains(&SearchKind::Tree), tree) {
+        let tree = match (kinds.iter().any(|k| k.needs_tree()), tree) {
             (true, Some(t)) => Some(DeviceTree::new(be, t, &grid.z, grid.dim, metric)?),
             (true, None) => {
                 return Err(CrestError::Invalid(
@@ -304,7 +339,13 @@ impl Searcher {
             }
             (false, _) => None,
         };
-        Ok(Searcher { flat, tree, beam })
+        Ok(Searcher {
+            flat,
+            tree,
+            router: None,
+            beam,
+            route_width: route::DEFAULT_WIDTH,
+        })
     }
 
     /// The `m` best per query for host queries `q` (`[n, dim]`), in blocks.
@@ -341,11 +382,47 @@ impl Searcher {
                 .as_ref()
                 .ok_or_else(|| CrestError::Invalid("flat search was not prepared".into()))?
                 .search(be, q, nq, m),
-            SearchKind::Tree => self
-                .tree
-                .as_ref()
-                .ok_or_else(|| CrestError::Invalid("tree search was not prepared".into()))?
-                .search(be, q, nq, m, &self.beam),
+            SearchKind::Tree => self.device_tree()?.search(be, q, nq, m, &self.beam),
+            SearchKind::Route => {
+                let leaves = self.routed(be, q, nq)?;
+                let w = self.route_width;
+                self.scan(be, q, nq, m, &leaves, w)
+            }
+            SearchKind::TreeRoute => {
+                let tree = self.device_tree()?;
+                let (beam, wb) = tree.beam(be, q, nq, &self.beam)?;
+                let beam = be.read_words(&beam)?;
+                let routed = self.routed(be, q, nq)?;
+                let wr = self.route_width;
+                let leaves = route::union_leaves(&beam, wb, &routed, wr, nq);
+                self.scan(be, q, nq, m, &leaves, wb + wr)
+            }
         }
+    }
+
+    fn device_tree(&self) -> Result<&DeviceTree> {
+        self.tree
+            .as_ref()
+            .ok_or_else(|| CrestError::Invalid("tree search was not prepared".into()))
+    }
+
+    fn routed(&self, be: &Backend, q: &Tensor, nq: usize) -> Result<Vec<u32>> {
+        self.router
+            .as_ref()
+            .ok_or_else(|| CrestError::Invalid("the router was not prepared".into()))?
+            .leaves(be, q, nq, self.route_width)
+    }
+
+    fn scan(
+        &self,
+        be: &Backend,
+        q: &Tensor,
+        nq: usize,
+        m: usize,
+        leaves: &[u32],
+        width: usize,
+    ) -> Result<Vec<(f32, u32)>> {
+        let words = be.upload_words(leaves)?;
+        self.device_tree()?.scan(be, q, nq, m, &words, width)
     }
 }

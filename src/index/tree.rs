@@ -412,12 +412,112 @@ pub fn build(
     }
     let mut leaf_offsets: Vec<u32> = ranges.iter().map(|r| r.0 as u32).collect();
     leaf_offsets.push(n as u32);
-    Ok(Tree {
+    let mut tree = Tree {
         shape: cfg.shape,
         centroids,
         leaf_offsets,
         perm: order,
-    })
+    };
+    order_children(&mut tree, dim);
+    Ok(tree)
+}
+
+/// Renumber every node's children so that each bit of a child's number is
+/// a bisection of its siblings along their principal direction (the top bit
+/// splits all B, the next each half, …). The partition and the search are
+/// unchanged; the path bits become nearly linear functions of the embedding,
+/// which is what lets the router (a per-bit head) learn them.
+pub fn order_children(tree: &mut Tree, dim: usize) {
+    let b = tree.shape.branch;
+    // old number of the node at each new position, level by level
+    let mut parents = vec![0usize];
+    let mut old_of_new: Vec<Vec<usize>> = Vec::with_capacity(tree.shape.depth);
+    for cent in &tree.centroids {
+        let mut level = Vec::with_capacity(parents.len() * b);
+        for &p in &parents {
+            level.extend(bisect_order(cent, dim, (p * b..p * b + b).collect()));
+        }
+        parents = level.clone();
+        old_of_new.push(level);
+    }
+    for (cent, order) in tree.centroids.iter_mut().zip(&old_of_new) {
+        let mut out = Vec::with_capacity(cent.len());
+        for &o in order {
+            out.extend_from_slice(&cent[o * dim..(o + 1) * dim]);
+        }
+        *cent = out;
+    }
+    let (offsets, perm) = (&tree.leaf_offsets, &tree.perm);
+    let mut new_offsets = Vec::with_capacity(offsets.len());
+    let mut new_perm = Vec::with_capacity(perm.len());
+    for &o in parents.iter() {
+        new_offsets.push(new_perm.len() as u32);
+        new_perm.extend_from_slice(&perm[offsets[o] as usize..offsets[o + 1] as usize]);
+    }
+    new_offsets.push(new_perm.len() as u32);
+    tree.leaf_offsets = new_offsets;
+    tree.perm = new_perm;
+}
+
+/// `ids` (rows of `cent`) ordered by recursive bisection along the principal
+/// direction of each group: the lower half (by projection) first.
+fn bisect_order(cent: &[f32], dim: usize, ids: Vec<usize>) -> Vec<usize> {
+    if ids.len() <= 1 {
+        return ids;
+    }
+    let row = |i: usize| &cent[i * dim..(i + 1) * dim];
+    let mut mean = vec![0f64; dim];
+    for &i in &ids {
+        for (m, &x) in mean.iter_mut().zip(row(i)) {
+            *m += x as f64 / ids.len() as f64;
+        }
+    }
+    let centred: Vec<Vec<f64>> = ids
+        .iter()
+        .map(|&i| {
+            row(i)
+                .iter()
+                .zip(&mean)
+                .map(|(&x, m)| x as f64 - m)
+                .collect()
+        })
+        .collect();
+    // power iteration from the member farthest from the mean
+    let norm2 = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>();
+    let far = (0..centred.len())
+        .max_by(|&a, &b| {
+            norm2(&centred[a])
+                .total_cmp(&norm2(&centred[b]))
+                .then(b.cmp(&a))
+        })
+        .unwrap_or(0);
+    let mut v = centred[far].clone();
+    for _ in 0..30 {
+        let mut next = vec![0f64; dim];
+        for x in &centred {
+            let d: f64 = x.iter().zip(&v).map(|(a, b)| a * b).sum();
+            for (n, &xi) in next.iter_mut().zip(x) {
+                *n += d * xi;
+            }
+        }
+        let nn = norm2(&next).sqrt();
+        if nn < 1e-30 {
+            break;
+        }
+        v = next.iter().map(|x| x / nn).collect();
+    }
+    let mut proj: Vec<(f64, usize)> = centred
+        .iter()
+        .zip(&ids)
+        .map(|(x, &i)| (x.iter().zip(&v).map(|(a, b)| a * b).sum(), i))
+        .collect();
+    proj.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let half = proj.len() / 2;
+    let lower = proj[..half].iter().map(|p| p.1).collect();
+    let upper = proj[half..].iter().map(|p| p.1).collect();
+    let mut out = bisect_order(cent, dim, lower);
+    out.extend(bisect_order(cent, dim, upper));
+    out
 }
 
 /// Greedy balanced assignment of slots lo..hi to B children with capacities
@@ -645,6 +745,41 @@ mod tests {
         }
         .validate()
         .is_err());
+    }
+
+    #[test]
+    fn children_renumbered_by_bisection() {
+        // one level of 4 children on a line: positions 3, -1, 2, -3 along x
+        let dim = 2;
+        let xs = [3.0f32, -1.0, 2.0, -3.0];
+        let cent: Vec<f32> = xs.iter().flat_map(|&x| [x, 0.1 * x * x]).collect();
+        let mut t = Tree {
+            shape: TreeShape {
+                branch: 4,
+                depth: 1,
+            },
+            centroids: vec![cent],
+            leaf_offsets: vec![0, 1, 3, 4, 6],
+            perm: vec![3, 0, 5, 1, 4, 2],
+        };
+        let codes_before = t.codes();
+        order_children(&mut t, dim);
+        // the top bit splits along the principal direction: {-3, -1} | {2, 3}
+        let x: Vec<f32> = t.centroids[0].chunks(2).map(|r| r[0]).collect();
+        let mut lo = [x[0], x[1]];
+        lo.sort_by(f32::total_cmp);
+        assert!(lo == [-3.0, -1.0] || lo == [2.0, 3.0], "{x:?}");
+        t.validate(6, dim).unwrap_or_else(|e| panic!("{e}"));
+        // same partition, renumbered
+        let codes_after = t.codes();
+        for a in 0..6 {
+            for b in 0..6 {
+                assert_eq!(
+                    codes_before[a] == codes_before[b],
+                    codes_after[a] == codes_after[b]
+                );
+            }
+        }
     }
 
     #[test]

@@ -49,6 +49,8 @@ pub struct MapConfig {
     pub propose: Vec<Propose>,
     /// Beam width of the tree search.
     pub beam: usize,
+    /// Leaves the router proposes per window (a power of two).
+    pub route_width: usize,
     /// Reads no longer than k are also queried as their reverse complement.
     pub short_both_strands: bool,
 }
@@ -66,16 +68,29 @@ pub enum Propose {
     Flat,
     /// The raw-coordinate bit head's top-2^flip coordinates per window.
     Head,
+    /// The index's router (a head trained on read windows to name their
+    /// leaf, `crest index --route-steps`): its `--route-width` most probable
+    /// leaves, scanned exactly. With `index` too, the beam's leaves and the
+    /// router's are scanned together.
+    Route,
 }
 
 impl Propose {
-    /// The index search this source runs, if any.
-    pub fn search_kind(self) -> Option<SearchKind> {
-        match self {
-            Propose::Index => Some(SearchKind::Tree),
-            Propose::Flat => Some(SearchKind::Flat),
-            Propose::Head => None,
+    /// The index searches a combination of sources runs: flat search, and
+    /// one tree scan over the leaves that the beam and/or the router name.
+    pub fn search_kinds(sources: &[Propose]) -> Vec<SearchKind> {
+        let has = |p| sources.contains(&p);
+        let mut kinds = Vec::new();
+        if has(Propose::Flat) {
+            kinds.push(SearchKind::Flat);
         }
+        match (has(Propose::Index), has(Propose::Route)) {
+            (true, true) => kinds.push(SearchKind::TreeRoute),
+            (true, false) => kinds.push(SearchKind::Tree),
+            (false, true) => kinds.push(SearchKind::Route),
+            (false, false) => {}
+        }
+        kinds
     }
 }
 
@@ -91,6 +106,7 @@ impl Default for MapConfig {
             min_len: 20,
             propose: vec![Propose::Index],
             beam: crate::index::DEFAULT_BEAM,
+            route_width: crate::index::route::DEFAULT_WIDTH,
             short_both_strands: true,
         }
     }
@@ -183,18 +199,18 @@ impl<'a> Mapper<'a> {
                 "the model has no bit head: use --propose index, or train one with `crest train --head-steps N`".into(),
             ));
         }
-        let kinds: Vec<SearchKind> = cfg.propose.iter().filter_map(|p| p.search_kind()).collect();
+        let kinds = Propose::search_kinds(&cfg.propose);
         let searcher = match (kinds.is_empty(), index) {
             (true, _) => None,
-            (false, Some(ix)) => Some(Searcher::new(
-                be,
-                ix,
-                &kinds,
-                BeamConfig { width: cfg.beam },
-            )?),
+            (false, Some(ix)) => {
+                let mut s = Searcher::new(be, ix, &kinds, BeamConfig { width: cfg.beam })?;
+                crate::index::route::width_flips(cfg.route_width)?;
+                s.route_width = cfg.route_width;
+                Some(s)
+            }
             (false, None) => {
                 return Err(CrestError::Invalid(
-                    "--propose index/flat needs an index (crest index)".into(),
+                    "--propose index/flat/route needs an index (crest index)".into(),
                 ))
             }
         };
@@ -308,13 +324,9 @@ impl<'a> Mapper<'a> {
             let t0 = std::time::Instant::now();
             let mut x = self.be.zeros(n * 4 * k)?;
             self.be.onehot(&rseq, chunk, k, &mut x)?;
-            let (e, z) = match &self.plan {
-                Some(plan) => self.encoder.infer(self.be, plan, &x, n)?,
-                None => {
-                    let act = self.encoder.forward(self.be, x, n)?;
-                    (act.e, act.z)
-                }
-            };
+            let (e, z) = self
+                .encoder
+                .embed_batch(self.be, self.plan.as_ref(), x, n)?;
             self.be.sync()?;
             t_enc += t0.elapsed().as_secs_f64();
             let t1 = std::time::Instant::now();
@@ -337,13 +349,10 @@ impl<'a> Mapper<'a> {
                     crate::model::Geometry::Euclidean => 1.0,
                     crate::model::Geometry::Poincare => 0.0,
                 };
-                for &p in &self.cfg.propose {
-                    let Some(kind) = p.search_kind() else {
-                        continue;
-                    };
+                for kind in Propose::search_kinds(&self.cfg.propose) {
                     let mk = match kind {
-                        SearchKind::Tree => m.min(crate::ops::index::MAX_M),
                         SearchKind::Flat => m,
+                        _ => m.min(crate::ops::index::MAX_M),
                     };
                     let near = searcher.search(self.be, kind, &z, n, mk)?;
                     for (w, pw) in per_window.iter_mut().enumerate() {

@@ -433,15 +433,30 @@ impl Encoder {
         for chunk in windows.chunks(EMBED_BATCH) {
             let mut x = be.zeros(chunk.len() * 4 * k)?;
             be.onehot(seq, chunk, k, &mut x)?;
-            let z = match &plan {
-                Some(plan) => self.infer(be, plan, &x, chunk.len())?.1,
-                None => self.forward(be, x, chunk.len())?.z,
-            };
+            let (_, z) = self.embed_batch(be, plan.as_ref(), x, chunk.len())?;
             out.extend(be.read(&z)?);
             be.end_step()?;
             progress(out.len() / self.cfg.proj_dim, windows.len());
         }
         Ok(out)
+    }
+
+    /// (e, z) of a one-hot batch: the inference kernels when there is a
+    /// plan, else the training forward pass.
+    pub fn embed_batch(
+        &self,
+        be: &Backend,
+        plan: Option<&InferPlan>,
+        x: Tensor,
+        batch: usize,
+    ) -> Result<(Tensor, Tensor)> {
+        match plan {
+            Some(plan) => self.infer(be, plan, &x, batch),
+            None => {
+                let act = self.forward(be, x, batch)?;
+                Ok((act.e, act.z))
+            }
+        }
     }
 
     /// Weights rearranged for the inference kernels (`ops::infer`), or None
