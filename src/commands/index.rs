@@ -225,6 +225,9 @@ pub fn index(be: &Backend, a: &IndexArgs) -> Result<()> {
             }
             let mut index = Index::load(from)?;
             index.check(from, &ck, &a.model, &reference, &a.reference)?;
+            // indexes from before the bisection numbering: renumber (same
+            // partition; a no-op on a tree numbered that way already)
+            crate::index::tree::order_children(&mut index.tree, index.grid.dim);
             add_router(be, &enc, &reference, &mut index, &route)?;
             index
         }

@@ -770,6 +770,10 @@ mod tests {
         lo.sort_by(f32::total_cmp);
         assert!(lo == [-3.0, -1.0] || lo == [2.0, 3.0], "{x:?}");
         t.validate(6, dim).unwrap_or_else(|e| panic!("{e}"));
+        // renumbering a renumbered tree changes nothing
+        let once = t.clone();
+        order_children(&mut t, dim);
+        assert_eq!(t, once);
         // same partition, renumbered
         let codes_after = t.codes();
         for a in 0..6 {
