@@ -416,25 +416,25 @@ fn router_is_added_to_an_index_and_used_by_map() {
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n).display().to_string();
     let phix = asset("phix174.fa").display().to_string();
-    let (ok, _, err) = crest(&[
-        "index",
-        "--model",
-        &model(),
-        "--reference",
-        &phix,
-        "-o",
-        &p("plain.crest-index"),
-    ]);
+    let model = model();
+    // `crest index` / `crest map` of phiX with the bundled model, plus `extra`
+    let index = |extra: &[&str]| {
+        let mut a = vec!["index", "--model", &model, "--reference", &phix];
+        a.extend_from_slice(extra);
+        crest(&a)
+    };
+    let map = |extra: &[&str]| {
+        let mut a = vec!["map", "--model", &model, "--reference", &phix];
+        a.extend_from_slice(extra);
+        crest(&a)
+    };
+    let (plain, routed) = (p("plain.crest-index"), p("r.crest-index"));
+    let (ok, _, err) = index(&["-o", &plain]);
     assert!(ok, "{err}");
     // route search on an index without a router: refused, with the way out
-    let (ok, _, err) = crest(&[
-        "map",
-        "--model",
-        &model(),
-        "--reference",
-        &phix,
+    let (ok, _, err) = map(&[
         "--index",
-        &p("plain.crest-index"),
+        &plain,
         "--propose",
         "route",
         &phix,
@@ -444,46 +444,19 @@ fn router_is_added_to_an_index_and_used_by_map() {
     assert!(!ok && err.contains("--route-steps"), "{err}");
     assert!(!dir.path().join("x.sam").exists());
     // --from without --route-steps, and over its own input, are refused
-    let (ok, _, err) = crest(&[
-        "index",
-        "--model",
-        &model(),
-        "--reference",
-        &phix,
-        "--from",
-        &p("plain.crest-index"),
-        "-o",
-        &p("r.crest-index"),
-    ]);
+    let (ok, _, err) = index(&["--from", &plain, "-o", &routed]);
     assert!(!ok && err.contains("--route-steps"), "{err}");
-    let (ok, _, err) = crest(&[
-        "index",
-        "--model",
-        &model(),
-        "--reference",
-        &phix,
-        "--from",
-        &p("plain.crest-index"),
-        "--route-steps",
-        "10",
-        "-o",
-        &p("plain.crest-index"),
-    ]);
+    let (ok, _, err) = index(&["--from", &plain, "--route-steps", "10", "-o", &plain]);
     assert!(!ok, "{err}");
-    let (ok, _, err) = crest(&[
-        "index",
-        "--model",
-        &model(),
-        "--reference",
-        &phix,
+    let (ok, _, err) = index(&[
         "--from",
-        &p("plain.crest-index"),
+        &plain,
         "--route-steps",
         "20",
         "--route-batch",
         "32",
         "-o",
-        &p("r.crest-index"),
+        &routed,
     ]);
     assert!(ok && err.contains("router trained (20 steps"), "{err}");
     // the genome's own sequence as reads: every read maps with index,route
@@ -495,20 +468,16 @@ fn router_is_added_to_an_index_and_used_by_map() {
         fa.push_str(&format!(">r{i}\n{}\n", &genome[s..s + 50]));
     }
     std::fs::write(&reads, fa).unwrap();
+    let reads = reads.to_str().unwrap();
     for (propose, width) in [("index,route", "8"), ("route", "16")] {
-        let (ok, _, err) = crest(&[
-            "map",
-            "--model",
-            &model(),
-            "--reference",
-            &phix,
+        let (ok, _, err) = map(&[
             "--index",
-            &p("r.crest-index"),
+            &routed,
             "--propose",
             propose,
             "--route-width",
             width,
-            reads.to_str().unwrap(),
+            reads,
             "-o",
             &p("r.sam"),
         ]);
@@ -522,19 +491,14 @@ fn router_is_added_to_an_index_and_used_by_map() {
         assert_eq!(mapped.len(), 11, "{propose}: {sam}");
     }
     // a width that is not a power of two
-    let (ok, _, err) = crest(&[
-        "map",
-        "--model",
-        &model(),
-        "--reference",
-        &phix,
+    let (ok, _, err) = map(&[
         "--index",
-        &p("r.crest-index"),
+        &routed,
         "--propose",
         "route",
         "--route-width",
         "12",
-        reads.to_str().unwrap(),
+        reads,
         "-o",
         &p("y.sam"),
     ]);

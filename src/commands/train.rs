@@ -540,7 +540,7 @@ pub fn eval_embed(be: &Backend, a: &EvalArgs) -> Result<()> {
         let mut rows = Vec::new();
         for &kind in &kinds {
             let t0 = Instant::now();
-            let r = search_with_progress(be, &searcher, kind, &q, p, &format!("{kind:?}"))?;
+            let r = search_with_progress(be, &searcher, kind, &q, p, kind.name())?;
             let secs = t0.elapsed().as_secs_f64();
             if kind == SearchKind::Flat {
                 flat = r.clone();
@@ -552,14 +552,8 @@ pub fn eval_embed(be: &Backend, a: &EvalArgs) -> Result<()> {
                 .filter(|(f, t)| f[0].1 == t[0].1)
                 .count() as f64
                 / truth.len().max(1) as f64;
-            let name = match kind {
-                SearchKind::Flat => "flat",
-                SearchKind::Tree => "tree",
-                SearchKind::Route => "route",
-                SearchKind::TreeRoute => "tree+route",
-            };
             rows.push(serde_json::json!({
-                "search": name, "recall_at_1": r1, "recall_at_10": r10,
+                "search": kind.name(), "recall_at_1": r1, "recall_at_10": r10,
                 "finds_flat_best": same, "seconds": secs,
             }));
         }

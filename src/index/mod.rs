@@ -258,6 +258,16 @@ pub enum SearchKind {
 }
 
 impl SearchKind {
+    /// Short name for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            SearchKind::Flat => "flat",
+            SearchKind::Tree => "tree",
+            SearchKind::Route => "route",
+            SearchKind::TreeRoute => "tree+route",
+        }
+    }
+
     fn needs_tree(self) -> bool {
         self != SearchKind::Flat
     }
