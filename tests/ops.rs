@@ -491,6 +491,34 @@ fn over_limit_allocation_is_an_error_not_a_panic() {
     assert!(err.contains("needs") && err.contains("gives"), "{err}");
 }
 
+/// Rows longer than one invocation may loop over on llvmpipe (65,535
+/// iterations summed over all loops): 32,768-column rows, as flat search
+/// uses, lost their last ~1,200 columns when the serial kernel took them.
+#[test]
+fn topk_of_long_rows_sees_every_column() {
+    let Some(g) = gpu() else { return };
+    let mut rng = Rng::new(14);
+    let (rows, cols, k) = (300usize, 40_000usize, 10usize);
+    let mut x: Vec<f32> = (0..rows * cols).map(|_| rng.uniform() as f32).collect();
+    // each row's maximum sits in its last 10,000 columns; row 0 ascends
+    // (the serial kernel's worst case)
+    for r in 0..rows {
+        x[r * cols + cols - 1 - (r * 37) % 10_000] = 2.0;
+    }
+    for (j, v) in x[..cols].iter_mut().enumerate() {
+        *v = j as f32;
+    }
+    let want = topk_cpu(&x, rows, cols, k).unwrap();
+    let gx = g.upload("x", &x).unwrap();
+    let out = g.poisoned("topk", rows * k * 2).unwrap();
+    topk_gpu(&g, &gx, rows, cols, k, &out).unwrap();
+    assert_eq!(decode_topk(&g.read::<u32>(&out).unwrap()), want);
+    // the serial kernel refuses rows it could not finish
+    let err = topk_gpu_with(&g, &gx, rows, cols, k, &out, true).unwrap_err();
+    assert!(err.to_string().contains("loop iterations"), "{err}");
+    assert!(topk_loop_trips(cols, k, false) <= crest::ops::LOOP_BUDGET);
+}
+
 #[test]
 fn topk_both_kernels_match_twin_with_ties() {
     let Some(g) = gpu() else { return };

@@ -148,13 +148,33 @@ impl Tree {
 }
 
 /// Rows per data chunk so that one chunk fits the device's binding cap
-/// (a multiple of the blocked layout's block).
-fn chunk_rows(be: &Backend, dim: usize) -> usize {
+/// and no invocation loops over more than `loop_rows` of its rows (the
+/// per-invocation loop budget, [`crate::ops::LOOP_BUDGET`]); a multiple of
+/// the blocked layout's block.
+fn chunk_rows(be: &Backend, dim: usize, loop_rows: usize) -> usize {
     let cap = match be {
         Backend::Gpu(g) => g.binding_cap() as usize,
         Backend::CpuReference => usize::MAX / 8,
     };
-    ((cap / (4 * dim.max(1))) / ix::BLOCK * ix::BLOCK).max(ix::BLOCK)
+    ((cap / (4 * dim.max(1))).min(loop_rows) / ix::BLOCK * ix::BLOCK).max(ix::BLOCK)
+}
+
+/// Rows per k-means pass chunk: `accumulate` loops over a centroid's
+/// members in the chunk, one iteration each.
+fn pass_rows(be: &Backend, dim: usize) -> usize {
+    chunk_rows(be, dim, crate::ops::LOOP_BUDGET / 2)
+}
+
+/// Slots per search chunk: each of a `leaf_scan` workgroup's 64 threads
+/// scores every 64th slot of the chunk (a dimension loop and an insertion
+/// of up to M each).
+fn scan_rows(be: &Backend, dim: usize) -> usize {
+    let per_slot = ix::dim4(dim) + ix::MAX_M + 4;
+    chunk_rows(
+        be,
+        dim,
+        ix::BLOCK * (crate::ops::LOOP_BUDGET / 2 / per_slot),
+    )
 }
 
 fn normalise_centroid(v: &mut [f32], metric: Metric) {
@@ -219,7 +239,7 @@ impl Pass {
         stride: usize,
     ) -> Result<Self> {
         let slots: Vec<usize> = (0..order.len()).step_by(stride.max(1)).collect();
-        let rows_per = chunk_rows(be, dim);
+        let rows_per = pass_rows(be, dim);
         let mut parts = Vec::new();
         for (ci, chunk) in slots.chunks(rows_per).enumerate() {
             let mut data = Vec::with_capacity(chunk.len() * dim);
@@ -588,7 +608,7 @@ impl DeviceTree {
             .collect::<Result<_>>()?;
         let mut op = tree.leaf_offsets.clone();
         op.extend_from_slice(&tree.perm);
-        let rows = chunk_rows(be, dim);
+        let rows = scan_rows(be, dim);
         let mut chunks = Vec::new();
         let mut s0 = 0usize;
         while s0 < n {

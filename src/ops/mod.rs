@@ -120,6 +120,15 @@ pub fn all_shaders() -> Vec<(&'static str, &'static str)> {
     v
 }
 
+/// Loop iterations one invocation may run, summed over all of its loops.
+/// Mesa's llvmpipe (the CPU driver CI and GPU-less machines use) stops every
+/// loop of an invocation once this many iterations have run in total
+/// (`LP_MAX_TGSI_LOOP_ITERATIONS`, "shared between every loop in a shader"),
+/// silently: results are then computed from a prefix of the data. Kernels
+/// whose per-invocation trip count grows with the input are dispatched so
+/// that it stays below this (see `reduce::topk_gpu`, `index::tree`).
+pub const LOOP_BUDGET: usize = 65_535;
+
 /// Check a buffer holds exactly/at least the words an op needs.
 pub(crate) fn need(op: &'static str, what: &str, have: usize, want: usize) -> Result<()> {
     if have < want {

@@ -459,9 +459,21 @@ pub fn topk_cpu(x: &[f32], rows: usize, cols: usize, k: usize) -> Result<Vec<(f3
 /// Rows from which the barrier-free one-invocation-per-row top-k is used.
 pub const SERIAL_TOPK_ROWS: usize = 256;
 
+/// Worst-case loop iterations of one invocation of each top-k kernel: the
+/// serial kernel visits every column and may shift its list of k at each
+/// (sorted input); the workgroup kernel makes k passes of ⌈cols/256⌉ plus an
+/// 8-step reduction. Both must stay within [`super::LOOP_BUDGET`].
+pub fn topk_loop_trips(cols: usize, k: usize, serial: bool) -> usize {
+    if serial {
+        cols * (k + 1) + k
+    } else {
+        k * (cols.div_ceil(256) + 9)
+    }
+}
+
 /// GPU row top-k. `out` receives `rows * k * 2` words: (value, column bits).
-/// Many rows (≥ [`SERIAL_TOPK_ROWS`], k ≤ 32) use one invocation per row;
-/// few long rows use one workgroup per row.
+/// Many rows (≥ [`SERIAL_TOPK_ROWS`], k ≤ 32) of modest length (within the
+/// loop budget) use one invocation per row; others one workgroup per row.
 pub fn topk_gpu(
     gpu: &Gpu,
     x: &GpuBuf,
@@ -470,7 +482,8 @@ pub fn topk_gpu(
     k: usize,
     out: &GpuBuf,
 ) -> Result<()> {
-    let serial = rows >= SERIAL_TOPK_ROWS && k <= 32;
+    let serial =
+        rows >= SERIAL_TOPK_ROWS && k <= 32 && topk_loop_trips(cols, k, true) <= super::LOOP_BUDGET;
     topk_gpu_with(gpu, x, rows, cols, k, out, serial)
 }
 
@@ -490,6 +503,16 @@ pub fn topk_gpu_with(
         return Err(CrestError::shape(
             "topk",
             format!("k = {k} with {cols} columns"),
+        ));
+    }
+    if topk_loop_trips(cols, k, serial) > super::LOOP_BUDGET {
+        return Err(CrestError::shape(
+            "topk",
+            format!(
+                "k = {k} of {cols} columns ({} kernel) needs more loop iterations per invocation than {}",
+                if serial { "serial" } else { "workgroup" },
+                super::LOOP_BUDGET
+            ),
         ));
     }
     if rows == 0 || k == 0 {
