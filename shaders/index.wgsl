@@ -35,7 +35,12 @@
 //               leaf offsets (leaves + 1 = span words) then perm (slot → grid
 //               index); merges them with
 //               the M results already in out/best unless `first`; result sorted
-//               by score desc, then grid index (perm[slot]) asc; M ≤ 16.
+//               by score desc, then grid index (perm[slot]) asc; M ≤ 16. A grid
+//               index stored in several leaves (spilled copies: same data, same
+//               score) is reported once.
+// Loops: llvmpipe stops an invocation's loops after 65,535 iterations in
+// total (ops::LOOP_BUDGET); the host sizes chunks so that accumulate's member
+// loop and leaf_scan's slot loop stay below it.
 
 struct Params {
     rows: u32,
@@ -230,7 +235,9 @@ fn merge_lists(q: u32, nl: u32, len: u32, m: u32) {
     for (var l = 0u; l < nl; l++) {
         head[l] = 0u;
     }
-    for (var r = 0u; r < m; r++) {
+    var r = 0u;
+    var last = NONE;
+    while r < m {
         var bs = TAKEN;
         var bi = NONE;
         var bl = NONE;
@@ -250,10 +257,17 @@ fn merge_lists(q: u32, nl: u32, len: u32, m: u32) {
             out[q * m + r] = EMPTY;
             best[q * m + r] = NONE;
         } else {
+            head[bl] += 1u;
+            // copies of one id (spilled k-mers in several leaves) are equal
+            // entries, adjacent in merge order: keep the first
+            if bi == last {
+                continue;
+            }
             out[q * m + r] = bs;
             best[q * m + r] = bi;
-            head[bl] += 1u;
+            last = bi;
         }
+        r++;
     }
 }
 
@@ -337,9 +351,16 @@ fn leaf_scan(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
             if beats(s, gi, ts, ti) {
                 var r = m - 1u;
                 while r > 0u && beats(s, gi, ls[r - 1u], li[r - 1u]) {
-                    ls[r] = ls[r - 1u];
-                    li[r] = li[r - 1u];
                     r--;
+                }
+                // a spilled copy of a k-mer this thread already holds (same
+                // data, same score) sits just above r
+                if r > 0u && li[r - 1u] == gi {
+                    continue;
+                }
+                for (var k = m - 1u; k > r; k--) {
+                    ls[k] = ls[k - 1u];
+                    li[k] = li[k - 1u];
                 }
                 ls[r] = s;
                 li[r] = gi;

@@ -254,8 +254,17 @@ fn beam_step_and_leaf_scan_match_twin() {
         let want: Vec<(f32, u32)> = s_cpu.into_iter().zip(i_cpu).collect();
         same_results(&format!("beam_step {metric:?}"), &got, &want, 5, 1e-4);
 
-        // leaf scan over two chunks (merging), m = 7
-        let data = points(&mut rng, n, dim, metric);
+        // leaf scan over two chunks (merging), m = 7; every fifth slot holds
+        // a copy of another slot's k-mer (spill: same index, same data), which
+        // must be reported once
+        for s in (0..n).step_by(5) {
+            perm[s] = perm[(s * 7 + 3) % n];
+        }
+        let by_grid = points(&mut rng, n, dim, metric);
+        let data: Vec<f32> = perm
+            .iter()
+            .flat_map(|&j| by_grid[j as usize * dim..(j as usize + 1) * dim].to_vec())
+            .collect();
         let mut op = offsets.clone();
         op.extend_from_slice(&perm);
         let chosen: Vec<u32> = (0..nq * 6)
@@ -312,6 +321,13 @@ fn beam_step_and_leaf_scan_match_twin() {
             .collect();
         let want: Vec<(f32, u32)> = s_cpu.into_iter().zip(i_cpu).collect();
         same_results(&format!("leaf_scan {metric:?}"), &got, &want, m, 1e-4);
+        for row in got.chunks(m) {
+            let mut ids: Vec<u32> = row.iter().map(|x| x.1).filter(|&j| j != NONE).collect();
+            let k = ids.len();
+            ids.sort();
+            ids.dedup();
+            assert_eq!(ids.len(), k, "a k-mer reported twice: {row:?}");
+        }
         // and the twin itself: the best of each row is the best of the chosen leaves' points
         for (r, row) in want.chunks(m).enumerate() {
             let mut best = (f32::MIN, NONE);
@@ -511,6 +527,107 @@ fn chunked_tree_search_equals_unchunked() {
     assert_eq!(whole, split);
 }
 
+#[test]
+fn spilled_tree_is_valid_finds_at_least_as_much_and_stays_exact() {
+    let Some(g) = gpu() else { return };
+    let be = gbe(&g);
+    let cpu = Backend::CpuReference;
+    let mut rng = Rng::new(17);
+    for metric in METRICS {
+        let (n, dim) = (901usize, 16usize);
+        let z = clustered(&mut rng, n, dim, metric);
+        let shape = TreeShape {
+            branch: 4,
+            depth: 3,
+        };
+        let plain = build_tree(&be, &z, dim, metric, shape);
+        let mut t = plain.clone();
+        tree::spill(&be, &mut t, &z, dim, metric, 1, &mut |_, _| {}).unwrap();
+        t.validate(n, dim).unwrap();
+        assert_eq!(t.codes(), plain.codes());
+        let copies = t.perm.len() - n;
+        assert!(copies > n / 20, "{copies} copies of {n}");
+        // copies go to the nearest leaf by centroid (the width-4 search finds
+        // it for most k-mers: 88% here, 4 of 16 level-2 nodes kept) and only
+        // where that is not the own leaf
+        let leaf_c = t.centroids.last().unwrap();
+        let nearest = |j: usize| {
+            (0..shape.leaves())
+                .map(|l| {
+                    let c = &leaf_c[l * dim..(l + 1) * dim];
+                    (ix::score(&z[j * dim..(j + 1) * dim], c, metric), l as u32)
+                })
+                .fold((f32::MIN, NONE), |a, b| if ix::beats(b, a) { b } else { a })
+                .1
+        };
+        let codes = t.codes();
+        let mut exact = 0;
+        for leaf in 0..shape.leaves() {
+            let own = t.own_slots(leaf);
+            for s in own.end..t.leaf_offsets[leaf + 1] as usize {
+                let j = t.perm[s] as usize;
+                assert_ne!(codes[j], leaf as u32);
+                exact += usize::from(nearest(j) == leaf as u32);
+            }
+        }
+        assert!(
+            exact * 100 >= copies * 85,
+            "{exact} of {copies} copies in the nearest leaf"
+        );
+        // the CPU twin spills the same copies (up to near-ties)
+        let mut tc = plain.clone();
+        tree::spill(&cpu, &mut tc, &z, dim, metric, 1, &mut |_, _| {}).unwrap();
+        let same = t.perm.iter().zip(&tc.perm).filter(|(a, b)| a == b).count();
+        assert!(
+            same * 100 >= t.perm.len() * 98,
+            "{same} of {} slots as the twin",
+            t.perm.len()
+        );
+        // spill 0 gives the plain tree back
+        let mut back = t.clone();
+        tree::spill(&be, &mut back, &z, dim, metric, 0, &mut |_, _| {}).unwrap();
+        assert_eq!(back, plain);
+        // same beam, more candidates: never a worse best; full beam = flat
+        let nq = 57;
+        let q = clustered(&mut rng, nq, dim, metric);
+        let qt = be.upload(&q).unwrap();
+        let m = 6;
+        let search = |tree: &tree::Tree, w: usize| {
+            DeviceTree::new(&be, tree, &z, dim, metric)
+                .unwrap()
+                .search(&be, &qt, nq, m, &BeamConfig { width: w })
+                .unwrap()
+        };
+        let (a, b) = (search(&plain, 2), search(&t, 2));
+        let mut better = 0;
+        for (ra, rb) in a.chunks(m).zip(b.chunks(m)) {
+            assert!(
+                rb[0].0 >= ra[0].0,
+                "spilled best {:?} < plain {:?}",
+                rb[0],
+                ra[0]
+            );
+            better += usize::from(rb[0].0 > ra[0].0);
+            let mut ids: Vec<u32> = rb.iter().map(|x| x.1).collect();
+            ids.sort();
+            ids.dedup();
+            assert_eq!(ids.len(), m, "duplicates in {rb:?}");
+        }
+        assert!(better > 0, "spilling changed no query's best at beam 2");
+        let flat = FlatIndex::new(&be, &z, dim, metric)
+            .unwrap()
+            .search(&be, &qt, nq, m)
+            .unwrap();
+        same_results(
+            &format!("spilled full beam {metric:?}"),
+            &search(&t, shape.leaves()),
+            &flat,
+            m,
+            2e-4,
+        );
+    }
+}
+
 fn tiny_reference(rng: &mut Rng, len: usize) -> Reference {
     let bases = b"ACGT";
     let mut seq: Vec<u8> = (0..len).map(|_| bases[rng.below(4) as usize]).collect();
@@ -570,9 +687,11 @@ fn index_file_round_trip_repeats_and_refusals() {
         depth: None,
         iters: 3,
         seed: 9,
+        spill: 1,
     };
     let index = Index::build(&be, &ck, &enc, &reference, &opts, &mut |_, _, _| {}).unwrap();
     assert_eq!(index.grid.len(), (1500 - 16) / 4 + 1);
+    assert!(index.tree.perm.len() > index.grid.len(), "nothing spilled");
     // the repeat at 100..160 has copies at 700 (forward) and 1200 (reverse)
     let j = index.grid.loci.iter().position(|&(_, s)| s == 120).unwrap();
     let mates = index.mates.of(j);
@@ -628,6 +747,20 @@ fn index_file_round_trip_repeats_and_refusals() {
     assert!(e.contains("b.crest-index"), "{e}");
     std::fs::write(&p2, b"not an index").unwrap();
     assert!(Index::load(&p2).is_err());
+    // without spilled copies (files from before spilling): no tree.spilled tensor
+    let plain = Index::build(
+        &be,
+        &ck,
+        &enc,
+        &reference,
+        &IndexOptions { spill: 0, ..opts },
+        &mut |_, _, _| {},
+    )
+    .unwrap();
+    assert!(plain.tree.spilled.is_empty() && plain.tree.perm.len() == plain.grid.len());
+    plain.save(&p2).unwrap();
+    assert_eq!(Index::load(&p2).unwrap(), plain);
+    assert_eq!(plain.tree.codes(), index.tree.codes());
 }
 
 #[test]
@@ -682,6 +815,7 @@ fn router_trains_round_trips_and_is_exact_at_full_width() {
         depth: None,
         iters: 3,
         seed: 9,
+        spill: 1,
     };
     let plain = Index::build(&be, &ck, &enc, &reference, &opts, &mut |_, _, _| {}).unwrap();
     assert_eq!(plain.tree.shape.bits(), 4);

@@ -28,7 +28,8 @@ pub struct IndexArgs {
     #[command(flatten)]
     pub build: BuildArgs,
     /// Reuse the grid, tree and repeat table of this index (built with the
-    /// same model and reference) and only train a router (--route-steps).
+    /// same model and reference): copy k-mers into other leaves anew when
+    /// --spill differs from the file's, and train a router with --route-steps.
     #[arg(long)]
     pub from: Option<PathBuf>,
 }
@@ -54,6 +55,11 @@ pub struct BuildArgs {
     /// Seed of the initial centroids.
     #[arg(long, default_value_t = IndexOptions::default().seed)]
     pub index_seed: u64,
+    /// Also store each grid k-mer in its N nearest leaves other than its own
+    /// (0: none). Queries near a leaf boundary then find it whichever side
+    /// the beam takes; leaves grow by up to N copies per k-mer.
+    #[arg(long, default_value_t = IndexOptions::default().spill)]
+    pub spill: usize,
     /// Router training steps after the tree (0: no router). The router is a
     /// bit head that learns which leaf damaged read windows belong to;
     /// `crest map --propose index,route` uses it.
@@ -77,6 +83,7 @@ impl BuildArgs {
             depth: self.depth,
             iters: self.iters,
             seed: self.index_seed,
+            spill: self.spill,
         }
     }
 
@@ -135,18 +142,44 @@ pub fn build_with_progress(
     let secs = t0.elapsed().as_secs_f64();
     let per: Vec<String> = times.iter().map(|(s, t)| format!("{s} {t:.1}s")).collect();
     eprintln!(
-        "crest index: {} grid k-mers (stride {}), tree branch {} depth {} ({} leaves), {} k-mers with exact copies; {:.1}s ({}) on {}",
+        "crest index: {} grid k-mers (stride {}), tree branch {} depth {} ({} leaves, {} spilled copies), {} k-mers with exact copies; {:.1}s ({}) on {}",
         index.grid.len(),
         index.meta.grid_stride,
         index.meta.tree.branch,
         index.meta.tree.depth,
         index.meta.tree.leaves(),
+        index.tree.perm.len() - index.grid.len(),
         index.meta.repeated,
         secs,
         per.join(", "),
         be.name()
     );
     Ok(index)
+}
+
+/// Copy grid k-mers into their `spill` nearest other leaves anew, with a
+/// progress bar.
+fn respill(be: &Backend, enc: &Encoder, index: &mut Index, spill: usize) -> Result<()> {
+    let t = Instant::now();
+    let metric = crate::index::metric_of(be, enc)?;
+    let pb = super::bar(index.grid.len() as u64, "index: spill");
+    crate::index::tree::spill(
+        be,
+        &mut index.tree,
+        &index.grid.z,
+        index.grid.dim,
+        metric,
+        spill,
+        &mut |d, _| pb.set_position(d as u64),
+    )?;
+    pb.finish_and_clear();
+    index.meta.spill = spill;
+    eprintln!(
+        "crest index: {} spilled copies (--spill {spill}) in {:.1}s",
+        index.tree.perm.len() - index.grid.len(),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// Train a router into `index` with a progress bar.
@@ -218,17 +251,24 @@ pub fn index(be: &Backend, a: &IndexArgs) -> Result<()> {
     let index = match &a.from {
         None => build_with_progress(be, &ck, &enc, &reference, &a.build.options(), &route)?,
         Some(from) => {
-            if route.steps == 0 {
-                return Err(crate::error::CrestError::Invalid(
-                    "--from only adds a router: give --route-steps N".into(),
-                ));
-            }
             let mut index = Index::load(from)?;
             index.check(from, &ck, &a.model, &reference, &a.reference)?;
+            let spill = a.build.spill;
+            if route.steps == 0 && spill == index.meta.spill {
+                return Err(crate::error::CrestError::Invalid(format!(
+                    "--from {} changes nothing: it already has --spill {spill}; give --route-steps N to add a router, or another --spill",
+                    from.display()
+                )));
+            }
             // indexes from before the bisection numbering: renumber (same
             // partition; a no-op on a tree numbered that way already)
             crate::index::tree::order_children(&mut index.tree, index.grid.dim);
-            add_router(be, &enc, &reference, &mut index, &route)?;
+            if spill != index.meta.spill {
+                respill(be, &enc, &mut index, spill)?;
+            }
+            if route.steps > 0 {
+                add_router(be, &enc, &reference, &mut index, &route)?;
+            }
             index
         }
     };

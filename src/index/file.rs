@@ -51,7 +51,7 @@ pub fn to_bytes(index: &Index) -> Result<Vec<u8>> {
         (
             "tree.perm".into(),
             Dtype::U32,
-            vec![n],
+            vec![index.tree.perm.len()],
             u32_bytes(&index.tree.perm),
         ),
         (
@@ -73,6 +73,14 @@ pub fn to_bytes(index: &Index) -> Result<Vec<u8>> {
             u32_bytes(&index.mates.coords),
         ),
     ];
+    if index.meta.spill > 0 {
+        named.push((
+            "tree.spilled".into(),
+            Dtype::U32,
+            vec![index.tree.spilled.len()],
+            u32_bytes(&index.tree.spilled),
+        ));
+    }
     for (l, c) in index.tree.centroids.iter().enumerate() {
         named.push((
             format!("tree.level{}", l + 1),
@@ -145,6 +153,11 @@ pub fn load(path: &Path) -> Result<Index> {
         centroids,
         leaf_offsets: u("tree.leaf_offsets")?,
         perm: u("tree.perm")?,
+        spilled: if meta.spill > 0 {
+            u("tree.spilled")?
+        } else {
+            Vec::new()
+        },
     };
     tree.validate(loci.len(), dim)
         .map_err(|e| bad(e.to_string()))?;

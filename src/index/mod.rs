@@ -61,9 +61,17 @@ pub struct IndexMeta {
     pub seed: u64,
     /// Grid k-mers with exact copies elsewhere in the reference.
     pub repeated: usize,
+    /// Nearest other leaves each grid k-mer is copied into ([`tree::spill`]);
+    /// 0 in files written before spilling existed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub spill: usize,
     /// The router, when one was trained (`crest index --route-steps`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route: Option<RouteMeta>,
+}
+
+fn is_zero(v: &usize) -> bool {
+    *v == 0
 }
 
 /// Options of an index build.
@@ -81,6 +89,8 @@ pub struct IndexOptions {
     pub iters: usize,
     /// Seed.
     pub seed: u64,
+    /// Nearest other leaves each grid k-mer is also stored in (0 = none).
+    pub spill: usize,
 }
 
 impl Default for IndexOptions {
@@ -92,9 +102,14 @@ impl Default for IndexOptions {
             depth: None,
             iters: 6,
             seed: 1,
+            spill: DEFAULT_SPILL,
         }
     }
 }
+
+/// Default for [`IndexOptions::spill`]: each grid k-mer is also stored in
+/// its nearest leaf when that is not its own (BENCHMARKS.md, issue 10).
+pub const DEFAULT_SPILL: usize = 1;
 
 /// A built or loaded index.
 #[derive(Clone, Debug, PartialEq)]
@@ -153,9 +168,20 @@ impl Index {
             iters: opts.iters,
             seed: opts.seed,
         };
-        let tree = tree::build(be, &grid.z, grid.dim, metric, &cfg, &mut |d, t| {
+        let mut tree = tree::build(be, &grid.z, grid.dim, metric, &cfg, &mut |d, t| {
             progress("tree", d, t)
         })?;
+        if opts.spill > 0 {
+            tree::spill(
+                be,
+                &mut tree,
+                &grid.z,
+                grid.dim,
+                metric,
+                opts.spill,
+                &mut |d, t| progress("spill", d, t),
+            )?;
+        }
         progress("repeats", 0, 1);
         let mates = repeats::find(reference, &grid.loci, enc.cfg.k);
         progress("repeats", 1, 1);
@@ -177,6 +203,7 @@ impl Index {
                 iters: opts.iters,
                 seed: opts.seed,
                 repeated: mates.repeated(),
+                spill: opts.spill,
                 route: None,
             },
             grid,

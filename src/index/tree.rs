@@ -13,9 +13,16 @@
 //! and leaf `ℓ` written in base B (D digits, most significant first) is the
 //! **path code** of its loci.
 //!
+//! Spill (optional, after the build): the balanced split leaves many points
+//! outside the leaf whose centroid is nearest to them (41% of E. coli's
+//! grid), and a query near such a point is routed to that nearer leaf. Each
+//! grid k-mer is therefore also copied into its `s` nearest leaves (by a
+//! narrow beam search of its own embedding) other than its own; a leaf's
+//! slot run holds its own members first, then the copies (`spilled`).
+//!
 //! Search: a beam of W nodes per query goes down the levels (`beam_step`:
 //! score the W·B children, keep the best W), then the W chosen leaves are
-//! scanned exactly (`leaf_scan`) for the best M loci. With W ≥ B^(D−1) every
+//! scanned exactly (`leaf_scan`) for the best M loci. With W ≥ B^D every
 //! leaf is scanned and the search is exact.
 
 use crate::backend::{Backend, Tensor, Words};
@@ -96,15 +103,36 @@ pub struct Tree {
     pub leaf_offsets: Vec<u32>,
     /// Grid index of each slot.
     pub perm: Vec<u32>,
+    /// Spilled copies at the end of each leaf's slot run (B^D values), or
+    /// empty when nothing was spilled.
+    pub spilled: Vec<u32>,
 }
 
 impl Tree {
-    /// Path code (leaf index) of every grid k-mer.
+    /// Spilled copies in leaf `leaf`.
+    pub fn spilled_in(&self, leaf: usize) -> usize {
+        self.spilled.get(leaf).map_or(0, |&s| s as usize)
+    }
+
+    /// The slots of leaf `leaf` holding its own members (not copies).
+    pub fn own_slots(&self, leaf: usize) -> std::ops::Range<usize> {
+        let lo = self.leaf_offsets[leaf] as usize;
+        let hi = self.leaf_offsets[leaf + 1] as usize;
+        lo..hi - self.spilled_in(leaf).min(hi - lo)
+    }
+
+    /// Grid k-mers (the primary slots).
+    pub fn points(&self) -> usize {
+        self.perm.len() - self.spilled.iter().map(|&s| s as usize).sum::<usize>()
+    }
+
+    /// Path code (leaf index) of every grid k-mer: the leaf it was split
+    /// into (spilled copies elsewhere are not its code).
     pub fn codes(&self) -> Vec<u32> {
-        let mut codes = vec![0u32; self.perm.len()];
+        let mut codes = vec![0u32; self.points()];
         for leaf in 0..self.shape.leaves() {
-            for s in self.leaf_offsets[leaf]..self.leaf_offsets[leaf + 1] {
-                codes[self.perm[s as usize] as usize] = leaf as u32;
+            for s in self.own_slots(leaf) {
+                codes[self.perm[s] as usize] = leaf as u32;
             }
         }
         codes
@@ -126,21 +154,43 @@ impl Tree {
                 return bad(format!("level {} has {} values", l + 1, c.len()));
             }
         }
+        let leaves = self.shape.leaves();
         let lo = &self.leaf_offsets;
-        if lo.len() != self.shape.leaves() + 1
+        if lo.len() != leaves + 1
             || lo[0] != 0
             || lo.windows(2).any(|w| w[0] > w[1])
-            || *lo.last().unwrap_or(&0) as usize != n
+            || *lo.last().unwrap_or(&0) as usize != self.perm.len()
         {
-            return bad("leaf offsets are not a partition of the grid".into());
+            return bad("leaf offsets do not cover the slots".into());
         }
+        if !(self.spilled.is_empty() || self.spilled.len() == leaves)
+            || (0..leaves).any(|l| self.spilled_in(l) > (lo[l + 1] - lo[l]) as usize)
+        {
+            return bad("spilled counts do not match the leaves".into());
+        }
+        // own slots: a permutation of the grid; copies: grid k-mers not
+        // already in that leaf
         let mut seen = vec![false; n];
-        for &j in &self.perm {
-            if j as usize >= n || std::mem::replace(&mut seen[j as usize], true) {
-                return bad("slot permutation is not a permutation".into());
+        let mut in_leaf = vec![u32::MAX; n];
+        for leaf in 0..leaves {
+            let own = self.own_slots(leaf);
+            for (s, &j) in self.perm[lo[leaf] as usize..lo[leaf + 1] as usize]
+                .iter()
+                .enumerate()
+            {
+                let j = j as usize;
+                if j >= n {
+                    return bad(format!("slot holds grid index {j} of {n}"));
+                }
+                if own.start + s < own.end && std::mem::replace(&mut seen[j], true) {
+                    return bad("slot permutation is not a permutation".into());
+                }
+                if std::mem::replace(&mut in_leaf[j], leaf as u32) == leaf as u32 {
+                    return bad(format!("grid index {j} twice in leaf {leaf}"));
+                }
             }
         }
-        if self.perm.len() != n {
+        if self.points() != n || seen.iter().any(|&s| !s) {
             return bad("slot permutation has the wrong length".into());
         }
         Ok(())
@@ -264,6 +314,13 @@ impl Pass {
             rows: slots.len(),
             dim,
         })
+    }
+
+    /// Give every point of a full pass (stride 1) a new node.
+    fn set_group(&mut self, be: &Backend, group: &[u32]) -> Result<()> {
+        self.group = group.to_vec();
+        self.group_t = be.upload_words(group)?;
+        Ok(())
     }
 
     /// Scores `[rows, B]` against each point's node's centroids, and the best child.
@@ -437,6 +494,7 @@ pub fn build(
         centroids,
         leaf_offsets,
         perm: order,
+        spilled: Vec::new(),
     };
     order_children(&mut tree, dim);
     Ok(tree)
@@ -475,8 +533,126 @@ pub fn order_children(tree: &mut Tree, dim: usize) {
         new_perm.extend_from_slice(&perm[offsets[o] as usize..offsets[o + 1] as usize]);
     }
     new_offsets.push(new_perm.len() as u32);
+    if !tree.spilled.is_empty() {
+        tree.spilled = parents.iter().map(|&o| tree.spilled[o]).collect();
+    }
     tree.leaf_offsets = new_offsets;
     tree.perm = new_perm;
+}
+
+/// Nodes kept per level, per grid k-mer, by [`spill`]'s search for its
+/// nearest leaves.
+pub const SPILL_WIDTH: usize = 4;
+
+/// Copy every grid k-mer into each of its `extra` nearest leaves that is not
+/// its own. Replaces earlier copies; `extra` = 0 removes them.
+///
+/// Nearest leaves are found by a beam search of each k-mer's own embedding
+/// that keeps [`SPILL_WIDTH`] nodes per level (at least `extra` + 1), run as
+/// `assign` passes (one thread per k-mer scores the B children of one of
+/// its nodes), which on a CPU adapter is several times faster than the
+/// per-query workgroups of `beam_step`. `progress(done, total)` counts passes.
+pub fn spill(
+    be: &Backend,
+    tree: &mut Tree,
+    z: &[f32],
+    dim: usize,
+    metric: Metric,
+    extra: usize,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<()> {
+    let leaves = tree.shape.leaves();
+    let (b, depth) = (tree.shape.branch, tree.shape.depth);
+    let n = tree.points();
+    let codes = tree.codes();
+    let mut own: Vec<Vec<u32>> = (0..leaves)
+        .map(|l| tree.own_slots(l).map(|s| tree.perm[s]).collect())
+        .collect();
+    let mut copies: Vec<Vec<u32>> = vec![Vec::new(); leaves];
+    if extra > 0 {
+        let width = SPILL_WIDTH.max(extra + 1);
+        let order: Vec<u32> = (0..n as u32).collect();
+        let mut pass = Pass::new(be, z, &order, &vec![0u32; n], dim, metric, 1)?;
+        // subtree sizes per level (empty subtrees are never entered)
+        let sizes: Vec<Vec<u32>> = (1..=depth)
+            .map(|l| {
+                let span = b.pow((depth - l) as u32);
+                (0..b.pow(l as u32))
+                    .map(|c| tree.leaf_offsets[(c + 1) * span] - tree.leaf_offsets[c * span])
+                    .collect()
+            })
+            .collect();
+        let passes = 1 + width * (depth - 1);
+        let mut done = 0;
+        // beam[i·w + r]: the r-th best node of k-mer i at this level
+        let mut beam = vec![0u32; n];
+        let mut beam_w = 1;
+        for (level, (cent, size)) in tree.centroids.iter().zip(&sizes).enumerate() {
+            let keep = if level + 1 == depth { extra } else { width };
+            // running best `keep` children of each k-mer, best first
+            let mut top = vec![(f32::NEG_INFINITY, NONE); n * keep];
+            for r in 0..beam_w {
+                let group: Vec<u32> = (0..n).map(|i| beam[i * beam_w + r]).collect();
+                pass.set_group(be, &group)?;
+                let (scores, _) = pass.assign(be, cent, b, metric)?;
+                for i in 0..n {
+                    // a node repeated in the beam (fewer nodes than width) once
+                    if (0..r).any(|r0| beam[i * beam_w + r0] == group[i]) {
+                        continue;
+                    }
+                    let t = &mut top[i * keep..(i + 1) * keep];
+                    for j in 0..b {
+                        let c = (scores[i * b + j], group[i] * b as u32 + j as u32);
+                        if size[c.1 as usize] == 0 || !ix::beats(c, t[keep - 1]) {
+                            continue;
+                        }
+                        let mut at = keep - 1;
+                        while at > 0 && ix::beats(c, t[at - 1]) {
+                            t[at] = t[at - 1];
+                            at -= 1;
+                        }
+                        t[at] = c;
+                    }
+                }
+                done += 1;
+                progress(done, passes);
+            }
+            // fewer candidates than `keep`: repeat the best
+            beam = top
+                .chunks(keep)
+                .flat_map(|t| {
+                    t.iter()
+                        .map(move |c| if c.1 == NONE { t[0].1 } else { c.1 })
+                })
+                .collect();
+            beam_w = keep;
+        }
+        for i in 0..n {
+            let mut seen = Vec::with_capacity(extra);
+            for &leaf in &beam[i * extra..(i + 1) * extra] {
+                if leaf != codes[i] && !seen.contains(&leaf) {
+                    copies[leaf as usize].push(i as u32);
+                    seen.push(leaf);
+                }
+            }
+        }
+    }
+    let mut offsets = Vec::with_capacity(leaves + 1);
+    let mut perm = Vec::with_capacity(n);
+    for (o, c) in own.iter_mut().zip(&copies) {
+        offsets.push(perm.len() as u32);
+        perm.append(o);
+        perm.extend_from_slice(c);
+    }
+    offsets.push(perm.len() as u32);
+    tree.spilled = if extra > 0 {
+        copies.iter().map(|c| c.len() as u32).collect()
+    } else {
+        Vec::new()
+    };
+    tree.leaf_offsets = offsets;
+    tree.perm = perm;
+    Ok(())
 }
 
 /// `ids` (rows of `cent`) ordered by recursive bisection along the principal
@@ -781,6 +957,7 @@ mod tests {
             centroids: vec![cent],
             leaf_offsets: vec![0, 1, 3, 4, 6],
             perm: vec![3, 0, 5, 1, 4, 2],
+            spilled: Vec::new(),
         };
         let codes_before = t.codes();
         order_children(&mut t, dim);

@@ -481,8 +481,10 @@ pub fn beam_step_cpu(
 
 /// Sort `cand` best first and write the best `m` to row `q` (padding with
 /// (EMPTY, NONE)); scores ≤ −1e30 count as empty.
-fn write_top(cand: &mut [(f32, u32)], m: usize, q: usize, s: &mut [f32], ids: &mut [u32]) {
+fn write_top(cand: &mut Vec<(f32, u32)>, m: usize, q: usize, s: &mut [f32], ids: &mut [u32]) {
     cand.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    // spilled copies of one k-mer score alike and sort together
+    cand.dedup_by_key(|c| c.1);
     for r in 0..m {
         match cand.get(r) {
             Some(&(v, id)) if v > -1.0e30 => {
