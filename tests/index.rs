@@ -583,6 +583,20 @@ fn spilled_tree_is_valid_finds_at_least_as_much_and_stays_exact() {
             "{same} of {} slots as the twin",
             t.perm.len()
         );
+        // more copies than the cap: refused, tree untouched
+        let mut over = t.clone();
+        let e = tree::spill(
+            &be,
+            &mut over,
+            &z,
+            dim,
+            metric,
+            tree::MAX_SPILL + 1,
+            &mut |_, _| {},
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("--spill") && over == t, "{e}");
         // spill 0 gives the plain tree back
         let mut back = t.clone();
         tree::spill(&be, &mut back, &z, dim, metric, 0, &mut |_, _| {}).unwrap();

@@ -159,9 +159,9 @@ pub fn build_with_progress(
 
 /// Copy grid k-mers into their `spill` nearest other leaves anew, with a
 /// progress bar.
-fn respill(be: &Backend, enc: &Encoder, index: &mut Index, spill: usize) -> Result<()> {
+fn respill(be: &Backend, index: &mut Index, spill: usize) -> Result<()> {
     let t = Instant::now();
-    let metric = crate::index::metric_of(be, enc)?;
+    let metric = index.metric();
     let pb = super::bar(index.grid.len() as u64, "index: spill");
     crate::index::tree::spill(
         be,
@@ -242,6 +242,7 @@ pub fn load_or_build(
 
 /// Run `crest index`.
 pub fn index(be: &Backend, a: &IndexArgs) -> Result<()> {
+    crate::index::tree::check_spill(a.build.spill)?;
     let mut inputs: Vec<&Path> = vec![&a.model, &a.reference];
     inputs.extend(a.from.as_deref());
     let mut out = crate::index::file::open_output(&a.out, &inputs)?;
@@ -264,7 +265,7 @@ pub fn index(be: &Backend, a: &IndexArgs) -> Result<()> {
             // partition; a no-op on a tree numbered that way already)
             crate::index::tree::order_children(&mut index.tree, index.grid.dim);
             if spill != index.meta.spill {
-                respill(be, &enc, &mut index, spill)?;
+                respill(be, &mut index, spill)?;
             }
             if route.steps > 0 {
                 add_router(be, &enc, &reference, &mut index, &route)?;

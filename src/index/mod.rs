@@ -152,6 +152,7 @@ impl Index {
         opts: &IndexOptions,
         progress: Progress<'_>,
     ) -> Result<Index> {
+        tree::check_spill(opts.spill)?;
         let metric = metric_of(be, enc)?;
         let grid = reference_grid(be, enc, reference, opts.grid_stride, &mut |d, t| {
             progress("embed", d, t)

@@ -544,6 +544,20 @@ pub fn order_children(tree: &mut Tree, dim: usize) {
 /// nearest leaves.
 pub const SPILL_WIDTH: usize = 4;
 
+/// Most copies [`spill`] makes of a grid k-mer: each adds up to a grid's
+/// worth of slots to every search.
+pub const MAX_SPILL: usize = 8;
+
+/// Refuse a spill count past [`MAX_SPILL`] (before any work is done).
+pub fn check_spill(extra: usize) -> Result<()> {
+    if extra > MAX_SPILL {
+        return Err(CrestError::Invalid(format!(
+            "--spill {extra}: at most {MAX_SPILL} copies per grid k-mer (each adds up to a grid's worth of slots to every search)"
+        )));
+    }
+    Ok(())
+}
+
 /// Copy every grid k-mer into each of its `extra` nearest leaves that is not
 /// its own. Replaces earlier copies; `extra` = 0 removes them.
 ///
@@ -561,6 +575,7 @@ pub fn spill(
     extra: usize,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<()> {
+    check_spill(extra)?;
     let leaves = tree.shape.leaves();
     let (b, depth) = (tree.shape.branch, tree.shape.depth);
     let n = tree.points();
@@ -751,8 +766,10 @@ fn balanced_split(scores: &[f32], b: usize, lo: usize, hi: usize, child: &mut [u
 
 /// Default beam width: nodes kept per level. 32 on E. coli (4,096 leaves):
 /// recall at MAPQ ≥ 20 0.905 against 0.885 at 16 and 0.915 at 64, at 2.5×
-/// the mapping cost per read of mammoth mtDNA (1.5× at 16, 4.6× at 64);
-/// BENCHMARKS.md, issue 10.
+/// the mapping cost per read of mammoth mtDNA (1.5× at 16, 4.6× at 64)
+/// without spilled leaves; with one spilled copy per k-mer (the default
+/// index) it finds flat search's best for 0.986 of queries at 3.2–3.7× the
+/// mtDNA cost (BENCHMARKS.md, issue 10).
 pub const DEFAULT_BEAM: usize = 32;
 
 /// Search options.
