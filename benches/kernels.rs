@@ -145,5 +145,181 @@ fn bench_conv(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_gemm, bench_conv);
+/// Index search kernels at the shape of an E. coli index (dim 128, leaves of
+/// ~198 slots with one spilled copy, branch 16, beam 32, 16 results):
+/// `leaf_scan` over one binding's worth of slots, throughput in query–slot
+/// pairs scored; `beam_step` at the last level, in children scored.
+fn bench_index(c: &mut Criterion) {
+    use crest::ops::index::*;
+    let gpu = device();
+    let mut rng = Rng::new(3);
+    let mut g = c.benchmark_group(format!("index [{}]", gpu.summary.name));
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(10))
+        .warm_up_time(Duration::from_secs(1));
+    let (dim, leaf, width, m, branch) = (128usize, 198usize, 32usize, 16usize, 16usize);
+    let nq = if full_size(&gpu) { 16_384 } else { 512 };
+    let slots = (gpu.binding_cap() as usize / (4 * dim)).min(262_144) / leaf * leaf;
+    let leaves = slots / leaf;
+    let unit = |rng: &mut Rng, n: usize| -> Vec<f32> {
+        let mut v = rng.vec_f32(n * dim, -1.0, 1.0);
+        for r in v.chunks_mut(dim) {
+            let s = r.iter().map(|x| x * x).sum::<f32>().sqrt();
+            r.iter_mut().for_each(|x| *x /= s);
+        }
+        v
+    };
+    let data = gpu
+        .upload("data", &to_blocked(&unit(&mut rng, slots), dim))
+        .unwrap();
+    let queries = unit(&mut rng, nq);
+    let qpad = gpu.upload("q", &pad_queries(&queries, dim)).unwrap();
+    let mut op: Vec<u32> = (0..=leaves as u32).map(|l| l * leaf as u32).collect();
+    op.extend(0..slots as u32);
+    let op = gpu.upload("offsets+perm", &op).unwrap();
+    // distinct leaves per query, spread over the buffer
+    let chosen: Vec<u32> = (0..nq * width)
+        .map(|i| ((i / width) * 97 + (i % width) * 41) as u32 % leaves as u32)
+        .collect();
+    let chosen = gpu.upload("leaves", &chosen).unwrap();
+    let curv = gpu.upload("c", &[1.0f32]).unwrap();
+    let out_s = gpu.zeros("s", nq * m).unwrap();
+    let out_i = gpu.zeros("i", nq * m).unwrap();
+    let d = LeafDims {
+        queries: nq,
+        dim,
+        width,
+        m,
+        leaves,
+        base: 0,
+        slot0: 0,
+        slot1: slots,
+        first: true,
+    };
+    g.throughput(Throughput::Elements((nq * width * leaf) as u64));
+    g.bench_function(
+        BenchmarkId::new(
+            "leaf_scan pairs",
+            format!("{nq}q W{width} leaf{leaf} d{dim}"),
+        ),
+        |b| {
+            b.iter(|| {
+                leaf_scan_gpu(
+                    &gpu,
+                    &d,
+                    &qpad,
+                    &data,
+                    &chosen,
+                    &op,
+                    Metric::Cosine,
+                    &curv,
+                    &out_s,
+                    &out_i,
+                )
+                .unwrap();
+                gpu.sync().unwrap();
+            })
+        },
+    );
+    // the same scan in the windowed layout (CPU adapters): plan + kernel
+    {
+        use crest::ops::window_scan::*;
+        let rows_host = unit(&mut Rng::new(4), slots);
+        let wdata = gpu.upload("wdata", &to_windows(&rows_host, dim)).unwrap();
+        let perm: Vec<u32> = (0..slots as u32).collect();
+        let wids = gpu.upload("wids", &ids_windows(&perm)).unwrap();
+        let offsets: Vec<u32> = (0..=leaves as u32).map(|l| l * leaf as u32).collect();
+        let chosen_host: Vec<u32> = (0..nq * width)
+            .map(|i| ((i / width) * 97 + (i % width) * 41) as u32 % leaves as u32)
+            .collect();
+        let wd = WindowDims {
+            queries: nq,
+            dim,
+            m,
+        };
+        g.throughput(Throughput::Elements((nq * width * leaf) as u64));
+        g.bench_function(
+            BenchmarkId::new(
+                "window_scan pairs",
+                format!("{nq}q W{width} leaf{leaf} d{dim}"),
+            ),
+            |b| {
+                b.iter(|| {
+                    let plan = WindowPlan::new(
+                        &chosen_host,
+                        width,
+                        nq,
+                        &offsets,
+                        (0, slots),
+                        window_rows(dim),
+                    )
+                    .unwrap();
+                    window_scan_gpu(
+                        &gpu,
+                        &wd,
+                        &plan,
+                        &qpad,
+                        &wdata,
+                        &wids,
+                        Metric::Cosine,
+                        &curv,
+                        &out_s,
+                        &out_i,
+                    )
+                    .unwrap();
+                    gpu.sync().unwrap();
+                })
+            },
+        );
+    }
+    // last beam level: W nodes of the level above (of 256) → best W of W·B
+    let cent = gpu
+        .upload("cent", &pad_rows(&unit(&mut rng, 4096), dim))
+        .unwrap();
+    let beam_in: Vec<u32> = (0..nq * width)
+        .map(|i| ((i / width) * 7 + (i % width) * 5) as u32 % 256)
+        .collect();
+    let beam_in = gpu.upload("beam", &beam_in).unwrap();
+    let sizes: Vec<u32> = (0..=4096u32).map(|l| l * 10).collect();
+    let sizes = gpu.upload("offsets", &sizes).unwrap();
+    let q = gpu.upload("q", &queries).unwrap();
+    let bs = gpu.zeros("s", nq * width).unwrap();
+    let bi = gpu.zeros("i", nq * width).unwrap();
+    let bd = BeamDims {
+        queries: nq,
+        dim,
+        branch,
+        width_in: width,
+        width_out: width,
+        span: 1,
+    };
+    g.throughput(Throughput::Elements((nq * width * branch) as u64));
+    g.bench_function(
+        BenchmarkId::new(
+            "beam_step children",
+            format!("{nq}q W{width} B{branch} d{dim}"),
+        ),
+        |b| {
+            b.iter(|| {
+                beam_step_gpu(
+                    &gpu,
+                    &bd,
+                    &q,
+                    &cent,
+                    &beam_in,
+                    &sizes,
+                    Metric::Cosine,
+                    &curv,
+                    &bs,
+                    &bi,
+                )
+                .unwrap();
+                gpu.sync().unwrap();
+            })
+        },
+    );
+    g.finish();
+}
+
+criterion_group!(benches, bench_gemm, bench_conv, bench_index);
 criterion_main!(benches);

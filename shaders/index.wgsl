@@ -56,7 +56,8 @@ struct Params {
     first: u32,
     n_centroids: u32,
     dim4: u32,
-    _pad0: u32,
+    // leaf_scan: first slot held by the data buffer (slot0 ≥ base)
+    base: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -172,6 +173,9 @@ var<workgroup> q_sh: array<vec4<f32>, MAX_DIM4>;
 var<workgroup> sc_sh: array<f32, MAX_CHILDREN>;
 var<workgroup> id_sh: array<u32, MAX_CHILDREN>;
 var<workgroup> head: array<u32, MAX_CHILDREN>;
+// leaf_scan: one merged list
+var<private> ms: array<f32, MAX_M>;
+var<private> mi: array<u32, MAX_M>;
 
 // score(q_sh, cent row c)
 fn score_q_cent(c: u32) -> f32 {
@@ -317,6 +321,36 @@ fn beam_step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
     }
 }
 
+// The best m distinct entries of two sorted lists of m (sc_sh/id_sh at a and
+// b) into ms/mi, (TAKEN, NONE)-padded. Copies of one id (spilled k-mers:
+// same data, same score) are adjacent in merge order: the first is kept.
+fn merge_pair(a: u32, b: u32, m: u32) {
+    var ha = 0u;
+    var hb = 0u;
+    var r = 0u;
+    var last = NONE;
+    while r < m {
+        var s = TAKEN;
+        var id = NONE;
+        if ha < m && (hb >= m || !beats(sc_sh[b + hb], id_sh[b + hb], sc_sh[a + ha], id_sh[a + ha])) {
+            s = sc_sh[a + ha];
+            id = id_sh[a + ha];
+            ha++;
+        } else if hb < m {
+            s = sc_sh[b + hb];
+            id = id_sh[b + hb];
+            hb++;
+        }
+        if id != NONE && id == last {
+            continue;
+        }
+        ms[r] = s;
+        mi[r] = id;
+        last = id;
+        r++;
+    }
+}
+
 @compute @workgroup_size(64)
 fn leaf_scan(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let ql = wid.x + wid.y * nwg.x;
@@ -326,6 +360,23 @@ fn leaf_scan(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
     let q = params.row0 + ql;
     let t = lid.x;
     let m = params.width_out;
+    // a query none of whose leaves reach into this chunk keeps its results
+    // (or gets empty ones on the first chunk) without a merge
+    var reach = false;
+    for (var w = 0u; w < params.width_in; w++) {
+        let leaf = aux[q * params.width_in + w];
+        if leaf != NONE && aux2[leaf] < params.slot1 && aux2[leaf + 1u] > params.slot0 {
+            reach = true;
+            break;
+        }
+    }
+    if !reach {
+        if params.first != 0u && t < m {
+            out[q * m + t] = EMPTY;
+            best[q * m + t] = NONE;
+        }
+        return;
+    }
     // per-thread top-m, sorted best first; (ts, ti) mirrors its last entry
     var ls: array<f32, MAX_M>;
     var li: array<u32, MAX_M>;
@@ -343,7 +394,7 @@ fn leaf_scan(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
         let lo = max(aux2[leaf], params.slot0);
         let hi = min(aux2[leaf + 1u], params.slot1);
         for (var slot = lo + t; slot < hi; slot += WG) {
-            let s = score_qu_data(ql, slot - params.slot0);
+            let s = score_qu_data(ql, slot - params.base);
             if s < ts {
                 continue;
             }
@@ -382,7 +433,27 @@ fn leaf_scan(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
         }
     }
     workgroupBarrier();
+    // pairwise merges of the 64 lists in log2(64) rounds
+    for (var h = 1u; h < WG; h *= 2u) {
+        let act = t % (2u * h) == 0u;
+        if act {
+            merge_pair(t * m, (t + h) * m, m);
+        }
+        workgroupBarrier();
+        if act {
+            for (var r = 0u; r < m; r++) {
+                sc_sh[t * m + r] = ms[r];
+                id_sh[t * m + r] = mi[r];
+            }
+        }
+        workgroupBarrier();
+    }
     if t == 0u {
-        merge_lists(q, WG + 1u, m, m);
+        merge_pair(0u, WG * m, m);
+        for (var r = 0u; r < m; r++) {
+            let keep = mi[r] != NONE && ms[r] > -1.0e30;
+            out[q * m + r] = select(EMPTY, ms[r], keep);
+            best[q * m + r] = select(NONE, mi[r], keep);
+        }
     }
 }

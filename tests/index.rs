@@ -10,11 +10,12 @@ use std::sync::Arc;
 use common::{assert_close, gpu};
 use crest::backend::{Backend, Tensor, Words};
 use crest::index::{
-    tree, BeamConfig, BuildConfig, DeviceTree, FlatIndex, Index, IndexOptions, TreeShape,
+    tree, BeamConfig, BuildConfig, DeviceTree, FlatIndex, Index, IndexOptions, ScanLayout,
+    TreeShape,
 };
 use crest::io::{Contig, Reference};
 use crest::model::{Checkpoint, Encoder, EncoderConfig};
-use crest::ops::index::{self as ix, AssignDims, BeamDims, LeafDims, Metric, NONE};
+use crest::ops::index::{self as ix, AssignDims, BeamDims, LeafDims, Metric, EMPTY, NONE};
 use crest::rng::Rng;
 
 /// Unit vectors (cosine) or points spread over the ball of curvature c.
@@ -192,11 +193,12 @@ fn beam_step_and_leaf_scan_match_twin() {
     let be = gbe(&g);
     let mut rng = Rng::new(12);
     for metric in METRICS {
-        // a random 3-level tree of branch 4 over 131 slots, some leaves empty
-        // 853 queries of dimension 19: two uniform query windows (768 a window)
+        // a random 3-level tree of branch 4 over 3,001 slots (leaves of ~47,
+        // some over 64 slots, some empty); 853 queries of dimension 19: two
+        // uniform query windows (768 a window)
         let (b, depth, dim, nq) = (4usize, 3usize, 19usize, 853usize);
         let leaves = b.pow(depth as u32);
-        let n = 131usize;
+        let n = 3001usize;
         let mut cuts: Vec<u32> = (0..leaves - 1)
             .map(|_| rng.below(n as u64 + 1) as u32)
             .collect();
@@ -254,9 +256,11 @@ fn beam_step_and_leaf_scan_match_twin() {
         let want: Vec<(f32, u32)> = s_cpu.into_iter().zip(i_cpu).collect();
         same_results(&format!("beam_step {metric:?}"), &got, &want, 5, 1e-4);
 
-        // leaf scan over two chunks (merging), m = 7; every fifth slot holds
-        // a copy of another slot's k-mer (spill: same index, same data), which
-        // must be reported once
+        // leaf scan over two buffers, the second scanned in two dispatches
+        // (merging), m = 7; every fifth slot holds a copy of another slot's
+        // k-mer (spill: same index, same data), which must be reported once.
+        // Query 0 has no leaves, query 1 only leaves past the first buffer
+        // (empty results, then results, without a merge in the first)
         for s in (0..n).step_by(5) {
             perm[s] = perm[(s * 7 + 3) % n];
         }
@@ -267,17 +271,25 @@ fn beam_step_and_leaf_scan_match_twin() {
             .collect();
         let mut op = offsets.clone();
         op.extend_from_slice(&perm);
+        let split = 1000;
+        let late: Vec<u32> = (0..leaves as u32)
+            .filter(|&l| {
+                offsets[l as usize] as usize >= split
+                    && offsets[l as usize + 1] > offsets[l as usize]
+            })
+            .collect();
         let chosen: Vec<u32> = (0..nq * 6)
             .map(|i| {
-                if i % 6 == 5 {
+                if i < 6 || i % 6 == 5 {
                     NONE
+                } else if i < 12 {
+                    late[i % late.len()]
                 } else {
                     rng.below(leaves as u64) as u32
                 }
             })
             .collect();
         let m = 7;
-        let split = 64;
         let mut s_cpu = vec![f32::NAN; nq * m];
         let mut i_cpu = vec![0u32; nq * m];
         let (mut s, mut ids) = poisoned(&be, nq * m);
@@ -285,33 +297,35 @@ fn beam_step_and_leaf_scan_match_twin() {
         let qt = be.upload(&qpad).unwrap();
         let lt = be.upload_words(&chosen).unwrap();
         let opt = be.upload_words(&op).unwrap();
-        for (first, s0, s1) in [(true, 0, split), (false, split, n)] {
-            let blocked = ix::to_blocked(&data[s0 * dim..s1 * dim], dim);
+        let buffers = [(0, split), (split, n)];
+        let bt: Vec<_> = buffers
+            .iter()
+            .map(|&(a, z)| ix::to_blocked(&data[a * dim..z * dim], dim))
+            .collect();
+        let gt: Vec<_> = bt.iter().map(|v| be.upload(v).unwrap()).collect();
+        for (first, buf, s0, s1) in [
+            (true, 0, 0, split),
+            (false, 1, split, 1900),
+            (false, 1, 1900, n),
+        ] {
+            let blocked = &bt[buf];
             let d = LeafDims {
                 queries: nq,
                 dim,
                 width: 6,
                 m,
                 leaves,
+                base: buffers[buf].0,
                 slot0: s0,
                 slot1: s1,
                 first,
             };
             ix::leaf_scan_cpu(
-                &d, &qpad, &blocked, &chosen, &op, metric, &mut s_cpu, &mut i_cpu,
+                &d, &qpad, blocked, &chosen, &op, metric, &mut s_cpu, &mut i_cpu,
             )
             .unwrap();
-            be.leaf_scan(
-                &d,
-                &qt,
-                &be.upload(&blocked).unwrap(),
-                &lt,
-                &opt,
-                metric,
-                &mut s,
-                &mut ids,
-            )
-            .unwrap();
+            be.leaf_scan(&d, &qt, &gt[buf], &lt, &opt, metric, &mut s, &mut ids)
+                .unwrap();
         }
         let got: Vec<(f32, u32)> = be
             .read(&s)
@@ -321,6 +335,12 @@ fn beam_step_and_leaf_scan_match_twin() {
             .collect();
         let want: Vec<(f32, u32)> = s_cpu.into_iter().zip(i_cpu).collect();
         same_results(&format!("leaf_scan {metric:?}"), &got, &want, m, 1e-4);
+        assert!(
+            got[..m].iter().all(|x| x.1 == NONE && x.0 == EMPTY),
+            "no leaves: {:?}",
+            &got[..m]
+        );
+        assert!(got[m].1 != NONE, "late leaves: {:?}", &got[m..2 * m]);
         for row in got.chunks(m) {
             let mut ids: Vec<u32> = row.iter().map(|x| x.1).filter(|&j| j != NONE).collect();
             let k = ids.len();
@@ -349,6 +369,162 @@ fn beam_step_and_leaf_scan_match_twin() {
             }
             assert_eq!(row[0].1, best.1, "leaf scan row {r}");
         }
+    }
+}
+
+#[test]
+fn window_scan_matches_twin_and_leaf_scan() {
+    use crest::ops::window_scan::{self as ws, WindowDims, WindowPlan};
+    let Some(g) = gpu() else { return };
+    let be = gbe(&g);
+    let mut rng = Rng::new(13);
+    // awkward dimensions: 19 (windows of 256 rows), 128 (128 rows, whole
+    // 64 KiB windows), 200 (64 rows)
+    for (metric, dim) in [
+        (Metric::Cosine, 19usize),
+        (Metric::Poincare(0.37), 19),
+        (Metric::Cosine, 128),
+        (Metric::Poincare(1.0), 200),
+    ] {
+        let (leaves, n, nq, width, m) = (64usize, 3001usize, 853usize, 6usize, 7usize);
+        let mut cuts: Vec<u32> = (0..leaves - 1)
+            .map(|_| rng.below(n as u64 + 1) as u32)
+            .collect();
+        cuts.sort();
+        let mut offsets = vec![0u32];
+        offsets.extend(cuts);
+        offsets.push(n as u32);
+        // slot → grid index, every fifth slot a spilled copy of another
+        let mut perm: Vec<u32> = (0..n as u32).collect();
+        for i in (1..n).rev() {
+            perm.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        for s in (0..n).step_by(5) {
+            perm[s] = perm[(s * 7 + 3) % n];
+        }
+        let by_grid = points(&mut rng, n, dim, metric);
+        let data: Vec<f32> = perm
+            .iter()
+            .flat_map(|&j| by_grid[j as usize * dim..(j as usize + 1) * dim].to_vec())
+            .collect();
+        let q = points(&mut rng, nq, dim, metric);
+        // query 0 chooses nothing; distinct leaves otherwise, some slots empty
+        let chosen: Vec<u32> = (0..nq * width)
+            .map(|i| {
+                if i < width || i % width == width - 1 {
+                    NONE
+                } else {
+                    ((i / width) * 13 + (i % width) * 11) as u32 % leaves as u32
+                }
+            })
+            .collect();
+        let rows = ws::window_rows(dim);
+        let plan = WindowPlan::new(&chosen, width, nq, &offsets, (0, n), rows).unwrap();
+        assert!(
+            plan.dispatches.len() > 3,
+            "{} windows",
+            plan.dispatches.len()
+        );
+        assert!(
+            plan.dispatches.iter().any(|d| d.entries > 64),
+            "a window with several workgroups"
+        );
+        let dims = WindowDims {
+            queries: nq,
+            dim,
+            m,
+        };
+        let qpad = ix::pad_queries(&q, dim);
+        let wdata = ws::to_windows(&data, dim);
+        let wids = ws::ids_windows(&perm);
+        // earlier results for every third query (the kernel merges into
+        // them), nothing for the rest
+        let mut s0 = vec![ix::EMPTY; nq * m];
+        let mut i0 = vec![NONE; nq * m];
+        for qi in (0..nq).step_by(3) {
+            for r in 0..3 {
+                s0[qi * m + r] = 0.9 - 0.2 * r as f32;
+                i0[qi * m + r] = 50_000 + (qi * 3 + r) as u32;
+            }
+        }
+        let (mut s_cpu, mut i_cpu) = (s0.clone(), i0.clone());
+        ws::window_scan_cpu(
+            &dims, &plan, &qpad, &wdata, &wids, metric, &mut s_cpu, &mut i_cpu,
+        )
+        .unwrap();
+        let mut s = be.upload(&s0).unwrap();
+        let mut ids = be.upload_words(&i0).unwrap();
+        be.window_scan(
+            &dims,
+            &plan,
+            &be.upload(&qpad).unwrap(),
+            &be.upload(&wdata).unwrap(),
+            &be.upload_words(&wids).unwrap(),
+            metric,
+            &mut s,
+            &mut ids,
+        )
+        .unwrap();
+        let got: Vec<(f32, u32)> = be
+            .read(&s)
+            .unwrap()
+            .into_iter()
+            .zip(be.read_words(&ids).unwrap())
+            .collect();
+        let want: Vec<(f32, u32)> = s_cpu.iter().copied().zip(i_cpu.iter().copied()).collect();
+        let what = format!("window_scan {metric:?} dim {dim}");
+        same_results(&what, &got, &want, m, 1e-4);
+        // query 0 chose nothing: its earlier results stand
+        assert_eq!(
+            &got[..m],
+            &s0[..m]
+                .iter()
+                .copied()
+                .zip(i0[..m].iter().copied())
+                .collect::<Vec<_>>()[..],
+            "{what}"
+        );
+        for row in got.chunks(m) {
+            let mut seen: Vec<u32> = row.iter().map(|x| x.1).filter(|&j| j != NONE).collect();
+            let k = seen.len();
+            seen.sort();
+            seen.dedup();
+            assert_eq!(seen.len(), k, "{what}: a k-mer reported twice: {row:?}");
+        }
+        // from nothing, the twin finds what leaf_scan's twin finds over the
+        // same leaves
+        let (mut s_w, mut i_w) = (vec![ix::EMPTY; nq * m], vec![NONE; nq * m]);
+        ws::window_scan_cpu(
+            &dims, &plan, &qpad, &wdata, &wids, metric, &mut s_w, &mut i_w,
+        )
+        .unwrap();
+        let (mut s_l, mut i_l) = (vec![0.0; nq * m], vec![0; nq * m]);
+        let mut op = offsets.clone();
+        op.extend_from_slice(&perm);
+        let ld = LeafDims {
+            queries: nq,
+            dim,
+            width,
+            m,
+            leaves,
+            base: 0,
+            slot0: 0,
+            slot1: n,
+            first: true,
+        };
+        ix::leaf_scan_cpu(
+            &ld,
+            &qpad,
+            &ix::to_blocked(&data, dim),
+            &chosen,
+            &op,
+            metric,
+            &mut s_l,
+            &mut i_l,
+        )
+        .unwrap();
+        assert_eq!(i_w, i_l, "{what}: window twin = leaf twin");
+        assert_eq!(s_w, s_l, "{what}: window twin = leaf twin");
     }
 }
 
@@ -493,7 +669,7 @@ fn tree_build_and_search_gpu_match_cpu_twin() {
 }
 
 #[test]
-fn chunked_tree_search_equals_unchunked() {
+fn chunked_tree_search_equals_unchunked_in_both_layouts() {
     let Some(g) = gpu() else { return };
     let be = gbe(&g);
     let mut rng = Rng::new(15);
@@ -513,18 +689,36 @@ fn chunked_tree_search_equals_unchunked() {
     let q = clustered(&mut rng, 21, dim, metric);
     let qt = be.upload(&q).unwrap();
     let cfg = BeamConfig { width: 8 };
-    let whole = DeviceTree::new(&be, &t, &z, dim, metric)
-        .unwrap()
-        .search(&be, &qt, 21, 6, &cfg)
-        .unwrap();
-    // 64 rows of 8 floats per binding: 11 chunks, merged on the device
-    let split = g.with_binding_cap(64 * 8 * 4, || {
-        DeviceTree::new(&be, &t, &z, dim, metric)
+    let search = |layout| {
+        DeviceTree::with_layout(&be, &t, &z, dim, metric, layout)
             .unwrap()
             .search(&be, &qt, 21, 6, &cfg)
             .unwrap()
-    });
+    };
+    let whole = search(ScanLayout::Blocked);
+    // 64 rows of 8 floats per binding: 11 chunks, merged on the device
+    let split = g.with_binding_cap(64 * 8 * 4, || search(ScanLayout::Blocked));
     assert_eq!(whole, split);
+    // the windowed scan (CPU adapters' layout) finds the same
+    let windows = search(ScanLayout::Windows);
+    same_results("windows vs blocked", &windows, &whole, 6, 1e-5);
+    assert_eq!(
+        DeviceTree::new(&be, &t, &z, dim, metric).unwrap().layout(),
+        if g.is_cpu() {
+            ScanLayout::Windows
+        } else {
+            ScanLayout::Blocked
+        }
+    );
+    // and so does the twin in either layout
+    let cpu = Backend::CpuReference;
+    for layout in [ScanLayout::Blocked, ScanLayout::Windows] {
+        let got = DeviceTree::with_layout(&cpu, &t, &z, dim, metric, layout)
+            .unwrap()
+            .search(&cpu, &cpu.upload(&q).unwrap(), 21, 6, &cfg)
+            .unwrap();
+        same_results(&format!("twin {layout:?}"), &got, &whole, 6, 1e-5);
+    }
 }
 
 #[test]

@@ -6,6 +6,7 @@ use super::{c, cm, g, Backend, Tensor};
 use crate::error::{CrestError, Result};
 use crate::gpu::GpuBuf;
 use crate::ops::index::{self as ix, AssignDims, BeamDims, LeafDims, Metric};
+use crate::ops::window_scan::{self as ws, WindowDims, WindowPlan};
 
 /// A u32 tensor living on a backend.
 #[derive(Clone, Debug)]
@@ -224,6 +225,50 @@ impl Backend {
                 c(data)?,
                 cw(leaves)?,
                 cw(offsets_perm)?,
+                metric,
+                cm(out_scores)?,
+                cwm(out_ids)?,
+            ),
+        }
+    }
+
+    /// Exact scan of chosen leaves, one window of rows per dispatch (see
+    /// [`crate::ops::window_scan`]): `data` from `to_windows`, `ids` from
+    /// `ids_windows`; merges into what the outputs hold.
+    #[allow(clippy::too_many_arguments)]
+    pub fn window_scan(
+        &self,
+        d: &WindowDims,
+        plan: &WindowPlan,
+        queries: &Tensor,
+        data: &Tensor,
+        ids: &Words,
+        metric: Metric,
+        out_scores: &mut Tensor,
+        out_ids: &mut Words,
+    ) -> Result<()> {
+        match self {
+            Backend::Gpu(gpu) => {
+                let curv = self.curv_buf(metric)?;
+                ws::window_scan_gpu(
+                    gpu,
+                    d,
+                    plan,
+                    g(queries)?,
+                    g(data)?,
+                    gw(ids)?,
+                    metric,
+                    g(&curv)?,
+                    g(out_scores)?,
+                    gw(out_ids)?,
+                )
+            }
+            Backend::CpuReference => ws::window_scan_cpu(
+                d,
+                plan,
+                c(queries)?,
+                c(data)?,
+                cw(ids)?,
                 metric,
                 cm(out_scores)?,
                 cwm(out_ids)?,

@@ -200,6 +200,22 @@ impl Gpu {
         r
     }
 
+    /// Whether the adapter is a CPU driver (llvmpipe, WARP, SwiftShader):
+    /// kernels whose best layout differs pick theirs by this.
+    pub fn is_cpu(&self) -> bool {
+        self.summary.device_type == "Cpu"
+    }
+
+    /// Largest uniform binding, bytes.
+    pub fn uniform_cap(&self) -> u64 {
+        self.limits.max_uniform_buffer_binding_size
+    }
+
+    /// Largest buffer, bytes.
+    pub fn max_buffer(&self) -> u64 {
+        self.limits.max_buffer_size
+    }
+
     /// Required alignment of storage-binding offsets, bytes.
     pub fn offset_align(&self) -> u64 {
         self.limits.min_storage_buffer_offset_alignment as u64

@@ -33,6 +33,14 @@ pub enum Arg<'a> {
     Unused,
 }
 
+/// One dispatch of a batch (see [`Gpu::dispatch_batch`]).
+pub struct Launch<'a> {
+    /// Bindings, in binding-index order.
+    pub args: Vec<Arg<'a>>,
+    /// Workgroup grid.
+    pub groups: [u32; 3],
+}
+
 impl Gpu {
     /// Record, submit and (not) wait for one dispatch of `kernel` over `groups` workgroups.
     pub fn dispatch(&self, kernel: Kernel, args: &[Arg<'_>], groups: [u32; 3]) -> Result<()> {
@@ -47,32 +55,126 @@ impl Gpu {
         groups: [u32; 3],
         timer: Option<&mut PassTimer>,
     ) -> Result<()> {
+        self.launch(kernel, &[(args, groups)], timer)
+    }
+
+    /// Many dispatches of one kernel recorded in one compute pass and one
+    /// submission (in order: each sees the writes of those before it). For
+    /// kernels launched once per window of data, where a submission per
+    /// dispatch would cost more than the work.
+    pub fn dispatch_batch(&self, kernel: Kernel, launches: &[Launch<'_>]) -> Result<()> {
+        let items: Vec<(&[Arg<'_>], [u32; 3])> = launches
+            .iter()
+            .map(|l| (l.args.as_slice(), l.groups))
+            .collect();
+        self.launch(kernel, &items, None)
+    }
+
+    fn launch(
+        &self,
+        kernel: Kernel,
+        items: &[(&[Arg<'_>], [u32; 3])],
+        timer: Option<&mut PassTimer>,
+    ) -> Result<()> {
         let max = self.max_groups();
-        if groups.iter().any(|&g| g > max) {
-            return Err(CrestError::Limit {
-                what: format!("workgroups per dimension for {}", kernel.entry),
-                needs: *groups.iter().max().unwrap_or(&0) as u64,
-                gives: max as u64,
-                adapter: self.summary.name.clone(),
-            });
+        for (_, groups) in items {
+            if groups.iter().any(|&g| g > max) {
+                return Err(CrestError::Limit {
+                    what: format!("workgroups per dimension for {}", kernel.entry),
+                    needs: *groups.iter().max().unwrap_or(&0) as u64,
+                    gives: max as u64,
+                    adapter: self.summary.name.clone(),
+                });
+            }
         }
-        if groups.contains(&0) {
+        let items: Vec<_> = items.iter().filter(|(_, g)| !g.contains(&0)).collect();
+        if items.is_empty() {
             return Ok(());
         }
         let pipeline = self.pipeline(kernel.shader, kernel.source, kernel.entry)?;
-        let uniforms: Vec<Option<wgpu::Buffer>> = args
+        // every inline uniform block of the batch in one buffer, each at an
+        // aligned offset
+        let ualign = self.limits.min_uniform_buffer_offset_alignment as usize;
+        let mut blob: Vec<u8> = Vec::new();
+        let mut at: Vec<Vec<Option<(u64, u64)>>> = Vec::with_capacity(items.len());
+        for (args, _) in &items {
+            at.push(
+                args.iter()
+                    .map(|a| match a {
+                        Arg::Uniform(bytes) => {
+                            let off = blob.len().next_multiple_of(ualign);
+                            blob.resize(off, 0);
+                            blob.extend_from_slice(bytes);
+                            Some((off as u64, bytes.len() as u64))
+                        }
+                        _ => None,
+                    })
+                    .collect(),
+            );
+        }
+        let uniforms = (!blob.is_empty()).then(|| {
+            blob.resize(blob.len().next_multiple_of(16), 0);
+            self.device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("params"),
+                    contents: &blob,
+                    usage: wgpu::BufferUsages::UNIFORM,
+                })
+        });
+        let entries = items
             .iter()
-            .map(|a| match a {
-                Arg::Uniform(bytes) => Some(self.device.create_buffer_init(
-                    &wgpu::util::BufferInitDescriptor {
-                        label: Some("params"),
-                        contents: bytes,
-                        usage: wgpu::BufferUsages::UNIFORM,
-                    },
-                )),
-                _ => None,
+            .zip(&at)
+            .map(|((args, _), at)| self.bind_entries(kernel, args, at, uniforms.as_ref()))
+            .collect::<Result<Vec<_>>>()?;
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let layout = pipeline.get_bind_group_layout(0);
+        let groups_of: Vec<_> = entries
+            .iter()
+            .map(|entries| {
+                self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some(kernel.entry),
+                    layout: &layout,
+                    entries,
+                })
             })
             .collect();
+        let mut enc = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some(kernel.entry),
+            });
+        {
+            let timestamp_writes = timer.as_ref().and_then(|t| t.next_writes());
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(kernel.entry),
+                timestamp_writes,
+            });
+            pass.set_pipeline(&pipeline);
+            for ((_, groups), bind_group) in items.iter().zip(&groups_of) {
+                pass.set_bind_group(0, bind_group, &[]);
+                pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+            }
+        }
+        if let Some(t) = timer {
+            t.commit(&mut enc, kernel.entry);
+        }
+        self.queue.submit([enc.finish()]);
+        if let Some(err) = pollster::block_on(scope.pop()) {
+            return Err(CrestError::Gpu {
+                op: kernel.entry.to_string(),
+                message: err.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    fn bind_entries<'b>(
+        &self,
+        kernel: Kernel,
+        args: &'b [Arg<'b>],
+        uniform_at: &[Option<(u64, u64)>],
+        uniforms: Option<&'b wgpu::Buffer>,
+    ) -> Result<Vec<wgpu::BindGroupEntry<'b>>> {
         let align = self.offset_align();
         let mut entries = Vec::with_capacity(args.len());
         for (i, a) in args.iter().enumerate() {
@@ -113,10 +215,14 @@ impl Gpu {
                         size: std::num::NonZeroU64::new((*len as u64 * 4).max(4)),
                     })
                 }
-                Arg::Uniform(_) => uniforms[i]
-                    .as_ref()
-                    .expect("uniform buffer created above")
-                    .as_entire_binding(),
+                Arg::Uniform(_) => {
+                    let (offset, len) = uniform_at[i].expect("uniform placed above");
+                    wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: uniforms.expect("uniform buffer created above"),
+                        offset,
+                        size: std::num::NonZeroU64::new(len.next_multiple_of(16)),
+                    })
+                }
                 Arg::Unused => continue,
             };
             entries.push(wgpu::BindGroupEntry {
@@ -124,38 +230,7 @@ impl Gpu {
                 resource,
             });
         }
-        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(kernel.entry),
-            layout: &pipeline.get_bind_group_layout(0),
-            entries: &entries,
-        });
-        let mut enc = self
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some(kernel.entry),
-            });
-        {
-            let timestamp_writes = timer.as_ref().and_then(|t| t.next_writes());
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some(kernel.entry),
-                timestamp_writes,
-            });
-            pass.set_pipeline(&pipeline);
-            pass.set_bind_group(0, &bind_group, &[]);
-            pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
-        }
-        if let Some(t) = timer {
-            t.commit(&mut enc, kernel.entry);
-        }
-        self.queue.submit([enc.finish()]);
-        if let Some(err) = pollster::block_on(scope.pop()) {
-            return Err(CrestError::Gpu {
-                op: kernel.entry.to_string(),
-                message: err.to_string(),
-            });
-        }
-        Ok(())
+        Ok(entries)
     }
 
     /// Workgroup grid for `n` independent items at `per_group` items per group,

@@ -11,7 +11,7 @@ mod timing;
 pub use adapter::{describe_adapters, AdapterSummary, DeviceChoice};
 pub use buffer::GpuBuf;
 pub use context::{Gpu, Requirements};
-pub use kernel::{Arg, Kernel};
+pub use kernel::{Arg, Kernel, Launch};
 pub use timing::PassTimer;
 
 /// Threads per workgroup for the 1-D element-wise kernels.

@@ -26,7 +26,7 @@ pub use grid::{reference_grid, Grid};
 pub use l2::{L2Index, Neighbour};
 pub use repeats::Mates;
 pub use route::{RouteMeta, Router};
-pub use tree::{BeamConfig, BuildConfig, DeviceTree, Tree, TreeShape, DEFAULT_BEAM};
+pub use tree::{BeamConfig, BuildConfig, DeviceTree, ScanLayout, Tree, TreeShape, DEFAULT_BEAM};
 
 /// Format tag of index files.
 pub const FORMAT: &str = "crest-index/1";
@@ -305,6 +305,10 @@ impl SearchKind {
     }
 }
 
+/// Queries per tree search: the leaf scan's dispatches (one per window of
+/// rows on CPU adapters) are shared by every query of a block.
+pub const TREE_QUERY_BLOCK: usize = 32_768;
+
 /// An index on the backend, ready to answer batched queries.
 pub struct Searcher {
     flat: Option<FlatIndex>,
@@ -386,7 +390,9 @@ impl Searcher {
         })
     }
 
-    /// The `m` best per query for host queries `q` (`[n, dim]`), in blocks.
+    /// The `m` best per query for host queries `q` (`[n, dim]`), in blocks
+    /// ([`flat::QUERY_BLOCK`] for flat search, whose similarity blocks grow
+    /// with the queries; [`TREE_QUERY_BLOCK`] for the tree).
     pub fn search_host(
         &self,
         be: &Backend,
@@ -396,7 +402,11 @@ impl Searcher {
         m: usize,
     ) -> Result<Vec<(f32, u32)>> {
         let mut out = Vec::with_capacity(q.len() / dim.max(1) * m);
-        for chunk in q.chunks(flat::QUERY_BLOCK * dim.max(1)) {
+        let block = match kind {
+            SearchKind::Flat => flat::QUERY_BLOCK,
+            _ => TREE_QUERY_BLOCK,
+        };
+        for chunk in q.chunks(block * dim.max(1)) {
             let t = be.upload(chunk)?;
             out.extend(self.search(be, kind, &t, chunk.len() / dim.max(1), m)?);
             be.end_step()?;

@@ -22,12 +22,16 @@
 //!
 //! Search: a beam of W nodes per query goes down the levels (`beam_step`:
 //! score the W·B children, keep the best W), then the W chosen leaves are
-//! scanned exactly (`leaf_scan`) for the best M loci. With W ≥ B^D every
-//! leaf is scanned and the search is exact.
+//! scanned exactly for the best M loci. With W ≥ B^D every leaf is scanned
+//! and the search is exact. The scan has two kernels with one result
+//! ([`ScanLayout`]): `leaf_scan` (a workgroup per query, lanes on slots) on
+//! GPUs, `window_scan` (lanes on queries, one window of rows per dispatch)
+//! on CPU adapters, where it is several times faster.
 
 use crate::backend::{Backend, Tensor, Words};
 use crate::error::{CrestError, Result};
 use crate::ops::index::{self as ix, AssignDims, BeamDims, LeafDims, Metric, EMPTY, NONE};
+use crate::ops::window_scan::{self as ws, WindowDims, WindowPlan};
 use crate::rng::Rng;
 
 /// Shape of a tree.
@@ -206,25 +210,13 @@ fn chunk_rows(be: &Backend, dim: usize, loop_rows: usize) -> usize {
         Backend::Gpu(g) => g.binding_cap() as usize,
         Backend::CpuReference => usize::MAX / 8,
     };
-    ((cap / (4 * dim.max(1))).min(loop_rows) / ix::BLOCK * ix::BLOCK).max(ix::BLOCK)
+    ((cap / (16 * ix::dim4(dim).max(1))).min(loop_rows) / ix::BLOCK * ix::BLOCK).max(ix::BLOCK)
 }
 
 /// Rows per k-means pass chunk: `accumulate` loops over a centroid's
 /// members in the chunk, one iteration each.
 fn pass_rows(be: &Backend, dim: usize) -> usize {
     chunk_rows(be, dim, crate::ops::LOOP_BUDGET / 2)
-}
-
-/// Slots per search chunk: each of a `leaf_scan` workgroup's 64 threads
-/// scores every 64th slot of the chunk (a dimension loop and an insertion
-/// of up to M each).
-fn scan_rows(be: &Backend, dim: usize) -> usize {
-    let per_slot = ix::dim4(dim) + ix::MAX_M + 4;
-    chunk_rows(
-        be,
-        dim,
-        ix::BLOCK * (crate::ops::LOOP_BUDGET / 2 / per_slot),
-    )
 }
 
 fn normalise_centroid(v: &mut [f32], metric: Metric) {
@@ -779,20 +771,106 @@ pub struct BeamConfig {
     pub width: usize,
 }
 
+/// How the leaf scan lays out and reads the leaf-ordered embeddings. Both
+/// give the same results (tests/index.rs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScanLayout {
+    /// `leaf_scan`: a workgroup per query, its lanes on the slots of its
+    /// leaves (rows in blocks of 64, storage-bound chunks). GPUs.
+    Blocked,
+    /// `window_scan`: lanes on queries, every lane reading the same row of a
+    /// uniform-bound window. CPU adapters, whose per-lane storage reads are
+    /// loops over the lanes.
+    Windows,
+}
+
+impl ScanLayout {
+    /// The layout for a backend: `Windows` on CPU adapters, else `Blocked`;
+    /// `CREST_SCAN=blocked|windows` overrides it (benchmarks).
+    pub fn for_backend(be: &Backend) -> ScanLayout {
+        match std::env::var("CREST_SCAN").as_deref() {
+            Ok("blocked") => return ScanLayout::Blocked,
+            Ok("windows") if matches!(be, Backend::Gpu(_)) => return ScanLayout::Windows,
+            _ => {}
+        }
+        match be {
+            Backend::Gpu(g) if g.is_cpu() && g.uniform_cap() >= (ws::WINDOW_VEC4S * 16) as u64 => {
+                ScanLayout::Windows
+            }
+            _ => ScanLayout::Blocked,
+        }
+    }
+}
+
 /// A tree on the backend, ready to search.
 pub struct DeviceTree {
     shape: TreeShape,
     dim: usize,
     centroids: Vec<Tensor>,
     offsets_perm: Words,
-    chunks: Vec<(usize, usize, Tensor)>,
+    leaf_offsets: Vec<u32>,
+    layout: ScanLayout,
+    chunks: Vec<ScanChunk>,
     metric: Metric,
+}
+
+/// A run of slots uploaded as one buffer (the binding cap allowing), with
+/// what bounds a leaf scan's loop trips over it.
+struct ScanChunk {
+    s0: usize,
+    s1: usize,
+    /// Blocked rows (`leaf_scan`) or windowed rows (`window_scan`).
+    data: Tensor,
+    /// Windows: the grid index of each row, windowed.
+    ids: Option<Words>,
+    /// `top[k]`: the most 64-slot strides any k leaves cover in this chunk
+    /// (sum of the k largest ⌈leaf ∩ chunk / 64⌉; `top[0] = 0`).
+    top: Vec<usize>,
+}
+
+impl ScanChunk {
+    /// Slot ranges, one per `leaf_scan` dispatch, that keep every
+    /// invocation of a `width`-leaf scan within [`crate::ops::LOOP_BUDGET`]
+    /// (with a 2× margin). One range when the `width` largest leaves fit;
+    /// otherwise ranges of R slots, where a thread scores at most
+    /// R/64 + width slots.
+    fn ranges(&self, dim: usize, width: usize) -> Result<Vec<(usize, usize)>> {
+        let budget = crate::ops::LOOP_BUDGET / 2;
+        let strides = self.top[width.min(self.top.len() - 1)];
+        if ix::leaf_scan_trips(dim, width, strides) <= budget {
+            return Ok(vec![(self.s0, self.s1)]);
+        }
+        let per = ix::leaf_scan_trips(dim, width, 1) - ix::leaf_scan_trips(dim, width, 0);
+        let fixed = ix::leaf_scan_trips(dim, width, width);
+        if fixed + per >= budget {
+            return Err(CrestError::Invalid(format!(
+                "a scan of {width} leaves per query exceeds the per-invocation loop budget"
+            )));
+        }
+        let rows = (budget - fixed) / per * ix::BLOCK;
+        Ok((self.s0..self.s1)
+            .step_by(rows)
+            .map(|a| (a, (a + rows).min(self.s1)))
+            .collect())
+    }
 }
 
 impl DeviceTree {
     /// Upload `tree` and the grid embeddings `z` (grid order; stored in slot
-    /// order, chunked to fit the binding cap).
+    /// order, chunked to fit the binding cap), in the backend's layout.
     pub fn new(be: &Backend, tree: &Tree, z: &[f32], dim: usize, metric: Metric) -> Result<Self> {
+        Self::with_layout(be, tree, z, dim, metric, ScanLayout::for_backend(be))
+    }
+
+    /// As [`DeviceTree::new`], in a given layout.
+    pub fn with_layout(
+        be: &Backend,
+        tree: &Tree,
+        z: &[f32],
+        dim: usize,
+        metric: Metric,
+        layout: ScanLayout,
+    ) -> Result<Self> {
         let n = tree.perm.len();
         let centroids = tree
             .centroids
@@ -801,7 +879,16 @@ impl DeviceTree {
             .collect::<Result<_>>()?;
         let mut op = tree.leaf_offsets.clone();
         op.extend_from_slice(&tree.perm);
-        let rows = scan_rows(be, dim);
+        let rows = match (layout, be) {
+            (ScanLayout::Blocked, _) => chunk_rows(be, dim, usize::MAX),
+            (ScanLayout::Windows, Backend::Gpu(g)) => {
+                let row_bytes = 16 * ix::dim4(dim) as u64;
+                let fit = (g.max_buffer() - (ws::WINDOW_VEC4S * 16) as u64) / row_bytes;
+                let r = ws::window_rows(dim);
+                (fit as usize / r * r).max(r)
+            }
+            (ScanLayout::Windows, Backend::CpuReference) => usize::MAX / 8,
+        };
         let mut chunks = Vec::new();
         let mut s0 = 0usize;
         while s0 < n {
@@ -810,7 +897,36 @@ impl DeviceTree {
             for &j in &tree.perm[s0..s1] {
                 data.extend_from_slice(&z[j as usize * dim..(j as usize + 1) * dim]);
             }
-            chunks.push((s0, s1, be.upload(&ix::to_blocked(&data, dim))?));
+            let mut strides: Vec<usize> = tree
+                .leaf_offsets
+                .windows(2)
+                .map(|o| {
+                    let lo = (o[0] as usize).max(s0);
+                    let hi = (o[1] as usize).min(s1);
+                    hi.saturating_sub(lo).div_ceil(ix::BLOCK)
+                })
+                .filter(|&k| k > 0)
+                .collect();
+            strides.sort_unstable_by(|a, b| b.cmp(a));
+            let mut top = vec![0];
+            top.extend(strides.iter().scan(0, |acc, &k| {
+                *acc += k;
+                Some(*acc)
+            }));
+            let (data, ids) = match layout {
+                ScanLayout::Blocked => (be.upload(&ix::to_blocked(&data, dim))?, None),
+                ScanLayout::Windows => (
+                    be.upload(&ws::to_windows(&data, dim))?,
+                    Some(be.upload_words(&ws::ids_windows(&tree.perm[s0..s1]))?),
+                ),
+            };
+            chunks.push(ScanChunk {
+                s0,
+                s1,
+                data,
+                ids,
+                top,
+            });
             s0 = s1;
         }
         Ok(DeviceTree {
@@ -818,6 +934,8 @@ impl DeviceTree {
             dim,
             centroids,
             offsets_perm: be.upload_words(&op)?,
+            leaf_offsets: tree.leaf_offsets.clone(),
+            layout,
             chunks,
             metric,
         })
@@ -904,31 +1022,75 @@ impl DeviceTree {
         let mut ids = be.upload_words(&vec![NONE; nq * m])?;
         let qp = be.padded_queries(q, self.dim)?;
         let q = &qp;
-        for (i, (s0, s1, data)) in self.chunks.iter().enumerate() {
-            let d = LeafDims {
+        if self.layout == ScanLayout::Windows {
+            let chosen = be.read_words(leaves)?;
+            let d = WindowDims {
                 queries: nq,
                 dim: self.dim,
-                width,
                 m,
-                leaves: self.shape.leaves(),
-                slot0: *s0,
-                slot1: *s1,
-                first: i == 0,
             };
-            be.leaf_scan(
-                &d,
-                q,
-                data,
-                leaves,
-                &self.offsets_perm,
-                self.metric,
-                &mut scores,
-                &mut ids,
-            )?;
+            for c in &self.chunks {
+                let plan = WindowPlan::new(
+                    &chosen,
+                    width,
+                    nq,
+                    &self.leaf_offsets,
+                    (c.s0, c.s1),
+                    ws::window_rows(self.dim),
+                )?;
+                let row_ids = c.ids.as_ref().ok_or_else(|| {
+                    CrestError::Invalid("windowed chunk without its row ids".into())
+                })?;
+                be.window_scan(
+                    &d,
+                    &plan,
+                    q,
+                    &c.data,
+                    row_ids,
+                    self.metric,
+                    &mut scores,
+                    &mut ids,
+                )?;
+            }
+            let s = be.read(&scores)?;
+            let ids = be.read_words(&ids)?;
+            return Ok(s.into_iter().zip(ids).collect());
+        }
+        let mut first = true;
+        for c in &self.chunks {
+            for (slot0, slot1) in c.ranges(self.dim, width)? {
+                let d = LeafDims {
+                    queries: nq,
+                    dim: self.dim,
+                    width,
+                    m,
+                    leaves: self.shape.leaves(),
+                    base: c.s0,
+                    slot0,
+                    slot1,
+                    first,
+                };
+                be.leaf_scan(
+                    &d,
+                    q,
+                    &c.data,
+                    leaves,
+                    &self.offsets_perm,
+                    self.metric,
+                    &mut scores,
+                    &mut ids,
+                )?;
+                first = false;
+            }
         }
         let s = be.read(&scores)?;
         let ids = be.read_words(&ids)?;
         Ok(s.into_iter().zip(ids).collect())
+    }
+
+    /// The scan's layout.
+    pub fn layout(&self) -> ScanLayout {
+        self.layout
     }
 
     /// Tree shape.

@@ -316,10 +316,14 @@ impl<'a> Mapper<'a> {
                 owner.push((i, 0));
             }
         }
-        // 2. network proposals
+        // 2. network proposals: (coordinate, log-weight) of each window, from
+        // the head per embedding batch, from the index over the whole batch
+        // (one search of many windows: fewer, fuller dispatches)
         let m = 1usize << self.cfg.flip;
-        let mut props: Vec<Vec<(u32, i64, f32)>> = vec![Vec::new(); reads.len()];
-        for (chunk_i, chunk) in windows.chunks(EMBED_BATCH).enumerate() {
+        let mut per_window: Vec<Vec<(u32, f32)>> = vec![Vec::new(); windows.len()];
+        let mut z_all: Vec<f32> = Vec::new();
+        let dim = self.encoder.cfg.proj_dim;
+        for chunk in windows.chunks(EMBED_BATCH) {
             let n = chunk.len();
             let t0 = std::time::Instant::now();
             let mut x = self.be.zeros(n * 4 * k)?;
@@ -330,59 +334,64 @@ impl<'a> Mapper<'a> {
             self.be.sync()?;
             t_enc += t0.elapsed().as_secs_f64();
             let t1 = std::time::Instant::now();
-            // (coordinate, log-weight) proposals of each window
-            let mut per_window: Vec<Vec<(u32, f32)>> = vec![Vec::new(); n];
+            let w0 = z_all.len() / dim.max(1);
             if let (Some(head), true) = (self.head, self.cfg.propose.contains(&Propose::Head)) {
                 let h = head.forward(self.be, &e, n)?;
                 let limit = self.total.min(u32::MAX as u64) as u32;
                 let cands = self
                     .be
                     .decode(&h.logits, n, head.cfg.bits, self.cfg.flip, limit)?;
-                for (w, pw) in per_window.iter_mut().enumerate() {
+                for (w, pw) in per_window[w0..w0 + n].iter_mut().enumerate() {
                     pw.extend(cands[w * m..(w + 1) * m].iter().filter(|c| c.1 > -1e30));
                 }
             }
-            if let (Some(searcher), Some(index)) = (&self.searcher, self.index) {
-                // similarity as a log-weight on the head's scale (τ = 0.1): cosine − 1
-                // (Euclidean) or −distance (Poincaré), over τ
-                let best = match self.encoder.cfg.geometry {
-                    crate::model::Geometry::Euclidean => 1.0,
-                    crate::model::Geometry::Poincare => 0.0,
+            t_search += t1.elapsed().as_secs_f64();
+            let t2 = std::time::Instant::now();
+            z_all.extend(self.be.read(&z)?);
+            t_enc += t2.elapsed().as_secs_f64();
+            self.be.end_step()?;
+        }
+        let t1 = std::time::Instant::now();
+        if let (Some(searcher), Some(index)) = (&self.searcher, self.index) {
+            // similarity as a log-weight on the head's scale (τ = 0.1): cosine − 1
+            // (Euclidean) or −distance (Poincaré), over τ
+            let best = match self.encoder.cfg.geometry {
+                crate::model::Geometry::Euclidean => 1.0,
+                crate::model::Geometry::Poincare => 0.0,
+            };
+            for kind in Propose::search_kinds(&self.cfg.propose) {
+                let mk = match kind {
+                    SearchKind::Flat => m,
+                    _ => m.min(crate::ops::index::MAX_M),
                 };
-                for kind in Propose::search_kinds(&self.cfg.propose) {
-                    let mk = match kind {
-                        SearchKind::Flat => m,
-                        _ => m.min(crate::ops::index::MAX_M),
-                    };
-                    let near = searcher.search(self.be, kind, &z, n, mk)?;
-                    for (w, pw) in per_window.iter_mut().enumerate() {
-                        for &(sim, j) in &near[w * mk..(w + 1) * mk] {
-                            if j == NONE {
-                                continue;
-                            }
-                            let (c, pos) = index.grid.loci[j as usize];
-                            let coord = (self.offsets[c as usize] + pos as u64) as u32;
-                            let s = (sim - best) * 10.0;
-                            pw.push((coord, s));
-                            // exact copies elsewhere: verified too, so that a
-                            // read from a repeat ties (MAPQ 0) even when the
-                            // search found one copy
-                            pw.extend(index.mates.of(j as usize).iter().map(|&g| (g, s)));
+                let near = searcher.search_host(self.be, kind, &z_all, dim, mk)?;
+                for (w, pw) in per_window.iter_mut().enumerate() {
+                    for &(sim, j) in &near[w * mk..(w + 1) * mk] {
+                        if j == NONE {
+                            continue;
                         }
+                        let (c, pos) = index.grid.loci[j as usize];
+                        let coord = (self.offsets[c as usize] + pos as u64) as u32;
+                        let s = (sim - best) * 10.0;
+                        pw.push((coord, s));
+                        // exact copies elsewhere: verified too, so that a
+                        // read from a repeat ties (MAPQ 0) even when the
+                        // search found one copy
+                        pw.extend(index.mates.of(j as usize).iter().map(|&g| (g, s)));
                     }
                 }
             }
-            t_search += t1.elapsed().as_secs_f64();
-            for (w, pw) in per_window.iter().enumerate() {
-                let (ri, o) = owner[chunk_i * EMBED_BATCH + w];
-                let l = reads[ri].seq.len() as i64;
-                let kk = (k as i64).min(l);
-                for &(c, s) in pw {
-                    props[ri].push((0, c as i64 - o as i64, s));
-                    props[ri].push((1, c as i64 - (l - o as i64 - kk), s));
-                }
+        }
+        t_search += t1.elapsed().as_secs_f64();
+        let mut props: Vec<Vec<(u32, i64, f32)>> = vec![Vec::new(); reads.len()];
+        for (w, pw) in per_window.iter().enumerate() {
+            let (ri, o) = owner[w];
+            let l = reads[ri].seq.len() as i64;
+            let kk = (k as i64).min(l);
+            for &(c, s) in pw {
+                props[ri].push((0, c as i64 - o as i64, s));
+                props[ri].push((1, c as i64 - (l - o as i64 - kk), s));
             }
-            self.be.end_step()?;
         }
         // 3. candidates → alignment tasks
         let pad = self.cfg.pad as i64;

@@ -94,7 +94,8 @@ pub enum Metric {
 }
 
 impl Metric {
-    fn code(self) -> u32 {
+    /// The kernels' metric code (0 cosine, 1 Poincaré).
+    pub(crate) fn code(self) -> u32 {
         match self {
             Metric::Cosine => 0,
             Metric::Poincare(_) => 1,
@@ -118,7 +119,8 @@ struct Params {
     first: u32,
     n_centroids: u32,
     dim4: u32,
-    _pad: [u32; 3],
+    base: u32,
+    _pad: [u32; 2],
 }
 
 fn kernel(entry: &'static str) -> Kernel {
@@ -481,7 +483,13 @@ pub fn beam_step_cpu(
 
 /// Sort `cand` best first and write the best `m` to row `q` (padding with
 /// (EMPTY, NONE)); scores ≤ −1e30 count as empty.
-fn write_top(cand: &mut Vec<(f32, u32)>, m: usize, q: usize, s: &mut [f32], ids: &mut [u32]) {
+pub(crate) fn write_top(
+    cand: &mut Vec<(f32, u32)>,
+    m: usize,
+    q: usize,
+    s: &mut [f32],
+    ids: &mut [u32],
+) {
     cand.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     // spilled copies of one k-mer score alike and sort together
     cand.dedup_by_key(|c| c.1);
@@ -544,6 +552,16 @@ pub fn beam_step_gpu(
     )
 }
 
+/// Worst-case loop iterations of one `leaf_scan` invocation that scores at
+/// most `slots` slots of its `width` leaves: two passes over the leaves, a
+/// dimension loop and an insertion of up to [`MAX_M`] per slot, and the
+/// 7 pairwise merges of ≤ 3·m steps. Must stay within
+/// [`super::LOOP_BUDGET`]; a thread scores every 64th slot of a leaf, so
+/// `slots` ≤ Σ over its leaves of ⌈slots in the scanned range / 64⌉.
+pub fn leaf_scan_trips(dim: usize, width: usize, slots: usize) -> usize {
+    2 * width + 7 * 3 * MAX_M + slots * (dim4(dim) + MAX_M + 4)
+}
+
 /// Shape of one leaf scan over a chunk of leaf-ordered data.
 #[derive(Clone, Copy, Debug)]
 pub struct LeafDims {
@@ -557,9 +575,11 @@ pub struct LeafDims {
     pub m: usize,
     /// Leaves of the tree (the `offsets_perm` array starts with leaves + 1 offsets).
     pub leaves: usize,
-    /// First slot held by this data chunk.
+    /// First slot held by the data buffer (its row 0).
+    pub base: usize,
+    /// First slot scanned (≥ `base`): a dispatch may cover part of a buffer.
     pub slot0: usize,
-    /// One past the last slot of this chunk.
+    /// One past the last slot scanned.
     pub slot1: usize,
     /// Whether this is the first chunk (ignore what `out` holds).
     pub first: bool,
@@ -568,7 +588,12 @@ pub struct LeafDims {
 impl LeafDims {
     fn validate(&self, q: usize, data: usize, leaves: usize, offsets_perm: usize) -> Result<()> {
         check_dim("leaf_scan", self.dim)?;
-        if self.m == 0 || self.m > MAX_M || self.width == 0 || self.slot1 < self.slot0 {
+        if self.m == 0
+            || self.m > MAX_M
+            || self.width == 0
+            || self.slot1 < self.slot0
+            || self.slot0 < self.base
+        {
             return Err(CrestError::shape(
                 "leaf_scan",
                 format!("{self:?} (1 ≤ m ≤ {MAX_M})"),
@@ -580,7 +605,7 @@ impl LeafDims {
             "leaf_scan",
             "data",
             data,
-            blocked_len(self.slot1 - self.slot0, self.dim),
+            blocked_len(self.slot1 - self.base, self.dim),
         )?;
         need(
             "leaf_scan",
@@ -637,7 +662,7 @@ pub fn leaf_scan_cpu(
             let lo = (offsets_perm[leaf] as usize).max(d.slot0);
             let hi = (offsets_perm[leaf + 1] as usize).min(d.slot1);
             for (slot, &gi) in perm.iter().enumerate().take(hi.max(lo)).skip(lo) {
-                let row = blocked_row(data, slot - d.slot0, p);
+                let row = blocked_row(data, slot - d.base, p);
                 cand.push((score(qv, &row, metric), gi));
             }
         }
@@ -685,6 +710,7 @@ pub fn leaf_scan_gpu(
             width_in: d.width as u32,
             width_out: d.m as u32,
             span: (d.leaves + 1) as u32,
+            base: d.base as u32,
             slot0: d.slot0 as u32,
             slot1: d.slot1 as u32,
             first: d.first as u32,

@@ -20,6 +20,7 @@ pub mod pool;
 pub mod radam;
 pub mod reduce;
 pub mod triplet;
+pub mod window_scan;
 pub mod xent;
 
 use crate::error::{CrestError, Result};
@@ -105,6 +106,9 @@ pub fn all_shaders() -> Vec<(&'static str, &'static str)> {
         ("poincare", poincare::source()),
         ("radam", radam::source()),
         ("index", index::SOURCE),
+        ("window_scan", window_scan::SOURCE),
+        ("window_scan_d5", window_scan::kernel(5).source),
+        ("window_scan_d64", window_scan::kernel(64).source),
         ("kmer", kmer::SOURCE),
         ("triplet", triplet::SOURCE),
         ("pool", pool::SOURCE),

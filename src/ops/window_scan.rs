@@ -1,0 +1,445 @@
+//! Window scan (see `shaders/window_scan.wgsl`): the exact scan of the leaves
+//! a beam chose, with the lanes of a workgroup on queries and one window of
+//! leaf-ordered data rows per dispatch, read by every lane alike. Same
+//! results as `leaf_scan` (score descending, then grid index ascending,
+//! copies reported once); the layout CPU adapters run fast (llvmpipe turns
+//! `leaf_scan`'s per-lane storage reads into loops over the lanes).
+//!
+//! [`WindowPlan`] turns each query's chosen leaves into per-window entries
+//! (query, row mask) and per-workgroup row bounds; [`window_scan_gpu`]
+//! launches one dispatch per window in one submission; [`window_scan_cpu`]
+//! is the twin.
+
+use super::index::{dim4, pad_rows, score, Metric, MAX_DIM, MAX_M, NONE};
+use super::need;
+use crate::error::{CrestError, Result};
+use crate::gpu::{Arg, Gpu, GpuBuf, Kernel, Launch};
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+/// WGSL source as written (the variant for 32 vec4s per row).
+pub const SOURCE: &str = include_str!("../../shaders/window_scan.wgsl");
+
+/// The line of [`SOURCE`] each variant replaces.
+const DIM4_LINE: &str = "const DIM4: u32 = 32u;";
+
+/// The kernel compiled for rows of `dim4` vec4s (1..=64): the shader with
+/// its `DIM4` constant set, so that loops over a row have a fixed trip
+/// count. Variants are made once and kept for the process (at most 64).
+pub fn kernel(dim4: usize) -> Kernel {
+    static VARIANTS: OnceLock<Mutex<HashMap<usize, Kernel>>> = OnceLock::new();
+    let mut v = VARIANTS
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    *v.entry(dim4).or_insert_with(|| Kernel {
+        shader: Box::leak(format!("window_scan_d{dim4}").into_boxed_str()),
+        source: Box::leak(
+            SOURCE
+                .replace(DIM4_LINE, &format!("const DIM4: u32 = {dim4}u;"))
+                .into_boxed_str(),
+        ),
+        entry: "window_scan",
+    })
+}
+
+/// vec4s of one window of data rows (64 KiB, the uniform binding).
+pub const WINDOW_VEC4S: usize = 4096;
+/// Most rows per window (the mask of an entry is 8 words).
+pub const MAX_WINDOW_ROWS: usize = 256;
+/// Lanes per workgroup.
+const WG: usize = 64;
+
+/// Rows per window for embeddings of `dim`: as many whole rows as fill 64 KiB,
+/// a multiple of 64 (so that every window starts at an aligned offset), ≤ 256.
+pub fn window_rows(dim: usize) -> usize {
+    ((WINDOW_VEC4S / dim4(dim)) / 64 * 64).clamp(64, MAX_WINDOW_ROWS)
+}
+
+/// Leaf-ordered rows `[n, dim]` as `window_scan` reads them: zero-padded to
+/// whole vec4s, then one window of zeros (every bound window is whole).
+pub fn to_windows(rows: &[f32], dim: usize) -> Vec<f32> {
+    let mut v = pad_rows(rows, dim);
+    v.resize(v.len() + WINDOW_VEC4S * 4, 0.0);
+    v
+}
+
+/// Grid index of each leaf-ordered row, then one window of padding.
+pub fn ids_windows(perm: &[u32]) -> Vec<u32> {
+    let mut v = perm.to_vec();
+    v.resize(v.len() + MAX_WINDOW_ROWS, NONE);
+    v
+}
+
+/// One dispatch of a plan: a window and its entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WindowDispatch {
+    /// Window index (rows `window · rows ..` of the scanned slots).
+    pub window: usize,
+    /// First entry.
+    pub entry0: usize,
+    /// Entries.
+    pub entries: usize,
+    /// First workgroup bound (a pair in `bounds`).
+    pub group0: usize,
+}
+
+/// Which rows of which windows each query scans.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WindowPlan {
+    /// Rows per window.
+    pub rows: usize,
+    /// Words per entry: the query, then `rows / 32` mask words.
+    pub stride: usize,
+    /// Entries of all windows, window by window.
+    pub entries: Vec<u32>,
+    /// Row bounds `[lo, hi)` within the window of each workgroup's entries.
+    pub bounds: Vec<u32>,
+    /// One per window with entries, in window order.
+    pub dispatches: Vec<WindowDispatch>,
+}
+
+impl WindowPlan {
+    /// Plan the scan of slots `[s0, s1)` (the data rows, from row 0) for `nq`
+    /// queries with `width` leaves each (`leaves`, NONE allowed), leaves
+    /// given by `leaf_offsets` (leaves + 1 slot offsets), `rows` per window.
+    pub fn new(
+        leaves: &[u32],
+        width: usize,
+        nq: usize,
+        leaf_offsets: &[u32],
+        (s0, s1): (usize, usize),
+        rows: usize,
+    ) -> Result<Self> {
+        if rows == 0 || !rows.is_multiple_of(64) || rows > MAX_WINDOW_ROWS || s1 < s0 {
+            return Err(CrestError::shape(
+                "window_scan",
+                format!("{rows} rows per window, slots {s0}..{s1}"),
+            ));
+        }
+        need("window_scan", "leaves", leaves.len(), nq * width)?;
+        let n_leaves = leaf_offsets.len().saturating_sub(1);
+        // (window, query, first row, one past the last row) of each leaf part
+        let mut parts: Vec<(u32, u32, u32, u32)> = Vec::new();
+        for q in 0..nq {
+            for &leaf in &leaves[q * width..(q + 1) * width] {
+                if leaf == NONE {
+                    continue;
+                }
+                let l = leaf as usize;
+                if l >= n_leaves {
+                    return Err(CrestError::shape(
+                        "window_scan",
+                        format!("leaf {l} of {n_leaves}"),
+                    ));
+                }
+                let a = (leaf_offsets[l] as usize).max(s0) - s0;
+                let b = (leaf_offsets[l + 1] as usize).min(s1).saturating_sub(s0);
+                let mut r = a;
+                while r < b {
+                    let w = r / rows;
+                    let end = b.min((w + 1) * rows);
+                    parts.push((
+                        w as u32,
+                        q as u32,
+                        (r - w * rows) as u32,
+                        (end - w * rows) as u32,
+                    ));
+                    r = end;
+                }
+            }
+        }
+        parts.sort_unstable();
+        let stride = 1 + rows / 32;
+        // one entry per (window, query): (window, lo, hi, query, mask)
+        let mut merged: Vec<(u32, u32, u32, u32, [u32; MAX_WINDOW_ROWS / 32])> = Vec::new();
+        for &(w, q, lo, hi) in &parts {
+            let fresh = !matches!(merged.last(), Some(e) if e.0 == w && e.3 == q);
+            if fresh {
+                merged.push((w, lo, hi, q, [0; MAX_WINDOW_ROWS / 32]));
+            }
+            let e = merged.last_mut().expect("pushed above");
+            e.1 = e.1.min(lo);
+            e.2 = e.2.max(hi);
+            for r in lo..hi {
+                e.4[r as usize / 32] |= 1 << (r % 32);
+            }
+        }
+        // within a window, entries by first row: a workgroup's rows stay close
+        merged.sort_unstable_by_key(|e| (e.0, e.1, e.2, e.3));
+        let mut plan = WindowPlan {
+            rows,
+            stride,
+            entries: Vec::with_capacity(merged.len() * stride),
+            bounds: Vec::new(),
+            dispatches: Vec::new(),
+        };
+        let mut i = 0;
+        while i < merged.len() {
+            let w = merged[i].0;
+            let j = i + merged[i..].iter().take_while(|e| e.0 == w).count();
+            plan.dispatches.push(WindowDispatch {
+                window: w as usize,
+                entry0: i,
+                entries: j - i,
+                group0: plan.bounds.len() / 2,
+            });
+            for group in merged[i..j].chunks(WG) {
+                plan.bounds
+                    .push(group.iter().map(|e| e.1).min().unwrap_or(0));
+                plan.bounds
+                    .push(group.iter().map(|e| e.2).max().unwrap_or(0));
+            }
+            for e in &merged[i..j] {
+                plan.entries.push(e.3);
+                plan.entries.extend_from_slice(&e.4[..stride - 1]);
+            }
+            i = j;
+        }
+        Ok(plan)
+    }
+
+    /// Rows of data the plan reads, from row 0 (the last window's end).
+    fn rows_read(&self) -> usize {
+        self.dispatches
+            .last()
+            .map_or(0, |d| (d.window + 1) * self.rows)
+    }
+}
+
+/// Shape of one window scan.
+#[derive(Clone, Copy, Debug)]
+pub struct WindowDims {
+    /// Queries (rows of `out`).
+    pub queries: usize,
+    /// Embedding dimension.
+    pub dim: usize,
+    /// Results per query (≤ [`MAX_M`]).
+    pub m: usize,
+}
+
+impl WindowDims {
+    fn validate(&self, plan: &WindowPlan, queries: usize, data: usize, ids: usize) -> Result<()> {
+        if self.dim == 0 || self.dim > MAX_DIM || self.m == 0 || self.m > MAX_M {
+            return Err(CrestError::shape(
+                "window_scan",
+                format!("{self:?} (dim 1..={MAX_DIM}, m 1..={MAX_M})"),
+            ));
+        }
+        if plan.rows * dim4(self.dim) > WINDOW_VEC4S || plan.stride != 1 + plan.rows / 32 {
+            return Err(CrestError::shape(
+                "window_scan",
+                format!("{} rows per window at dimension {}", plan.rows, self.dim),
+            ));
+        }
+        let d4 = dim4(self.dim) * 4;
+        need("window_scan", "queries", queries, self.queries * d4)?;
+        let last = plan.rows_read().saturating_sub(plan.rows);
+        need("window_scan", "data", data, last * d4 + WINDOW_VEC4S * 4)?;
+        need("window_scan", "ids", ids, last + MAX_WINDOW_ROWS)?;
+        if let Some(&q) = plan
+            .entries
+            .iter()
+            .step_by(plan.stride)
+            .find(|&&q| q as usize >= self.queries)
+        {
+            return Err(CrestError::shape(
+                "window_scan",
+                format!("entry for query {q} of {}", self.queries),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// CPU twin of `window_scan`: `queries` padded rows (see
+/// `index::pad_queries`), `data` from [`to_windows`], `ids` from
+/// [`ids_windows`]; merges into what `out_scores`/`out_ids` hold (EMPTY/NONE
+/// = nothing yet).
+#[allow(clippy::too_many_arguments)]
+pub fn window_scan_cpu(
+    d: &WindowDims,
+    plan: &WindowPlan,
+    queries: &[f32],
+    data: &[f32],
+    ids: &[u32],
+    metric: Metric,
+    out_scores: &mut [f32],
+    out_ids: &mut [u32],
+) -> Result<()> {
+    d.validate(plan, queries.len(), data.len(), ids.len())?;
+    need("window_scan", "out", out_scores.len(), d.queries * d.m)?;
+    need("window_scan", "out", out_ids.len(), d.queries * d.m)?;
+    let p4 = dim4(d.dim) * 4;
+    let m = d.m;
+    let mut cand = Vec::new();
+    for disp in &plan.dispatches {
+        let row0 = disp.window * plan.rows;
+        for e in 0..disp.entries {
+            let at = (disp.entry0 + e) * plan.stride;
+            let q = plan.entries[at] as usize;
+            let mask = &plan.entries[at + 1..at + plan.stride];
+            let g = disp.group0 + e / WG;
+            let (lo, hi) = (plan.bounds[2 * g], plan.bounds[2 * g + 1]);
+            cand.clear();
+            for r in 0..m {
+                if out_ids[q * m + r] != NONE {
+                    cand.push((out_scores[q * m + r], out_ids[q * m + r]));
+                }
+            }
+            let qv = &queries[q * p4..(q + 1) * p4];
+            for r in lo as usize..hi as usize {
+                if mask[r / 32] >> (r % 32) & 1 == 0 {
+                    continue;
+                }
+                let row = &data[(row0 + r) * p4..(row0 + r + 1) * p4];
+                cand.push((score(qv, row, metric), ids[row0 + r]));
+            }
+            super::index::write_top(&mut cand, m, q, out_scores, out_ids);
+        }
+    }
+    Ok(())
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    entry0: u32,
+    entries: u32,
+    stride: u32,
+    group0: u32,
+    _pad0: u32,
+    metric: u32,
+    m: u32,
+    _pad: u32,
+}
+
+/// GPU `window_scan`: one dispatch per window of the plan, in one submission.
+#[allow(clippy::too_many_arguments)]
+pub fn window_scan_gpu(
+    gpu: &Gpu,
+    d: &WindowDims,
+    plan: &WindowPlan,
+    queries: &GpuBuf,
+    data: &GpuBuf,
+    ids: &GpuBuf,
+    metric: Metric,
+    curv: &GpuBuf,
+    out_scores: &GpuBuf,
+    out_ids: &GpuBuf,
+) -> Result<()> {
+    d.validate(plan, queries.len, data.len, ids.len)?;
+    need("window_scan", "out", out_scores.len, d.queries * d.m)?;
+    need("window_scan", "out", out_ids.len, d.queries * d.m)?;
+    if plan.dispatches.is_empty() {
+        return Ok(());
+    }
+    let entries = gpu.upload("window entries", &plan.entries)?;
+    let bounds = gpu.upload("window bounds", &plan.bounds)?;
+    let d4 = dim4(d.dim);
+    let params: Vec<Params> = plan
+        .dispatches
+        .iter()
+        .map(|w| Params {
+            entry0: w.entry0 as u32,
+            entries: w.entries as u32,
+            stride: plan.stride as u32,
+            group0: w.group0 as u32,
+            _pad0: 0,
+            metric: metric.code(),
+            m: d.m as u32,
+            _pad: 0,
+        })
+        .collect();
+    let launches: Vec<Launch<'_>> = plan
+        .dispatches
+        .iter()
+        .zip(&params)
+        .map(|(w, p)| Launch {
+            args: vec![
+                Arg::Uniform(bytemuck::bytes_of(p)),
+                Arg::UniformBuf(data, w.window * plan.rows * d4 * 4, WINDOW_VEC4S * 4),
+                Arg::UniformBuf(ids, w.window * plan.rows, MAX_WINDOW_ROWS),
+                Arg::Buf(queries),
+                Arg::Buf(&entries),
+                Arg::Buf(&bounds),
+                Arg::Buf(curv),
+                Arg::Buf(out_scores),
+                Arg::Buf(out_ids),
+            ],
+            groups: gpu.grid_1d(w.entries, WG as u32),
+        })
+        .collect();
+    gpu.dispatch_batch(kernel(d4), &launches)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_merges_leaves_per_window_and_bounds_workgroups() {
+        // leaves: [0,50) [50,100) [100,230) [230,300); 64 rows a window
+        let offsets = [0u32, 50, 100, 230, 300];
+        // query 0: leaves 0 and 2 (rows 0..50 and 100..230); query 1: leaf 1
+        // and an empty slot; query 2: nothing
+        let leaves = [0u32, 2, 1, NONE, NONE, NONE];
+        let plan = WindowPlan::new(&leaves, 2, 3, &offsets, (0, 300), 64).unwrap();
+        assert_eq!(plan.stride, 3);
+        let windows: Vec<usize> = plan.dispatches.iter().map(|d| d.window).collect();
+        assert_eq!(windows, vec![0, 1, 2, 3]);
+        // window 0: query 0 rows 0..50, query 1 rows 50..64
+        let d0 = plan.dispatches[0];
+        assert_eq!(d0.entries, 2);
+        let e = &plan.entries[d0.entry0 * 3..(d0.entry0 + 2) * 3];
+        assert_eq!(e[0], 0);
+        assert_eq!((e[1], e[2]), (u32::MAX, (1 << 18) - 1));
+        assert_eq!(e[3], 1);
+        assert_eq!(plan.bounds[2 * d0.group0..2 * d0.group0 + 2], [0, 64]);
+        // window 1 (rows 64..128): query 1 rows 0..36, query 0 rows 36..64
+        let d1 = plan.dispatches[1];
+        let q_order: Vec<u32> = (0..d1.entries)
+            .map(|i| plan.entries[(d1.entry0 + i) * 3])
+            .collect();
+        assert_eq!(q_order, vec![1, 0], "entries by first row");
+        // every masked row belongs to one of the query's leaves
+        let mut rows_of = vec![Vec::new(); 3];
+        for d in &plan.dispatches {
+            for i in 0..d.entries {
+                let at = (d.entry0 + i) * 3;
+                for r in 0..64 {
+                    if plan.entries[at + 1 + r / 32] >> (r % 32) & 1 == 1 {
+                        rows_of[plan.entries[at] as usize].push(d.window * 64 + r);
+                    }
+                }
+            }
+        }
+        let want0: Vec<usize> = (0..50).chain(100..230).collect();
+        assert_eq!(rows_of[0], want0);
+        assert_eq!(rows_of[1], (50..100).collect::<Vec<_>>());
+        assert!(rows_of[2].is_empty());
+        // a slot range in the middle: rows count from s0
+        let part = WindowPlan::new(&leaves, 2, 3, &offsets, (100, 230), 64).unwrap();
+        assert_eq!(part.dispatches.len(), 3);
+        assert!(WindowPlan::new(&[7], 1, 1, &offsets, (0, 300), 64).is_err());
+        assert!(WindowPlan::new(&leaves, 2, 3, &offsets, (0, 300), 48).is_err());
+    }
+
+    #[test]
+    fn variants_set_the_row_width() {
+        assert!(SOURCE.contains(DIM4_LINE));
+        let k = kernel(5);
+        assert!(k.source.contains("const DIM4: u32 = 5u;"));
+        assert!(!k.source.contains(DIM4_LINE));
+        assert_eq!(k.shader, "window_scan_d5");
+        assert_eq!(kernel(5).source.as_ptr(), k.source.as_ptr(), "made once");
+    }
+
+    #[test]
+    fn window_rows_fill_64_kib() {
+        assert_eq!(window_rows(128), 128);
+        assert_eq!(window_rows(256), 64);
+        assert_eq!(window_rows(19), 256);
+        assert_eq!(window_rows(100), 128);
+    }
+}
