@@ -26,13 +26,18 @@
 // scan run in order (one compute pass), so a query's results pass from
 // window to window.
 //
-// Results: score desc, then grid index asc, M ≤ 16; a grid index held by
-// several rows (spilled copies: same data, same score) is kept once. Scores
+// Results: score desc, then grid index asc, M ≤ 64; a grid index held by
+// several rows (spilled copies: same data, same score) is kept once; rows
+// whose index is NONE are never results. The beam search on CPU adapters runs
+// this kernel too, one level at a time: rows = the level's centroids, ids =
+// child numbers (NONE for an empty subtree), "leaves" = the beam's nodes
+// (their B children each), M = the beam width. Scores
 // as in index.wgsl: metric 0 cosine (dot of unit vectors), metric 1
 // Poincaré −d(a, b) with curvature −c, c = fparam[0]; sums run vec4 by vec4
 // in dimension order like the CPU twin (ops::index::window_scan_cpu).
-// Loops: ≤ R·(dim4 + 2·M + 4) + dim4 + 4·M iterations per invocation, below
-// llvmpipe's 65,535 (ops::LOOP_BUDGET).
+// Loops: ≤ R·(dim4 + 2·M + 4) + dim4 + 4·M iterations per invocation
+// (R·dim4 ≤ 4096, R ≤ 256: at most ~38,000), below llvmpipe's 65,535
+// (ops::LOOP_BUDGET).
 
 struct Params {
     // first entry of this dispatch, and how many
@@ -65,7 +70,7 @@ const WG: u32 = 64u;
 const WIN: u32 = 4096u;
 // grid indices of at most 256 rows, four to a vec4
 const WIN_IDS: u32 = 64u;
-const MAX_M: u32 = 16u;
+const MAX_M: u32 = 64u;
 // vec4s per row: a constant of each compiled variant (the host substitutes
 // this line, ops::window_scan::source), so that the dimension loops have a
 // fixed trip count and the query stays in registers
@@ -144,7 +149,7 @@ fn window_scan(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
             continue;
         }
         let gi = win_ids[row / 4u][row % 4u];
-        if !beats(s, gi, ts, ti) {
+        if gi == NONE || !beats(s, gi, ts, ti) {
             continue;
         }
         var r = m - 1u;

@@ -699,6 +699,19 @@ fn chunked_tree_search_equals_unchunked_in_both_layouts() {
     // 64 rows of 8 floats per binding: 11 chunks, merged on the device
     let split = g.with_binding_cap(64 * 8 * 4, || search(ScanLayout::Blocked));
     assert_eq!(whole, split);
+    // the windowed beam keeps the same non-empty leaves as beam_step
+    let beam_of = |layout| {
+        let dt = DeviceTree::with_layout(&be, &t, &z, dim, metric, layout).unwrap();
+        let (leaves, w) = dt.beam(&be, &qt, 21, &cfg).unwrap();
+        let leaves = be.read_words(&leaves).unwrap();
+        let filled =
+            |l: &u32| *l != NONE && t.leaf_offsets[*l as usize + 1] > t.leaf_offsets[*l as usize];
+        leaves
+            .chunks(w)
+            .map(|r| r.iter().copied().filter(filled).collect::<Vec<_>>())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(beam_of(ScanLayout::Windows), beam_of(ScanLayout::Blocked));
     // the windowed scan (CPU adapters' layout) finds the same
     let windows = search(ScanLayout::Windows);
     same_results("windows vs blocked", &windows, &whole, 6, 1e-5);

@@ -811,6 +811,10 @@ pub struct DeviceTree {
     leaf_offsets: Vec<u32>,
     layout: ScanLayout,
     chunks: Vec<ScanChunk>,
+    /// Windows layout: each level's centroids as window-scan rows, their ids
+    /// (child number, NONE for an empty subtree) and the child runs of the
+    /// level above (node p: rows p·B .. p·B + B).
+    levels: Vec<(Tensor, Words, Vec<u32>)>,
     metric: Metric,
 }
 
@@ -929,6 +933,30 @@ impl DeviceTree {
             });
             s0 = s1;
         }
+        let mut levels = Vec::new();
+        if layout == ScanLayout::Windows {
+            let b = tree.shape.branch;
+            for (l, cent) in tree.centroids.iter().enumerate() {
+                let nodes = b.pow(l as u32 + 1);
+                let span = b.pow((tree.shape.depth - l - 1) as u32);
+                let ids: Vec<u32> = (0..nodes)
+                    .map(|c| {
+                        let size = tree.leaf_offsets[(c + 1) * span] - tree.leaf_offsets[c * span];
+                        if size > 0 {
+                            c as u32
+                        } else {
+                            NONE
+                        }
+                    })
+                    .collect();
+                let runs: Vec<u32> = (0..=nodes / b).map(|p| (p * b) as u32).collect();
+                levels.push((
+                    be.upload(&ws::to_windows(cent, dim))?,
+                    be.upload_words(&ws::ids_windows(&ids))?,
+                    runs,
+                ));
+            }
+        }
         Ok(DeviceTree {
             shape: tree.shape,
             dim,
@@ -937,6 +965,7 @@ impl DeviceTree {
             leaf_offsets: tree.leaf_offsets.clone(),
             layout,
             chunks,
+            levels,
             metric,
         })
     }
@@ -956,6 +985,9 @@ impl DeviceTree {
                 "beam width {w} × branching {b} exceeds {} children per query",
                 ix::MAX_CHILDREN
             )));
+        }
+        if self.layout == ScanLayout::Windows && w <= ws::MAX_M {
+            return self.beam_windows(be, q, nq, w);
         }
         let mut beam = be.upload_words(&vec![0u32; nq])?;
         let mut width_in = 1usize;
@@ -986,6 +1018,54 @@ impl DeviceTree {
             width_in = width_out;
         }
         Ok((beam, width_in))
+    }
+
+    /// The beam on CPU adapters: each level is a window scan of the level's
+    /// centroids over the children of the nodes kept above. Keeps the same
+    /// non-empty nodes as `beam_step` (score desc, then node asc); empty
+    /// subtrees, which `beam_step` keeps last with score EMPTY, become NONE.
+    fn beam_windows(
+        &self,
+        be: &Backend,
+        q: &Tensor,
+        nq: usize,
+        w: usize,
+    ) -> Result<(Words, usize)> {
+        let b = self.shape.branch;
+        let qp = be.padded_queries(q, self.dim)?;
+        let mut nodes = vec![0u32; nq];
+        let mut width_in = 1usize;
+        for (l, (rows, ids, runs)) in self.levels.iter().enumerate() {
+            let width_out = w.min(b.pow(l as u32 + 1));
+            let plan = WindowPlan::new(
+                &nodes,
+                width_in,
+                nq,
+                runs,
+                (0, b.pow(l as u32 + 1)),
+                ws::window_rows(self.dim),
+            )?;
+            let d = WindowDims {
+                queries: nq,
+                dim: self.dim,
+                m: width_out,
+            };
+            let mut scores = be.upload(&vec![EMPTY; nq * width_out])?;
+            let mut kept = be.upload_words(&vec![NONE; nq * width_out])?;
+            be.window_scan(
+                &d,
+                &plan,
+                &qp,
+                rows,
+                ids,
+                self.metric,
+                &mut scores,
+                &mut kept,
+            )?;
+            nodes = be.read_words(&kept)?;
+            width_in = width_out;
+        }
+        Ok((be.upload_words(&nodes)?, width_in))
     }
 
     /// The `m` best grid k-mers (score, grid index) of each query in the

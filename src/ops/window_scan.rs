@@ -10,7 +10,7 @@
 //! launches one dispatch per window in one submission; [`window_scan_cpu`]
 //! is the twin.
 
-use super::index::{dim4, pad_rows, score, Metric, MAX_DIM, MAX_M, NONE};
+use super::index::{dim4, pad_rows, score, Metric, MAX_DIM, NONE};
 use super::need;
 use crate::error::{CrestError, Result};
 use crate::gpu::{Arg, Gpu, GpuBuf, Kernel, Launch};
@@ -47,6 +47,8 @@ pub fn kernel(dim4: usize) -> Kernel {
 pub const WINDOW_VEC4S: usize = 4096;
 /// Most rows per window (the mask of an entry is 8 words).
 pub const MAX_WINDOW_ROWS: usize = 256;
+/// Most results per query (a beam's width, or a leaf scan's M).
+pub const MAX_M: usize = 64;
 /// Lanes per workgroup.
 const WG: usize = 64;
 
@@ -64,7 +66,8 @@ pub fn to_windows(rows: &[f32], dim: usize) -> Vec<f32> {
     v
 }
 
-/// Grid index of each leaf-ordered row, then one window of padding.
+/// Grid index of each leaf-ordered row (NONE: a row never reported), then
+/// one window of padding.
 pub fn ids_windows(perm: &[u32]) -> Vec<u32> {
     let mut v = perm.to_vec();
     v.resize(v.len() + MAX_WINDOW_ROWS, NONE);
@@ -290,6 +293,9 @@ pub fn window_scan_cpu(
             let qv = &queries[q * p4..(q + 1) * p4];
             for r in lo as usize..hi as usize {
                 if mask[r / 32] >> (r % 32) & 1 == 0 {
+                    continue;
+                }
+                if ids[row0 + r] == NONE {
                     continue;
                 }
                 let row = &data[(row0 + r) * p4..(row0 + r + 1) * p4];
