@@ -70,6 +70,32 @@ fn poisoned(be: &Backend, n: usize) -> (Tensor, Words) {
     )
 }
 
+/// (score, id) pairs of a search's outputs.
+fn read_results(be: &Backend, s: &Tensor, ids: &Words) -> Vec<(f32, u32)> {
+    be.read(s)
+        .unwrap()
+        .into_iter()
+        .zip(be.read_words(ids).unwrap())
+        .collect()
+}
+
+/// Random leaf offsets (`leaves` runs over `n` slots, some empty) and a
+/// random slot → grid permutation.
+fn random_slots(rng: &mut Rng, leaves: usize, n: usize) -> (Vec<u32>, Vec<u32>) {
+    let mut cuts: Vec<u32> = (0..leaves - 1)
+        .map(|_| rng.below(n as u64 + 1) as u32)
+        .collect();
+    cuts.sort();
+    let mut offsets = vec![0u32];
+    offsets.extend(cuts);
+    offsets.push(n as u32);
+    let mut perm: Vec<u32> = (0..n as u32).collect();
+    for i in (1..n).rev() {
+        perm.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    (offsets, perm)
+}
+
 #[test]
 fn assign_and_accumulate_match_twin() {
     let Some(g) = gpu() else { return };
@@ -199,17 +225,7 @@ fn beam_step_and_leaf_scan_match_twin() {
         let (b, depth, dim, nq) = (4usize, 3usize, 19usize, 853usize);
         let leaves = b.pow(depth as u32);
         let n = 3001usize;
-        let mut cuts: Vec<u32> = (0..leaves - 1)
-            .map(|_| rng.below(n as u64 + 1) as u32)
-            .collect();
-        cuts.sort();
-        let mut offsets = vec![0u32];
-        offsets.extend(cuts);
-        offsets.push(n as u32);
-        let mut perm: Vec<u32> = (0..n as u32).collect();
-        for i in (1..n).rev() {
-            perm.swap(i, rng.below(i as u64 + 1) as usize);
-        }
+        let (offsets, mut perm) = random_slots(&mut rng, leaves, n);
         let q = points(&mut rng, nq, dim, metric);
         let level2 = ix::pad_rows(&points(&mut rng, b * b, dim, metric), dim);
         let beam_in: Vec<u32> = (0..nq * 3)
@@ -247,12 +263,7 @@ fn beam_step_and_leaf_scan_match_twin() {
             &mut ids,
         )
         .unwrap();
-        let got: Vec<(f32, u32)> = be
-            .read(&s)
-            .unwrap()
-            .into_iter()
-            .zip(be.read_words(&ids).unwrap())
-            .collect();
+        let got = read_results(&be, &s, &ids);
         let want: Vec<(f32, u32)> = s_cpu.into_iter().zip(i_cpu).collect();
         same_results(&format!("beam_step {metric:?}"), &got, &want, 5, 1e-4);
 
@@ -327,12 +338,7 @@ fn beam_step_and_leaf_scan_match_twin() {
             be.leaf_scan(&d, &qt, &gt[buf], &lt, &opt, metric, &mut s, &mut ids)
                 .unwrap();
         }
-        let got: Vec<(f32, u32)> = be
-            .read(&s)
-            .unwrap()
-            .into_iter()
-            .zip(be.read_words(&ids).unwrap())
-            .collect();
+        let got = read_results(&be, &s, &ids);
         let want: Vec<(f32, u32)> = s_cpu.into_iter().zip(i_cpu).collect();
         same_results(&format!("leaf_scan {metric:?}"), &got, &want, m, 1e-4);
         assert!(
@@ -387,18 +393,8 @@ fn window_scan_matches_twin_and_leaf_scan() {
         (Metric::Poincare(1.0), 200),
     ] {
         let (leaves, n, nq, width, m) = (64usize, 3001usize, 853usize, 6usize, 7usize);
-        let mut cuts: Vec<u32> = (0..leaves - 1)
-            .map(|_| rng.below(n as u64 + 1) as u32)
-            .collect();
-        cuts.sort();
-        let mut offsets = vec![0u32];
-        offsets.extend(cuts);
-        offsets.push(n as u32);
-        // slot → grid index, every fifth slot a spilled copy of another
-        let mut perm: Vec<u32> = (0..n as u32).collect();
-        for i in (1..n).rev() {
-            perm.swap(i, rng.below(i as u64 + 1) as usize);
-        }
+        let (offsets, mut perm) = random_slots(&mut rng, leaves, n);
+        // every fifth slot a spilled copy of another
         for s in (0..n).step_by(5) {
             perm[s] = perm[(s * 7 + 3) % n];
         }
@@ -465,12 +461,7 @@ fn window_scan_matches_twin_and_leaf_scan() {
             &mut ids,
         )
         .unwrap();
-        let got: Vec<(f32, u32)> = be
-            .read(&s)
-            .unwrap()
-            .into_iter()
-            .zip(be.read_words(&ids).unwrap())
-            .collect();
+        let got = read_results(&be, &s, &ids);
         let want: Vec<(f32, u32)> = s_cpu.iter().copied().zip(i_cpu.iter().copied()).collect();
         let what = format!("window_scan {metric:?} dim {dim}");
         same_results(&what, &got, &want, m, 1e-4);
