@@ -986,8 +986,10 @@ impl DeviceTree {
                 ix::MAX_CHILDREN
             )));
         }
-        if self.layout == ScanLayout::Windows && w <= ws::MAX_M {
-            return self.beam_windows(be, q, nq, w);
+        if self.windowed_beam(w) {
+            let qp = be.padded_queries(q, self.dim)?;
+            let nodes = self.beam_windows(be, &qp, nq, w)?;
+            return Ok((be.upload_words(&nodes)?, w.min(self.shape.leaves())));
         }
         let mut beam = be.upload_words(&vec![0u32; nq])?;
         let mut width_in = 1usize;
@@ -1024,15 +1026,9 @@ impl DeviceTree {
     /// centroids over the children of the nodes kept above. Keeps the same
     /// non-empty nodes as `beam_step` (score desc, then node asc); empty
     /// subtrees, which `beam_step` keeps last with score EMPTY, become NONE.
-    fn beam_windows(
-        &self,
-        be: &Backend,
-        q: &Tensor,
-        nq: usize,
-        w: usize,
-    ) -> Result<(Words, usize)> {
+    /// Host node ids (`w.min(leaves)` per query) from padded queries `qp`.
+    fn beam_windows(&self, be: &Backend, qp: &Tensor, nq: usize, w: usize) -> Result<Vec<u32>> {
         let b = self.shape.branch;
-        let qp = be.padded_queries(q, self.dim)?;
         let mut nodes = vec![0u32; nq];
         let mut width_in = 1usize;
         for (l, (rows, ids, runs)) in self.levels.iter().enumerate() {
@@ -1055,7 +1051,7 @@ impl DeviceTree {
             be.window_scan(
                 &d,
                 &plan,
-                &qp,
+                qp,
                 rows,
                 ids,
                 self.metric,
@@ -1065,7 +1061,11 @@ impl DeviceTree {
             nodes = be.read_words(&kept)?;
             width_in = width_out;
         }
-        Ok((be.upload_words(&nodes)?, width_in))
+        Ok(nodes)
+    }
+
+    fn windowed_beam(&self, w: usize) -> bool {
+        self.layout == ScanLayout::Windows && w.max(1) <= ws::MAX_M
     }
 
     /// The `m` best grid k-mers (score, grid index) of each query in the
@@ -1078,8 +1078,72 @@ impl DeviceTree {
         m: usize,
         cfg: &BeamConfig,
     ) -> Result<Vec<(f32, u32)>> {
+        let w = cfg.width.max(1);
+        if self.windowed_beam(w) && w * self.shape.branch <= ix::MAX_CHILDREN {
+            // leaves stay on the host between the beam and the scan
+            Self::check_m(m)?;
+            let qp = be.padded_queries(q, self.dim)?;
+            let nodes = self.beam_windows(be, &qp, nq, w)?;
+            return self.scan_windows(be, &qp, nq, m, &nodes, w.min(self.shape.leaves()));
+        }
         let (leaves, width) = self.beam(be, q, nq, cfg)?;
         self.scan(be, q, nq, m, &leaves, width)
+    }
+
+    fn check_m(m: usize) -> Result<()> {
+        if m == 0 || m > ix::MAX_M {
+            return Err(CrestError::Invalid(format!(
+                "{m} results per query (1..={})",
+                ix::MAX_M
+            )));
+        }
+        Ok(())
+    }
+
+    /// The windowed scan of host leaf ids `chosen` for padded queries `qp`.
+    fn scan_windows(
+        &self,
+        be: &Backend,
+        qp: &Tensor,
+        nq: usize,
+        m: usize,
+        chosen: &[u32],
+        width: usize,
+    ) -> Result<Vec<(f32, u32)>> {
+        let mut scores = be.upload(&vec![EMPTY; nq * m])?;
+        let mut ids = be.upload_words(&vec![NONE; nq * m])?;
+        let d = WindowDims {
+            queries: nq,
+            dim: self.dim,
+            m,
+        };
+        for c in &self.chunks {
+            let plan = WindowPlan::new(
+                chosen,
+                width,
+                nq,
+                &self.leaf_offsets,
+                (c.s0, c.s1),
+                ws::window_rows(self.dim),
+            )?;
+            let row_ids = c
+                .ids
+                .as_ref()
+                .ok_or_else(|| CrestError::Invalid("windowed chunk without its row ids".into()))?;
+            be.window_scan(
+                &d,
+                &plan,
+                qp,
+                &c.data,
+                row_ids,
+                self.metric,
+                &mut scores,
+                &mut ids,
+            )?;
+        }
+        let s = be.read(&scores)?;
+        let ids = be.read_words(&ids)?;
+        Ok(s.into_iter().zip(ids).collect())
     }
 
     /// Exact scan of the given leaves (`width` per query, NONE allowed).
@@ -1092,50 +1156,14 @@ impl DeviceTree {
         leaves: &Words,
         width: usize,
     ) -> Result<Vec<(f32, u32)>> {
-        if m == 0 || m > ix::MAX_M {
-            return Err(CrestError::Invalid(format!(
-                "{m} results per query (1..={})",
-                ix::MAX_M
-            )));
-        }
-        let mut scores = be.upload(&vec![EMPTY; nq * m])?;
-        let mut ids = be.upload_words(&vec![NONE; nq * m])?;
+        Self::check_m(m)?;
         let qp = be.padded_queries(q, self.dim)?;
         let q = &qp;
         if self.layout == ScanLayout::Windows {
-            let chosen = be.read_words(leaves)?;
-            let d = WindowDims {
-                queries: nq,
-                dim: self.dim,
-                m,
-            };
-            for c in &self.chunks {
-                let plan = WindowPlan::new(
-                    &chosen,
-                    width,
-                    nq,
-                    &self.leaf_offsets,
-                    (c.s0, c.s1),
-                    ws::window_rows(self.dim),
-                )?;
-                let row_ids = c.ids.as_ref().ok_or_else(|| {
-                    CrestError::Invalid("windowed chunk without its row ids".into())
-                })?;
-                be.window_scan(
-                    &d,
-                    &plan,
-                    q,
-                    &c.data,
-                    row_ids,
-                    self.metric,
-                    &mut scores,
-                    &mut ids,
-                )?;
-            }
-            let s = be.read(&scores)?;
-            let ids = be.read_words(&ids)?;
-            return Ok(s.into_iter().zip(ids).collect());
+            return self.scan_windows(be, q, nq, m, &be.read_words(leaves)?, width);
         }
+        let mut scores = be.upload(&vec![EMPTY; nq * m])?;
+        let mut ids = be.upload_words(&vec![NONE; nq * m])?;
         let mut first = true;
         for c in &self.chunks {
             for (slot0, slot1) in c.ranges(self.dim, width)? {
