@@ -24,6 +24,46 @@ pub const DEFAULT_POSITIONS: usize = 25;
 
 const BASES: [u8; 4] = *b"ACGT";
 
+/// Least excess of the damage substitution over its background for a
+/// position to count as damaged in [`DamageProfile::fit_damage_len`] (1%).
+pub const MIN_DAMAGE_EXCESS: f64 = 0.01;
+
+/// A damage length fitted to a library's confident alignments.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DamageFit {
+    /// Leading positions from each end where damage-like mismatches cost half.
+    pub damage_len: u32,
+    /// Alignments the fit used.
+    pub reads: u64,
+    /// Background rate of C→T / G→A (inner positions).
+    pub background: f64,
+    /// C→T frequency by position from the 5′ end.
+    pub ct5: Vec<f64>,
+    /// G→A frequency by position from the 3′ end.
+    pub ga3: Vec<f64>,
+}
+
+impl DamageFit {
+    /// One line for the log: the first few frequencies and the length chosen.
+    pub fn summary(&self) -> String {
+        let head = |v: &[f64]| {
+            v.iter()
+                .take(6)
+                .map(|x| format!("{x:.3}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        format!(
+            "damage fitted on {} confident alignments: 5′ C→T {} …, 3′ G→A {} … (background {:.4}) → damage length {}",
+            self.reads,
+            head(&self.ct5),
+            head(&self.ga3),
+            self.background,
+            self.damage_len
+        )
+    }
+}
+
 /// A named, coloured line of the damage plot.
 type Curve<'a> = (&'a str, RGBColor, Vec<(i32, f64)>);
 
@@ -204,6 +244,39 @@ impl DamageProfile {
         } else {
             n as f64 / d as f64
         }
+    }
+
+    /// The damage-aware verification's length fitted to this profile: the
+    /// leading positions from either end where the damage substitution (C→T
+    /// from the 5′ end, G→A from the 3′ end) exceeds its background — the
+    /// same substitution in the inner half of the counted positions — by at
+    /// least that background and at least [`MIN_DAMAGE_EXCESS`]. There a
+    /// damage-like mismatch is more likely deamination than error, so it
+    /// costs half a difference. None with fewer than `min_reads` alignments.
+    pub fn fit_damage_len(&self, min_reads: u64) -> Option<DamageFit> {
+        if self.reads < min_reads.max(1) {
+            return None;
+        }
+        let p = self.positions;
+        let ct5: Vec<f64> = (0..p)
+            .map(|i| self.frequency(End::Five, i, b'C', b'T'))
+            .collect();
+        let ga3: Vec<f64> = (0..p)
+            .map(|i| self.frequency(End::Three, i, b'G', b'A'))
+            .collect();
+        let inner = p / 2..p;
+        let n_inner = inner.len().max(1) as f64;
+        let background = inner.clone().map(|i| ct5[i] + ga3[i]).sum::<f64>() / (2.0 * n_inner);
+        let threshold = background.max(MIN_DAMAGE_EXCESS);
+        let damaged = |i: usize| ct5[i].max(ga3[i]) - background >= threshold;
+        let damage_len = (0..p / 2).take_while(|&i| damaged(i)).count() as u32;
+        Some(DamageFit {
+            damage_len,
+            reads: self.reads,
+            background,
+            ct5,
+            ga3,
+        })
     }
 
     /// Mean frequency of the ten substitutions other than C→T and G→A.

@@ -155,6 +155,12 @@ fn simulated_deamination_is_recovered() {
     assert!(d.frequency(End::Three, 0, b'C', b'T') < 0.01);
     assert!(d.frequency(End::Five, 15, b'C', b'T') < 0.01);
     assert!(d.other_frequency(End::Five, 10) < 0.005);
+    // the fitted damage length: ct5 falls 0.3 · 0.5^i, past the 1% excess
+    // at i = 5 (0.0094), with sampling noise either side
+    let fit = d.fit_damage_len(100).expect("enough reads");
+    assert!((4..=6).contains(&fit.damage_len), "{fit:?}");
+    assert!(fit.background < 0.005, "{fit:?}");
+    assert!(d.fit_damage_len(1_000_000).is_none());
     let svg = d.svg("test").unwrap();
     assert!(
         svg.starts_with("<svg") && svg.contains("C→T"),
@@ -311,4 +317,68 @@ fn a_damaged_table_names_the_file_and_line() {
     );
     std::fs::write(&mis, "").unwrap();
     assert!(DamageProfile::read(&p).is_err());
+}
+
+/// The true alignments of `n` reads simulated from `r` with `deamination`.
+fn true_profile(r: &Reference, n: usize, deamination: f64) -> DamageProfile {
+    let cfg = crest::sim::SimConfig {
+        n,
+        seed: 5,
+        deamination,
+        decay: 0.5,
+        substitution: 0.002,
+        indel: 0.0,
+        ..crest::sim::SimConfig::default()
+    };
+    let mut fq = Vec::new();
+    crest::sim::simulate(r, &[], &cfg, &mut fq).unwrap();
+    let fq = String::from_utf8(fq).unwrap();
+    let lines: Vec<&str> = fq.lines().collect();
+    let mut d = DamageProfile::new(r, 25);
+    for rec in lines.chunks(4) {
+        let name = rec[0][1..].split_whitespace().next().unwrap();
+        let Some(crest::sim::Truth::Reference { start, reverse, .. }) =
+            crest::sim::parse_truth(name)
+        else {
+            panic!("{name}");
+        };
+        let seq = if reverse {
+            reverse_complement(rec[1].as_bytes())
+        } else {
+            rec[1].as_bytes().to_vec()
+        };
+        d.add(
+            &SamRecord {
+                name: name.into(),
+                flag: if reverse { 16 } else { 0 },
+                contig: Some(0),
+                pos: Some(start),
+                cigar: vec![(b'M', seq.len() as u32)],
+                seq,
+                ..Default::default()
+            },
+            r,
+        );
+    }
+    d
+}
+
+#[test]
+fn damage_length_follows_the_library() {
+    let r = Reference::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/mammoth_chrM.fa"))
+        .unwrap();
+    // a modern library: nothing to forgive
+    let fit = true_profile(&r, 3000, 0.0).fit_damage_len(100).unwrap();
+    assert_eq!(fit.damage_len, 0, "{}", fit.summary());
+    // heavy damage reaches further in than light damage
+    let heavy = true_profile(&r, 3000, 0.6).fit_damage_len(100).unwrap();
+    let light = true_profile(&r, 3000, 0.1).fit_damage_len(100).unwrap();
+    assert!(
+        heavy.damage_len > light.damage_len && light.damage_len >= 1,
+        "{} / {}",
+        heavy.summary(),
+        light.summary()
+    );
+    // 0.6 · 0.5^i stays above 1% through i = 5
+    assert!((5..=8).contains(&heavy.damage_len), "{}", heavy.summary());
 }

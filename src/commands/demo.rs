@@ -79,7 +79,7 @@ pub fn demo(be: &Backend, device: &str, a: &DemoArgs) -> Result<()> {
                 queries: 2000,
                 stride: None,
                 gamma: None,
-                augment: "adna".into(),
+                augment: crate::commands::train::AugmentProfile::Adna,
                 seed: 12345,
                 json: false,
                 index: None,

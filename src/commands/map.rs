@@ -54,6 +54,16 @@ pub struct MapArgs {
     /// Least-confident bits flipped per window (2^flip candidates, 0..=10).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(0..=10))]
     pub flip: u32,
+    /// Nearest grid k-mers searched per read at least (index proposals):
+    /// reads with few windows, i.e. short reads, take more than 2^flip per
+    /// window to reach it (up to 64 per window on CPU adapters' tree scan,
+    /// 16 on GPUs').
+    #[arg(long, default_value_t = 64)]
+    pub read_neighbours: usize,
+    /// Beam of a second, deeper search for the reads the first pass left
+    /// unmapped, with 4× the neighbours and candidates (0: no second pass).
+    #[arg(long, default_value_t = 64)]
+    pub rescue_beam: usize,
     /// Candidate loci verified per read (clusters of proposals, best summed
     /// similarity first; verification is cheap next to the search).
     #[arg(long, default_value_t = 64, value_parser = crate::commands::parse::count)]
@@ -61,9 +71,11 @@ pub struct MapArgs {
     /// Alignment band half-width (bp).
     #[arg(long, default_value_t = 16)]
     pub pad: u32,
-    /// Bases from the ends where C→T / G→A mismatches cost half.
-    #[arg(long, default_value_t = 5)]
-    pub damage_len: u32,
+    /// Bases from the ends where C→T / G→A mismatches cost half: a number,
+    /// or `auto` to fit it to the library (the first batch is mapped once
+    /// with 5 and its confident alignments' damage profile decides).
+    #[arg(long, default_value = "auto", value_parser = parse_damage_len)]
+    pub damage_len: DamageLen,
     /// Maximum differences, as bwa aln -n: a fraction (missing-alignment rate at 2% errors) or a count.
     #[arg(short = 'n', long, default_value_t = 0.01, value_parser = crate::commands::parse::positive)]
     pub max_diff: f64,
@@ -223,6 +235,37 @@ fn sort_plan(
     Ok(Some((opts, index)))
 }
 
+/// `--damage-len`: fitted to the library, or fixed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DamageLen {
+    /// Fit it to the first batch's confident alignments.
+    Auto,
+    /// This many bases from each end.
+    Fixed(u32),
+}
+
+fn parse_damage_len(s: &str) -> std::result::Result<DamageLen, String> {
+    if s == "auto" {
+        return Ok(DamageLen::Auto);
+    }
+    s.parse::<u32>()
+        .map(DamageLen::Fixed)
+        .map_err(|_| format!("'{s}': expected auto or a number of bases"))
+}
+
+/// Fit the damage length on the first batch and say what was chosen.
+fn fit_damage(mapper: &mut Mapper, reads: &[ReadRecord]) -> Result<()> {
+    match mapper.fit_damage(reads)? {
+        (Some(fit), _) => eprintln!("crest map: {}", fit.summary()),
+        (None, n) => eprintln!(
+            "crest map: {n} confident alignments in the first batch, too few to fit the damage (needs {}); damage length {}",
+            crate::map::DAMAGE_FIT_MIN_READS,
+            mapper.cfg.damage_len
+        ),
+    }
+    Ok(())
+}
+
 /// Run `crest map`.
 pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
     // The output is checked and opened first: a bad name fails before any work.
@@ -299,28 +342,36 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
         flip: a.flip,
         max_candidates: a.candidates,
         pad: a.pad,
-        damage_len: a.damage_len,
+        damage_len: match a.damage_len {
+            DamageLen::Auto => crate::map::DEFAULT_DAMAGE_LEN,
+            DamageLen::Fixed(n) => n,
+        },
         max_diff: a.max_diff,
         min_len: a.min_len,
         propose: a.propose.clone(),
         beam: a.beam,
         route_width: a.route_width,
         short_both_strands: !a.short_one_strand,
+        read_neighbours: a.read_neighbours,
+        rescue_beam: a.rescue_beam,
     };
-    let mapper = Mapper::new(be, &enc, head.as_ref(), index.as_ref(), &reference, cfg)?;
+    let mut mapper = Mapper::new(be, &enc, head.as_ref(), index.as_ref(), &reference, cfg)?;
+    let mut fit_pending = a.damage_len == DamageLen::Auto;
     let mut trace_out = trace_out.map(|out| TraceOut {
         out,
         contigs: reference.contigs.iter().map(|c| c.name.clone()).collect(),
     });
     let traced = trace_out.is_some();
-    let run =
-        |b: &[ReadRecord], stats: &mut MapStats| -> Result<(Vec<SamRecord>, Vec<ReadTrace>)> {
-            if traced {
-                mapper.map_batch_traced(b, stats)
-            } else {
-                Ok((mapper.map_batch(b, stats)?, Vec::new()))
-            }
-        };
+    let run = |mapper: &Mapper,
+               b: &[ReadRecord],
+               stats: &mut MapStats|
+     -> Result<(Vec<SamRecord>, Vec<ReadTrace>)> {
+        if traced {
+            mapper.map_batch_traced(b, stats)
+        } else {
+            Ok((mapper.map_batch(b, stats)?, Vec::new()))
+        }
+    };
     let mut writer = match sorted {
         None => SamWriter::create(
             output,
@@ -381,7 +432,12 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
             });
             let mut result = Ok(());
             for b in rrx {
-                let mapped = b.and_then(|b| run(&b, &mut stats).map(|(r, t)| (b, r, t)));
+                let mapped = b.and_then(|b| {
+                    if std::mem::take(&mut fit_pending) {
+                        pb.suspend(|| fit_damage(&mut mapper, &b))?;
+                    }
+                    run(&mapper, &b, &mut stats).map(|(r, t)| (b, r, t))
+                });
                 match mapped {
                     Ok((reads, recs, traces)) => {
                         if let Some(d) = &mut damage {
@@ -411,7 +467,10 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
             s.spawn(move || read_batches(&a.reads, batch, &tx));
             for b in rx {
                 let b = b?;
-                let (recs, traces) = run(&b, &mut stats)?;
+                if std::mem::take(&mut fit_pending) {
+                    pb.suspend(|| fit_damage(&mut mapper, &b))?;
+                }
+                let (recs, traces) = run(&mapper, &b, &mut stats)?;
                 if let Some(t) = trace_out.as_mut() {
                     t.push(&b, &traces)?;
                 }

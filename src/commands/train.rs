@@ -79,9 +79,17 @@ pub struct TrainArgs {
     /// Warm-up steps.
     #[arg(long, default_value_t = 100)]
     pub warmup: u64,
-    /// Augmentation profile: adna (damage, short reads, errors) or none (strand only).
-    #[arg(long, default_value = "adna")]
-    pub augment: String,
+    /// Augmentation profile of the training views.
+    #[arg(long, value_enum, default_value_t = AugmentProfile::Adna)]
+    pub augment: AugmentProfile,
+    /// Deamination at a view's terminal base (overrides the profile's 0.3);
+    /// set it to the damage the reads to be mapped carry.
+    #[arg(long, value_parser = crate::commands::parse::fraction)]
+    pub view_deamination: Option<f64>,
+    /// Share of views truncated to a shorter read (overrides the profile's
+    /// 0.3): raise it when the reads are mostly shorter than k.
+    #[arg(long, value_parser = crate::commands::parse::fraction)]
+    pub view_truncate: Option<f64>,
     /// Report loss every N steps.
     #[arg(long, default_value_t = 50, value_parser = crate::commands::parse::count_u64)]
     pub log_every: u64,
@@ -130,9 +138,9 @@ pub struct EvalArgs {
     /// Recall radius in bp (default: the model's Γ).
     #[arg(long)]
     pub gamma: Option<u32>,
-    /// Query augmentation: adna or none.
-    #[arg(long, default_value = "adna")]
-    pub augment: String,
+    /// Query augmentation profile.
+    #[arg(long, value_enum, default_value_t = AugmentProfile::Adna)]
+    pub augment: AugmentProfile,
     /// Seed of the queries.
     #[arg(long, default_value_t = 12345)]
     pub seed: u64,
@@ -172,14 +180,35 @@ impl TrainArgs {
     }
 }
 
-fn augment_profile(name: &str) -> Result<AugmentConfig> {
-    match name {
-        "adna" => Ok(AugmentConfig::adna()),
-        "none" => Ok(AugmentConfig::none()),
-        _ => Err(CrestError::Invalid(format!(
-            "--augment '{name}': expected adna or none"
-        ))),
+/// Augmentation profiles of training views and evaluation queries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AugmentProfile {
+    /// Ancient DNA: damage, short reads, sequencing errors.
+    Adna,
+    /// Strand only.
+    None,
+}
+
+impl AugmentProfile {
+    /// The profile's settings.
+    pub fn config(self) -> AugmentConfig {
+        match self {
+            AugmentProfile::Adna => AugmentConfig::adna(),
+            AugmentProfile::None => AugmentConfig::none(),
+        }
     }
+}
+
+/// The training views' augmentation: the profile with the overrides given.
+fn train_augment(a: &TrainArgs) -> AugmentConfig {
+    let mut c = a.augment.config();
+    if let Some(d) = a.view_deamination {
+        c.deamination = d;
+    }
+    if let Some(t) = a.view_truncate {
+        c.truncate = t;
+    }
+    c
 }
 
 struct Cli {
@@ -263,7 +292,7 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<()> {
         gamma: a.gamma,
         d: a.d,
         tau: a.tau,
-        augment: augment_profile(&a.augment)?,
+        augment: train_augment(a),
         ..Default::default()
     };
     cfg.adam.lr = a.lr;
@@ -516,7 +545,7 @@ pub fn eval_embed(be: &Backend, a: &EvalArgs) -> Result<()> {
         stride: a.stride.unwrap_or((gamma as usize / 2).max(1)),
         queries: a.queries,
         gamma,
-        augment: augment_profile(&a.augment)?,
+        augment: a.augment.config(),
         seed: a.seed,
     };
     if let Some(ip) = &a.index {

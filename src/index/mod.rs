@@ -401,6 +401,20 @@ impl Searcher {
         dim: usize,
         m: usize,
     ) -> Result<Vec<(f32, u32)>> {
+        self.search_host_with(be, kind, q, dim, m, &self.beam)
+    }
+
+    /// [`Searcher::search_host`] with another beam than the searcher's own
+    /// (a deeper search for the reads a first pass left unmapped).
+    pub fn search_host_with(
+        &self,
+        be: &Backend,
+        kind: SearchKind,
+        q: &[f32],
+        dim: usize,
+        m: usize,
+        beam: &BeamConfig,
+    ) -> Result<Vec<(f32, u32)>> {
         let mut out = Vec::with_capacity(q.len() / dim.max(1) * m);
         let block = match kind {
             SearchKind::Flat => flat::QUERY_BLOCK,
@@ -408,7 +422,7 @@ impl Searcher {
         };
         for chunk in q.chunks(block * dim.max(1)) {
             let t = be.upload(chunk)?;
-            out.extend(self.search(be, kind, &t, chunk.len() / dim.max(1), m)?);
+            out.extend(self.search_with(be, kind, &t, chunk.len() / dim.max(1), m, beam)?);
             be.end_step()?;
         }
         Ok(out)
@@ -424,13 +438,25 @@ impl Searcher {
         nq: usize,
         m: usize,
     ) -> Result<Vec<(f32, u32)>> {
+        self.search_with(be, kind, q, nq, m, &self.beam)
+    }
+
+    fn search_with(
+        &self,
+        be: &Backend,
+        kind: SearchKind,
+        q: &Tensor,
+        nq: usize,
+        m: usize,
+        beam_cfg: &BeamConfig,
+    ) -> Result<Vec<(f32, u32)>> {
         match kind {
             SearchKind::Flat => self
                 .flat
                 .as_ref()
                 .ok_or_else(|| CrestError::Invalid("flat search was not prepared".into()))?
                 .search(be, q, nq, m),
-            SearchKind::Tree => self.device_tree()?.search(be, q, nq, m, &self.beam),
+            SearchKind::Tree => self.device_tree()?.search(be, q, nq, m, beam_cfg),
             SearchKind::Route => {
                 let leaves = self.routed(be, q, nq)?;
                 let w = self.route_width;
@@ -438,7 +464,7 @@ impl Searcher {
             }
             SearchKind::TreeRoute => {
                 let tree = self.device_tree()?;
-                let (beam, wb) = tree.beam(be, q, nq, &self.beam)?;
+                let (beam, wb) = tree.beam(be, q, nq, beam_cfg)?;
                 let beam = be.read_words(&beam)?;
                 let routed = self.routed(be, q, nq)?;
                 let wr = self.route_width;
@@ -446,6 +472,20 @@ impl Searcher {
                 self.scan(be, q, nq, m, &leaves, wb + wr)
             }
         }
+    }
+
+    /// Most results per query a search of `kind` returns: flat search keeps
+    /// any number, the tree's scans as many as their layout's lists hold.
+    pub fn max_m(&self, kind: SearchKind) -> usize {
+        match (kind, &self.tree) {
+            (SearchKind::Flat, _) | (_, None) => usize::MAX,
+            (_, Some(t)) => t.max_m(),
+        }
+    }
+
+    /// Widest beam the tree search takes (no limit without a tree).
+    pub fn max_beam(&self) -> usize {
+        self.tree.as_ref().map_or(usize::MAX, DeviceTree::max_beam)
     }
 
     fn device_tree(&self) -> Result<&DeviceTree> {

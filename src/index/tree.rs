@@ -1081,7 +1081,7 @@ impl DeviceTree {
         let w = cfg.width.max(1);
         if self.windowed_beam(w) && w * self.shape.branch <= ix::MAX_CHILDREN {
             // leaves stay on the host between the beam and the scan
-            Self::check_m(m)?;
+            self.check_m(m)?;
             let qp = be.padded_queries(q, self.dim)?;
             let nodes = self.beam_windows(be, &qp, nq, w)?;
             return self.scan_windows(be, &qp, nq, m, &nodes, w.min(self.shape.leaves()));
@@ -1090,11 +1090,27 @@ impl DeviceTree {
         self.scan(be, q, nq, m, &leaves, width)
     }
 
-    fn check_m(m: usize) -> Result<()> {
-        if m == 0 || m > ix::MAX_M {
+    /// Widest beam the search takes (every kept node's children are scored
+    /// in one list of at most [`ix::MAX_CHILDREN`]).
+    pub fn max_beam(&self) -> usize {
+        (ix::MAX_CHILDREN / self.shape.branch.max(1)).max(1)
+    }
+
+    /// Most results per query the scan of this layout keeps (the blocked
+    /// scan's workgroup lists hold [`ix::MAX_M`], the windowed scan's
+    /// per-lane lists [`ws::MAX_M`]).
+    pub fn max_m(&self) -> usize {
+        match self.layout {
+            ScanLayout::Blocked => ix::MAX_M,
+            ScanLayout::Windows => ws::MAX_M,
+        }
+    }
+
+    fn check_m(&self, m: usize) -> Result<()> {
+        if m == 0 || m > self.max_m() {
             return Err(CrestError::Invalid(format!(
                 "{m} results per query (1..={})",
-                ix::MAX_M
+                self.max_m()
             )));
         }
         Ok(())
@@ -1156,7 +1172,7 @@ impl DeviceTree {
         leaves: &Words,
         width: usize,
     ) -> Result<Vec<(f32, u32)>> {
-        Self::check_m(m)?;
+        self.check_m(m)?;
         let qp = be.padded_queries(q, self.dim)?;
         let q = &qp;
         if self.layout == ScanLayout::Windows {

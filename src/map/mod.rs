@@ -15,6 +15,7 @@ pub mod mapq;
 pub mod trace;
 
 use crate::backend::Backend;
+use crate::damage::{DamageFit, DamageProfile};
 use crate::error::{CrestError, Result};
 use crate::index::{BeamConfig, Index, SearchKind, Searcher};
 use crate::io::{ReadRecord, Reference, SamRecord};
@@ -53,6 +54,13 @@ pub struct MapConfig {
     pub route_width: usize,
     /// Reads no longer than k are also queried as their reverse complement.
     pub short_both_strands: bool,
+    /// Nearest grid k-mers searched per read at least, spread over its
+    /// windows: a read with few windows (a short read) takes more
+    /// neighbours per window than 2^flip, up to what the search keeps.
+    pub read_neighbours: usize,
+    /// Beam of a second, deeper search for the reads the first pass left
+    /// unmapped (4× the neighbours and candidates too); 0 turns it off.
+    pub rescue_beam: usize,
 }
 
 /// Where candidate loci come from.
@@ -101,15 +109,25 @@ impl Default for MapConfig {
             flip: 4,
             max_candidates: 64,
             pad: 16,
-            damage_len: 5,
+            damage_len: DEFAULT_DAMAGE_LEN,
             max_diff: 0.01,
             min_len: 20,
             propose: vec![Propose::Index],
             beam: crate::index::DEFAULT_BEAM,
             route_width: crate::index::route::DEFAULT_WIDTH,
             short_both_strands: true,
+            read_neighbours: 64,
+            rescue_beam: 64,
         }
     }
+}
+
+/// Neighbours searched per window of a read with `windows` windows: `base`
+/// (2^flip), raised to the power of two that gives the read `floor`
+/// neighbours in all.
+pub fn neighbours_per_window(base: usize, floor: usize, windows: usize) -> usize {
+    let need = floor.div_ceil(windows.max(1));
+    base.max(need.next_power_of_two())
 }
 
 /// Counters of a mapping run.
@@ -123,6 +141,8 @@ pub struct MapStats {
     pub mapq20: u64,
     /// Alignments verified.
     pub alignments: u64,
+    /// Reads the deeper second search mapped (counted in `mapped` too).
+    pub rescued: u64,
     /// Seconds per stage: encoding windows (one-hot + encoder forward).
     pub encode_s: f64,
     /// Seconds searching the index (or decoding the bit head).
@@ -154,6 +174,27 @@ impl MapStats {
 /// What one batch gives: records, traces when asked, and the contigs of
 /// each read's tied best hits.
 type Mapped = (Vec<SamRecord>, Option<Vec<ReadTrace>>, Vec<Vec<usize>>);
+
+/// Bases from either end where damage-like mismatches cost half, unless fitted.
+pub const DEFAULT_DAMAGE_LEN: u32 = 5;
+
+/// Alignments at this MAPQ or above are the confident ones a damage fit uses.
+pub const DAMAGE_FIT_MAPQ: u8 = 30;
+
+/// Confident alignments a damage fit needs.
+pub const DAMAGE_FIT_MIN_READS: u64 = 100;
+
+/// How deep one proposal pass searches.
+#[derive(Clone, Copy, Debug)]
+struct Depth {
+    beam: BeamConfig,
+    read_neighbours: usize,
+    candidates: usize,
+}
+
+/// The rescue pass takes this many times the first pass's neighbours and
+/// candidates.
+const RESCUE_WIDEN: usize = 4;
 
 /// A mapper bound to a model and its reference.
 pub struct Mapper<'a> {
@@ -257,6 +298,26 @@ impl<'a> Mapper<'a> {
             && r.seq.iter().filter(|&&b| b != b'N').count() >= self.cfg.min_len.max(1) / 2
     }
 
+    /// Fit the damage length to `reads` (a library's first batch): map them
+    /// with the current settings, profile the confident alignments (MAPQ ≥
+    /// [`DAMAGE_FIT_MAPQ`]) and set `cfg.damage_len` to the fitted length.
+    /// The reads are mapped again afterwards by the caller. None (and the
+    /// setting kept) with fewer than [`DAMAGE_FIT_MIN_READS`] confident
+    /// alignments; the profile's count comes back either way.
+    pub fn fit_damage(&mut self, reads: &[ReadRecord]) -> Result<(Option<DamageFit>, u64)> {
+        let mut scratch = MapStats::default();
+        let recs = self.map_batch(reads, &mut scratch)?;
+        let mut profile = DamageProfile::new(self.reference, crate::damage::DEFAULT_POSITIONS);
+        for r in recs.iter().filter(|r| r.mapq >= DAMAGE_FIT_MAPQ) {
+            profile.add(r, self.reference);
+        }
+        let fit = profile.fit_damage_len(DAMAGE_FIT_MIN_READS);
+        if let Some(f) = &fit {
+            self.cfg.damage_len = f.damage_len;
+        }
+        Ok((fit, profile.reads()))
+    }
+
     /// Map a batch of reads; records come back in input order.
     pub fn map_batch(&self, reads: &[ReadRecord], stats: &mut MapStats) -> Result<Vec<SamRecord>> {
         Ok(self.map_inner(reads, stats, false)?.0)
@@ -287,6 +348,78 @@ impl<'a> Mapper<'a> {
     }
 
     fn map_inner(&self, reads: &[ReadRecord], stats: &mut MapStats, trace: bool) -> Result<Mapped> {
+        let first = Depth {
+            beam: BeamConfig {
+                width: self.cfg.beam,
+            },
+            read_neighbours: self.cfg.read_neighbours,
+            candidates: self.cfg.max_candidates,
+        };
+        let (mut out, mut traces, mut ties) = self.pass(reads, stats, trace, &first)?;
+        if let Some(deep) = self.rescue_depth(&first) {
+            let idx: Vec<usize> = (0..reads.len())
+                .filter(|&i| out[i].flag & 4 != 0 && self.mappable(&reads[i]))
+                .collect();
+            if !idx.is_empty() {
+                let sub: Vec<ReadRecord> = idx.iter().map(|&i| reads[i].clone()).collect();
+                let (o2, t2, ties2) = self.pass(&sub, stats, trace, &deep)?;
+                for (((&i, rec), tied), j) in idx.iter().zip(o2).zip(ties2).zip(0..) {
+                    if let (Some(t), Some(t2)) = (traces.as_mut(), t2.as_ref()) {
+                        let more = t2[j].candidates.clone();
+                        t[i].candidates.extend(more);
+                    }
+                    if rec.flag & 4 == 0 {
+                        stats.rescued += 1;
+                        out[i] = rec;
+                        ties[i] = tied;
+                    }
+                }
+            }
+        }
+        for rec in &out {
+            stats.reads += 1;
+            if rec.flag & 4 == 0 {
+                stats.mapped += 1;
+                stats.mapq20 += (rec.mapq >= 20) as u64;
+            }
+        }
+        Ok((out, traces, ties))
+    }
+
+    /// The deeper pass for reads the first left unmapped: a wider beam, more
+    /// neighbours and candidates. None when it is off or adds nothing (no
+    /// tree search among the sources).
+    fn rescue_depth(&self, first: &Depth) -> Option<Depth> {
+        let searcher = self.searcher.as_ref()?;
+        let tree = self
+            .cfg
+            .propose
+            .iter()
+            .any(|p| matches!(p, Propose::Index | Propose::Route));
+        if self.cfg.rescue_beam == 0 || !tree {
+            return None;
+        }
+        Some(Depth {
+            beam: BeamConfig {
+                width: self
+                    .cfg
+                    .rescue_beam
+                    .max(first.beam.width)
+                    .min(searcher.max_beam()),
+            },
+            read_neighbours: first.read_neighbours.saturating_mul(RESCUE_WIDEN),
+            candidates: first.candidates.saturating_mul(RESCUE_WIDEN),
+        })
+    }
+
+    /// One proposal-and-verification pass over `reads` at `depth`.
+    fn pass(
+        &self,
+        reads: &[ReadRecord],
+        stats: &mut MapStats,
+        trace: bool,
+        depth: &Depth,
+    ) -> Result<Mapped> {
         let k = self.encoder.cfg.k;
         let t_batch = std::time::Instant::now();
         let (mut t_enc, mut t_search, mut t_verify) = (0.0f64, 0.0f64, 0.0f64);
@@ -359,25 +492,46 @@ impl<'a> Mapper<'a> {
                 crate::model::Geometry::Euclidean => 1.0,
                 crate::model::Geometry::Poincare => 0.0,
             };
+            // windows per read → neighbours per window (a power of two)
+            let mut per_read = vec![0usize; reads.len()];
+            for &(ri, _) in &owner {
+                per_read[ri] += 1;
+            }
+            let want: Vec<usize> = owner
+                .iter()
+                .map(|&(ri, _)| neighbours_per_window(m, depth.read_neighbours, per_read[ri]))
+                .collect();
             for kind in Propose::search_kinds(&self.cfg.propose) {
-                let mk = match kind {
-                    SearchKind::Flat => m,
-                    _ => m.min(crate::ops::index::MAX_M),
-                };
-                let near = searcher.search_host(self.be, kind, &z_all, dim, mk)?;
-                for (w, pw) in per_window.iter_mut().enumerate() {
-                    for &(sim, j) in &near[w * mk..(w + 1) * mk] {
-                        if j == NONE {
-                            continue;
+                let cap = searcher.max_m(kind);
+                // one search per distinct depth: few, large searches
+                let mut depths: Vec<usize> = want.iter().map(|&w| w.min(cap)).collect();
+                depths.sort_unstable();
+                depths.dedup();
+                for mk in depths {
+                    let group: Vec<usize> = (0..windows.len())
+                        .filter(|&w| want[w].min(cap) == mk)
+                        .collect();
+                    let mut zq = Vec::with_capacity(group.len() * dim);
+                    for &w in &group {
+                        zq.extend_from_slice(&z_all[w * dim..(w + 1) * dim]);
+                    }
+                    let near =
+                        searcher.search_host_with(self.be, kind, &zq, dim, mk, &depth.beam)?;
+                    for (gi, &w) in group.iter().enumerate() {
+                        let pw = &mut per_window[w];
+                        for &(sim, j) in &near[gi * mk..(gi + 1) * mk] {
+                            if j == NONE {
+                                continue;
+                            }
+                            let (c, pos) = index.grid.loci[j as usize];
+                            let coord = (self.offsets[c as usize] + pos as u64) as u32;
+                            let s = (sim - best) * 10.0;
+                            pw.push((coord, s));
+                            // exact copies elsewhere: verified too, so that a
+                            // read from a repeat ties (MAPQ 0) even when the
+                            // search found one copy
+                            pw.extend(index.mates.of(j as usize).iter().map(|&g| (g, s)));
                         }
-                        let (c, pos) = index.grid.loci[j as usize];
-                        let coord = (self.offsets[c as usize] + pos as u64) as u32;
-                        let s = (sim - best) * 10.0;
-                        pw.push((coord, s));
-                        // exact copies elsewhere: verified too, so that a
-                        // read from a repeat ties (MAPQ 0) even when the
-                        // search found one copy
-                        pw.extend(index.mates.of(j as usize).iter().map(|&g| (g, s)));
                     }
                 }
             }
@@ -422,7 +576,7 @@ impl<'a> Mapper<'a> {
             }
             clusters.sort_by(|a, b| b.0.total_cmp(&a.0).then((a.1, a.2).cmp(&(b.1, b.2))));
             let l = reads[ri].seq.len() as i64;
-            for &(_, strand, start, _) in clusters.iter().take(self.cfg.max_candidates) {
+            for &(_, strand, start, _) in clusters.iter().take(depth.candidates) {
                 if start + l + pad < 0 || start - pad >= self.total as i64 {
                     continue;
                 }
@@ -465,12 +619,9 @@ impl<'a> Mapper<'a> {
         let mut out = Vec::with_capacity(reads.len());
         let mut ties = Vec::with_capacity(reads.len());
         for (ri, r) in reads.iter().enumerate() {
-            stats.reads += 1;
             let rec = self.record(r, &mut hits[ri], &rseq, &ap)?;
             let mut tied = Vec::new();
             if rec.flag & 4 == 0 {
-                stats.mapped += 1;
-                stats.mapq20 += (rec.mapq >= 20) as u64;
                 // record() left the hits sorted by cost, one per locus
                 let best = hits[ri][0].cost;
                 tied.extend(hits[ri].iter().take_while(|h| h.cost == best).map(|h| {
@@ -590,5 +741,26 @@ impl<'a> Mapper<'a> {
             nm: Some(tr.nm as i32),
             md: Some(tr.md),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::neighbours_per_window;
+
+    #[test]
+    fn short_reads_search_deeper() {
+        // a read of one window (and its reverse complement) takes 32 each
+        assert_eq!(neighbours_per_window(16, 64, 2), 32);
+        assert_eq!(neighbours_per_window(16, 64, 1), 64);
+        // three windows: 22 needed, rounded up to a power of two
+        assert_eq!(neighbours_per_window(16, 64, 3), 32);
+        // long reads keep 2^flip
+        assert_eq!(neighbours_per_window(16, 64, 4), 16);
+        assert_eq!(neighbours_per_window(16, 64, 12), 16);
+        // no floor, or a deeper base: the base
+        assert_eq!(neighbours_per_window(16, 0, 1), 16);
+        assert_eq!(neighbours_per_window(64, 64, 1), 64);
+        assert_eq!(neighbours_per_window(16, 64, 0), 64);
     }
 }
