@@ -12,7 +12,8 @@
 //   or reference G / read A within `damage_len` bases of its 3' end (for a
 //   reverse-strand task the molecule's 5' end is the aligned read's end and
 //   the complementary substitutions apply: G/A at the 5' end, C/T at the 3');
-//   each inserted or deleted base 3.
+//   each inserted or deleted base 3; any mismatch at a read base flagged
+//   low-quality (`read_lowq`, one bit per base of the read stream) 1.
 // Output per task: best cost and the diagonal where the read's last base
 // lands (u32 pair); the host takes best and second best across a read's tasks
 // and traces back the accepted one.
@@ -38,6 +39,7 @@ struct Task {
 @group(0) @binding(4) var<storage, read> read_nmask: array<u32>;
 @group(0) @binding(5) var<storage, read> tasks: array<Task>;
 @group(0) @binding(6) var<storage, read_write> out: array<u32>;
+@group(0) @binding(7) var<storage, read> read_lowq: array<u32>;
 
 const MAX_BAND: u32 = 65u; // 2·pad + 1 ≤ 65, pad ≤ 32
 const INF: i32 = 1000000;
@@ -57,14 +59,25 @@ fn read_code(pos: u32) -> u32 {
     return (read_codes[pos >> 4u] >> ((pos & 15u) * 2u)) & 3u;
 }
 
+fn read_low_quality(pos: u32) -> bool {
+    let w = pos >> 5u;
+    if w >= arrayLength(&read_lowq) {
+        return false;
+    }
+    return ((read_lowq[w] >> (pos & 31u)) & 1u) == 1u;
+}
+
 // Cost of aligned read base q (already complemented for reverse tasks) at
-// aligned position i against reference base r.
-fn sub_cost(r: u32, q: u32, i: u32, len: u32, strand: u32) -> i32 {
+// aligned position i against reference base r; lq: that base is low-quality.
+fn sub_cost(r: u32, q: u32, i: u32, len: u32, strand: u32, lq: bool) -> i32 {
     if r == 4u || q == 4u {
         return 2;
     }
     if r == q {
         return 0;
+    }
+    if lq {
+        return 1;
     }
     var d5 = i; // distance from the molecule's 5' end
     var d3 = len - 1u - i;
@@ -104,10 +117,13 @@ fn align(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
     }
     for (var i = 0u; i < len; i++) {
         var q = 0u;
+        var lq = false;
         if task.strand == 0u {
             q = read_code(task.read_start + i);
+            lq = read_low_quality(task.read_start + i);
         } else {
             q = read_code(task.read_start + len - 1u - i);
+            lq = read_low_quality(task.read_start + len - 1u - i);
             if q < 4u {
                 q = 3u - q;
             }
@@ -117,7 +133,7 @@ fn align(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
             // insertion (read base, no ref) from (i-1, j) = prev[d+1];
             // deletion (ref base, no read) from (i, j-1) = cur[d-1].
             let r = ref_code(task.ref_start + i + d);
-            var best = prev[d] + sub_cost(r, q, i, len, task.strand);
+            var best = prev[d] + sub_cost(r, q, i, len, task.strand, lq);
             if d + 1u < band {
                 best = min(best, prev[d + 1u] + GAP);
             }

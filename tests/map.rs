@@ -129,7 +129,7 @@ fn known_alignments_cost_cigar_md() {
     // exact match at 100, window starting at 94
     let read = genome[100..150].to_vec();
     let (r, q, t) = one(&genome, &read, 94, 0);
-    let tr = traceback(&r, &q, &t, &P).unwrap();
+    let tr = traceback(&r, &q, &[], &t, &P).unwrap();
     assert_eq!((tr.cost, tr.ref_pos, tr.nm), (0, 100, 0));
     assert_eq!(tr.cigar, vec![(b'M', 50)]);
     assert_eq!(tr.md, "50");
@@ -137,14 +137,27 @@ fn known_alignments_cost_cigar_md() {
     let mut mm = read.clone();
     mm[20] = if mm[20] == b'A' { b'C' } else { b'A' };
     let (r, q, t) = one(&genome, &mm, 94, 0);
-    let tr = traceback(&r, &q, &t, &P).unwrap();
+    let tr = traceback(&r, &q, &[], &t, &P).unwrap();
     assert_eq!((tr.cost, tr.ref_pos, tr.nm), (2, 100, 1));
     assert_eq!(tr.md, format!("20{}29", genome[120] as char));
+    // the same mismatch at a low-quality base costs half (NM still counts
+    // it, and it is not damage); on the reverse strand the flag follows
+    // the read's own base
+    let lowq = vec![1u32 << 20];
+    let tr = traceback(&r, &q, &lowq, &t, &P).unwrap();
+    assert_eq!((tr.cost, tr.nm, tr.damage), (1, 1, 0));
+    assert_eq!(align_cpu(&r, &q, &lowq, &[t], &P)[0].0, 1);
+    let not_there = vec![1u32 << 21];
+    assert_eq!(align_cpu(&r, &q, &not_there, &[t], &P)[0].0, 2);
+    let (r2, q2, t2) = one(&genome, &reverse_complement(&mm), 94, 1);
+    let rev_bit = vec![1u32 << (49 - 20)];
+    assert_eq!(align_cpu(&r2, &q2, &rev_bit, &[t2], &P)[0].0, 1);
+    assert_eq!(align_cpu(&r2, &q2, &lowq, &[t2], &P)[0].0, 2);
     // a 2-base deletion from the read
     let mut del = genome[100..130].to_vec();
     del.extend_from_slice(&genome[132..160]);
     let (r, q, t) = one(&genome, &del, 92, 0);
-    let tr = traceback(&r, &q, &t, &P).unwrap();
+    let tr = traceback(&r, &q, &[], &t, &P).unwrap();
     assert_eq!(tr.ref_pos, 100);
     assert_eq!(tr.nm, 2);
     assert_eq!(tr.cost, 6);
@@ -162,7 +175,7 @@ fn known_alignments_cost_cigar_md() {
     ins.push(b'A');
     ins.extend_from_slice(&genome[130..160]);
     let (r, q, t) = one(&genome, &ins, 95, 0);
-    let tr = traceback(&r, &q, &t, &P).unwrap();
+    let tr = traceback(&r, &q, &[], &t, &P).unwrap();
     assert_eq!((tr.ref_pos, tr.nm), (100, 1));
     assert_eq!(
         tr.cigar
@@ -175,7 +188,7 @@ fn known_alignments_cost_cigar_md() {
     // reverse strand: the read is the reverse complement of the locus
     let rc = reverse_complement(&genome[200..260]);
     let (r, q, t) = one(&genome, &rc, 195, 1);
-    let tr = traceback(&r, &q, &t, &P).unwrap();
+    let tr = traceback(&r, &q, &[], &t, &P).unwrap();
     assert_eq!((tr.cost, tr.ref_pos), (0, 200));
 }
 
@@ -189,7 +202,7 @@ fn damage_costs_half_at_the_right_ends_only() {
     genome[70] = b'C';
     let cost = |read: &[u8], strand: u32| {
         let (r, q, t) = one(&genome, read, 42, strand);
-        align_cpu(&r, &q, &[t], &P)[0].0
+        align_cpu(&r, &q, &[], &[t], &P)[0].0
     };
     let fwd = genome[50..90].to_vec();
     let mut c_to_t_5p = fwd.clone();
@@ -246,9 +259,21 @@ fn verification_gpu_matches_twin_and_traceback_agrees() {
     }
     let rseq = PackedSeq::from_ascii(&reads.concat());
     let gseq = PackedSeq::from_ascii(&genome);
-    let want = align_cpu(&gseq, &rseq, &tasks, &P);
+    // random low-quality bases (about one in eight), a mask shorter than
+    // the stream (the rest: not low)
+    let total: usize = reads.iter().map(|x| x.len()).sum();
+    let lowq: Vec<u32> = (0..total.div_ceil(32).saturating_sub(1))
+        .map(|_| (0..32).fold(0u32, |w, b| w | (((rng.below(8) == 0) as u32) << b)))
+        .collect();
+    let want = align_cpu(&gseq, &rseq, &lowq, &tasks, &P);
+    let plain = align_cpu(&gseq, &rseq, &[], &tasks, &P);
+    assert!(
+        want.iter().zip(&plain).all(|(a, b)| a.0 <= b.0)
+            && want.iter().zip(&plain).any(|(a, b)| a.0 < b.0),
+        "low-quality mismatches must cost less somewhere and never more"
+    );
     for (t, w) in tasks.iter().zip(&want) {
-        let tr = traceback(&gseq, &rseq, t, &P).unwrap();
+        let tr = traceback(&gseq, &rseq, &lowq, t, &P).unwrap();
         assert_eq!(tr.cost, w.0);
         let span: u32 = tr.cigar.iter().filter(|c| c.0 != b'I').map(|c| c.1).sum();
         assert_eq!(
@@ -262,6 +287,7 @@ fn verification_gpu_matches_twin_and_traceback_agrees() {
         &g,
         &GpuSeq::upload(&g, &gseq).unwrap(),
         &GpuSeq::upload(&g, &rseq).unwrap(),
+        &lowq,
         &tasks,
         &P,
     )

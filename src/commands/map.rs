@@ -64,6 +64,10 @@ pub struct MapArgs {
     /// unmapped, with 4× the neighbours and candidates (0: no second pass).
     #[arg(long, default_value_t = 64)]
     pub rescue_beam: usize,
+    /// Read bases with a Phred quality below this count a mismatch as half
+    /// a difference, like damage (0: ignore qualities, as bwa aln does).
+    #[arg(long, default_value_t = crate::map::DEFAULT_MIN_BASE_QUALITY)]
+    pub min_base_quality: u8,
     /// Candidate loci verified per read (clusters of proposals, best summed
     /// similarity first; verification is cheap next to the search).
     #[arg(long, default_value_t = 64, value_parser = crate::commands::parse::count)]
@@ -354,6 +358,7 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
         short_both_strands: !a.short_one_strand,
         read_neighbours: a.read_neighbours,
         rescue_beam: a.rescue_beam,
+        min_base_quality: a.min_base_quality,
     };
     let mut mapper = Mapper::new(be, &enc, head.as_ref(), index.as_ref(), &reference, cfg)?;
     let mut fit_pending = a.damage_len == DamageLen::Auto;

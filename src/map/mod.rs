@@ -61,6 +61,9 @@ pub struct MapConfig {
     /// Beam of a second, deeper search for the reads the first pass left
     /// unmapped (4× the neighbours and candidates too); 0 turns it off.
     pub rescue_beam: usize,
+    /// Read bases with a Phred quality below this count a mismatch as half a
+    /// difference (0: qualities ignored, as bwa aln does).
+    pub min_base_quality: u8,
 }
 
 /// Where candidate loci come from.
@@ -118,6 +121,7 @@ impl Default for MapConfig {
             short_both_strands: true,
             read_neighbours: 64,
             rescue_beam: 64,
+            min_base_quality: DEFAULT_MIN_BASE_QUALITY,
         }
     }
 }
@@ -177,6 +181,23 @@ type Mapped = (Vec<SamRecord>, Option<Vec<ReadTrace>>, Vec<Vec<usize>>);
 
 /// Bases from either end where damage-like mismatches cost half, unless fitted.
 pub const DEFAULT_DAMAGE_LEN: u32 = 5;
+
+/// Phred quality below which a read base's mismatch costs half.
+pub const DEFAULT_MIN_BASE_QUALITY: u8 = 20;
+
+/// Set the bits (one per base, 32 per word, from `start`) of the bases whose
+/// Phred+33 quality is below `min`. Reads without qualities set none.
+pub fn mark_low_quality(mask: &mut Vec<u32>, start: usize, qual: &[u8], min: u8) {
+    for (j, &q) in qual.iter().enumerate() {
+        if q.saturating_sub(33) < min {
+            let pos = start + j;
+            if mask.len() <= pos >> 5 {
+                mask.resize((pos >> 5) + 1, 0);
+            }
+            mask[pos >> 5] |= 1 << (pos & 31);
+        }
+    }
+}
 
 /// Alignments at this MAPQ or above are the confident ones a damage fit uses.
 pub const DAMAGE_FIT_MAPQ: u8 = 30;
@@ -425,12 +446,19 @@ impl<'a> Mapper<'a> {
         let (mut t_enc, mut t_search, mut t_verify) = (0.0f64, 0.0f64, 0.0f64);
         // 1. windows of every mappable read
         let mut rseq = PackedSeq::default();
+        let mut lowq: Vec<u32> = Vec::new();
         let mut rstart = vec![0u32; reads.len()];
         let mut windows = Vec::new();
         let mut owner: Vec<(usize, usize)> = Vec::new(); // (read, offset)
         for (i, r) in reads.iter().enumerate() {
             rstart[i] = rseq.len as u32;
             rseq.extend_ascii(&r.seq);
+            mark_low_quality(
+                &mut lowq,
+                rstart[i] as usize,
+                &r.qual,
+                self.cfg.min_base_quality,
+            );
             if !self.mappable(r) {
                 continue;
             }
@@ -598,9 +626,9 @@ impl<'a> Mapper<'a> {
         let t2 = std::time::Instant::now();
         let results = match (&self.gpu_ref, self.be) {
             (Some(gref), Backend::Gpu(g)) => {
-                align::align_gpu(g, gref, &GpuSeq::upload(g, &rseq)?, &tasks, &ap)?
+                align::align_gpu(g, gref, &GpuSeq::upload(g, &rseq)?, &lowq, &tasks, &ap)?
             }
-            _ => align::align_cpu(&self.packed, &rseq, &tasks, &ap),
+            _ => align::align_cpu(&self.packed, &rseq, &lowq, &tasks, &ap),
         };
         stats.alignments += tasks.len() as u64;
         t_verify += t2.elapsed().as_secs_f64();
@@ -619,7 +647,7 @@ impl<'a> Mapper<'a> {
         let mut out = Vec::with_capacity(reads.len());
         let mut ties = Vec::with_capacity(reads.len());
         for (ri, r) in reads.iter().enumerate() {
-            let rec = self.record(r, &mut hits[ri], &rseq, &ap)?;
+            let rec = self.record(r, &mut hits[ri], &rseq, &lowq, &ap)?;
             let mut tied = Vec::new();
             if rec.flag & 4 == 0 {
                 // record() left the hits sorted by cost, one per locus
@@ -679,6 +707,7 @@ impl<'a> Mapper<'a> {
         r: &ReadRecord,
         hits: &mut Vec<Hit>,
         rseq: &PackedSeq,
+        lowq: &[u32],
         ap: &AlignParams,
     ) -> Result<SamRecord> {
         let unmapped = || SamRecord::unmapped(&r.name, &r.seq, &r.qual);
@@ -699,7 +728,7 @@ impl<'a> Mapper<'a> {
             .iter()
             .filter(|h| diffs(h.cost) == diffs(best.cost) + 1)
             .count();
-        let Some(tr) = align::traceback(&self.packed, rseq, &best.task, ap) else {
+        let Some(tr) = align::traceback(&self.packed, rseq, lowq, &best.task, ap) else {
             return Ok(unmapped());
         };
         debug_assert_eq!(tr.cost, best.cost);
@@ -746,7 +775,19 @@ impl<'a> Mapper<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::neighbours_per_window;
+    use super::{mark_low_quality, neighbours_per_window};
+
+    #[test]
+    fn low_quality_bits_follow_phred() {
+        let mut m = Vec::new();
+        // Phred+33: '5' = 20 (kept), '4' = 19 (low), '#' = 2 (low)
+        mark_low_quality(&mut m, 30, b"5#45", 20);
+        assert_eq!(m, vec![1 << 31, 1 << 0]);
+        // no qualities, or a threshold of 0: nothing
+        mark_low_quality(&mut m, 40, b"", 20);
+        mark_low_quality(&mut m, 40, b"###", 0);
+        assert_eq!(m, vec![1 << 31, 1 << 0]);
+    }
 
     #[test]
     fn short_reads_search_deeper() {

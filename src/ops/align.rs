@@ -55,13 +55,26 @@ fn code(seq: &PackedSeq, pos: usize) -> u8 {
     }
 }
 
-/// Substitution cost of aligned read code `q` at aligned position `i` against reference code `r`.
-pub fn sub_cost(r: u8, q: u8, i: usize, len: usize, strand: u32, damage_len: u32) -> i32 {
+/// Substitution cost of aligned read code `q` at aligned position `i` against
+/// reference code `r`; `low_quality`: the read base's quality is below the
+/// mapper's threshold (a mismatch there costs half, like damage).
+pub fn sub_cost(
+    r: u8,
+    q: u8,
+    i: usize,
+    len: usize,
+    strand: u32,
+    damage_len: u32,
+    low_quality: bool,
+) -> i32 {
     if r == 4 || q == 4 {
         return 2;
     }
     if r == q {
         return 0;
+    }
+    if low_quality {
+        return 1;
     }
     let (d5, d3) = if strand == 0 {
         (i, len - 1 - i)
@@ -100,15 +113,35 @@ pub fn aligned_read(reads: &PackedSeq, t: &AlignTask) -> Vec<u8> {
         .collect()
 }
 
+/// Low-quality bits of a read stream (one per base, 32 per word): the bases
+/// whose mismatches cost half. Empty means none.
+pub fn low_quality_bit(mask: &[u32], pos: usize) -> bool {
+    mask.get(pos >> 5)
+        .is_some_and(|w| (w >> (pos & 31)) & 1 == 1)
+}
+
+/// The low-quality flags of a task's aligned read (reversed for strand 1).
+pub fn aligned_low_quality(mask: &[u32], t: &AlignTask) -> Vec<bool> {
+    let (s, n) = (t.read_start as usize, t.read_len as usize);
+    (0..n)
+        .map(|i| {
+            let pos = if t.strand == 0 { s + i } else { s + n - 1 - i };
+            low_quality_bit(mask, pos)
+        })
+        .collect()
+}
+
 /// Full banded DP matrix of a task: `rows[i][d]` = best cost of aligning read
 /// bases 0..=i with read base i's row on diagonal d.
 fn dp(
     reference: &PackedSeq,
     reads: &PackedSeq,
+    low_quality: &[u32],
     t: &AlignTask,
     p: &AlignParams,
-) -> (Vec<u8>, Vec<Vec<i32>>) {
+) -> (Vec<u8>, Vec<bool>, Vec<Vec<i32>>) {
     let q = aligned_read(reads, t);
+    let lq = aligned_low_quality(low_quality, t);
     let band = (2 * p.pad.min(MAX_PAD) + 1) as usize;
     let len = q.len();
     let mut rows = Vec::with_capacity(len);
@@ -117,7 +150,7 @@ fn dp(
         let mut cur = vec![0i32; band];
         for d in 0..band {
             let r = code(reference, t.ref_start as usize + i + d);
-            let mut best = prev[d] + sub_cost(r, qc, i, len, t.strand, p.damage_len);
+            let mut best = prev[d] + sub_cost(r, qc, i, len, t.strand, p.damage_len, lq[i]);
             if d + 1 < band {
                 best = best.min(prev[d + 1] + GAP);
             }
@@ -129,20 +162,22 @@ fn dp(
         rows.push(cur.clone());
         prev = cur;
     }
-    (q, rows)
+    (q, lq, rows)
 }
 
-/// CPU twin: (best cost, end diagonal) per task.
+/// CPU twin: (best cost, end diagonal) per task; `low_quality` as in
+/// [`low_quality_bit`].
 pub fn align_cpu(
     reference: &PackedSeq,
     reads: &PackedSeq,
+    low_quality: &[u32],
     tasks: &[AlignTask],
     p: &AlignParams,
 ) -> Vec<(u32, u32)> {
     tasks
         .iter()
         .map(|t| {
-            let (_, rows) = dp(reference, reads, t, p);
+            let (_, _, rows) = dp(reference, reads, low_quality, t, p);
             match rows.last() {
                 None => (0, 0),
                 Some(last) => {
@@ -158,11 +193,13 @@ pub fn align_cpu(
         .collect()
 }
 
-/// GPU verification; `reference` and `reads` are packed on the device.
+/// GPU verification; `reference` and `reads` are packed on the device,
+/// `low_quality` as in [`low_quality_bit`].
 pub fn align_gpu(
     gpu: &Gpu,
     reference: &super::encode::GpuSeq,
     reads: &super::encode::GpuSeq,
+    low_quality: &[u32],
     tasks: &[AlignTask],
     p: &AlignParams,
 ) -> Result<Vec<(u32, u32)>> {
@@ -177,6 +214,15 @@ pub fn align_gpu(
     }
     let tb = gpu.upload("align tasks", bytemuck::cast_slice::<AlignTask, u32>(tasks))?;
     let out = gpu.zeros("align out", tasks.len() * 2)?;
+    // one word at least: a binding may not be empty
+    let lq = gpu.upload(
+        "align low-quality bits",
+        if low_quality.is_empty() {
+            &[0u32][..]
+        } else {
+            low_quality
+        },
+    )?;
     need("align", "out", out.len, tasks.len() * 2)?;
     let params = Params {
         tasks: tasks.len() as u32,
@@ -198,6 +244,7 @@ pub fn align_gpu(
             Arg::Buf(&reads.nmask),
             Arg::Buf(&tb),
             Arg::Buf(&out),
+            Arg::Buf(&lq),
         ],
         gpu.grid_1d(tasks.len(), 64),
     )?;
@@ -218,7 +265,7 @@ pub struct Traced {
     pub nm: u32,
     /// SAM MD string.
     pub md: String,
-    /// Mismatches that look like deamination.
+    /// Mismatches that look like deamination (at any base quality).
     pub damage: u32,
 }
 
@@ -226,10 +273,11 @@ pub struct Traced {
 pub fn traceback(
     reference: &PackedSeq,
     reads: &PackedSeq,
+    low_quality: &[u32],
     t: &AlignTask,
     p: &AlignParams,
 ) -> Option<Traced> {
-    let (q, rows) = dp(reference, reads, t, p);
+    let (q, lq, rows) = dp(reference, reads, low_quality, t, p);
     let len = q.len();
     let last = rows.last()?;
     let band = last.len();
@@ -244,9 +292,9 @@ pub fn traceback(
         let here = rows[iu][d];
         let r = rc(iu, d);
         let prev_diag = if iu == 0 { 0 } else { rows[iu - 1][d] };
-        let sc = sub_cost(r, q[iu], iu, len, t.strand, p.damage_len);
+        let sc = sub_cost(r, q[iu], iu, len, t.strand, p.damage_len, lq[iu]);
         if here == prev_diag + sc {
-            if sc == 1 {
+            if sc == 1 && sub_cost(r, q[iu], iu, len, t.strand, p.damage_len, false) == 1 {
                 damage += 1;
             }
             ops.push((b'M', r, q[iu]));
