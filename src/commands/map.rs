@@ -64,6 +64,9 @@ pub struct MapArgs {
     /// unmapped, with 4× the neighbours and candidates (0: no second pass).
     #[arg(long, default_value_t = 64)]
     pub rescue_beam: usize,
+    /// Longest read (bp) the rescue pass searches again.
+    #[arg(long, default_value_t = crate::map::DEFAULT_RESCUE_MAX_LEN)]
+    pub rescue_max_len: usize,
     /// Read bases with a Phred quality below this count a mismatch as half
     /// a difference, like damage (0: ignore qualities, as bwa aln does).
     #[arg(long, default_value_t = crate::map::DEFAULT_MIN_BASE_QUALITY)]
@@ -358,6 +361,7 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
         short_both_strands: !a.short_one_strand,
         read_neighbours: a.read_neighbours,
         rescue_beam: a.rescue_beam,
+        rescue_max_len: a.rescue_max_len,
         min_base_quality: a.min_base_quality,
     };
     let mut mapper = Mapper::new(be, &enc, head.as_ref(), index.as_ref(), &reference, cfg)?;

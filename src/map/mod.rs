@@ -61,6 +61,10 @@ pub struct MapConfig {
     /// Beam of a second, deeper search for the reads the first pass left
     /// unmapped (4× the neighbours and candidates too); 0 turns it off.
     pub rescue_beam: usize,
+    /// Only reads up to this long get the rescue pass (short reads have few
+    /// windows, so few proposals; in real libraries most unmapped reads are
+    /// long ones from other genomes, where a second pass finds nothing).
+    pub rescue_max_len: usize,
     /// Read bases with a Phred quality below this count a mismatch as half a
     /// difference (0: qualities ignored, as bwa aln does).
     pub min_base_quality: u8,
@@ -121,6 +125,7 @@ impl Default for MapConfig {
             short_both_strands: true,
             read_neighbours: 64,
             rescue_beam: 64,
+            rescue_max_len: DEFAULT_RESCUE_MAX_LEN,
             min_base_quality: DEFAULT_MIN_BASE_QUALITY,
         }
     }
@@ -181,6 +186,9 @@ type Mapped = (Vec<SamRecord>, Option<Vec<ReadTrace>>, Vec<Vec<usize>>);
 
 /// Bases from either end where damage-like mismatches cost half, unless fitted.
 pub const DEFAULT_DAMAGE_LEN: u32 = 5;
+
+/// Longest read the rescue pass searches again (bp).
+pub const DEFAULT_RESCUE_MAX_LEN: usize = 50;
 
 /// Phred quality below which a read base's mismatch costs half.
 pub const DEFAULT_MIN_BASE_QUALITY: u8 = 20;
@@ -379,7 +387,11 @@ impl<'a> Mapper<'a> {
         let (mut out, mut traces, mut ties) = self.pass(reads, stats, trace, &first)?;
         if let Some(deep) = self.rescue_depth(&first) {
             let idx: Vec<usize> = (0..reads.len())
-                .filter(|&i| out[i].flag & 4 != 0 && self.mappable(&reads[i]))
+                .filter(|&i| {
+                    out[i].flag & 4 != 0
+                        && self.mappable(&reads[i])
+                        && reads[i].seq.len() <= self.cfg.rescue_max_len
+                })
                 .collect();
             if !idx.is_empty() {
                 let sub: Vec<ReadRecord> = idx.iter().map(|&i| reads[i].clone()).collect();
