@@ -260,12 +260,18 @@ fn parse_damage_len(s: &str) -> std::result::Result<DamageLen, String> {
         .map_err(|_| format!("'{s}': expected auto or a number of bases"))
 }
 
-/// Fit the damage length on the first batch and say what was chosen.
+/// Fit damage and error rate on the first batch and say what was chosen.
 fn fit_damage(mapper: &mut Mapper, reads: &[ReadRecord]) -> Result<()> {
-    match mapper.fit_damage(reads)? {
-        (Some(fit), _) => eprintln!("crest map: {}", fit.summary()),
-        (None, n) => eprintln!(
-            "crest map: {n} confident alignments in the first batch, too few to fit the damage (needs {}); damage length {}",
+    let fit = mapper.fit_library(reads)?;
+    match (&fit.damage, fit.error_rate) {
+        (Some(d), Some(e)) => eprintln!(
+            "crest map: {}; {:.4} differences per base",
+            d.summary(),
+            e
+        ),
+        _ => eprintln!(
+            "crest map: {} confident alignments in the first batch, too few to fit the library (needs {}); damage length {}",
+            fit.confident,
             crate::map::DAMAGE_FIT_MIN_READS,
             mapper.cfg.damage_len
         ),
@@ -363,6 +369,8 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
         rescue_beam: a.rescue_beam,
         rescue_max_len: a.rescue_max_len,
         min_base_quality: a.min_base_quality,
+        // fitted with the damage (`--damage-len auto`), else bwa's scale
+        error_rate: crate::map::mapq::BWA_ERROR_RATE,
     };
     let mut mapper = Mapper::new(be, &enc, head.as_ref(), index.as_ref(), &reference, cfg)?;
     let mut fit_pending = a.damage_len == DamageLen::Auto;

@@ -22,9 +22,15 @@ pub fn max_diff(len: usize, n: f64) -> u32 {
     2
 }
 
+/// The per-base difference rate at which [`suboptimal_mapq`] gives bwa's
+/// numbers (23 for one hit one difference worse, 20 for two, 18 for three).
+pub const BWA_ERROR_RATE: f64 = 0.015;
+
 /// bwa_approx_mapQ: `c1` hits share the best score, `c2` hits are one
 /// difference worse, the best hit has `n_mm` differences of at most `max_mm`.
-pub fn approx_mapq(c1: usize, c2: usize, n_mm: u32, max_mm: u32) -> u8 {
+/// With `c2 > 0` the MAPQ is [`suboptimal_mapq`] at `error_rate` (bwa's
+/// own numbers at [`BWA_ERROR_RATE`]).
+pub fn approx_mapq(c1: usize, c2: usize, n_mm: u32, max_mm: u32, error_rate: f64) -> u8 {
     if c1 == 0 {
         return 23;
     }
@@ -37,8 +43,19 @@ pub fn approx_mapq(c1: usize, c2: usize, n_mm: u32, max_mm: u32) -> u8 {
     if c2 == 0 {
         return 37;
     }
-    let log_n = (4.343 * (c2.min(255) as f64).ln() + 0.5) as i32;
-    (23 - log_n).max(0) as u8
+    suboptimal_mapq(c2, error_rate)
+}
+
+/// MAPQ of a unique best hit with `c2` hits one difference worse, when a
+/// base differs from its locus with probability `error_rate`: one more
+/// difference is (ε/3)/(1 − ε) times as likely, so the best is wrong with
+/// probability c2·r / (1 + c2·r). Phred-scaled, rounded.
+pub fn suboptimal_mapq(c2: usize, error_rate: f64) -> u8 {
+    let e = error_rate.clamp(1e-6, 0.5);
+    let r = e / (3.0 * (1.0 - e));
+    let n = c2.min(255) as f64;
+    let p = n * r / (1.0 + n * r);
+    (-10.0 * p.log10()).round().clamp(0.0, 60.0) as u8
 }
 
 /// Expected number of places, on either strand of a random genome of
@@ -101,11 +118,25 @@ mod tests {
 
     #[test]
     fn mapq_scale() {
-        assert_eq!(approx_mapq(1, 0, 0, 3), 37);
-        assert_eq!(approx_mapq(2, 0, 0, 3), 0);
-        assert_eq!(approx_mapq(1, 0, 3, 3), 25);
-        assert_eq!(approx_mapq(1, 1, 0, 3), 23);
-        assert_eq!(approx_mapq(1, 10, 0, 3), 13);
-        assert_eq!(approx_mapq(1, 200, 1, 3), 0);
+        let e = BWA_ERROR_RATE;
+        assert_eq!(approx_mapq(1, 0, 0, 3, e), 37);
+        assert_eq!(approx_mapq(2, 0, 0, 3, e), 0);
+        assert_eq!(approx_mapq(1, 0, 3, 3, e), 25);
+        // bwa's 23 − 4.343·ln(c2), rounded, for the few-hit cases
+        for (c2, bwa) in [(1, 23), (2, 20), (3, 18), (10, 13)] {
+            assert_eq!(approx_mapq(1, c2, 0, 3, e), bwa, "c2 {c2}");
+        }
+        // very many near hits: close to a coin toss (bwa's formula says 0)
+        assert!(approx_mapq(1, 200, 1, 3, e) <= 3);
+    }
+
+    #[test]
+    fn noisier_libraries_trust_a_near_second_less() {
+        // 3% differences per base: one hit one difference worse → ~1% wrong
+        assert_eq!(suboptimal_mapq(1, 0.03), 20);
+        assert!(suboptimal_mapq(1, 0.005) > suboptimal_mapq(1, 0.015));
+        assert!(suboptimal_mapq(2, 0.03) < suboptimal_mapq(1, 0.03));
+        // the probability never exceeds one: MAPQ stays ≥ 0
+        assert_eq!(suboptimal_mapq(255, 0.5), 0);
     }
 }

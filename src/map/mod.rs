@@ -68,6 +68,11 @@ pub struct MapConfig {
     /// Read bases with a Phred quality below this count a mismatch as half a
     /// difference (0: qualities ignored, as bwa aln does).
     pub min_base_quality: u8,
+    /// Per-base difference rate of reads at their true locus (damage and
+    /// errors together): how far a hit one difference worse undercuts the
+    /// best one's MAPQ. bwa's scale at [`mapq::BWA_ERROR_RATE`]; fitted
+    /// with the damage.
+    pub error_rate: f64,
 }
 
 /// Where candidate loci come from.
@@ -127,6 +132,7 @@ impl Default for MapConfig {
             rescue_beam: 64,
             rescue_max_len: DEFAULT_RESCUE_MAX_LEN,
             min_base_quality: DEFAULT_MIN_BASE_QUALITY,
+            error_rate: mapq::BWA_ERROR_RATE,
         }
     }
 }
@@ -212,6 +218,17 @@ pub const DAMAGE_FIT_MAPQ: u8 = 30;
 
 /// Confident alignments a damage fit needs.
 pub const DAMAGE_FIT_MIN_READS: u64 = 100;
+
+/// What [`Mapper::fit_library`] found.
+#[derive(Clone, Debug)]
+pub struct LibraryFit {
+    /// The damage fit (None: too few confident alignments).
+    pub damage: Option<DamageFit>,
+    /// Differences per aligned base of the confident alignments.
+    pub error_rate: Option<f64>,
+    /// Confident alignments seen.
+    pub confident: u64,
+}
 
 /// How deep one proposal pass searches.
 #[derive(Clone, Copy, Debug)]
@@ -327,24 +344,33 @@ impl<'a> Mapper<'a> {
             && r.seq.iter().filter(|&&b| b != b'N').count() >= self.cfg.min_len.max(1) / 2
     }
 
-    /// Fit the damage length to `reads` (a library's first batch): map them
-    /// with the current settings, profile the confident alignments (MAPQ ≥
-    /// [`DAMAGE_FIT_MAPQ`]) and set `cfg.damage_len` to the fitted length.
-    /// The reads are mapped again afterwards by the caller. None (and the
-    /// setting kept) with fewer than [`DAMAGE_FIT_MIN_READS`] confident
-    /// alignments; the profile's count comes back either way.
-    pub fn fit_damage(&mut self, reads: &[ReadRecord]) -> Result<(Option<DamageFit>, u64)> {
+    /// Fit the library to `reads` (its first batch): map them with the
+    /// current settings and, from the confident alignments (MAPQ ≥
+    /// [`DAMAGE_FIT_MAPQ`]), set `cfg.damage_len` to the damage profile's
+    /// fitted length and `cfg.error_rate` to their differences per aligned
+    /// base. The caller maps the reads again afterwards. With fewer than
+    /// [`DAMAGE_FIT_MIN_READS`] confident alignments nothing changes.
+    pub fn fit_library(&mut self, reads: &[ReadRecord]) -> Result<LibraryFit> {
         let mut scratch = MapStats::default();
         let recs = self.map_batch(reads, &mut scratch)?;
         let mut profile = DamageProfile::new(self.reference, crate::damage::DEFAULT_POSITIONS);
+        let (mut diffs, mut bases) = (0u64, 0u64);
         for r in recs.iter().filter(|r| r.mapq >= DAMAGE_FIT_MAPQ) {
             profile.add(r, self.reference);
+            diffs += r.nm.unwrap_or(0).max(0) as u64;
+            bases += r.seq.len() as u64;
         }
-        let fit = profile.fit_damage_len(DAMAGE_FIT_MIN_READS);
-        if let Some(f) = &fit {
+        let damage = profile.fit_damage_len(DAMAGE_FIT_MIN_READS);
+        let error_rate = damage.as_ref().map(|_| diffs as f64 / bases.max(1) as f64);
+        if let (Some(f), Some(e)) = (&damage, error_rate) {
             self.cfg.damage_len = f.damage_len;
+            self.cfg.error_rate = e;
         }
-        Ok((fit, profile.reads()))
+        Ok(LibraryFit {
+            damage,
+            error_rate,
+            confident: profile.reads(),
+        })
     }
 
     /// Map a batch of reads; records come back in input order.
@@ -771,7 +797,7 @@ impl<'a> Mapper<'a> {
             pos: Some(local as usize),
             // bwa's scale, capped by how many places a read this short fits
             // by chance (crest verifies only a few proposed loci)
-            mapq: approx_mapq(c1, c2, tr.nm, maxd).min(chance_cap(
+            mapq: approx_mapq(c1, c2, tr.nm, maxd, self.cfg.error_rate).min(chance_cap(
                 r.seq.len(),
                 diffs(best.cost),
                 self.total,
