@@ -504,3 +504,72 @@ fn router_is_added_to_an_index_and_used_by_map() {
     ]);
     assert!(!ok && err.contains("power of two"), "{err}");
 }
+
+/// `--damage-len auto` (the default) fits the damage of a library mapped in
+/// one batch, says so, and maps the most damaged short reads, which a map
+/// forgiving no damage rejects (6 of these 400 with 3+ damage-like
+/// mismatches over bwa's bound).
+#[test]
+fn damage_length_is_fitted_to_the_library() {
+    common::gpu().expect("adapter");
+    let dir = tempfile::tempdir().unwrap();
+    let reference_seq = crest::io::Reference::load(&asset("mammoth_chrM.fa")).unwrap();
+    let cfg = crest::sim::SimConfig {
+        n: 400,
+        seed: 21,
+        median: 32.0,
+        sigma: 0.2,
+        min_len: 25,
+        max_len: 45,
+        deamination: 0.9,
+        decay: 0.6,
+        substitution: 0.005,
+        ..crest::sim::SimConfig::default()
+    };
+    let mut fq = Vec::new();
+    crest::sim::simulate(&reference_seq, &[], &cfg, &mut fq).unwrap();
+    let reads = dir.path().join("damaged.fq");
+    std::fs::write(&reads, fq).unwrap();
+    let (m, r) = (model(), reference());
+    let run = |extra: &[&str]| -> (usize, String) {
+        let out = dir.path().join("out.sam");
+        let mut args = vec![
+            "map",
+            "--model",
+            &m,
+            "--reference",
+            &r,
+            reads.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let (ok, _, err) = crest(&args);
+        assert!(ok, "{err}");
+        let sam = std::fs::read_to_string(&out).unwrap();
+        let mapped = sam
+            .lines()
+            .filter(|l| !l.starts_with('@'))
+            .filter(|l| l.split('\t').nth(1).unwrap().parse::<u16>().unwrap() & 4 == 0)
+            .count();
+        (mapped, err)
+    };
+    let (auto, err) = run(&[]);
+    let line = err
+        .lines()
+        .find(|l| l.contains("damage fitted on"))
+        .unwrap_or_else(|| panic!("no fit line in: {err}"));
+    let fitted: u32 = line
+        .split("damage length ")
+        .nth(1)
+        .and_then(|t| t.split(';').next())
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    // 0.9 · 0.6^i passes 1% up to i = 8; sampling noise either side
+    assert!((7..=12).contains(&fitted), "{line}");
+    let (none, _) = run(&["--damage-len", "0"]);
+    assert!(
+        auto >= none + 3,
+        "fitted damage maps {auto}, none forgiven {none}"
+    );
+}
