@@ -106,35 +106,7 @@ fn simulated_deamination_is_recovered() {
         indel: 0.0,
         ..crest::sim::SimConfig::default()
     };
-    let mut fq = Vec::new();
-    crest::sim::simulate(&r, &[], &cfg, &mut fq).unwrap();
-    let fq = String::from_utf8(fq).unwrap();
-    let mut d = DamageProfile::new(&r, 25);
-    let lines: Vec<&str> = fq.lines().collect();
-    for rec in lines.chunks(4) {
-        let name = rec[0][1..].split_whitespace().next().unwrap();
-        let Some(crest::sim::Truth::Reference { start, reverse, .. }) =
-            crest::sim::parse_truth(name)
-        else {
-            panic!("{name}");
-        };
-        // the true, ungapped alignment; SAM holds forward-strand bases
-        let seq = if reverse {
-            reverse_complement(rec[1].as_bytes())
-        } else {
-            rec[1].as_bytes().to_vec()
-        };
-        let mut s = SamRecord {
-            name: name.into(),
-            flag: if reverse { 16 } else { 0 },
-            contig: Some(0),
-            pos: Some(start),
-            cigar: vec![(b'M', seq.len() as u32)],
-            ..Default::default()
-        };
-        s.seq = seq;
-        d.add(&s, &r);
-    }
+    let d = true_profile(&r, &cfg);
     for (pos, want) in [(0usize, 0.3), (1, 0.15), (2, 0.075)] {
         let ct = d.frequency(End::Five, pos, b'C', b'T');
         let ga = d.frequency(End::Three, pos, b'G', b'A');
@@ -319,19 +291,11 @@ fn a_damaged_table_names_the_file_and_line() {
     assert!(DamageProfile::read(&p).is_err());
 }
 
-/// The true alignments of `n` reads simulated from `r` with `deamination`.
-fn true_profile(r: &Reference, n: usize, deamination: f64) -> DamageProfile {
-    let cfg = crest::sim::SimConfig {
-        n,
-        seed: 5,
-        deamination,
-        decay: 0.5,
-        substitution: 0.002,
-        indel: 0.0,
-        ..crest::sim::SimConfig::default()
-    };
+/// The damage profile of the true, ungapped alignments of reads simulated
+/// from `r` (SAM holds forward-strand bases).
+fn true_profile(r: &Reference, cfg: &crest::sim::SimConfig) -> DamageProfile {
     let mut fq = Vec::new();
-    crest::sim::simulate(r, &[], &cfg, &mut fq).unwrap();
+    crest::sim::simulate(r, &[], cfg, &mut fq).unwrap();
     let fq = String::from_utf8(fq).unwrap();
     let lines: Vec<&str> = fq.lines().collect();
     let mut d = DamageProfile::new(r, 25);
@@ -363,16 +327,35 @@ fn true_profile(r: &Reference, n: usize, deamination: f64) -> DamageProfile {
     d
 }
 
+/// `n` reads with `deamination` at the terminal base, halving per base.
+fn damaged(n: usize, deamination: f64) -> crest::sim::SimConfig {
+    crest::sim::SimConfig {
+        n,
+        seed: 5,
+        deamination,
+        decay: 0.5,
+        substitution: 0.002,
+        indel: 0.0,
+        ..crest::sim::SimConfig::default()
+    }
+}
+
 #[test]
 fn damage_length_follows_the_library() {
     let r = Reference::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/mammoth_chrM.fa"))
         .unwrap();
     // a modern library: nothing to forgive
-    let fit = true_profile(&r, 3000, 0.0).fit_damage_len(100).unwrap();
+    let fit = true_profile(&r, &damaged(3000, 0.0))
+        .fit_damage_len(100)
+        .unwrap();
     assert_eq!(fit.damage_len, 0, "{}", fit.summary());
     // heavy damage reaches further in than light damage
-    let heavy = true_profile(&r, 3000, 0.6).fit_damage_len(100).unwrap();
-    let light = true_profile(&r, 3000, 0.1).fit_damage_len(100).unwrap();
+    let heavy = true_profile(&r, &damaged(3000, 0.6))
+        .fit_damage_len(100)
+        .unwrap();
+    let light = true_profile(&r, &damaged(3000, 0.1))
+        .fit_damage_len(100)
+        .unwrap();
     assert!(
         heavy.damage_len > light.damage_len && light.damage_len >= 1,
         "{} / {}",
