@@ -348,3 +348,18 @@ fn bench_with_a_missing_model_names_it_in_one_error_line() {
     );
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// A measured child's peak memory is its own, not the bench process's: a
+/// child forked while this process holds 256 MiB must not report it (Linux
+/// carries the parent's high-water mark into `wait4`'s figure).
+#[test]
+fn peak_memory_is_the_childs_own() {
+    let big: Vec<u8> = (0..256usize << 20).map(|i| i as u8).collect();
+    let cost = crest::bench::measure::run_measured("true", Command::new("true"), None).unwrap();
+    assert!(big.iter().map(|&b| b as u64).sum::<u64>() > 0);
+    assert!(
+        cost.peak_rss_mib < 64.0,
+        "`true` peaked at {:.0} MiB",
+        cost.peak_rss_mib
+    );
+}

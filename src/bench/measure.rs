@@ -1,5 +1,13 @@
 //! Running a mapper as a child process and measuring it: wall time, CPU time
-//! (user + system) and peak resident memory of that child alone (`wait4`).
+//! (user + system, `wait4`) and peak resident memory of that child alone.
+//!
+//! Peak memory comes from GNU time (`/usr/bin/time -f %M`) where it exists:
+//! `wait4`'s `ru_maxrss` of a child also counts the resident memory its
+//! parent had when it forked (Linux carries the pre-`exec` high-water mark
+//! over), so `bwa aln` on mammoth mtDNA read 71 MiB — crest bench's own
+//! size — instead of its 6 MiB. GNU time forks the program from a small
+//! process, so its figure is the program's own. Without it the `wait4`
+//! figure is used, an upper bound.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -33,6 +41,10 @@ impl Cost {
 /// stderr if it exits non-zero, and measure it.
 pub fn run_measured(what: &str, mut cmd: Command, stdout: Option<&Path>) -> Result<Cost> {
     let fail = |m: String| CrestError::Invalid(format!("{what}: {m}"));
+    let rss_file = tempfile_path("rss");
+    if let Some(w) = in_gnu_time(&cmd, &rss_file) {
+        cmd = w;
+    }
     match stdout {
         Some(p) => {
             let f = std::fs::File::create(p).map_err(|e| CrestError::io(p, e))?;
@@ -71,6 +83,11 @@ pub fn run_measured(what: &str, mut cmd: Command, stdout: Option<&Path>) -> Resu
     drop(child);
     let stderr = std::fs::read_to_string(&err_file).unwrap_or_default();
     let _ = std::fs::remove_file(&err_file);
+    // Linux reports ru_maxrss, and GNU time %M, in KiB
+    let own_kib = std::fs::read_to_string(&rss_file)
+        .ok()
+        .and_then(|t| t.lines().last().and_then(|l| l.trim().parse::<f64>().ok()));
+    let _ = std::fs::remove_file(&rss_file);
     crate::io::output::forget_on_signal(&err_file);
     if r < 0 {
         return Err(fail(format!(
@@ -101,9 +118,36 @@ pub fn run_measured(what: &str, mut cmd: Command, stdout: Option<&Path>) -> Resu
     Ok(Cost {
         wall_s,
         cpu_s: tv(ru.ru_utime) + tv(ru.ru_stime),
-        // Linux reports ru_maxrss in KiB
-        peak_rss_mib: ru.ru_maxrss as f64 / 1024.0,
+        peak_rss_mib: own_kib.unwrap_or(ru.ru_maxrss as f64) / 1024.0,
     })
+}
+
+/// GNU time, where it is installed.
+const GNU_TIME: &str = "/usr/bin/time";
+
+/// `cmd` run under GNU time, writing the program's peak RSS (KiB) to
+/// `rss_file`; None without GNU time.
+fn in_gnu_time(cmd: &Command, rss_file: &Path) -> Option<Command> {
+    if !Path::new(GNU_TIME).is_file() {
+        return None;
+    }
+    let mut w = Command::new(GNU_TIME);
+    w.arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(rss_file)
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => w.env(k, v),
+            None => w.env_remove(k),
+        };
+    }
+    if let Some(d) = cmd.get_current_dir() {
+        w.current_dir(d);
+    }
+    Some(w)
 }
 
 fn tempfile_path(tag: &str) -> std::path::PathBuf {
