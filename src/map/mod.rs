@@ -11,13 +11,14 @@
 //! alignment → MAPQ on BWA's scale. Reads that fail anywhere stay unmapped,
 //! in input order.
 
+pub mod config;
 pub mod mapq;
 pub mod trace;
 
 use crate::backend::Backend;
 use crate::damage::{DamageFit, DamageProfile};
 use crate::error::{CrestError, Result};
-use crate::index::{BeamConfig, Index, SearchKind, Searcher};
+use crate::index::{BeamConfig, Index, Searcher};
 use crate::io::{ReadRecord, Reference, SamRecord};
 use crate::model::encoder::EMBED_BATCH;
 use crate::model::{BitHead, Encoder};
@@ -26,124 +27,12 @@ use crate::ops::encode::{GpuSeq, Window};
 use crate::ops::index::NONE;
 use crate::seq::{reverse_complement, PackedSeq};
 
+pub use config::{
+    neighbours_per_window, MapConfig, Propose, DEFAULT_DAMAGE_LEN, DEFAULT_MIN_BASE_QUALITY,
+    DEFAULT_RESCUE_MAX_LEN,
+};
 pub use mapq::{approx_mapq, chance_cap, max_diff};
 pub use trace::{ReadTrace, TraceCandidate};
-
-/// Mapping options.
-#[derive(Clone, Debug)]
-pub struct MapConfig {
-    /// Bases between a read's windows.
-    pub stride: usize,
-    /// Least-confident bits flipped per window (2^flip candidates per window).
-    pub flip: u32,
-    /// Candidate loci verified per read (per strand hypothesis cluster).
-    pub max_candidates: usize,
-    /// Alignment band half-width (bp of slack around a candidate).
-    pub pad: u32,
-    /// Bases from either end where deamination-like mismatches cost half.
-    pub damage_len: u32,
-    /// bwa aln `-n`: a fraction (< 1: missing-alignment rate at 2% errors) or a count.
-    pub max_diff: f64,
-    /// Reads shorter than this stay unmapped.
-    pub min_len: usize,
-    /// Where proposals come from (any combination).
-    pub propose: Vec<Propose>,
-    /// Beam width of the tree search.
-    pub beam: usize,
-    /// Leaves the router proposes per window (a power of two).
-    pub route_width: usize,
-    /// Reads no longer than k are also queried as their reverse complement.
-    pub short_both_strands: bool,
-    /// Nearest grid k-mers searched per read at least, spread over its
-    /// windows: a read with few windows (a short read) takes more
-    /// neighbours per window than 2^flip, up to what the search keeps.
-    pub read_neighbours: usize,
-    /// Beam of a second, deeper search for the reads the first pass left
-    /// unmapped (4× the neighbours and candidates too); 0 turns it off.
-    pub rescue_beam: usize,
-    /// Only reads up to this long get the rescue pass (short reads have few
-    /// windows, so few proposals; in real libraries most unmapped reads are
-    /// long ones from other genomes, where a second pass finds nothing).
-    pub rescue_max_len: usize,
-    /// Read bases with a Phred quality below this count a mismatch as half a
-    /// difference (0: qualities ignored, as bwa aln does).
-    pub min_base_quality: u8,
-    /// Per-base difference rate of reads at their true locus (damage and
-    /// errors together): how far a hit one difference worse undercuts the
-    /// best one's MAPQ. bwa's scale at [`mapq::BWA_ERROR_RATE`]; fitted
-    /// with the damage.
-    pub error_rate: f64,
-}
-
-/// Where candidate loci come from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Propose {
-    /// Beam search down the index's k-means tree, then an exact scan of the
-    /// leaves reached: the 2^flip nearest grid k-mers found there.
-    #[value(alias = "tree")]
-    Index,
-    /// The 2^flip nearest grid k-mers by brute force over the whole grid
-    /// (cost grows with the genome; the baseline).
-    #[value(alias = "knn")]
-    Flat,
-    /// The raw-coordinate bit head's top-2^flip coordinates per window.
-    Head,
-    /// The index's router (a head trained on read windows to name their
-    /// leaf, `crest index --route-steps`): its `--route-width` most probable
-    /// leaves, scanned exactly. With `index` too, the beam's leaves and the
-    /// router's are scanned together.
-    Route,
-}
-
-impl Propose {
-    /// The index searches a combination of sources runs: flat search, and
-    /// one tree scan over the leaves that the beam and/or the router name.
-    pub fn search_kinds(sources: &[Propose]) -> Vec<SearchKind> {
-        let has = |p| sources.contains(&p);
-        let mut kinds = Vec::new();
-        if has(Propose::Flat) {
-            kinds.push(SearchKind::Flat);
-        }
-        match (has(Propose::Index), has(Propose::Route)) {
-            (true, true) => kinds.push(SearchKind::TreeRoute),
-            (true, false) => kinds.push(SearchKind::Tree),
-            (false, true) => kinds.push(SearchKind::Route),
-            (false, false) => {}
-        }
-        kinds
-    }
-}
-
-impl Default for MapConfig {
-    fn default() -> Self {
-        MapConfig {
-            stride: 8,
-            flip: 4,
-            max_candidates: 64,
-            pad: 16,
-            damage_len: DEFAULT_DAMAGE_LEN,
-            max_diff: 0.01,
-            min_len: 20,
-            propose: vec![Propose::Index],
-            beam: crate::index::DEFAULT_BEAM,
-            route_width: crate::index::route::DEFAULT_WIDTH,
-            short_both_strands: true,
-            read_neighbours: 64,
-            rescue_beam: 64,
-            rescue_max_len: DEFAULT_RESCUE_MAX_LEN,
-            min_base_quality: DEFAULT_MIN_BASE_QUALITY,
-            error_rate: mapq::BWA_ERROR_RATE,
-        }
-    }
-}
-
-/// Neighbours searched per window of a read with `windows` windows: `base`
-/// (2^flip), raised to the power of two that gives the read `floor`
-/// neighbours in all.
-pub fn neighbours_per_window(base: usize, floor: usize, windows: usize) -> usize {
-    let need = floor.div_ceil(windows.max(1));
-    base.max(need.next_power_of_two())
-}
 
 /// Counters of a mapping run.
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -189,15 +78,6 @@ impl MapStats {
 /// What one batch gives: records, traces when asked, and the contigs of
 /// each read's tied best hits.
 type Mapped = (Vec<SamRecord>, Option<Vec<ReadTrace>>, Vec<Vec<usize>>);
-
-/// Bases from either end where damage-like mismatches cost half, unless fitted.
-pub const DEFAULT_DAMAGE_LEN: u32 = 5;
-
-/// Longest read the rescue pass searches again (bp).
-pub const DEFAULT_RESCUE_MAX_LEN: usize = 50;
-
-/// Phred quality below which a read base's mismatch costs half.
-pub const DEFAULT_MIN_BASE_QUALITY: u8 = 20;
 
 /// Set the bits (one per base, 32 per word, from `start`) of the bases whose
 /// Phred+33 quality is below `min`. Reads without qualities set none.
