@@ -302,10 +302,11 @@ impl<'a> Mapper<'a> {
             if !idx.is_empty() {
                 let sub: Vec<ReadRecord> = idx.iter().map(|&i| reads[i].clone()).collect();
                 let (o2, t2, ties2) = self.pass(&sub, stats, trace, &deep)?;
-                for (((&i, rec), tied), j) in idx.iter().zip(o2).zip(ties2).zip(0..) {
-                    if let (Some(t), Some(t2)) = (traces.as_mut(), t2.as_ref()) {
-                        let more = t2[j].candidates.clone();
-                        t[i].candidates.extend(more);
+                let mut t2 = t2.map(Vec::into_iter);
+                for ((&i, rec), tied) in idx.iter().zip(o2).zip(ties2) {
+                    let more = t2.as_mut().and_then(Iterator::next);
+                    if let (Some(t), Some(more)) = (traces.as_mut(), more) {
+                        t[i].candidates.extend(more.candidates);
                     }
                     if rec.flag & 4 == 0 {
                         stats.rescued += 1;
