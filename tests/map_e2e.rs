@@ -573,3 +573,112 @@ fn damage_length_is_fitted_to_the_library() {
         "fitted damage maps {auto}, none forgiven {none}"
     );
 }
+
+/// A SAM record's name, flag, contig, 1-based position and MAPQ.
+type Placement = (String, u16, String, i64, u8);
+
+#[test]
+fn rescue_views_place_reads_the_first_pass_missed() {
+    common::gpu().expect("adapter");
+    let dir = tempfile::tempdir().unwrap();
+    let reference_seq = crest::io::Reference::load(&asset("mammoth_chrM.fa")).unwrap();
+    let cfg = crest::sim::SimConfig {
+        n: 300,
+        seed: 23,
+        median: 26.0,
+        sigma: 0.15,
+        min_len: 20,
+        max_len: 34,
+        deamination: 0.5,
+        decay: 0.5,
+        substitution: 0.02,
+        ..crest::sim::SimConfig::default()
+    };
+    let mut fq = Vec::new();
+    crest::sim::simulate(&reference_seq, &[], &cfg, &mut fq).unwrap();
+    let reads = dir.path().join("short.fq");
+    std::fs::write(&reads, fq).unwrap();
+    let (m, r) = (model(), reference());
+    // a first pass starved of neighbours and candidates, so that the rescue
+    // pass has reads to place
+    let run = |extra: &[&str]| -> (Vec<Placement>, u64) {
+        let out = dir.path().join("out.sam");
+        let mut args = vec![
+            "map",
+            "--model",
+            &m,
+            "--reference",
+            &r,
+            reads.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--damage-len",
+            "5",
+            "--flip",
+            "0",
+            "--read-neighbours",
+            "1",
+            "--candidates",
+            "1",
+        ];
+        args.extend_from_slice(extra);
+        let (ok, _, err) = crest(&args);
+        assert!(ok, "{err}");
+        let rescued: u64 = err
+            .lines()
+            .find(|l| l.contains("by the rescue pass"))
+            .and_then(|l| l.split("; ").nth(1))
+            .and_then(|t| t.split(" by the rescue pass").next())
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no rescue count in: {err}"));
+        let recs = std::fs::read_to_string(&out)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with('@'))
+            .map(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                (
+                    f[0].to_string(),
+                    f[1].parse().unwrap(),
+                    f[2].to_string(),
+                    f[3].parse().unwrap(),
+                    f[4].parse().unwrap(),
+                )
+            })
+            .collect();
+        (recs, rescued)
+    };
+    let mapped =
+        |recs: &[(String, u16, String, i64, u8)]| recs.iter().filter(|r| r.1 & 4 == 0).count();
+    let (off, r0) = run(&["--rescue-beam", "0"]);
+    let (deeper, r1) = run(&["--rescue-views", "0"]);
+    let (views, r2) = run(&[]);
+    assert_eq!(r0, 0);
+    assert_eq!(mapped(&deeper), mapped(&off) + r1 as usize);
+    assert_eq!(mapped(&views), mapped(&off) + r2 as usize);
+    // on mtDNA a deeper search of the same windows finds nearly all (views
+    // pay off on E. coli, BENCHMARKS.md); here the views, whose neighbours
+    // are spread over more windows, must do nearly as well
+    assert!(
+        r1 >= 30 && 10 * r2 >= 9 * r1,
+        "views rescued {r2}, deeper search alone {r1} (first pass mapped {} of 300)",
+        mapped(&off)
+    );
+    // the rescue pass touches only what the first left unmapped, and what it
+    // places confidently is where the read came from (name: crest_N_CONTIG_POS_STRAND_LEN)
+    for (a, b) in off.iter().zip(&views) {
+        assert_eq!(a.0, b.0);
+        if a.1 & 4 == 0 {
+            assert_eq!(a, b, "a first-pass record changed");
+        } else if b.1 & 4 == 0 && b.4 >= 20 {
+            let p: Vec<&str> = b.0.split('_').collect();
+            let pos: i64 = p[p.len() - 3].parse().unwrap();
+            assert!(
+                (b.3 - 1 - pos).abs() <= 5,
+                "rescued {} placed at {}",
+                b.0,
+                b.3
+            );
+        }
+    }
+}

@@ -61,12 +61,19 @@ pub struct MapArgs {
     #[arg(long, default_value_t = 64)]
     pub read_neighbours: usize,
     /// Beam of a second, deeper search for the reads the first pass left
-    /// unmapped, with 4× the neighbours and candidates (0: no second pass).
+    /// unmapped, with shorter views of each read, 64× the neighbours and 32×
+    /// the candidates (0: no second pass).
     #[arg(long, default_value_t = 64)]
     pub rescue_beam: usize,
     /// Longest read (bp) the rescue pass searches again.
     #[arg(long, default_value_t = crate::map::DEFAULT_RESCUE_MAX_LEN)]
     pub rescue_max_len: usize,
+    /// Window lengths the rescue pass queries per read: min(read, k), then 3
+    /// bp shorter each, every 4 bp of the read, both strands (0: only the
+    /// first pass's windows, searched deeper; more: more recall on short
+    /// reads, and more time on libraries with many unmapped short reads).
+    #[arg(long, default_value_t = crate::map::views::DEFAULT_RESCUE_VIEW_LENGTHS)]
+    pub rescue_views: usize,
     /// Read bases with a Phred quality below this count a mismatch as half
     /// a difference, like damage (0: ignore qualities, as bwa aln does).
     #[arg(long, default_value_t = crate::map::DEFAULT_MIN_BASE_QUALITY)]
@@ -368,6 +375,10 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
         read_neighbours: a.read_neighbours,
         rescue_beam: a.rescue_beam,
         rescue_max_len: a.rescue_max_len,
+        rescue_views: crate::map::views::RescueViews {
+            lengths: a.rescue_views,
+            ..Default::default()
+        },
         min_base_quality: a.min_base_quality,
         // fitted with the damage (`--damage-len auto`), else bwa's scale
         error_rate: crate::map::mapq::BWA_ERROR_RATE,

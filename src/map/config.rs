@@ -2,6 +2,7 @@
 //! sv) set, their defaults, and where candidate loci come from.
 
 use super::mapq;
+use super::views::RescueViews;
 use crate::index::SearchKind;
 
 /// Mapping options.
@@ -40,6 +41,9 @@ pub struct MapConfig {
     /// windows, so few proposals; in real libraries most unmapped reads are
     /// long ones from other genomes, where a second pass finds nothing).
     pub rescue_max_len: usize,
+    /// The rescue pass's shorter views of each read (window lengths, trim,
+    /// step; `lengths` 0: the first pass's windows only, searched deeper).
+    pub rescue_views: RescueViews,
     /// Read bases with a Phred quality below this count a mismatch as half a
     /// difference (0: qualities ignored, as bwa aln does).
     pub min_base_quality: u8,
@@ -106,6 +110,7 @@ impl Default for MapConfig {
             read_neighbours: 64,
             rescue_beam: 64,
             rescue_max_len: DEFAULT_RESCUE_MAX_LEN,
+            rescue_views: RescueViews::default(),
             min_base_quality: DEFAULT_MIN_BASE_QUALITY,
             error_rate: mapq::BWA_ERROR_RATE,
         }

@@ -14,6 +14,7 @@
 pub mod config;
 pub mod mapq;
 pub mod trace;
+pub mod views;
 
 use crate::backend::Backend;
 use crate::damage::{DamageFit, DamageProfile};
@@ -116,11 +117,19 @@ struct Depth {
     beam: BeamConfig,
     read_neighbours: usize,
     candidates: usize,
+    /// Shorter views of each read besides the first pass's windows.
+    views: Option<views::RescueViews>,
 }
 
-/// The rescue pass takes this many times the first pass's neighbours and
-/// candidates.
-const RESCUE_WIDEN: usize = 4;
+/// The rescue pass takes this many times the first pass's neighbours per
+/// read (spread over its views, up to what the scan keeps per window: with
+/// the default views every window of a short read takes the scan's most).
+const RESCUE_NEIGHBOURS: usize = 64;
+
+/// The rescue pass verifies this many times the first pass's candidates per
+/// read (the views' neighbours scatter over many loci; on the E. coli tuning
+/// reads 128× mapped no more than 32×).
+const RESCUE_CANDIDATES: usize = 32;
 
 /// A mapper bound to a model and its reference.
 pub struct Mapper<'a> {
@@ -289,6 +298,7 @@ impl<'a> Mapper<'a> {
             },
             read_neighbours: self.cfg.read_neighbours,
             candidates: self.cfg.max_candidates,
+            views: None,
         };
         let (mut out, mut traces, mut ties) = self.pass(reads, stats, trace, &first)?;
         if let Some(deep) = self.rescue_depth(&first) {
@@ -347,8 +357,9 @@ impl<'a> Mapper<'a> {
                     .max(first.beam.width)
                     .min(searcher.max_beam()),
             },
-            read_neighbours: first.read_neighbours.saturating_mul(RESCUE_WIDEN),
-            candidates: first.candidates.saturating_mul(RESCUE_WIDEN),
+            read_neighbours: first.read_neighbours.saturating_mul(RESCUE_NEIGHBOURS),
+            candidates: first.candidates.saturating_mul(RESCUE_CANDIDATES),
+            views: Some(self.cfg.rescue_views),
         })
     }
 
@@ -368,7 +379,7 @@ impl<'a> Mapper<'a> {
         let mut lowq: Vec<u32> = Vec::new();
         let mut rstart = vec![0u32; reads.len()];
         let mut windows = Vec::new();
-        let mut owner: Vec<(usize, usize)> = Vec::new(); // (read, offset)
+        let mut owner: Vec<(usize, usize, usize)> = Vec::new(); // (read, offset, length)
         for (i, r) in reads.iter().enumerate() {
             rstart[i] = rseq.len as u32;
             rseq.extend_ascii(&r.seq);
@@ -382,18 +393,17 @@ impl<'a> Mapper<'a> {
                 continue;
             }
             let l = r.seq.len();
-            let kk = k.min(l);
-            for o in crate::seq::window_starts(l, kk, self.cfg.stride) {
-                windows.push(Window::new(rstart[i] + o as u32, kk as u32, false));
-                owner.push((i, o));
+            let mut v = views::first_pass(l, k, self.cfg.stride, self.cfg.short_both_strands);
+            if let Some(extra) = &depth.views {
+                v.extend(views::rescue(l, k, self.cfg.stride, extra));
             }
-            if l <= k && self.cfg.short_both_strands {
-                // a read no longer than k has one window: query its reverse
-                // complement too (the encoder saw both strands of every locus
-                // in training, so the second query errs differently); the
-                // offset correction below is the same for both
-                windows.push(Window::new(rstart[i], kk as u32, true));
-                owner.push((i, 0));
+            for w in v {
+                windows.push(Window::new(
+                    rstart[i] + w.offset as u32,
+                    w.len as u32,
+                    w.reverse,
+                ));
+                owner.push((i, w.offset, w.len));
             }
         }
         // 2. network proposals: (coordinate, log-weight) of each window, from
@@ -441,12 +451,12 @@ impl<'a> Mapper<'a> {
             };
             // windows per read → neighbours per window (a power of two)
             let mut per_read = vec![0usize; reads.len()];
-            for &(ri, _) in &owner {
+            for &(ri, _, _) in &owner {
                 per_read[ri] += 1;
             }
             let want: Vec<usize> = owner
                 .iter()
-                .map(|&(ri, _)| neighbours_per_window(m, depth.read_neighbours, per_read[ri]))
+                .map(|&(ri, _, _)| neighbours_per_window(m, depth.read_neighbours, per_read[ri]))
                 .collect();
             for kind in Propose::search_kinds(&self.cfg.propose) {
                 let cap = searcher.max_m(kind);
@@ -486,12 +496,12 @@ impl<'a> Mapper<'a> {
         t_search += t1.elapsed().as_secs_f64();
         let mut props: Vec<Vec<(u32, i64, f32)>> = vec![Vec::new(); reads.len()];
         for (w, pw) in per_window.iter().enumerate() {
-            let (ri, o) = owner[w];
-            let l = reads[ri].seq.len() as i64;
-            let kk = (k as i64).min(l);
+            let (ri, o, len) = owner[w];
+            let l = reads[ri].seq.len();
             for &(c, s) in pw {
-                props[ri].push((0, c as i64 - o as i64, s));
-                props[ri].push((1, c as i64 - (l - o as i64 - kk), s));
+                for (strand, start) in views::read_starts(c as i64, o, len, l) {
+                    props[ri].push((strand, start, s));
+                }
             }
         }
         // 3. candidates → alignment tasks
