@@ -628,7 +628,7 @@ fn rescue_views_place_reads_the_first_pass_missed() {
             .lines()
             .find(|l| l.contains("by the rescue pass"))
             .and_then(|l| l.split("; ").nth(1))
-            .and_then(|t| t.split(" by the rescue pass").next())
+            .and_then(|t| t.split(" of ").next())
             .and_then(|t| t.trim().parse().ok())
             .unwrap_or_else(|| panic!("no rescue count in: {err}"));
         let recs = std::fs::read_to_string(&out)

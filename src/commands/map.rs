@@ -527,11 +527,13 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
     pb.finish_and_clear();
     let secs = t0.elapsed().as_secs_f64();
     eprintln!(
-        "crest map: {} reads, {} mapped ({:.1}%; {} by the rescue pass), {} with MAPQ ≥ 20, {} alignments verified, {:.1}s, {:.0} reads/s on {}",
+        "crest map: {} reads, {} mapped ({:.1}%; {} of {} tried by the rescue pass in {:.1}s), {} with MAPQ ≥ 20, {} alignments verified, {:.1}s, {:.0} reads/s on {}",
         stats.reads,
         stats.mapped,
         100.0 * stats.mapped as f64 / stats.reads.max(1) as f64,
         stats.rescued,
+        stats.rescue_tried,
+        stats.rescue_s,
         stats.mapq20,
         stats.alignments,
         secs,

@@ -48,6 +48,10 @@ pub struct MapStats {
     pub alignments: u64,
     /// Reads the deeper second search mapped (counted in `mapped` too).
     pub rescued: u64,
+    /// Reads the deeper second search tried (unmapped short reads).
+    pub rescue_tried: u64,
+    /// Seconds of the deeper second search (included in the stages).
+    pub rescue_s: f64,
     /// Seconds per stage: encoding windows (one-hot + encoder forward).
     pub encode_s: f64,
     /// Seconds searching the index (or decoding the bit head).
@@ -234,14 +238,19 @@ impl<'a> Mapper<'a> {
     }
 
     /// Fit the library to `reads` (its first batch): map them with the
-    /// current settings and, from the confident alignments (MAPQ ≥
+    /// current settings, without the rescue pass, and, from the confident alignments (MAPQ ≥
     /// [`DAMAGE_FIT_MAPQ`]), set `cfg.damage_len` to the damage profile's
     /// fitted length and `cfg.error_rate` to their differences per aligned
     /// base. The caller maps the reads again afterwards. With fewer than
     /// [`DAMAGE_FIT_MIN_READS`] confident alignments nothing changes.
     pub fn fit_library(&mut self, reads: &[ReadRecord]) -> Result<LibraryFit> {
         let mut scratch = MapStats::default();
-        let recs = self.map_batch(reads, &mut scratch)?;
+        // the first pass only: the fit needs confident alignments, and the
+        // rescue pass costs most on libraries of mostly other genomes
+        let rescue_beam = std::mem::replace(&mut self.cfg.rescue_beam, 0);
+        let recs = self.map_batch(reads, &mut scratch);
+        self.cfg.rescue_beam = rescue_beam;
+        let recs = recs?;
         let mut profile = DamageProfile::new(self.reference, crate::damage::DEFAULT_POSITIONS);
         let (mut diffs, mut bases) = (0u64, 0u64);
         for r in recs.iter().filter(|r| r.mapq >= DAMAGE_FIT_MAPQ) {
@@ -310,8 +319,11 @@ impl<'a> Mapper<'a> {
                 })
                 .collect();
             if !idx.is_empty() {
+                let t0 = std::time::Instant::now();
                 let sub: Vec<ReadRecord> = idx.iter().map(|&i| reads[i].clone()).collect();
                 let (o2, t2, ties2) = self.pass(&sub, stats, trace, &deep)?;
+                stats.rescue_tried += idx.len() as u64;
+                stats.rescue_s += t0.elapsed().as_secs_f64();
                 let mut t2 = t2.map(Vec::into_iter);
                 for ((&i, rec), tied) in idx.iter().zip(o2).zip(ties2) {
                     let more = t2.as_mut().and_then(Iterator::next);
