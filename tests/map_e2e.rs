@@ -509,11 +509,35 @@ fn router_is_added_to_an_index_and_used_by_map() {
 /// one batch, says so, and maps the most damaged short reads, which a map
 /// forgiving no damage rejects (6 of these 400 with 3+ damage-like
 /// mismatches over bwa's bound).
+/// Reads simulated from the bundled mammoth mtDNA with `cfg`, written to
+/// `dir/name`.
+fn simulated_mtdna(dir: &Path, name: &str, cfg: &crest::sim::SimConfig) -> PathBuf {
+    let reference_seq = crest::io::Reference::load(&asset("mammoth_chrM.fa")).unwrap();
+    let mut fq = Vec::new();
+    crest::sim::simulate(&reference_seq, &[], cfg, &mut fq).unwrap();
+    let reads = dir.join(name);
+    std::fs::write(&reads, fq).unwrap();
+    reads
+}
+
+/// `crest map` arguments for `reads` against the bundled mtDNA model, SAM to `out`.
+fn map_args<'a>(m: &'a str, r: &'a str, reads: &'a Path, out: &'a Path) -> Vec<&'a str> {
+    vec![
+        "map",
+        "--model",
+        m,
+        "--reference",
+        r,
+        reads.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]
+}
+
 #[test]
 fn damage_length_is_fitted_to_the_library() {
     common::gpu().expect("adapter");
     let dir = tempfile::tempdir().unwrap();
-    let reference_seq = crest::io::Reference::load(&asset("mammoth_chrM.fa")).unwrap();
     let cfg = crest::sim::SimConfig {
         n: 400,
         seed: 21,
@@ -526,23 +550,11 @@ fn damage_length_is_fitted_to_the_library() {
         substitution: 0.005,
         ..crest::sim::SimConfig::default()
     };
-    let mut fq = Vec::new();
-    crest::sim::simulate(&reference_seq, &[], &cfg, &mut fq).unwrap();
-    let reads = dir.path().join("damaged.fq");
-    std::fs::write(&reads, fq).unwrap();
+    let reads = simulated_mtdna(dir.path(), "damaged.fq", &cfg);
     let (m, r) = (model(), reference());
+    let out = dir.path().join("out.sam");
     let run = |extra: &[&str]| -> (usize, String) {
-        let out = dir.path().join("out.sam");
-        let mut args = vec![
-            "map",
-            "--model",
-            &m,
-            "--reference",
-            &r,
-            reads.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ];
+        let mut args = map_args(&m, &r, &reads, &out);
         args.extend_from_slice(extra);
         let (ok, _, err) = crest(&args);
         assert!(ok, "{err}");
@@ -581,7 +593,6 @@ type Placement = (String, u16, String, i64, u8);
 fn rescue_views_place_reads_the_first_pass_missed() {
     common::gpu().expect("adapter");
     let dir = tempfile::tempdir().unwrap();
-    let reference_seq = crest::io::Reference::load(&asset("mammoth_chrM.fa")).unwrap();
     let cfg = crest::sim::SimConfig {
         n: 300,
         seed: 23,
@@ -594,24 +605,14 @@ fn rescue_views_place_reads_the_first_pass_missed() {
         substitution: 0.02,
         ..crest::sim::SimConfig::default()
     };
-    let mut fq = Vec::new();
-    crest::sim::simulate(&reference_seq, &[], &cfg, &mut fq).unwrap();
-    let reads = dir.path().join("short.fq");
-    std::fs::write(&reads, fq).unwrap();
+    let reads = simulated_mtdna(dir.path(), "short.fq", &cfg);
     let (m, r) = (model(), reference());
+    let out = dir.path().join("out.sam");
     // a first pass starved of neighbours and candidates, so that the rescue
     // pass has reads to place
     let run = |extra: &[&str]| -> (Vec<Placement>, u64) {
-        let out = dir.path().join("out.sam");
-        let mut args = vec![
-            "map",
-            "--model",
-            &m,
-            "--reference",
-            &r,
-            reads.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
+        let mut args = map_args(&m, &r, &reads, &out);
+        args.extend_from_slice(&[
             "--damage-len",
             "5",
             "--flip",
@@ -620,7 +621,7 @@ fn rescue_views_place_reads_the_first_pass_missed() {
             "1",
             "--candidates",
             "1",
-        ];
+        ]);
         args.extend_from_slice(extra);
         let (ok, _, err) = crest(&args);
         assert!(ok, "{err}");
