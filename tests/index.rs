@@ -714,6 +714,36 @@ fn chunked_tree_search_equals_unchunked_in_both_layouts() {
             ScanLayout::Blocked
         }
     );
+    // more results than the windowed scan's lists hold: the leaves are split
+    // over copies of each query; the first 64 are the unsplit search's, the
+    // rest follow in order, each grid k-mer once
+    let wide = BeamConfig { width: 16 };
+    let dt = DeviceTree::with_layout(&be, &t, &z, dim, metric, ScanLayout::Windows).unwrap();
+    assert_eq!(dt.max_m_split(), 4 * dt.max_m());
+    let m64 = dt.search(&be, &qt, 21, 64, &wide).unwrap();
+    let m200 = dt.search(&be, &qt, 21, 200, &wide).unwrap();
+    for (qi, (a, b)) in m64.chunks(64).zip(m200.chunks(200)).enumerate() {
+        same_results(&format!("split q{qi}"), &b[..64], a, 64, 1e-5);
+        let ids: Vec<u32> = b.iter().map(|r| r.1).filter(|&i| i != NONE).collect();
+        let mut uniq = ids.clone();
+        uniq.sort_unstable();
+        uniq.dedup();
+        assert_eq!(uniq.len(), ids.len(), "q{qi}: a grid k-mer twice");
+        assert!(
+            ids.len() > 64,
+            "q{qi}: only {} results past the split",
+            ids.len()
+        );
+        assert!(b.windows(2).all(|p| p[0].0 >= p[1].0), "q{qi}: not sorted");
+        // every result is its row's true score (cosine of unit vectors)
+        for &(s, i) in b.iter().filter(|r| r.1 != NONE) {
+            let row = &z[i as usize * dim..(i as usize + 1) * dim];
+            let qv = &q[qi * dim..(qi + 1) * dim];
+            let dot: f32 = row.iter().zip(qv).map(|(x, y)| x * y).sum();
+            assert!((s - dot).abs() < 1e-4, "q{qi}: score {s} vs {dot}");
+        }
+    }
+    assert!(dt.search(&be, &qt, 21, 4 * 64 + 1, &wide).is_err());
     // and so does the twin in either layout
     let cpu = Backend::CpuReference;
     for layout in [ScanLayout::Blocked, ScanLayout::Windows] {

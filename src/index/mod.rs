@@ -479,6 +479,7 @@ impl Searcher {
     pub fn max_m(&self, kind: SearchKind) -> usize {
         match (kind, &self.tree) {
             (SearchKind::Flat, _) | (_, None) => usize::MAX,
+            (SearchKind::Tree, Some(t)) => t.max_m_split(),
             (_, Some(t)) => t.max_m(),
         }
     }

@@ -764,6 +764,10 @@ fn balanced_split(scores: &[f32], b: usize, lo: usize, hi: usize, child: &mut [u
 /// mtDNA cost (BENCHMARKS.md, issue 10).
 pub const DEFAULT_BEAM: usize = 32;
 
+/// Copies of a query the windowed tree search deals its leaves to, at most,
+/// for more than the scan's 64 results per query (`DeviceTree::search`).
+pub const SPLIT_MAX: usize = 4;
+
 /// Search options.
 #[derive(Clone, Copy, Debug)]
 pub struct BeamConfig {
@@ -1064,6 +1068,65 @@ impl DeviceTree {
         Ok(nodes)
     }
 
+    /// More than the windowed scan's [`ws::MAX_M`] results per query: the
+    /// beam's leaves of each query are dealt round-robin to
+    /// `m / MAX_M` copies of it, each copy keeps its best MAX_M, and the
+    /// lists are merged on the host (score desc, grid index asc, each grid
+    /// index once: spilled copies sit in several leaves). The union holds the
+    /// unsplit search's MAX_M best and, below them, at least MAX_M per copy,
+    /// at the same rows scanned.
+    fn search_split(
+        &self,
+        be: &Backend,
+        q: &Tensor,
+        nq: usize,
+        m: usize,
+        w: usize,
+        width: usize,
+    ) -> Result<Vec<(f32, u32)>> {
+        let parts = m.div_ceil(ws::MAX_M).min(width).max(1);
+        let qp = be.padded_queries(q, self.dim)?;
+        let nodes = self.beam_windows(be, &qp, nq, w)?;
+        let host = be.read(q)?;
+        let dim = self.dim;
+        let per = width.div_ceil(parts);
+        let mut dup = Vec::with_capacity(nq * parts * dim);
+        let mut leaves = Vec::with_capacity(nq * parts * per);
+        for qi in 0..nq {
+            let row = &host[qi * dim..(qi + 1) * dim];
+            let mine = &nodes[qi * width..(qi + 1) * width];
+            for p in 0..parts {
+                dup.extend_from_slice(row);
+                let start = leaves.len();
+                leaves.extend(mine.iter().skip(p).step_by(parts).copied());
+                leaves.resize(start + per, NONE);
+            }
+        }
+        let qd = be.upload(&dup)?;
+        let qdp = be.padded_queries(&qd, dim)?;
+        let found = self.scan_windows(be, &qdp, nq * parts, ws::MAX_M, &leaves, per)?;
+        let mut out = Vec::with_capacity(nq * m);
+        for list in found.chunks(parts * ws::MAX_M) {
+            let mut all: Vec<(f32, u32)> = list.iter().copied().filter(|r| r.1 != NONE).collect();
+            all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            all.dedup_by_key(|r| r.1);
+            all.truncate(m);
+            all.resize(m, (EMPTY, NONE));
+            out.extend(all);
+        }
+        Ok(out)
+    }
+
+    /// Most results per query [`DeviceTree::search`] returns: the scan's own
+    /// lists, or on the windowed layout [`SPLIT_MAX`] of them per query
+    /// (`search_split`).
+    pub fn max_m_split(&self) -> usize {
+        match self.layout {
+            ScanLayout::Blocked => ix::MAX_M,
+            ScanLayout::Windows => ws::MAX_M * SPLIT_MAX,
+        }
+    }
+
     fn windowed_beam(&self, w: usize) -> bool {
         self.layout == ScanLayout::Windows && w.max(1) <= ws::MAX_M
     }
@@ -1081,10 +1144,14 @@ impl DeviceTree {
         let w = cfg.width.max(1);
         if self.windowed_beam(w) && w * self.shape.branch <= ix::MAX_CHILDREN {
             // leaves stay on the host between the beam and the scan
+            let width = w.min(self.shape.leaves());
+            if m > ws::MAX_M && m <= self.max_m_split() {
+                return self.search_split(be, q, nq, m, w, width);
+            }
             self.check_m(m)?;
             let qp = be.padded_queries(q, self.dim)?;
             let nodes = self.beam_windows(be, &qp, nq, w)?;
-            return self.scan_windows(be, &qp, nq, m, &nodes, w.min(self.shape.leaves()));
+            return self.scan_windows(be, &qp, nq, m, &nodes, width);
         }
         let (leaves, width) = self.beam(be, q, nq, cfg)?;
         self.scan(be, q, nq, m, &leaves, width)
