@@ -56,7 +56,7 @@ pub struct MapArgs {
     pub flip: u32,
     /// Nearest grid k-mers searched per read at least (index proposals):
     /// reads with few windows, i.e. short reads, take more than 2^flip per
-    /// window to reach it (up to 64 per window on CPU adapters' tree scan,
+    /// window to reach it (up to 256 per window on CPU adapters' tree search,
     /// 16 on GPUs').
     #[arg(long, default_value_t = 64)]
     pub read_neighbours: usize,
