@@ -238,8 +238,8 @@ impl<'a> Mapper<'a> {
     }
 
     /// Fit the library to `reads` (its first batch): map them with the
-    /// current settings, without the rescue pass, and, from the confident alignments (MAPQ ≥
-    /// [`DAMAGE_FIT_MAPQ`]), set `cfg.damage_len` to the damage profile's
+    /// current settings, without the rescue pass, and, from the confident
+    /// alignments (MAPQ ≥ [`DAMAGE_FIT_MAPQ`]), set `cfg.damage_len` to the damage profile's
     /// fitted length and `cfg.error_rate` to their differences per aligned
     /// base. The caller maps the reads again afterwards. With fewer than
     /// [`DAMAGE_FIT_MIN_READS`] confident alignments nothing changes.

@@ -55,7 +55,9 @@ pub const DEFAULT_RESCUE_VIEW_LENGTHS: usize = 4;
 
 /// The first pass's windows of a read of `l` bases: k-base windows every
 /// `stride` bp and the last one, or for a read no longer than k its one
-/// window, also reverse-complemented when `both_strands`.
+/// window, also reverse-complemented when `both_strands` (the encoder saw
+/// both strands of every locus in training, so the second query errs
+/// differently; the read-start correction is the same for both).
 pub fn first_pass(l: usize, k: usize, stride: usize, both_strands: bool) -> Vec<View> {
     let kk = k.min(l);
     let mut v: Vec<View> = crate::seq::window_starts(l, kk, stride)
