@@ -407,7 +407,8 @@ impl<'a> Mapper<'a> {
             let l = r.seq.len();
             let mut v = views::first_pass(l, k, self.cfg.stride, self.cfg.short_both_strands);
             if let Some(extra) = &depth.views {
-                v.extend(views::rescue(l, k, self.cfg.stride, extra));
+                let more = views::rescue(l, k, &v, extra);
+                v.extend(more);
             }
             for w in v {
                 windows.push(Window::new(

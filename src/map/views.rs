@@ -78,11 +78,10 @@ pub fn first_pass(l: usize, k: usize, stride: usize, both_strands: bool) -> Vec<
     v
 }
 
-/// The rescue pass's views of a read of `l` bases that the first pass (same
-/// `k` and `stride`) did not take, both strands of each.
-pub fn rescue(l: usize, k: usize, stride: usize, cfg: &RescueViews) -> Vec<View> {
+/// The rescue pass's views of a read of `l` bases that are not among
+/// `first` (the first pass's windows of it), both strands of each.
+pub fn rescue(l: usize, k: usize, first: &[View], cfg: &RescueViews) -> Vec<View> {
     let kk = k.min(l);
-    let first = first_pass(l, k, stride, false);
     let mut v = Vec::new();
     for j in 0..cfg.lengths {
         let len = match kk.checked_sub(j * cfg.trim) {
@@ -148,7 +147,7 @@ mod tests {
         let cfg = RescueViews::default();
         for l in [16, 20, 25, 31, 32, 33, 40, 50] {
             let first = first_pass(l, 32, 8, true);
-            let v = rescue(l, 32, 8, &cfg);
+            let v = rescue(l, 32, &first, &cfg);
             for w in &v {
                 assert!(w.offset + w.len <= l, "{l}: {w:?}");
                 assert!(w.len >= cfg.min_len && w.len <= 32.min(l));
@@ -163,7 +162,7 @@ mod tests {
             assert_eq!(v.iter().filter(|w| w.reverse).count() * 2, v.len());
         }
         // 25 bp: 22 bp at 0 and 3, 19 bp at 0, 4, 6, 16 bp at 0, 4, 8, 9
-        let offs: Vec<(usize, usize)> = rescue(25, 32, 8, &cfg)
+        let offs: Vec<(usize, usize)> = rescue(25, 32, &first_pass(25, 32, 8, true), &cfg)
             .iter()
             .filter(|w| !w.reverse)
             .map(|w| (w.len, w.offset))
@@ -183,9 +182,9 @@ mod tests {
             ]
         );
         // a read at the minimum: no view is shorter than min_len
-        assert!(rescue(16, 32, 8, &cfg).is_empty());
+        assert!(rescue(16, 32, &first_pass(16, 32, 8, true), &cfg).is_empty());
         let none = RescueViews { lengths: 0, ..cfg };
-        assert!(rescue(40, 32, 8, &none).is_empty());
+        assert!(rescue(40, 32, &first_pass(40, 32, 8, true), &none).is_empty());
     }
 
     #[test]
