@@ -61,7 +61,7 @@ pub struct MapArgs {
     #[arg(long, default_value_t = 64)]
     pub read_neighbours: usize,
     /// Beam of a second, deeper search for the reads the first pass left
-    /// unmapped, with shorter views of each read, 64× the neighbours and 32×
+    /// unmapped, with shorter and masked views of each read, 64× the neighbours and 48×
     /// the candidates (0: no second pass).
     #[arg(long, default_value_t = 64)]
     pub rescue_beam: usize,
@@ -74,6 +74,11 @@ pub struct MapArgs {
     /// reads, and more time on libraries with many unmapped short reads).
     #[arg(long, default_value_t = crate::map::views::DEFAULT_RESCUE_VIEW_LENGTHS)]
     pub rescue_views: usize,
+    /// The rescue pass also queries a read no longer than k with N in place
+    /// of each run of this many bases in turn, both strands: the view that
+    /// hides a mismatch in the middle finds its locus (0: no masked views).
+    #[arg(long, default_value_t = crate::map::views::DEFAULT_RESCUE_MASK)]
+    pub rescue_mask: usize,
     /// Read bases with a Phred quality below this count a mismatch as half
     /// a difference, like damage (0: ignore qualities, as bwa aln does).
     #[arg(long, default_value_t = crate::map::DEFAULT_MIN_BASE_QUALITY)]
@@ -377,6 +382,7 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
         rescue_max_len: a.rescue_max_len,
         rescue_views: crate::map::views::RescueViews {
             lengths: a.rescue_views,
+            mask: a.rescue_mask,
             ..Default::default()
         },
         min_base_quality: a.min_base_quality,

@@ -9,9 +9,15 @@
 //! so their neighbours together reach loci that no single window ranks high
 //! (issue 16: on E. coli, reads of 25–34 bp whose true locus the encoder put
 //! below the first 64 neighbours).
+//!
+//! A read no longer than k also gets *masked* views: its window with one
+//! base (or run of `mask` bases) read as N, once per base. One mismatch in
+//! the middle of a 25-bp read moves its embedding far (cosine to its grid
+//! k-mer 0.92 → 0.72, rank ~0 → ~260 in E. coli); the view that hides that
+//! base is back near the top, and no shorter view can drop a middle base.
 
 /// One window of a read: `len` bases from `offset`, queried as the reverse
-/// complement when `reverse`.
+/// complement when `reverse`, with the bases of `mask` read as N.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct View {
     /// First base of the window in the read.
@@ -20,6 +26,8 @@ pub struct View {
     pub len: usize,
     /// Query the reverse complement of the window.
     pub reverse: bool,
+    /// Read bases `(first, count)` embedded as N (inside the window).
+    pub mask: Option<(usize, usize)>,
 }
 
 /// The rescue pass's extra views of a read.
@@ -34,6 +42,9 @@ pub struct RescueViews {
     pub step: usize,
     /// Shortest view (bp).
     pub min_len: usize,
+    /// Bases masked (read as N) per masked view of a read no longer than k:
+    /// its one window once per `mask` bases, both strands (0: none).
+    pub mask: usize,
 }
 
 impl Default for RescueViews {
@@ -43,6 +54,7 @@ impl Default for RescueViews {
             trim: 3,
             step: 4,
             min_len: 16,
+            mask: DEFAULT_RESCUE_MASK,
         }
     }
 }
@@ -52,6 +64,9 @@ impl Default for RescueViews {
 /// for 3 lengths at a 2-bp step and 0.9585 for 6 lengths at 2 bp, with
 /// fewer windows than either of the latter.
 pub const DEFAULT_RESCUE_VIEW_LENGTHS: usize = 4;
+
+/// Bases masked per masked view by default.
+pub const DEFAULT_RESCUE_MASK: usize = 1;
 
 /// The first pass's windows of a read of `l` bases: k-base windows every
 /// `stride` bp and the last one, or for a read no longer than k its one
@@ -66,6 +81,7 @@ pub fn first_pass(l: usize, k: usize, stride: usize, both_strands: bool) -> Vec<
             offset,
             len: kk,
             reverse: false,
+            mask: None,
         })
         .collect();
     if l <= k && both_strands {
@@ -73,6 +89,7 @@ pub fn first_pass(l: usize, k: usize, stride: usize, both_strands: bool) -> Vec<
             offset: 0,
             len: kk,
             reverse: true,
+            mask: None,
         });
     }
     v
@@ -97,11 +114,33 @@ pub fn rescue(l: usize, k: usize, first: &[View], cfg: &RescueViews) -> Vec<View
                     offset,
                     len,
                     reverse,
+                    mask: None,
+                });
+            }
+        }
+    }
+    if cfg.mask > 0 && l <= k {
+        for first in (0..l).step_by(cfg.mask) {
+            for reverse in [false, true] {
+                v.push(View {
+                    offset: 0,
+                    len: l,
+                    reverse,
+                    mask: Some((first, cfg.mask.min(l - first))),
                 });
             }
         }
     }
     v
+}
+
+/// The bases a masked view embeds: its window of `read` (forward strand)
+/// with the masked bases as N; None for a view without a mask.
+pub fn masked_window(read: &[u8], v: &View) -> Option<Vec<u8>> {
+    let (first, n) = v.mask?;
+    let mut w = read[v.offset..v.offset + v.len].to_vec();
+    w[first - v.offset..first - v.offset + n].fill(b'N');
+    Some(w)
 }
 
 /// Where a read starts on the reference when its window `(offset, len)`
@@ -130,12 +169,14 @@ mod tests {
                 View {
                     offset: 0,
                     len: 25,
-                    reverse: false
+                    reverse: false,
+                    mask: None,
                 },
                 View {
                     offset: 0,
                     len: 25,
-                    reverse: true
+                    reverse: true,
+                    mask: None,
                 }
             ]
         );
@@ -151,12 +192,7 @@ mod tests {
             for w in &v {
                 assert!(w.offset + w.len <= l, "{l}: {w:?}");
                 assert!(w.len >= cfg.min_len && w.len <= 32.min(l));
-                assert!(
-                    !first
-                        .iter()
-                        .any(|f| f.offset == w.offset && f.len == w.len && f.reverse == w.reverse),
-                    "{l}: {w:?} repeats a first-pass window"
-                );
+                assert!(!first.contains(w), "{l}: {w:?} repeats a first-pass window");
             }
             // both strands of every view
             assert_eq!(v.iter().filter(|w| w.reverse).count() * 2, v.len());
@@ -164,7 +200,7 @@ mod tests {
         // 25 bp: 22 bp at 0 and 3, 19 bp at 0, 4, 6, 16 bp at 0, 4, 8, 9
         let offs: Vec<(usize, usize)> = rescue(25, 32, &first_pass(25, 32, 8, true), &cfg)
             .iter()
-            .filter(|w| !w.reverse)
+            .filter(|w| !w.reverse && w.mask.is_none())
             .map(|w| (w.len, w.offset))
             .collect();
         assert_eq!(
@@ -181,10 +217,51 @@ mod tests {
                 (16, 9)
             ]
         );
-        // a read at the minimum: no view is shorter than min_len
-        assert!(rescue(16, 32, &first_pass(16, 32, 8, true), &cfg).is_empty());
-        let none = RescueViews { lengths: 0, ..cfg };
+        // a read at the minimum: no view is shorter than min_len (only its
+        // masked copies are new)
+        assert!(rescue(16, 32, &first_pass(16, 32, 8, true), &cfg)
+            .iter()
+            .all(|w| w.mask.is_some()));
+        let none = RescueViews {
+            lengths: 0,
+            mask: 0,
+            ..cfg
+        };
         assert!(rescue(40, 32, &first_pass(40, 32, 8, true), &none).is_empty());
+    }
+
+    #[test]
+    fn masked_views_hide_each_base_of_a_short_read_once() {
+        let only = |mask| RescueViews {
+            lengths: 0,
+            mask,
+            ..RescueViews::default()
+        };
+        let read = b"ACGTACGTACGTACGTACGTACGTA"; // 25 bp
+        for width in [1, 2, 3] {
+            let v = rescue(25, 32, &first_pass(25, 32, 8, true), &only(width));
+            assert_eq!(v.len(), 2 * 25usize.div_ceil(width), "mask {width}");
+            let mut hidden = [0usize; 25];
+            for w in v.iter().filter(|w| !w.reverse) {
+                assert_eq!((w.offset, w.len), (0, 25), "the read's one window");
+                let bases = masked_window(read, w).expect("masked");
+                for (i, &b) in bases.iter().enumerate() {
+                    if b == b'N' {
+                        hidden[i] += 1;
+                    } else {
+                        assert_eq!(b, read[i]);
+                    }
+                }
+            }
+            assert_eq!(hidden, [1; 25], "mask {width}: every base once");
+            assert_eq!(v.iter().filter(|w| w.reverse).count() * 2, v.len());
+        }
+        // longer than k: several windows, no masked views; mask 0: none
+        assert!(rescue(33, 32, &first_pass(33, 32, 8, true), &only(1)).is_empty());
+        assert!(rescue(25, 32, &first_pass(25, 32, 8, true), &only(0)).is_empty());
+        // unmasked views embed the read itself
+        let plain = first_pass(25, 32, 8, true)[0];
+        assert_eq!(masked_window(read, &plain), None);
     }
 
     #[test]
