@@ -85,7 +85,7 @@ pub struct MapArgs {
     pub min_base_quality: u8,
     /// Candidate loci verified per read (clusters of proposals, best summed
     /// similarity first; verification is cheap next to the search).
-    #[arg(long, default_value_t = 64, value_parser = crate::commands::parse::count)]
+    #[arg(long, default_value_t = crate::map::DEFAULT_CANDIDATES, value_parser = crate::commands::parse::count)]
     pub candidates: usize,
     /// Alignment band half-width (bp).
     #[arg(long, default_value_t = 16)]

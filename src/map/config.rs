@@ -98,7 +98,7 @@ impl Default for MapConfig {
         MapConfig {
             stride: 8,
             flip: 4,
-            max_candidates: 64,
+            max_candidates: DEFAULT_CANDIDATES,
             pad: 16,
             damage_len: DEFAULT_DAMAGE_LEN,
             max_diff: 0.01,
@@ -124,6 +124,12 @@ pub fn neighbours_per_window(base: usize, floor: usize, windows: usize) -> usize
     let need = floor.div_ceil(windows.max(1));
     base.max(need.next_power_of_two())
 }
+
+/// Candidate loci verified per read in the first pass: 128 rather than 64
+/// found the other copies of near-repeats (REP elements) that made two of
+/// four wrong E. coli placements look unique, and sent fewer reads to the
+/// rescue pass, for 15% more verification time (BENCHMARKS.md, 2026-11-22).
+pub const DEFAULT_CANDIDATES: usize = 128;
 
 /// Bases from either end where damage-like mismatches cost half, unless fitted.
 pub const DEFAULT_DAMAGE_LEN: u32 = 5;
