@@ -61,8 +61,8 @@ pub struct MapArgs {
     #[arg(long, default_value_t = 64)]
     pub read_neighbours: usize,
     /// Beam of a second, deeper search for the reads the first pass left
-    /// unmapped, with shorter and masked views of each read, 64× the neighbours and 48×
-    /// the candidates (0: no second pass).
+    /// unmapped, with shorter and masked views of each read, 64× the
+    /// neighbours and 48× the candidates (0: no second pass).
     #[arg(long, default_value_t = 64)]
     pub rescue_beam: usize,
     /// Longest read (bp) the rescue pass searches again.
@@ -74,9 +74,10 @@ pub struct MapArgs {
     /// reads, and more time on libraries with many unmapped short reads).
     #[arg(long, default_value_t = crate::map::views::DEFAULT_RESCUE_VIEW_LENGTHS)]
     pub rescue_views: usize,
-    /// The rescue pass also queries a read no longer than k with N in place
-    /// of each run of this many bases in turn, both strands: the view that
-    /// hides a mismatch in the middle finds its locus (0: no masked views).
+    /// The rescue pass also queries the windows of a read with one or two
+    /// windows (up to k + stride bp) with N in place of each run of this many
+    /// bases in turn, both strands: the view that hides a mismatch in the
+    /// middle finds its locus (0: no masked views).
     #[arg(long, default_value_t = crate::map::views::DEFAULT_RESCUE_MASK)]
     pub rescue_mask: usize,
     /// Read bases with a Phred quality below this count a mismatch as half

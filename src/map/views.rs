@@ -10,8 +10,9 @@
 //! (issue 16: on E. coli, reads of 25–34 bp whose true locus the encoder put
 //! below the first 64 neighbours).
 //!
-//! A read no longer than k also gets *masked* views: its window with one
-//! base (or run of `mask` bases) read as N, once per base. One mismatch in
+//! A read with one or two windows (up to 40 bp at k 32, stride 8) also gets
+//! *masked* views: each window with one base (or run of `mask` bases) read
+//! as N, once per base. One mismatch in
 //! the middle of a 25-bp read moves its embedding far (cosine to its grid
 //! k-mer 0.92 → 0.72, rank ~0 → ~260 in E. coli); the view that hides that
 //! base is back near the top, and no shorter view can drop a middle base.
@@ -42,8 +43,9 @@ pub struct RescueViews {
     pub step: usize,
     /// Shortest view (bp).
     pub min_len: usize,
-    /// Bases masked (read as N) per masked view of a read no longer than k:
-    /// its one window once per `mask` bases, both strands (0: none).
+    /// Bases masked (read as N) per masked view of a read with at most
+    /// [`MASKED_MAX_WINDOWS`] first-pass windows: each window once per
+    /// `mask` bases, both strands (0: none).
     pub mask: usize,
 }
 
@@ -64,6 +66,10 @@ impl Default for RescueViews {
 /// for 3 lengths at a 2-bp step and 0.9585 for 6 lengths at 2 bp, with
 /// fewer windows than either of the latter.
 pub const DEFAULT_RESCUE_VIEW_LENGTHS: usize = 4;
+
+/// Reads with at most this many forward first-pass windows get masked views
+/// (at the default stride of 8 and k = 32: reads up to 40 bp).
+pub const MASKED_MAX_WINDOWS: usize = 2;
 
 /// Bases masked per masked view by default.
 pub const DEFAULT_RESCUE_MASK: usize = 1;
@@ -119,15 +125,18 @@ pub fn rescue(l: usize, k: usize, first: &[View], cfg: &RescueViews) -> Vec<View
             }
         }
     }
-    if cfg.mask > 0 && l <= k {
-        for first in (0..l).step_by(cfg.mask) {
-            for reverse in [false, true] {
-                v.push(View {
-                    offset: 0,
-                    len: l,
-                    reverse,
-                    mask: Some((first, cfg.mask.min(l - first))),
-                });
+    let forward = first.iter().filter(|w| !w.reverse && w.mask.is_none());
+    if cfg.mask > 0 && forward.clone().count() <= MASKED_MAX_WINDOWS {
+        for w in forward {
+            for at in (w.offset..w.offset + w.len).step_by(cfg.mask) {
+                for reverse in [false, true] {
+                    v.push(View {
+                        offset: w.offset,
+                        len: w.len,
+                        reverse,
+                        mask: Some((at, cfg.mask.min(w.offset + w.len - at))),
+                    });
+                }
             }
         }
     }
@@ -256,8 +265,17 @@ mod tests {
             assert_eq!(hidden, [1; 25], "mask {width}: every base once");
             assert_eq!(v.iter().filter(|w| w.reverse).count() * 2, v.len());
         }
-        // longer than k: several windows, no masked views; mask 0: none
-        assert!(rescue(33, 32, &first_pass(33, 32, 8, true), &only(1)).is_empty());
+        // 40 bp: both first-pass windows (0 and 8), each base of each once
+        let v = rescue(40, 32, &first_pass(40, 32, 8, true), &only(1));
+        assert_eq!(v.len(), 2 * 2 * 32);
+        for w in &v {
+            let (at, n) = w.mask.expect("masked");
+            assert!((w.offset == 0 || w.offset == 8) && w.len == 32, "{w:?}");
+            assert!(n == 1 && at >= w.offset && at < w.offset + 32, "{w:?}");
+        }
+        // more windows than MASKED_MAX_WINDOWS (41 bp: 0, 8, 9): none
+        assert!(rescue(41, 32, &first_pass(41, 32, 8, true), &only(1)).is_empty());
+        // mask 0: none
         assert!(rescue(25, 32, &first_pass(25, 32, 8, true), &only(0)).is_empty());
         // unmasked views embed the read itself
         let plain = first_pass(25, 32, 8, true)[0];
