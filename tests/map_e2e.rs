@@ -317,6 +317,21 @@ fn bad_inputs_fail_before_any_output() {
     ]);
     assert!(!ok && err.contains("different reference"), "{err}");
     assert!(!out.exists());
+    // a masked run longer than MAX_RESCUE_MASK
+    let (ok, _, err) = crest(&[
+        "map",
+        "--model",
+        &model(),
+        "--reference",
+        &reference(),
+        asset("phix174.fa").to_str().unwrap(),
+        "--rescue-mask",
+        "9",
+        "-o",
+        o,
+    ]);
+    assert!(!ok && err.contains("--rescue-mask"), "{err}");
+    assert!(!out.exists());
     // an index of another reference
     let idx_dir = tempfile::tempdir().unwrap();
     let idx = idx_dir.path().join("phix.crest-index");

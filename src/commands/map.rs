@@ -78,7 +78,7 @@ pub struct MapArgs {
     /// windows (up to k + stride bp) with N in place of each run of this many
     /// bases in turn, both strands: the view that hides a mismatch in the
     /// middle finds its locus (0: no masked views).
-    #[arg(long, default_value_t = crate::map::views::DEFAULT_RESCUE_MASK)]
+    #[arg(long, default_value_t = crate::map::views::DEFAULT_RESCUE_MASK, value_parser = rescue_mask)]
     pub rescue_mask: usize,
     /// Read bases with a Phred quality below this count a mismatch as half
     /// a difference, like damage (0: ignore qualities, as bwa aln does).
@@ -549,4 +549,15 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
     );
     eprintln!("crest map: stages: {}", stats.stages());
     Ok(stats)
+}
+
+/// `--rescue-mask`: 0 (off) up to [`crate::map::views::MAX_RESCUE_MASK`].
+fn rescue_mask(s: &str) -> std::result::Result<usize, String> {
+    let max = crate::map::views::MAX_RESCUE_MASK;
+    match s.parse::<usize>() {
+        Ok(n) if n <= max => Ok(n),
+        _ => Err(format!(
+            "expected a run length from 0 (no masked views) to {max} bases"
+        )),
+    }
 }

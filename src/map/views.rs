@@ -74,6 +74,11 @@ pub const MASKED_MAX_WINDOWS: usize = 2;
 /// Bases masked per masked view by default.
 pub const DEFAULT_RESCUE_MASK: usize = 1;
 
+/// Longest run of bases one masked view hides: a quarter of a 32-mer; more
+/// leaves too little of a short read to place (2-base runs already mapped
+/// fewer E. coli reads than single bases).
+pub const MAX_RESCUE_MASK: usize = 8;
+
 /// The first pass's windows of a read of `l` bases: k-base windows every
 /// `stride` bp and the last one, or for a read no longer than k its one
 /// window, also reverse-complemented when `both_strands` (the encoder saw
