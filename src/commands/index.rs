@@ -122,7 +122,13 @@ pub fn build_with_progress(
             }
             stage = s.to_string();
             t_stage = Instant::now();
-            pb = Some(super::bar(total as u64, &format!("index: {s}")));
+            let bar = super::bar(total as u64, &format!("index: {s}"));
+            if bar.is_hidden() {
+                // no terminal (a pipeline's log): one line per stage instead
+                let took = times.last().map(|(p, t)| format!(" ({p} took {t:.1}s)"));
+                eprintln!("crest index: {s}…{}", took.unwrap_or_default());
+            }
+            pb = Some(bar);
         }
         if let Some(p) = &pb {
             p.set_length(total as u64);
