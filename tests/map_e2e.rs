@@ -300,36 +300,27 @@ fn bad_inputs_fail_before_any_output() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("x.sam");
     let o = out.to_str().unwrap();
+    let (m, lambda, phix) = (
+        model(),
+        asset("lambda_phage.fa").display().to_string(),
+        asset("phix174.fa").display().to_string(),
+    );
+    // `crest map --model M --reference R READS -o x.sam` plus `extra`
+    let map = |r: &str, reads: &str, extra: &[&str]| {
+        let mut args = vec!["map", "--model", &m, "--reference", r, reads, "-o", o];
+        args.extend_from_slice(extra);
+        crest(&args)
+    };
     // the raw-coordinate bit head of a model for another reference
-    let (ok, _, err) = crest(&[
-        "map",
-        "--device",
-        "cpu-reference",
-        "--model",
-        &model(),
-        "--reference",
-        asset("lambda_phage.fa").to_str().unwrap(),
-        asset("phix174.fa").to_str().unwrap(),
-        "--propose",
-        "head",
-        "-o",
-        o,
-    ]);
+    let (ok, _, err) = map(
+        &lambda,
+        &phix,
+        &["--device", "cpu-reference", "--propose", "head"],
+    );
     assert!(!ok && err.contains("different reference"), "{err}");
     assert!(!out.exists());
     // a masked run longer than MAX_RESCUE_MASK
-    let (ok, _, err) = crest(&[
-        "map",
-        "--model",
-        &model(),
-        "--reference",
-        &reference(),
-        asset("phix174.fa").to_str().unwrap(),
-        "--rescue-mask",
-        "9",
-        "-o",
-        o,
-    ]);
+    let (ok, _, err) = map(&reference(), &phix, &["--rescue-mask", "9"]);
     assert!(!ok && err.contains("--rescue-mask"), "{err}");
     assert!(!out.exists());
     // an index of another reference
@@ -338,33 +329,22 @@ fn bad_inputs_fail_before_any_output() {
     let (ok, _, err) = crest(&[
         "index",
         "--model",
-        &model(),
+        &m,
         "--reference",
-        asset("phix174.fa").to_str().unwrap(),
+        &phix,
         "-o",
         idx.to_str().unwrap(),
     ]);
     assert!(ok, "{err}");
-    let (ok, _, err) = crest(&[
-        "map",
-        "--model",
-        &model(),
-        "--reference",
-        asset("lambda_phage.fa").to_str().unwrap(),
-        "--index",
-        idx.to_str().unwrap(),
-        asset("phix174.fa").to_str().unwrap(),
-        "-o",
-        o,
-    ]);
+    let (ok, _, err) = map(&lambda, &phix, &["--index", idx.to_str().unwrap()]);
     assert!(!ok && err.contains("indexes another reference"), "{err}");
     // an index output that is a directory is refused before any work
     let (ok, _, err) = crest(&[
         "index",
         "--model",
-        &model(),
+        &m,
         "--reference",
-        asset("phix174.fa").to_str().unwrap(),
+        &phix,
         "-o",
         idx_dir.path().to_str().unwrap(),
     ]);
@@ -377,18 +357,11 @@ fn bad_inputs_fail_before_any_output() {
         "@r1\nACGTACGTACGTACGTACGTACGT\n+\nIIIIIIIIIIIIIIIIIIIIIIII\n@r2\nACGT\nIIII\n",
     )
     .unwrap();
-    let (ok, _, err) = crest(&[
-        "map",
-        "--device",
-        "cpu-reference",
-        "--model",
-        &model(),
-        "--reference",
+    let (ok, _, err) = map(
         &reference(),
         bad.to_str().unwrap(),
-        "-o",
-        o,
-    ]);
+        &["--device", "cpu-reference"],
+    );
     assert!(
         !ok && err.contains("bad.fq") && err.contains("record 2"),
         "{err}"
