@@ -474,6 +474,12 @@ impl DamageProfile {
     /// moved into place when complete; an earlier profile there is replaced,
     /// a folder holding anything else is refused).
     pub fn write(&self, dir: &Path, source: &str) -> Result<()> {
+        self.write_staged(dir, source)?.commit().map(drop)
+    }
+
+    /// Like [`DamageProfile::write`], but the folder stays under its
+    /// temporary name until the caller commits it with its other outputs.
+    pub fn write_staged(&self, dir: &Path, source: &str) -> Result<OutputDir> {
         check_dir(dir)?;
         let out = OutputDir::create(dir, true)?;
         let put = |name: &str, data: &[u8]| {
@@ -488,8 +494,7 @@ impl DamageProfile {
         put("damage.tsv", self.tsv().as_bytes())?;
         let title = format!("damage: {} alignments of {source}", self.reads);
         put("damage.svg", self.svg(&title)?.as_bytes())?;
-        out.commit()?;
-        Ok(())
+        Ok(out)
     }
 }
 

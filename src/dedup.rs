@@ -47,6 +47,15 @@ pub fn dedup(input: &Path, out: Output, remove: bool, command_line: &str) -> Res
             ),
         });
     }
+    if crate::io::detect::bgzf_eof_missing(input)? {
+        return Err(CrestError::Format {
+            path: input.to_path_buf(),
+            record: 0,
+            message: "no BGZF end-of-file block: the BAM is truncated (cut at a block boundary); \
+                      crest dedup refuses it rather than write a complete-looking truncated BAM"
+                .into(),
+        });
+    }
     let mut reader = bam::io::reader::Builder
         .build_from_path(input)
         .map_err(io_in)?;

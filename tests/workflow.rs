@@ -4,7 +4,9 @@
 //! library's BAM exactly once, the BAM is sorted and indexed, @RG is the
 //! library's, @PG chains crest → samtools merge → crest dedup, the
 //! summed damage profile counts every mapped read, and the summary table
-//! agrees with samtools. Needs snakemake and samtools (.ci/run installs them).
+//! agrees with samtools. Also: sample sheet names that would break out of a
+//! shell command are refused, and FASTQ file names that hold shell syntax
+//! are read, not run. Needs snakemake and samtools (.ci/run installs them).
 
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -175,4 +177,122 @@ fn snakemake_workflow_maps_sharded_mammoth_libraries() {
     assert!(ct > 0.1, "5′ C→T {ct}");
     // shards and their per-shard outputs are temporary
     assert!(!out.join("shards").join("JK2782_R1").join("000.fq").exists());
+}
+
+/// Five FASTQ records written to `p`; returns their lines, 4 a record.
+fn write_fastq(p: &Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (i, seq) in ["ACGTTGCA", "GGATCCAA", "TTAGCCGT", "CATGCATG", "AACCGGTT"]
+        .iter()
+        .enumerate()
+    {
+        lines.push(format!("@read{i}"));
+        lines.push(seq.to_string());
+        lines.push("+".to_string());
+        lines.push("I".repeat(seq.len()));
+    }
+    std::fs::write(p, lines.join("\n") + "\n").unwrap();
+    lines
+}
+
+/// snakemake on workflow/Snakefile with the sheet `sheet`, run in `dir`
+/// (where a command a sample sheet smuggled in would create its file),
+/// writing under dir/results, 2 shards, one core, for `targets` (the
+/// whole workflow when none).
+fn snakemake_in(dir: &Path, sheet: &Path, targets: &[PathBuf]) -> std::process::Output {
+    Command::new("snakemake")
+        .current_dir(dir)
+        .arg("-s")
+        .arg(root().join("workflow/Snakefile"))
+        .arg("--configfile")
+        .arg(root().join("workflow/config.example.yaml"))
+        .arg("--config")
+        .arg(format!("crest={}", env!("CARGO_BIN_EXE_crest")))
+        .arg(format!(
+            "model={}",
+            root().join("assets/mammoth_chrM.crest").display()
+        ))
+        .arg(format!(
+            "reference={}",
+            root().join("assets/mammoth_chrM.fa").display()
+        ))
+        .arg(format!("samples={}", sheet.display()))
+        .arg(format!("outdir={}", dir.join("results").display()))
+        .arg("shards=2")
+        .args(["--cores", "1", "--printshellcmds"])
+        .args(targets)
+        .output()
+        .expect("snakemake must be installed (.ci/run installs it)")
+}
+
+/// A library or sample name that would break out of the shell command it
+/// is put into (a file name, `-R '@RG ... SM:...'`) is refused when the
+/// sheet is read, naming the sheet and its line, and runs nothing.
+#[test]
+fn snakemake_workflow_refuses_shell_metacharacters_in_sample_sheet_names() {
+    for (lib, sample, field) in [
+        // no space: the sheet check before the fix refused spaces in libraries
+        ("lib`>MARK`x", "S1", "library"),
+        ("lib1", "x'$(touch MARK)'", "sample"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        write_fastq(&dir.path().join("reads.fq"));
+        let sheet = dir.path().join("samples.tsv");
+        std::fs::write(
+            &sheet,
+            format!("library\tsample\tfastq\n{lib}\t{sample}\treads.fq\n"),
+        )
+        .unwrap();
+        let o = snakemake_in(dir.path(), &sheet, &[]);
+        let log = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success(),
+            "{field} {lib}/{sample} accepted:\n{log}"
+        );
+        let bad = if field == "library" { lib } else { sample };
+        let want = format!("{}: line 2: {field} '{bad}' may only hold", sheet.display());
+        assert!(log.contains(&want), "no '{want}' in:\n{log}");
+        assert!(
+            !dir.path().join("MARK").exists(),
+            "the {field} name ran a command:\n{log}"
+        );
+    }
+}
+
+/// A FASTQ whose file name holds backticks, `$(...)`, quotes and spaces is
+/// read as that file, not run: the shard rule splits its records.
+#[test]
+fn snakemake_workflow_shards_fastq_with_shell_metacharacters_in_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = "r`touch MARK`$(touch MARK) 'q\".fq";
+    let want = write_fastq(&dir.path().join(name));
+    let sheet = dir.path().join("samples.tsv");
+    std::fs::write(
+        &sheet,
+        format!("library\tsample\tfastq\nlib1\tS1\t{name}\n"),
+    )
+    .unwrap();
+    let shards = dir.path().join("results/shards/lib1");
+    let o = snakemake_in(dir.path(), &sheet, &[shards.join("000.fq")]);
+    let log = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "snakemake failed:\n{log}");
+    assert!(
+        !dir.path().join("MARK").exists(),
+        "the FASTQ name ran a command:\n{log}"
+    );
+    // round robin: records 0, 2, 4 in shard 000 and 1, 3 in 001
+    let read = |s: &str| -> Vec<String> {
+        std::fs::read_to_string(shards.join(s))
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let records = |ids: &[usize]| -> Vec<String> {
+        ids.iter()
+            .flat_map(|&i| want[4 * i..4 * i + 4].to_vec())
+            .collect()
+    };
+    assert_eq!(read("000.fq"), records(&[0, 2, 4]));
+    assert_eq!(read("001.fq"), records(&[1, 3]));
 }

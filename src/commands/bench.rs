@@ -118,6 +118,16 @@ pub fn bench(a: &BenchArgs, device: &str, adapter: &str) -> Result<BenchReport> 
             "--calibration-plot needs the truth in simulated read names; it does not apply with --vs-bam".into(),
         ));
     }
+    crate::io::output::refuse_collisions(
+        &[
+            ("--json", &a.json),
+            ("--plot", &a.plot),
+            ("--calibration-plot", &a.calibration_plot),
+        ]
+        .iter()
+        .filter_map(|(n, p)| p.as_deref().map(|p| (*n, Some(p))))
+        .collect::<Vec<_>>(),
+    )?;
     for p in a.json.iter().chain(&a.plot).chain(&a.calibration_plot) {
         crate::io::output::check(p, &[])?;
     }

@@ -206,6 +206,9 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<Database> {
     if let Some(l) = &a.labels.labels {
         inputs.push(l);
     }
+    let mut outputs = vec![("--out", Some(a.out.as_path()))];
+    outputs.extend(a.metrics.as_deref().map(|p| ("--metrics", Some(p))));
+    crate::io::output::refuse_collisions(&outputs)?;
     let mut out = Database::open_output(&a.out, &inputs)?;
     let mut metrics = match &a.metrics {
         Some(p) => Some(Output::open(Target::resolve(Some(p), &inputs)?)?),
@@ -289,10 +292,9 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<Database> {
         return Err(e);
     }
     out.write_bytes(&db.to_bytes()?)?;
-    out.commit()?;
-    if let Some(m) = metrics {
-        m.commit()?;
-    }
+    let mut staged = vec![crate::io::output::Staged::from(out)];
+    staged.extend(metrics.map(Into::into));
+    crate::io::output::commit_all(staged)?;
     let t = &db.meta.training;
     eprintln!(
         "crest classify train: {} → {} ({} sequences, {}-d); {}val accuracy {} (nearest hit); \
@@ -393,6 +395,9 @@ pub fn search(be: &Backend, a: &SearchArgs) -> Result<Vec<LevelSummary>> {
     if let Some(l) = &a.labels.labels {
         inputs.push(l);
     }
+    let mut outputs = vec![("--out", Some(a.out.as_path()))];
+    outputs.extend(a.plot.as_deref().map(|p| ("--plot", Some(p))));
+    crate::io::output::refuse_collisions(&outputs)?;
     let mut out = Output::create(Some(&a.out), &inputs)?;
     if let Some(p) = &a.plot {
         crate::io::output::check(p, &inputs)?;

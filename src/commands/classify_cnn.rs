@@ -77,6 +77,9 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<Classifier> {
     if let Some(v) = &a.val {
         inputs.push(v);
     }
+    let mut outputs = vec![("--out", Some(a.out.as_path()))];
+    outputs.extend(a.metrics.as_deref().map(|p| ("--metrics", Some(p))));
+    crate::io::output::refuse_collisions(&outputs)?;
     let target = Target::resolve(Some(&a.out), &inputs)?;
     if target.is_stream() {
         return Err(CrestError::Invalid(format!(
@@ -201,10 +204,9 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<Classifier> {
         a.out.display()
     );
     out.write_bytes(&clf.to_bytes()?)?;
-    out.commit()?;
-    if let Some(m) = metrics {
-        m.commit()?;
-    }
+    let mut staged = vec![crate::io::output::Staged::from(out)];
+    staged.extend(metrics.map(Into::into));
+    crate::io::output::commit_all(staged)?;
     Ok(clf)
 }
 

@@ -43,6 +43,10 @@ pub fn demo(be: &Backend, device: &str, a: &DemoArgs) -> Result<()> {
         t = Instant::now();
     };
     // outputs written at the end are checked now
+    crate::io::output::refuse_collisions(&[
+        ("--out", Some(a.out.as_path())),
+        ("--plot", Some(a.plot.as_path())),
+    ])?;
     for p in [&a.out, &a.plot] {
         crate::io::output::check(p, &[])?;
     }

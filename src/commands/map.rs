@@ -298,6 +298,19 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
     let mut inputs: Vec<&std::path::Path> = vec![&a.model, &a.reference];
     inputs.extend(a.reads.iter().map(|p| p.as_path()));
     inputs.extend(a.index.as_deref());
+    let bam_index = match (&a.out, a.sort, a.no_index) {
+        (Some(p), true, false) if p.as_os_str() != "-" => Some(a.index_format.path_for(p)),
+        _ => None,
+    };
+    let mut outputs: Vec<(&str, Option<&std::path::Path>)> = vec![("-o", a.out.as_deref())];
+    outputs.extend(bam_index.as_deref().map(|p| ("the BAM index", Some(p))));
+    outputs.extend(a.trace.as_deref().map(|p| ("--trace", Some(p))));
+    outputs.extend(
+        a.damage_profile
+            .as_deref()
+            .map(|p| ("--damage-profile", Some(p))),
+    );
+    crate::io::output::refuse_collisions(&outputs)?;
     let target = Target::resolve(a.out.as_deref(), &inputs)?;
     let format = SamFormat::resolve(&target, a.output_format)?;
     let sorted = sort_plan(a, &target, format, &inputs)?;
@@ -520,17 +533,20 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
             Ok(())
         })?;
     }
-    if let (Some(d), Some(dir)) = (&damage, &a.damage_profile) {
-        let names: Vec<String> = a.reads.iter().map(|p| p.display().to_string()).collect();
-        d.write(dir, &names.join(", "))?;
-    }
     if a.sort {
         pb.set_message(format!("{} mapped; writing sorted output", stats.mapped));
     }
-    writer.finish()?;
-    if let Some(t) = trace_out {
-        t.out.commit()?;
+    // Every output is written first and committed together: a failure in
+    // any of them leaves none behind.
+    let mut staged = writer.finish_staged()?;
+    if let (Some(d), Some(dir)) = (&damage, &a.damage_profile) {
+        let names: Vec<String> = a.reads.iter().map(|p| p.display().to_string()).collect();
+        staged.push(d.write_staged(dir, &names.join(", "))?.into());
     }
+    if let Some(t) = trace_out {
+        staged.push(t.out.into());
+    }
+    crate::io::output::commit_all(staged)?;
     pb.finish_and_clear();
     let secs = t0.elapsed().as_secs_f64();
     eprintln!(

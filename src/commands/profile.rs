@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use crate::backend::Backend;
 use crate::error::{CrestError, Result};
+use crate::io::output::Staged;
 use crate::io::{Output, ReadReader, Reference, Target};
 use crate::map::{MapConfig, MapStats, Mapper};
 use crate::profile::{assign, plot, Assignment, Groups, Profile};
@@ -65,6 +66,10 @@ pub fn profile(be: &Backend, a: &ProfileArgs) -> Result<Profile> {
     inputs.extend(a.reads.iter().map(|p| p.as_path()));
     inputs.extend(a.index.as_deref());
     inputs.extend(a.groups.as_deref());
+    let mut outputs = vec![("-o", a.out.as_deref())];
+    outputs.extend(a.assignments.as_deref().map(|p| ("--assignments", Some(p))));
+    outputs.extend(a.plot.as_deref().map(|p| ("--plot", Some(p))));
+    crate::io::output::refuse_collisions(&outputs)?;
     let out_t = Target::resolve(a.out.as_deref(), &inputs)?;
     let assign_t = a
         .assignments
@@ -157,6 +162,7 @@ pub fn profile(be: &Backend, a: &ProfileArgs) -> Result<Profile> {
     }
     let mut out = Output::open(out_t)?;
     prof.write_tsv(&mut out).map_err(|e| out.error(e))?;
+    let mut staged: Vec<Staged> = vec![out.into()];
     if let Some(t) = plot_t {
         let title = format!(
             "{} reads on {}",
@@ -169,12 +175,10 @@ pub fn profile(be: &Backend, a: &ProfileArgs) -> Result<Profile> {
         let svg = plot(&prof, &title)?;
         let mut o = Output::open(t)?;
         o.write_bytes(svg.as_bytes())?;
-        o.commit()?;
+        staged.push(o.into());
     }
-    if let Some(o) = per_read {
-        o.commit()?;
-    }
-    out.commit()?;
+    staged.extend(per_read.map(Staged::from));
+    crate::io::output::commit_all(staged)?;
     let secs = t0.elapsed().as_secs_f64();
     eprintln!(
         "crest profile: {} reads, {} assigned to {} genomes, {} ambiguous, {} unassigned; {:.1}s ({:.0} reads/s) on {}",

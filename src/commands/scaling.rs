@@ -126,6 +126,12 @@ pub fn markdown(points: &[ScalingPoint]) -> String {
 
 /// Run `crest scaling`.
 pub fn scaling(a: &ScalingArgs, device: &str, adapter: &str) -> Result<Vec<ScalingPoint>> {
+    crate::io::output::refuse_collisions(
+        &[("--json", &a.json), ("--plot", &a.plot)]
+            .iter()
+            .filter_map(|(n, p)| p.as_deref().map(|p| (*n, Some(p))))
+            .collect::<Vec<_>>(),
+    )?;
     for p in a.json.iter().chain(&a.plot) {
         crate::io::output::check(p, &[])?;
     }

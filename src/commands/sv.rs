@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use crate::backend::Backend;
 use crate::error::{CrestError, Result};
+use crate::io::output::Staged;
 use crate::io::{Output, ReadReader, ReadRecord, Reference, Target};
 use crate::map::{MapConfig, MapStats, Mapper};
 use crate::model::{Checkpoint, Encoder};
@@ -202,6 +203,10 @@ pub fn sv(be: &Backend, a: &SvArgs, command_line: &str) -> Result<Vec<SvCall>> {
     inputs.extend(a.model.as_deref());
     inputs.extend(a.paf.as_deref());
     inputs.extend(a.index.as_deref());
+    let mut outputs = vec![("-o", a.out.as_deref())];
+    outputs.extend(a.bed.as_deref().map(|p| ("--bed", Some(p))));
+    outputs.extend(a.plot.as_deref().map(|p| ("--plot", Some(p))));
+    crate::io::output::refuse_collisions(&outputs)?;
     let out_t = Target::resolve(a.out.as_deref(), &inputs)?;
     let bed_t = a
         .bed
@@ -285,10 +290,11 @@ pub fn sv(be: &Backend, a: &SvArgs, command_line: &str) -> Result<Vec<SvCall>> {
         &format!("crest {} ({command_line})", env!("CARGO_PKG_VERSION")),
     )
     .map_err(|e| out.error(e))?;
+    let mut staged: Vec<Staged> = vec![out.into()];
     if let Some(t) = bed_t {
         let mut o = Output::open(t)?;
         vcf::write_bed(&mut o, &calls, &reference).map_err(|e| o.error(e))?;
-        o.commit()?;
+        staged.push(o.into());
     }
     if let Some(t) = plot_t {
         let tracks: Vec<Track> = queries
@@ -310,9 +316,9 @@ pub fn sv(be: &Backend, a: &SvArgs, command_line: &str) -> Result<Vec<SvCall>> {
         let svg = dot_plot(&tracks, &calls, &reference, &title)?;
         let mut o = Output::open(t)?;
         o.write_bytes(svg.as_bytes())?;
-        o.commit()?;
+        staged.push(o.into());
     }
-    out.commit()?;
+    crate::io::output::commit_all(staged)?;
     let mut per: Vec<String> = Vec::new();
     for k in SvKind::ALL {
         let n = calls.iter().filter(|c| c.kind == k).count();
@@ -394,6 +400,14 @@ fn write_fasta<W: Write>(w: &mut W, name: &str, seq: &[u8]) -> std::io::Result<(
 /// Run `crest simulate-sv`.
 pub fn simulate_sv(a: &SimulateSvArgs, command_line: &str) -> Result<()> {
     let inputs = [a.reference.as_path()];
+    let mut outputs = vec![
+        ("-o", Some(a.out.as_path())),
+        ("--vcf", Some(a.vcf.as_path())),
+    ];
+    if a.long_reads > 0 {
+        outputs.extend(a.reads_out.as_deref().map(|p| ("--reads-out", Some(p))));
+    }
+    crate::io::output::refuse_collisions(&outputs)?;
     let genome_t = Target::resolve(Some(&a.out), &inputs)?;
     let vcf_t = Target::resolve(Some(&a.vcf), &inputs)?;
     let reads_t = match (&a.reads_out, a.long_reads) {
@@ -429,16 +443,16 @@ pub fn simulate_sv(a: &SimulateSvArgs, command_line: &str) -> Result<()> {
         &format!("crest simulate-sv ({command_line})"),
     )
     .map_err(|e| v.error(e))?;
+    let mut staged: Vec<Staged> = vec![g.into(), v.into()];
     if let Some(t) = reads_t {
         let reads = plant::long_reads(&p.genome, a.long_reads, a.read_length, a.error_rate, a.seed);
         let mut o = Output::open(t)?;
         for r in &reads {
             write_fasta(&mut o, &r.name, &r.seq).map_err(|e| o.error(e))?;
         }
-        o.commit()?;
+        staged.push(o.into());
     }
-    g.commit()?;
-    v.commit()?;
+    crate::io::output::commit_all(staged)?;
     eprintln!(
         "crest simulate-sv: planted {} events ({} truth records) into {} ({} → {} bp)",
         a.per_kind * a.kinds.len(),

@@ -314,6 +314,9 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<()> {
         Some(p) => Some(Checkpoint::load(p)?),
         None => None,
     };
+    let mut outputs = vec![("--out", Some(a.out.as_path()))];
+    outputs.extend(a.metrics.as_deref().map(|p| ("--metrics", Some(p))));
+    crate::io::output::refuse_collisions(&outputs)?;
     let mut out = Output::create(Some(&a.out), &inputs)?;
     if out.target().is_stream() {
         return Err(CrestError::Invalid(format!(
@@ -478,8 +481,6 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<()> {
         ck.meta.head_steps = ht.step;
     }
     out.write_bytes(&ck.to_bytes()?)?;
-    out.commit()?;
-    eprintln!("wrote {} (step {})", a.out.display(), trainer.step);
     if evaluate {
         let r = eval_now(
             be,
@@ -489,9 +490,11 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<()> {
         )?;
         print_eval(trainer.step, &r, &mut cli.metrics);
     }
-    if let Some(m) = cli.metrics.take() {
-        m.commit()?;
-    }
+    // The model and its metrics land together or not at all.
+    let mut staged = vec![crate::io::output::Staged::from(out)];
+    staged.extend(cli.metrics.take().map(Into::into));
+    crate::io::output::commit_all(staged)?;
+    eprintln!("wrote {} (step {})", a.out.display(), trainer.step);
     Ok(())
 }
 

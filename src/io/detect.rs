@@ -33,11 +33,33 @@ pub fn open_text(path: &Path) -> Result<Box<dyn BufRead + Send>> {
     if n == 2 && magic == GZIP_MAGIC {
         Ok(Box::new(BufReader::with_capacity(
             1 << 16,
-            flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, f)),
+            super::gz::CheckedGz::new(BufReader::with_capacity(1 << 16, f), path)
+                .warn_on_missing_eof(),
         )))
     } else {
         Ok(Box::new(BufReader::with_capacity(1 << 16, f)))
     }
+}
+
+/// True when `path` is a regular file that does not end with BGZF's
+/// end-of-file block (for a BAM: the file was probably cut at a block
+/// boundary). Streams that cannot seek are not checked (false).
+pub fn bgzf_eof_missing(path: &Path) -> Result<bool> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = File::open(path).map_err(|e| CrestError::io(path, e))?;
+    let md = f.metadata().map_err(|e| CrestError::io(path, e))?;
+    if !md.is_file() {
+        return Ok(false);
+    }
+    let eof = &super::gz::BGZF_EOF;
+    if md.len() < eof.len() as u64 {
+        return Ok(true);
+    }
+    f.seek(SeekFrom::End(-(eof.len() as i64)))
+        .map_err(|e| CrestError::io(path, e))?;
+    let mut tail = [0u8; 28];
+    read_up_to(&mut f, &mut tail).map_err(|e| CrestError::io(path, e))?;
+    Ok(&tail != eof)
 }
 
 fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {

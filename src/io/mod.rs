@@ -1,7 +1,8 @@
 //! File input and output through noodles: reference FASTA, streamed reads
 //! (FASTQ, FASTA, SAM, BAM; plain, gzip or BGZF), and outputs (SAM/BAM; every file crest writes goes through [`output`]).
 
-mod detect;
+pub mod detect;
+pub mod gz;
 pub mod output;
 pub mod reads;
 pub mod reference;

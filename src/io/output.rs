@@ -115,6 +115,74 @@ pub fn default_sigpipe() {
     }
 }
 
+/// The descriptor of crest's own that `p` names, if it is one of the
+/// aliases `/dev/stdout`, `/dev/stderr`, `/dev/stdin`, `/dev/fd/N`,
+/// `/proc/self/fd/N`, `/proc/thread-self/fd/N` or `/proc/PID/fd/N` with
+/// crest's own PID. Writing to such a path must go to the inherited
+/// descriptor: opening it anew would truncate a file the shell opened for
+/// appending (`>> f`), and the link text of a pipe (`pipe:[N]`) is no path.
+pub fn fd_alias(p: &Path) -> Option<i32> {
+    if !cfg!(unix) {
+        return None;
+    }
+    let s = p.to_str()?;
+    match s {
+        "/dev/stdin" => return Some(0),
+        "/dev/stdout" => return Some(1),
+        "/dev/stderr" => return Some(2),
+        _ => {}
+    }
+    let pid = std::process::id().to_string();
+    let rest = s
+        .strip_prefix("/dev/fd/")
+        .or_else(|| s.strip_prefix("/proc/self/fd/"))
+        .or_else(|| s.strip_prefix("/proc/thread-self/fd/"))
+        .or_else(|| {
+            s.strip_prefix("/proc/")
+                .and_then(|r| r.strip_prefix(pid.as_str()))
+                .and_then(|r| r.strip_prefix("/fd/"))
+        })?;
+    if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit()) || rest.len() > 9 {
+        return None;
+    }
+    rest.parse().ok()
+}
+
+/// Where a path leads once symlinks are followed.
+enum Followed {
+    /// One of crest's inherited descriptors (see [`fd_alias`]).
+    Fd(i32),
+    /// A path (existing or not).
+    Path(PathBuf),
+}
+
+/// Follow symlinks like [`follow_links`], stopping at a descriptor alias.
+fn follow(path: &Path) -> Followed {
+    let mut p = path.to_path_buf();
+    for _ in 0..40 {
+        if let Some(fd) = fd_alias(&p) {
+            return Followed::Fd(fd);
+        }
+        match std::fs::symlink_metadata(&p) {
+            Ok(md) if md.file_type().is_symlink() => match std::fs::read_link(&p) {
+                Ok(t) => {
+                    p = if t.is_absolute() {
+                        t
+                    } else {
+                        p.parent().unwrap_or(Path::new("")).join(t)
+                    };
+                }
+                Err(_) => break,
+            },
+            _ => break,
+        }
+    }
+    match fd_alias(&p) {
+        Some(fd) => Followed::Fd(fd),
+        None => Followed::Path(p),
+    }
+}
+
 /// Follow symlinks (also dangling ones) to the path that will be written.
 fn follow_links(path: &Path) -> PathBuf {
     let mut p = path.to_path_buf();
@@ -155,6 +223,9 @@ fn same_file(a: &Path, b: &Path) -> bool {
 pub enum Target {
     /// Standard output.
     Stdout,
+    /// Another descriptor crest inherited (`/dev/stderr`, `/dev/fd/N`),
+    /// written through a duplicate of it: appends where the shell appends.
+    Fd(i32),
     /// An existing special file (device, FIFO, socket), written through.
     Special(PathBuf),
     /// A regular file, new or existing (the path after following symlinks).
@@ -168,8 +239,13 @@ impl Target {
         let Some(path) = path.filter(|p| p.as_os_str() != "-") else {
             return Ok(Target::Stdout);
         };
-        let real = follow_links(path);
         let bad = |m: &str| CrestError::Invalid(format!("output {}: {m}", path.display()));
+        let real = match follow(path) {
+            Followed::Fd(1) => return Ok(Target::Stdout),
+            Followed::Fd(0) => return Err(bad("is standard input; crest never writes there")),
+            Followed::Fd(fd) => return Ok(Target::Fd(fd)),
+            Followed::Path(p) => p,
+        };
         if real.as_os_str().is_empty() || real.file_name().is_none() {
             return Err(bad("not a file name"));
         }
@@ -192,6 +268,8 @@ impl Target {
     pub fn display(&self) -> String {
         match self {
             Target::Stdout => "standard output".into(),
+            Target::Fd(2) => "standard error".into(),
+            Target::Fd(fd) => format!("/dev/fd/{fd}"),
             Target::Special(p) | Target::File(p) => p.display().to_string(),
         }
     }
@@ -222,6 +300,7 @@ impl Output {
     pub fn open(target: Target) -> Result<Output> {
         let (raw, tmp): (Box<dyn Write + Send>, Option<PathBuf>) = match &target {
             Target::Stdout => (Box::new(std::io::stdout()), None),
+            Target::Fd(fd) => (Box::new(dup_fd(*fd)?), None),
             Target::Special(p) => {
                 let f = OpenOptions::new()
                     .write(true)
@@ -252,6 +331,7 @@ impl Output {
     pub fn error(&self, e: std::io::Error) -> CrestError {
         match &self.target {
             Target::Stdout => CrestError::io("-", e),
+            Target::Fd(fd) => CrestError::io(format!("/dev/fd/{fd}"), e),
             Target::Special(p) | Target::File(p) => CrestError::io(p, e),
         }
     }
@@ -263,6 +343,23 @@ impl Output {
             Some(Ok(())) | None => Ok(()),
             Some(Err(e)) => Err(self.error(e)),
         }
+    }
+
+    /// Flush buffered data (and, for a file, to the disk) without moving
+    /// the file into place: the step of [`commit_all`] that can fail.
+    pub fn flush_pending(&mut self) -> Result<()> {
+        let r = match self.w.as_mut() {
+            Some(w) => w.flush(),
+            None => Ok(()),
+        };
+        if let Err(e) = r {
+            return Err(self.error(e));
+        }
+        if let (Some(w), Target::File(_)) = (self.w.as_mut(), &self.target) {
+            // A full disk may only show at fsync on some filesystems.
+            let _ = w.get_mut().flush();
+        }
+        Ok(())
     }
 
     /// Flush and move the file into place (a no-op rename for streams).
@@ -307,12 +404,149 @@ impl Drop for Output {
     }
 }
 
+/// A duplicate of inherited descriptor `fd`, as a file to write through.
+#[cfg(unix)]
+fn dup_fd(fd: i32) -> Result<File> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: dup returns a new descriptor (or -1) that we then own.
+    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    if new < 0 {
+        return Err(CrestError::io(
+            format!("/dev/fd/{fd}"),
+            std::io::Error::last_os_error(),
+        ));
+    }
+    // SAFETY: `new` is a fresh descriptor owned by nothing else.
+    Ok(unsafe { File::from_raw_fd(new) })
+}
+
+#[cfg(not(unix))]
+fn dup_fd(fd: i32) -> Result<File> {
+    Err(CrestError::Invalid(format!(
+        "/dev/fd/{fd}: descriptors are not supported here"
+    )))
+}
+
+/// Temporary names are unique within the process (PID and a counter), so two
+/// outputs can never share one even if they name the same file.
 fn temp_name(p: &Path) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
     let name = p
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    p.with_file_name(format!(".{name}.partial-{}", std::process::id()))
+    let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+    let suffix = if seq == 0 {
+        format!("{}", std::process::id())
+    } else {
+        format!("{}-{seq}", std::process::id())
+    };
+    p.with_file_name(format!(".{name}.partial-{suffix}"))
+}
+
+/// Where an output really goes, for comparing outputs with each other.
+#[derive(PartialEq, Eq)]
+enum Place {
+    Stdout,
+    Fd(i32),
+    Null,
+    Path(PathBuf),
+}
+
+fn place(path: Option<&Path>) -> Place {
+    let Some(path) = path.filter(|p| p.as_os_str() != "-") else {
+        return Place::Stdout;
+    };
+    let real = match follow(path) {
+        Followed::Fd(1) => return Place::Stdout,
+        Followed::Fd(fd) => return Place::Fd(fd),
+        Followed::Path(p) => p,
+    };
+    if real == Path::new("/dev/null") {
+        return Place::Null;
+    }
+    // Compare by the real folder and the file name, so `x` and `./x` and a
+    // link to a folder all meet.
+    let parent = match real.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let dir = std::fs::canonicalize(&parent).unwrap_or(parent);
+    match real.file_name() {
+        Some(n) => Place::Path(dir.join(n)),
+        None => Place::Path(real),
+    }
+}
+
+/// Refuse, before any work, two outputs of one command that go to the same
+/// place (the same file, standard output twice, the same descriptor): they
+/// would mix into one corrupt file or one would be lost. `outputs` pairs
+/// each output's option name with its path (`None` or `-`: standard output;
+/// leave out outputs that are not requested). `/dev/null` may repeat.
+pub fn refuse_collisions(outputs: &[(&str, Option<&Path>)]) -> Result<()> {
+    let places: Vec<Place> = outputs.iter().map(|(_, p)| place(*p)).collect();
+    for i in 0..outputs.len() {
+        for j in 0..i {
+            let same = places[i] == places[j]
+                || matches!((outputs[i].1, outputs[j].1), (Some(a), Some(b)) if same_file(a, b));
+            if same && places[i] != Place::Null {
+                let shown = |p: Option<&Path>| match p {
+                    Some(p) if p.as_os_str() != "-" => p.display().to_string(),
+                    _ => "standard output".into(),
+                };
+                return Err(CrestError::Invalid(format!(
+                    "{} {} and {} {} are the same output; give each output its own file",
+                    outputs[j].0,
+                    shown(outputs[j].1),
+                    outputs[i].0,
+                    shown(outputs[i].1)
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An output waiting to be committed with the others of its command.
+pub enum Staged {
+    /// A file.
+    File(Output),
+    /// A folder.
+    Dir(OutputDir),
+}
+
+impl From<Output> for Staged {
+    fn from(o: Output) -> Self {
+        Staged::File(o)
+    }
+}
+
+impl From<OutputDir> for Staged {
+    fn from(o: OutputDir) -> Self {
+        Staged::Dir(o)
+    }
+}
+
+/// Commit a command's outputs together: every file is flushed first, and
+/// only when all flushed are they renamed into place. If any flush fails,
+/// none is committed (all temporary files are removed).
+pub fn commit_all(outputs: Vec<Staged>) -> Result<()> {
+    let mut outputs = outputs;
+    for o in outputs.iter_mut() {
+        if let Staged::File(f) = o {
+            f.flush_pending()?;
+        }
+    }
+    for o in outputs {
+        match o {
+            Staged::File(f) => f.commit()?,
+            Staged::Dir(d) => {
+                d.commit()?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Check now that `path` can be written (and is not one of `inputs`) for an

@@ -69,6 +69,12 @@ impl ReadReader {
                 Inner::Sam(r, noodles::sam::Record::default())
             }
             Format::Bam => {
+                if super::detect::bgzf_eof_missing(path)? {
+                    eprintln!(
+                        "crest: warning: {}: no BGZF end-of-file block; the BAM may be truncated",
+                        path.display()
+                    );
+                }
                 let f = File::open(path).map_err(|e| CrestError::io(path, e))?;
                 let mut r = noodles::bam::io::Reader::new(f);
                 r.read_header().map_err(io_err)?;

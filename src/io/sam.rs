@@ -17,7 +17,7 @@ use noodles::sam::alignment::record::data::field::Tag;
 use noodles::sam::alignment::record_buf::data::field::Value;
 use noodles::sam::alignment::RecordBuf;
 
-use super::output::{Output, Target};
+use super::output::{Output, Staged, Target};
 use super::reference::Reference;
 use super::sort::{SortOptions, Sorter};
 use crate::error::{CrestError, Result};
@@ -311,7 +311,7 @@ impl IndexBuild {
         r.map_err(std::io::Error::other)
     }
 
-    fn write(self, contigs: usize) -> Result<()> {
+    fn write(self, contigs: usize) -> Result<Output> {
         let mut out = self.out;
         let res = match self.indexer {
             Indexer::Bai(i) => match i.build(contigs) {
@@ -327,7 +327,7 @@ impl IndexBuild {
             }
         };
         res.map_err(|e| out.error(e))?;
-        out.commit()
+        Ok(out)
     }
 }
 
@@ -452,6 +452,7 @@ impl SamWriter {
             .map_err(|e| CrestError::Invalid(format!("invalid SAM header (check -R): {e}")))?;
         let name: PathBuf = match out.target() {
             Target::Stdout => "-".into(),
+            Target::Fd(fd) => format!("/dev/fd/{fd}").into(),
             Target::Special(p) | Target::File(p) => p.clone(),
         };
         let raw = out;
@@ -580,7 +581,14 @@ impl SamWriter {
     /// Flush, finish (BGZF EOF block for BAM and .sam.gz) and move the file
     /// into place. A sorting writer first merges and writes its records; its
     /// index, if any, is committed right after the BAM.
-    pub fn finish(mut self) -> Result<()> {
+    pub fn finish(self) -> Result<()> {
+        crate::io::output::commit_all(self.finish_staged()?)
+    }
+
+    /// Like [`SamWriter::finish`] but leaves the output (and its index)
+    /// written and not yet moved into place, to be committed with the
+    /// command's other outputs ([`crate::io::output::commit_all`]).
+    pub fn finish_staged(mut self) -> Result<Vec<Staged>> {
         if let Some(sorter) = self.sorter.take() {
             sorter.drain(|r| self.emit(&r))?;
         }
@@ -604,11 +612,13 @@ impl SamWriter {
                 w.into_inner().into_inner()
             }
         };
-        out.commit()?;
+        let mut staged = vec![Staged::File(out)];
         if let Some(ix) = self.index.take() {
-            ix.write(self.header.reference_sequences().len())?;
+            staged.push(Staged::File(
+                ix.write(self.header.reference_sequences().len())?,
+            ));
         }
-        Ok(())
+        Ok(staged)
     }
 }
 
