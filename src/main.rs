@@ -81,11 +81,11 @@ enum Cmd {
     Embed(crest::commands::embed::EmbedArgs),
     /// Check every kernel against its CPU twin on the chosen device and time it.
     Selftest {
-        /// Size multiplier of the timed shapes (1 for CPU drivers, 8+ for GPUs).
-        #[arg(long, default_value_t = 1, value_parser = crest::commands::parse::count)]
+        /// Size multiplier of the timed shapes (1 for CPU drivers, 8+ for GPUs) (1 to 64).
+        #[arg(long, default_value_t = 1, value_parser = crest::commands::parse::usize_in(1, crest::commands::parse::MAX_SCALE))]
         scale: usize,
-        /// Timed repetitions per kernel.
-        #[arg(long, default_value_t = 3, value_parser = crest::commands::parse::count)]
+        /// Timed repetitions per kernel (1 to 1000).
+        #[arg(long, default_value_t = 3, value_parser = crest::commands::parse::usize_in(1, crest::commands::parse::MAX_REPS))]
         reps: usize,
         /// Print JSON instead of a table.
         #[arg(long)]
@@ -138,6 +138,14 @@ fn quiet_mesa_wayland_probe() {
     }
 }
 
+/// `println!` whose failure (a full disk, a closed descriptor) is an error
+/// naming standard output, not a panic.
+macro_rules! outln {
+    ($($t:tt)*) => {
+        crest::commands::print_out(&format!("{}\n", format_args!($($t)*)))?
+    };
+}
+
 fn open_backend(choice: &DeviceChoice) -> Result<Backend> {
     let (backend, notice) = Backend::open(choice, &Requirements::default())?;
     if let Some(n) = notice {
@@ -151,20 +159,24 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Devices { json } => {
             let list = describe_adapters();
             if json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                outln!("{}", serde_json::to_string_pretty(&list)?);
                 return Ok(());
             }
             if list.is_empty() {
-                println!("no wgpu adapters found (install mesa-vulkan-drivers for a CPU adapter); --device cpu-reference still works");
+                outln!("no wgpu adapters found (install mesa-vulkan-drivers for a CPU adapter); --device cpu-reference still works");
                 return Ok(());
             }
             let mib = |b: u64| b / (1 << 20);
             for a in list {
-                println!(
+                outln!(
                     "[{}] {} — {} {} — driver: {}",
-                    a.index, a.name, a.backend, a.device_type, a.driver
+                    a.index,
+                    a.name,
+                    a.backend,
+                    a.device_type,
+                    a.driver
                 );
-                println!(
+                outln!(
                     "    max binding {} MiB, max buffer {} MiB, {} storage buffers/stage, {} B workgroup memory, {} invocations/workgroup, {} workgroups/dim",
                     mib(a.max_storage_buffer_binding_size),
                     mib(a.max_buffer_size),
@@ -173,12 +185,14 @@ fn run(cli: Cli) -> Result<()> {
                     a.max_compute_invocations_per_workgroup,
                     a.max_compute_workgroups_per_dimension
                 );
-                println!(
+                outln!(
                     "    timestamps: {}, subgroups: {}, f16: {}",
-                    a.timestamps, a.subgroups, a.shader_f16
+                    a.timestamps,
+                    a.subgroups,
+                    a.shader_f16
                 );
             }
-            println!("[cpu-reference] plain-Rust CPU twins of every kernel (no driver needed)");
+            outln!("[cpu-reference] plain-Rust CPU twins of every kernel (no driver needed)");
         }
         Cmd::Stats {
             files,
@@ -186,20 +200,26 @@ fn run(cli: Cli) -> Result<()> {
             json,
         } => {
             if !json {
-                println!("file\tformat\trecords\tbases\tmin_len\tmax_len\tN_bases");
+                outln!("file\tformat\trecords\tbases\tmin_len\tmax_len\tN_bases");
             }
             for f in files {
                 let s = crest::stats::file_stats(&f, reference)?;
                 if json {
-                    println!("{}", serde_json::to_string(&s)?);
+                    outln!("{}", serde_json::to_string(&s)?);
                     continue;
                 }
-                println!(
+                outln!(
                     "{}\t{}\t{}\t{}\t{}\t{}\t{}",
-                    s.path, s.format, s.records, s.bases, s.min_len, s.max_len, s.n_bases
+                    s.path,
+                    s.format,
+                    s.records,
+                    s.bases,
+                    s.min_len,
+                    s.max_len,
+                    s.n_bases
                 );
                 for (name, len, md5) in &s.contigs {
-                    println!("  @SQ\tSN:{name}\tLN:{len}\tM5:{md5}");
+                    outln!("  @SQ\tSN:{name}\tLN:{len}\tM5:{md5}");
                 }
             }
         }
@@ -211,6 +231,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Index(a) => crest::commands::index::index(&open_backend(&cli.device)?, &a)?,
         Cmd::Map(a) => {
             let cl: Vec<String> = std::env::args().collect();
+            crest::gpu::bound_cpu_adapter_threads(a.threads);
             crest::commands::map::map(&open_backend(&cli.device)?, &a, &cl.join(" "))?;
         }
         Cmd::Simulate(a) => crest::commands::simulate::simulate(&a)?,
@@ -253,18 +274,18 @@ fn run(cli: Cli) -> Result<()> {
             eprintln!("device: {}", backend.name());
             let rows = crest::selftest::run(&backend, scale, reps).context("self-test failed")?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
+                outln!("{}", serde_json::to_string_pretty(&rows)?);
                 return Ok(());
             }
-            println!("| kernel | shape | max rel. error vs twin | ms/call | GFLOP/s |");
-            println!("|---|---|---|---|---|");
+            outln!("| kernel | shape | max rel. error vs twin | ms/call | GFLOP/s |");
+            outln!("|---|---|---|---|---|");
             for r in rows {
                 let gf = if r.gflops > 0.0 {
                     format!("{:.1}", r.gflops)
                 } else {
                     "—".into()
                 };
-                println!(
+                outln!(
                     "| {} | {} | {:.1e} | {:.2} | {} |",
                     r.op,
                     r.shape,

@@ -288,7 +288,7 @@ fn breakdown_needs_the_truth_and_a_trace_is_not_the_output() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("--trace") && err.contains("same file"),
+        err.contains("--trace") && err.contains("same output"),
         "{err}"
     );
     assert!(!out.exists());

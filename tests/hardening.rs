@@ -570,3 +570,342 @@ fn interrupted_runs_remove_their_temporary_files() {
         );
     }
 }
+
+/// Every count and size option of every subcommand, with its bounds:
+/// (subcommand, option, least, most). `crest <sub> --opt most+1` (and
+/// least−1 where least > 0) must be a usage error naming the option,
+/// before anything runs.
+const COUNT_OPTIONS: &[(&str, &str, u64, u64)] = &[
+    ("selftest", "--scale", 1, 64),
+    ("selftest", "--reps", 1, 1000),
+    ("train", "--steps", 1, 100_000_000),
+    ("train", "--batch", 1, 65_536),
+    ("train", "--k", 1, 1024),
+    ("train", "--channels", 1, 4096),
+    ("train", "--kernel", 1, 64),
+    ("train", "--blocks", 0, 64),
+    ("train", "--embed-dim", 1, 4096),
+    ("train", "--proj-dim", 1, 4096),
+    ("train", "--gamma", 0, 1_000_000),
+    ("train", "--d", 0, 1_000_000),
+    ("train", "--warmup", 0, 100_000_000),
+    ("train", "--log-every", 1, 100_000_000),
+    ("train", "--eval-every", 0, 100_000_000),
+    ("train", "--eval-queries", 0, 1_000_000),
+    ("train", "--head-steps", 0, 100_000_000),
+    ("train", "--head-hidden", 1, 4096),
+    ("eval-embed", "--queries", 1, 1_000_000),
+    ("eval-embed", "--stride", 1, 65_536),
+    ("eval-embed", "--gamma", 0, 1_000_000),
+    ("eval-embed", "--beam", 1, 512),
+    ("eval-embed", "--route-width", 1, 256),
+    ("map", "--threads", 1, 1024),
+    ("map", "--batch", 1, 1_048_576),
+    ("map", "--stride", 1, 65_536),
+    ("map", "--flip", 0, 10),
+    ("map", "--read-neighbours", 0, 4096),
+    ("map", "--rescue-beam", 0, 512),
+    ("map", "--rescue-max-len", 0, 10_000_000),
+    ("map", "--rescue-views", 0, 64),
+    ("map", "--rescue-mask", 0, 8),
+    ("map", "--min-base-quality", 0, 255),
+    ("map", "--candidates", 1, 4096),
+    ("map", "--pad", 0, 32),
+    ("map", "--damage-len", 0, 1000),
+    ("map", "--min-len", 0, 10_000_000),
+    ("map", "--beam", 1, 512),
+    ("map", "--route-width", 1, 256),
+    ("map", "--damage-positions", 1, 1000),
+    ("profile", "--min-mapq", 0, 255),
+    ("profile", "--min-len", 0, 10_000_000),
+    ("profile", "--batch", 1, 1_048_576),
+    ("sv", "--window", 1, 10_000_000),
+    ("sv", "--step", 1, 65_536),
+    ("sv", "--min-mapq", 0, 255),
+    ("sv", "--candidates", 1, 4096),
+    ("sv", "--beam", 1, 512),
+    ("sv", "--min-size", 0, 1_000_000_000),
+    ("sv", "--tolerance", 0, 1_000_000_000),
+    ("sv", "--min-anchors", 0, 1_000_000),
+    ("sv", "--merge", 0, 1_000_000_000),
+    ("sv", "--min-support", 0, 1_000_000),
+    ("sv", "--batch", 1, 1_048_576),
+    ("simulate-sv", "--per-kind", 1, 100_000),
+    ("simulate-sv", "--min-size", 1, 1_000_000_000),
+    ("simulate-sv", "--max-size", 1, 1_000_000_000),
+    ("simulate-sv", "--spacing", 0, 1_000_000_000),
+    ("simulate-sv", "--long-reads", 0, 1_000_000),
+    ("simulate-sv", "--read-length", 1, 10_000_000),
+    ("sv-eval", "--tolerance", 0, 1_000_000_000),
+    ("simulate", "--n", 1, 1_000_000_000),
+    ("simulate", "--length", 1, 10_000_000),
+    ("simulate", "--min-len", 1, 10_000_000),
+    ("simulate", "--max-len", 1, 10_000_000),
+    ("bench", "--threads", 1, 1024),
+    ("bench", "--tolerance", 0, 1_000_000_000),
+    ("bench", "--n", 1, 1_000_000_000),
+    ("bench", "--length", 1, 10_000_000),
+    ("bench", "--min-len", 1, 10_000_000),
+    ("bench", "--max-len", 1, 10_000_000),
+    ("scaling", "--flat-max-bp", 0, 1_000_000_000_000),
+    ("scaling", "--threads", 1, 1024),
+    ("scaling", "--n", 1, 1_000_000_000),
+    ("scaling", "--length", 1, 10_000_000),
+    ("demo", "--steps", 0, 100_000_000),
+    ("demo", "--batch", 1, 65_536),
+    ("demo", "--reads", 1, 1_000_000_000),
+    ("embed", "--stride", 1, 65_536),
+    ("classify train", "--channels", 1, 4096),
+    ("classify train", "--hidden", 1, 4096),
+    ("classify train", "--len", 1, 100_000),
+    ("classify train", "--epochs", 1, 100_000),
+    ("classify train", "--batch", 1, 65_536),
+    ("classify train", "--window", 1, 1024),
+    ("classify train", "--stride", 1, 65_536),
+    ("classify train", "--train-windows", 1, 1024),
+    ("classify train", "--patience", 1, 100_000),
+    ("classify train", "--hits", 1, 1000),
+    ("classify search", "--hits", 1, 1000),
+];
+
+/// Options that shape an index, shared by `index`, `map`, `profile` and `sv`.
+const BUILD_OPTIONS: &[(&str, u64, u64)] = &[
+    ("--grid-stride", 1, 65_536),
+    ("--branch", 2, 64),
+    ("--leaf", 1, 1_048_576),
+    ("--depth", 1, 32),
+    ("--iters", 1, 1000),
+    ("--spill", 0, 8),
+    ("--route-steps", 0, 100_000_000),
+    ("--route-hidden", 1, 4096),
+    ("--route-batch", 1, 65_536),
+];
+
+/// Required arguments of `sub`: dummy paths, never opened (clap refuses the
+/// bad value before any command runs).
+fn required_args(sub: &str) -> Vec<&'static str> {
+    let v: &[&str] = match sub {
+        "selftest" | "demo" => &[],
+        "train" => &["--reference", "r.fa", "--out", "m.crest"],
+        "eval-embed" => &["--model", "m.crest", "--reference", "r.fa"],
+        "index" => &["--model", "m.crest", "--reference", "r.fa", "-o", "i"],
+        "map" | "profile" | "sv" => &["--model", "m.crest", "--reference", "r.fa", "x.fq"],
+        "simulate-sv" => &["--reference", "r.fa", "-o", "a.fa", "--vcf", "t.vcf"],
+        "sv-eval" => &["--reference", "r.fa", "--truth", "t.vcf", "c.vcf"],
+        "simulate" => &["--reference", "r.fa"],
+        "bench" | "scaling" => &["--model", "m.crest", "--reference", "r.fa"],
+        "embed" => &["--model", "m.crest", "x.fa"],
+        "classify train" => &["--train", "t.fa", "--out", "db"],
+        "classify search" => &["--db", "db", "--query", "q.fa", "--out", "o.tsv"],
+        _ => panic!("no required arguments known for {sub}"),
+    };
+    v.to_vec()
+}
+
+#[test]
+fn every_count_option_has_an_upper_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut table: Vec<(&str, &str, u64, u64)> = COUNT_OPTIONS.to_vec();
+    for sub in ["index", "map", "profile", "sv"] {
+        table.extend(BUILD_OPTIONS.iter().map(|&(o, lo, hi)| (sub, o, lo, hi)));
+    }
+    let mut probes: Vec<(&str, &str, String, u64)> = Vec::new();
+    for &(sub, opt, lo, hi) in &table {
+        probes.push((sub, opt, (hi + 1).to_string(), hi));
+        if lo > 0 {
+            probes.push((sub, opt, (lo - 1).to_string(), lo));
+        }
+    }
+    // the values that crashed before: u64::MAX, a float, beyond u64
+    for v in ["18446744073709551615", "1e12", "99999999999999999999"] {
+        probes.push(("map", "--batch", v.to_string(), 1_048_576));
+    }
+    probes.push(("map", "--sort-memory", "1025G".into(), 1024));
+    for (sub, opt, value, limit) in probes {
+        let mut args: Vec<&str> = sub.split(' ').collect();
+        args.extend(required_args(sub));
+        args.extend([opt, &value]);
+        let (code, out, err) = crest_in(dir.path(), &args);
+        no_panic(&args, &err);
+        assert_eq!(code, Some(2), "{args:?} must be a usage error:\n{err}");
+        assert!(out.is_empty(), "{args:?} printed {out}");
+        assert!(
+            err.contains(&format!("'{opt} <")),
+            "{args:?}: the error should name {opt}:\n{err}"
+        );
+        assert!(
+            err.contains(&limit.to_string()),
+            "{args:?}: the error should name the limit {limit}:\n{err}"
+        );
+    }
+    // nothing ran: no output, temporary or otherwise
+    assert!(listing(dir.path()).is_empty(), "{:?}", listing(dir.path()));
+}
+
+#[test]
+fn results_to_a_full_stdout_are_an_error_not_a_panic() {
+    let full = Path::new("/dev/full");
+    if !full.exists() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let r = reads(dir.path());
+    let r = r.to_str().unwrap();
+    let (model, chrm) = (asset("mammoth_chrM.crest"), asset("mammoth_chrM.fa"));
+    let (code, _, err) = crest_in(
+        dir.path(),
+        &[
+            "simulate-sv",
+            "--reference",
+            &chrm,
+            "-o",
+            "alt.fa",
+            "--vcf",
+            "truth.vcf",
+            "--per-kind",
+            "1",
+            "--max-size",
+            "500",
+            "--spacing",
+            "200",
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    // (arguments, whether crest's own result printing is what fails)
+    let cases: Vec<(Vec<&str>, bool)> = vec![
+        (vec!["devices"], true),
+        (vec!["devices", "--json"], true),
+        (vec!["stats", r, &chrm], true),
+        (vec!["stats", "--json", "--reference", &chrm], true),
+        (
+            vec![
+                "sv-eval",
+                "--reference",
+                &chrm,
+                "--truth",
+                "truth.vcf",
+                "truth.vcf",
+            ],
+            true,
+        ),
+        (
+            vec![
+                "sv-eval",
+                "--json",
+                "--reference",
+                &chrm,
+                "--truth",
+                "truth.vcf",
+                "truth.vcf",
+            ],
+            true,
+        ),
+        (vec!["selftest", "--reps", "1"], true),
+        (
+            vec![
+                "eval-embed",
+                "--device",
+                "cpu-reference",
+                "--model",
+                &model,
+                "--reference",
+                &chrm,
+                "--queries",
+                "10",
+                "--stride",
+                "64",
+            ],
+            true,
+        ),
+        (
+            vec![
+                "eval-embed",
+                "--json",
+                "--device",
+                "cpu-reference",
+                "--model",
+                &model,
+                "--reference",
+                &chrm,
+                "--queries",
+                "10",
+                "--stride",
+                "64",
+            ],
+            true,
+        ),
+        (
+            vec![
+                "bench",
+                "--no-bwa",
+                "--model",
+                &model,
+                "--reference",
+                &chrm,
+                "-n",
+                "20",
+            ],
+            true,
+        ),
+        // stdout as an output file (`-o` left out)
+        (vec!["simulate", "--reference", &chrm, "-n", "20"], false),
+        (
+            vec!["embed", "--device", "cpu-reference", "--model", &model, r],
+            false,
+        ),
+    ];
+    for (args, ours) in cases {
+        let o = bin()
+            .current_dir(dir.path())
+            .args(&args)
+            .stdout(std::fs::File::create(full).unwrap())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        no_panic(&args, &err);
+        assert_eq!(o.status.code(), Some(1), "{args:?}:\n{err}");
+        assert!(err.contains("No space left on device"), "{args:?}:\n{err}");
+        if ours {
+            assert!(
+                err.contains("standard output: No space left on device"),
+                "{args:?}:\n{err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_class_label_beyond_any_sane_class_count_is_refused_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = "sequence,label\nACGTACGTAC,0\nTTGCAACGTA,1\nGGCATTACGA,4000000000\n";
+    std::fs::write(dir.path().join("t.csv"), csv).unwrap();
+    let args = [
+        "classify",
+        "train",
+        "--device",
+        "cpu-reference",
+        "--model",
+        "euclidean",
+        "--train",
+        "t.csv",
+        "--dev",
+        "t.csv",
+        "--out",
+        "c.crest",
+    ];
+    let t0 = Instant::now();
+    let (code, _, err) = crest_in(dir.path(), &args);
+    no_panic(&args, &err);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("t.csv"),
+        "the error should name the file:\n{err}"
+    );
+    assert!(
+        err.contains("line 4"),
+        "the error should name the row:\n{err}"
+    );
+    assert!(err.contains("4000000000"), "{err}");
+    assert!(t0.elapsed() < Duration::from_secs(60));
+    assert_eq!(listing(dir.path()), ["t.csv"]);
+}

@@ -745,3 +745,48 @@ fn masked_views_place_reads_with_a_middle_mismatch() {
         }
     }
 }
+
+/// `-t` changes how the host work is spread, never the output: the same
+/// SAM with 1 and 4 threads over several batches. `--stats` writes per-batch
+/// device traffic; after the first batch no device buffer is created (the
+/// pool reuses them) and the batch is recorded in a few submissions.
+#[test]
+fn threads_do_not_change_the_sam_and_stats_count_device_traffic() {
+    common::gpu().expect("adapter");
+    let dir = tempfile::tempdir().unwrap();
+    let (fq, _, _) = simulate(90, 31);
+    let reads = dir.path().join("r.fq");
+    std::fs::write(&reads, fq).unwrap();
+    let (m, r) = (model(), reference());
+    let mut sams = Vec::new();
+    for t in ["1", "4"] {
+        let out = dir.path().join(format!("t{t}.sam"));
+        let stats = dir.path().join(format!("t{t}.json"));
+        let mut args = map_args(&m, &r, &reads, &out);
+        args.extend_from_slice(&["-t", t, "--batch", "30", "--stats", stats.to_str().unwrap()]);
+        let (ok, _, err) = crest(&args);
+        assert!(ok, "{err}");
+        let body: Vec<String> = std::fs::read_to_string(&out)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with("@PG"))
+            .map(str::to_string)
+            .collect();
+        sams.push(body);
+        let j: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+        let batches = j["stats"]["batches"].as_array().unwrap();
+        assert_eq!(batches.len(), 3, "{j}");
+        let reads_in: u64 = batches.iter().map(|b| b["reads"].as_u64().unwrap()).sum();
+        assert_eq!(reads_in, 90);
+        let steady = &j["steady_state_per_batch"];
+        assert!(steady["dispatches"].as_u64().unwrap() > 0, "{j}");
+        assert_eq!(steady["buffers_created"].as_u64(), Some(0), "{j}");
+        assert!(
+            steady["submissions"].as_u64().unwrap() <= steady["waits"].as_u64().unwrap() + 2,
+            "submissions beyond one per wait: {j}"
+        );
+        assert!(steady["bytes_down"].as_u64().unwrap() > 0);
+    }
+    assert!(sams[0] == sams[1], "-t 1 and -t 4 gave different SAM");
+}

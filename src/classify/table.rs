@@ -2,7 +2,7 @@
 //! (GUE's `sequence,label`, Genomic Benchmarks' and TEB's `seq,label`; other
 //! columns ignored; `.gz` allowed) or FASTA with the label in the header
 //! (a regular expression whose group `label`, or first group, is the label).
-//! Labels are non-negative integers; sequences are A, C, G, T and N (any
+//! Labels are class indices, integers from 0 to [`MAX_CLASSES`] − 1; sequences are A, C, G, T and N (any
 //! case). Every problem is one error naming the file and line (or record).
 
 use std::path::{Path, PathBuf};
@@ -67,10 +67,23 @@ fn clean(seq: &mut [u8]) -> std::result::Result<(), String> {
     }
 }
 
+/// Most classes a label file may imply: labels are class indices, and the
+/// classifier has one output (and one row of weights) per index up to the
+/// largest, so a stray large label would otherwise ask for gigabytes.
+pub const MAX_CLASSES: usize = 65_536;
+
 fn parse_label(s: &str) -> std::result::Result<u32, String> {
-    s.trim()
-        .parse::<u32>()
-        .map_err(|_| format!("label {:?} is not a non-negative integer", s.trim()))
+    let v = s
+        .trim()
+        .parse::<u64>()
+        .map_err(|_| format!("label {:?} is not a non-negative integer", s.trim()))?;
+    if v >= MAX_CLASSES as u64 {
+        return Err(format!(
+            "label {v} is above the limit of {} (labels are class indices 0, 1, 2, …; at most {MAX_CLASSES} classes)",
+            MAX_CLASSES - 1
+        ));
+    }
+    Ok(v as u32)
 }
 
 impl LabelledSeqs {

@@ -28,11 +28,11 @@ pub struct BenchArgs {
     /// Skip BWA-aln.
     #[arg(long)]
     pub no_bwa: bool,
-    /// Threads for both mappers.
-    #[arg(short = 't', long, default_value_t = 2, value_parser = crate::commands::parse::count)]
+    /// Threads for both mappers (1 to 1024).
+    #[arg(short = 't', long, default_value_t = 2, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_THREADS))]
     pub threads: usize,
-    /// A mapped read is correct when on the right contig with its start within this many bp.
-    #[arg(long, default_value_t = 5)]
+    /// A mapped read is correct when on the right contig with its start within this many bp (0 to 1000000000).
+    #[arg(long, default_value_t = 5, value_parser = crate::commands::parse::u64_in(0, crate::commands::parse::MAX_BASES))]
     pub tolerance: u64,
     /// Real reads: report concordance with this BAM/SAM instead of the truth.
     #[arg(long)]
@@ -159,7 +159,7 @@ pub fn bench(a: &BenchArgs, device: &str, adapter: &str) -> Result<BenchReport> 
         breakdown: a.breakdown,
     };
     let report = run_bench(&plan, adapter, &mut |m| eprintln!("{m}"))?;
-    print!("{}", report.markdown());
+    super::print_out(&report.markdown())?;
     if let Some(j) = &a.json {
         let s = serde_json::to_string_pretty(&report)
             .map_err(|e| CrestError::Invalid(e.to_string()))?;

@@ -1,7 +1,6 @@
 //! `crest classify train|search`: hierarchical classification by embedding
 //! search with a confidence score (see [`crate::classify`]).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::backend::Backend;
@@ -82,15 +81,15 @@ pub struct TrainArgs {
     /// --model: CSV column of the integer labels.
     #[arg(long, default_value = "label")]
     pub label_column: String,
-    /// --model: conv channels (default 32, the paper's).
-    #[arg(long, value_parser = super::parse::count)]
+    /// --model: conv channels (default 32, the paper's) (1 to 4096).
+    #[arg(long, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_DIM))]
     pub channels: Option<usize>,
-    /// --model: width of the fully connected layer (default 528, the paper's).
-    #[arg(long, value_parser = super::parse::count)]
+    /// --model: width of the fully connected layer (default 528, the paper's) (1 to 4096).
+    #[arg(long, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_DIM))]
     pub hidden: Option<usize>,
     /// --model: input length in bases (default: the longest training sequence;
-    /// shorter sequences are padded with N, longer ones classified by windows).
-    #[arg(long, value_parser = super::parse::count)]
+    /// shorter sequences are padded with N, longer ones classified by windows) (1 to 100000).
+    #[arg(long, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_CNN_LEN))]
     pub len: Option<usize>,
     #[command(flatten)]
     pub labels: LabelArgs,
@@ -98,27 +97,27 @@ pub struct TrainArgs {
     #[arg(long, value_delimiter = ',')]
     pub levels: Vec<String>,
     /// Epochs (default 30 for a database, where one epoch draws as many
-    /// triplets as there are training sequences; 10 for --model).
-    #[arg(long, value_parser = super::parse::count)]
+    /// triplets as there are training sequences; 10 for --model) (1 to 100000).
+    #[arg(long, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_EPOCHS))]
     pub epochs: Option<usize>,
     /// Stop after this many minutes (the best checkpoint so far is kept).
     #[arg(long)]
     pub minutes: Option<f64>,
-    /// Triplets per step.
-    #[arg(long, default_value_t = 64, value_parser = super::parse::count)]
+    /// Triplets per step (1 to 65536).
+    #[arg(long, default_value_t = 64, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_TRAIN_BATCH))]
     pub batch: usize,
     /// Conv encoder: start from the window encoder of a mapping model
     /// (`crest train`; Euclidean), whose architecture it takes.
     #[arg(long)]
     pub init: Option<PathBuf>,
-    /// Conv encoder: window length in bases (a fresh encoder; default: crest train's k).
-    #[arg(long)]
+    /// Conv encoder: window length in bases (a fresh encoder; default: crest train's k) (1 to 1024).
+    #[arg(long, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_WINDOW))]
     pub window: Option<usize>,
-    /// Conv encoder: tiling stride in bases for the database and queries (default: the window).
-    #[arg(long)]
+    /// Conv encoder: tiling stride in bases for the database and queries (default: the window) (1 to 65536).
+    #[arg(long, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_STRIDE))]
     pub stride: Option<usize>,
-    /// Conv encoder: windows per sequence, at random positions, in a training step.
-    #[arg(long, default_value_t = crate::classify::pooled::TRAIN_WINDOWS, value_parser = super::parse::count)]
+    /// Conv encoder: windows per sequence, at random positions, in a training step (1 to 1024).
+    #[arg(long, default_value_t = crate::classify::pooled::TRAIN_WINDOWS, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_TRAIN_WINDOWS))]
     pub train_windows: usize,
     /// Triplet margin on L2 distances between unit embeddings.
     #[arg(long, default_value_t = 0.5)]
@@ -128,11 +127,11 @@ pub struct TrainArgs {
     #[arg(long)]
     pub lr: Option<f32>,
     /// Stop after this many epochs without a better validation score
-    /// (default 6 for a database, 3 for --model).
-    #[arg(long, value_parser = super::parse::count)]
+    /// (default 6 for a database, 3 for --model) (1 to 100000).
+    #[arg(long, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_EPOCHS))]
     pub patience: Option<usize>,
-    /// Hits per query (stored as the database's default).
-    #[arg(long, default_value_t = 10, value_parser = super::parse::count)]
+    /// Hits per query (stored as the database's default) (1 to 1000).
+    #[arg(long, default_value_t = 10, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_HITS))]
     pub hits: usize,
     /// Seed of weights and triplets.
     #[arg(long, default_value_t = 1)]
@@ -157,8 +156,8 @@ pub struct SearchArgs {
     /// Truth for the queries (optional): accuracy and calibration are printed.
     #[command(flatten)]
     pub labels: LabelArgs,
-    /// Hits per query (default: the database's).
-    #[arg(long)]
+    /// Hits per query (default: the database's) (1 to 1000).
+    #[arg(long, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_HITS))]
     pub hits: Option<usize>,
     /// Confidence at which an answer counts as confident.
     #[arg(long, default_value_t = 0.9)]
@@ -510,17 +509,17 @@ pub fn search(be: &Backend, a: &SearchArgs) -> Result<Vec<LevelSummary>> {
             eprintln!("crest classify search: no query has truth labels; no accuracy to report");
             return Ok(summary);
         }
-        let stdout = std::io::stdout();
-        let mut so = stdout.lock();
         for (l, level) in levels.iter().enumerate() {
             let c = calibration(&answers[l], a.threshold);
-            writeln!(
-                so,
+            outln!(
                 "level {level} accuracy {:.4} confident_precision {:.4} confident_fraction {:.4} \
                  ece {:.4} n {}",
-                c.accuracy, c.confident_precision, c.confident_fraction, c.ece, c.n
-            )
-            .map_err(|e| CrestError::io("stdout", e))?;
+                c.accuracy,
+                c.confident_precision,
+                c.confident_fraction,
+                c.ece,
+                c.n
+            );
             summary.push(LevelSummary {
                 level: level.clone(),
                 calibration: c,

@@ -243,9 +243,7 @@ pub fn eval(be: &Backend, a: &EvalArgs) -> Result<Confusion> {
     } else {
         conf.report()
     };
-    std::io::stdout()
-        .write_all(text.as_bytes())
-        .map_err(|e| CrestError::io("-", e))?;
+    super::print_out(&text)?;
     Ok(conf)
 }
 

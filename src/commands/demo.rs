@@ -16,18 +16,18 @@ pub struct DemoArgs {
     /// Directory with the bundled data (assets/ of the crest checkout).
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/assets"))]
     pub assets: PathBuf,
-    /// Training steps of the short run (0 skips it).
-    #[arg(long, default_value_t = 200)]
+    /// Training steps of the short run (0 skips it) (0 to 100000000).
+    #[arg(long, default_value_t = 200, value_parser = crate::commands::parse::u64_in(0, crate::commands::parse::MAX_STEPS))]
     pub steps: u64,
     /// Anchors per training step of the short run (2 views each; `crest
-    /// train` uses 128, the demo fewer so that it fits minutes on a CPU).
-    #[arg(long, default_value_t = 32, value_parser = crate::commands::parse::count)]
+    /// train` uses 128, the demo fewer so that it fits minutes on a CPU) (1 to 65536).
+    #[arg(long, default_value_t = 32, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_TRAIN_BATCH))]
     pub batch: usize,
     /// Where to write the demo model.
     #[arg(long, default_value = "crest-demo.crest")]
     pub out: PathBuf,
-    /// Simulated reads for the mapping benchmark.
-    #[arg(long, default_value_t = 1500, value_parser = crate::commands::parse::count)]
+    /// Simulated reads for the mapping benchmark (1 to 1000000000).
+    #[arg(long, default_value_t = 1500, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_READS))]
     pub reads: usize,
     /// Where to draw the precision–recall plot.
     #[arg(long, default_value = "crest-demo-pr.svg")]

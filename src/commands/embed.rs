@@ -20,8 +20,8 @@ pub struct EmbedArgs {
     /// (the normalised mean of its k-mer embeddings).
     #[arg(long)]
     pub kmers: bool,
-    /// Step between k-mers.
-    #[arg(long, default_value_t = 1, value_parser = crate::commands::parse::count)]
+    /// Step between k-mers (1 to 65536).
+    #[arg(long, default_value_t = 1, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_STRIDE))]
     pub stride: usize,
     /// Output: .tsv (default stdout) or .safetensors.
     #[arg(short, long)]

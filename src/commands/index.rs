@@ -37,39 +37,39 @@ pub struct IndexArgs {
 /// Options that shape an index (shared by `crest index` and `crest map`).
 #[derive(clap::Args, Debug, Clone)]
 pub struct BuildArgs {
-    /// Reference k-mer grid stride (bp).
-    #[arg(long, default_value_t = IndexOptions::default().grid_stride, value_parser = crate::commands::parse::count)]
+    /// Reference k-mer grid stride (bp, 1 to 65536).
+    #[arg(long, default_value_t = IndexOptions::default().grid_stride, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_STRIDE))]
     pub grid_stride: usize,
-    /// Children per tree node (power of two, 2..=64).
-    #[arg(long, default_value_t = IndexOptions::default().branch, value_parser = crate::commands::parse::count)]
+    /// Children per tree node (a power of two, 2 to 64).
+    #[arg(long, default_value_t = IndexOptions::default().branch, value_parser = crate::commands::parse::usize_in(2, 64))]
     pub branch: usize,
-    /// Target grid k-mers per leaf (sets the depth).
-    #[arg(long, default_value_t = IndexOptions::default().leaf, value_parser = crate::commands::parse::count)]
+    /// Target grid k-mers per leaf (sets the depth) (1 to 1048576).
+    #[arg(long, default_value_t = IndexOptions::default().leaf, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_LEAF))]
     pub leaf: usize,
-    /// Tree depth (overrides --leaf).
-    #[arg(long, value_parser = crate::commands::parse::count)]
+    /// Tree depth (overrides --leaf) (1 to 32).
+    #[arg(long, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_DEPTH))]
     pub depth: Option<usize>,
-    /// Lloyd iterations per level.
-    #[arg(long, default_value_t = IndexOptions::default().iters, value_parser = crate::commands::parse::count)]
+    /// Lloyd iterations per level (1 to 1000).
+    #[arg(long, default_value_t = IndexOptions::default().iters, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_ITERS))]
     pub iters: usize,
     /// Seed of the initial centroids.
     #[arg(long, default_value_t = IndexOptions::default().seed)]
     pub index_seed: u64,
     /// Also store each grid k-mer in its N nearest leaves other than its own
     /// (0: none). Queries near a leaf boundary then find it whichever side
-    /// the beam takes; leaves grow by up to N copies per k-mer.
-    #[arg(long, default_value_t = IndexOptions::default().spill)]
+    /// the beam takes; leaves grow by up to N copies per k-mer (0 to 8).
+    #[arg(long, default_value_t = IndexOptions::default().spill, value_parser = crate::commands::parse::usize_in(0, crate::index::tree::MAX_SPILL as u64))]
     pub spill: usize,
     /// Router training steps after the tree (0: no router). The router is a
     /// bit head that learns which leaf damaged read windows belong to;
-    /// `crest map --propose index,route` uses it.
-    #[arg(long, default_value_t = RouteOptions::default().steps)]
+    /// `crest map --propose index,route` uses it (0 to 100000000).
+    #[arg(long, default_value_t = RouteOptions::default().steps, value_parser = crate::commands::parse::u64_in(0, crate::commands::parse::MAX_STEPS))]
     pub route_steps: u64,
-    /// Router hidden units.
-    #[arg(long, default_value_t = RouteOptions::default().hidden, value_parser = crate::commands::parse::count)]
+    /// Router hidden units (1 to 4096).
+    #[arg(long, default_value_t = RouteOptions::default().hidden, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_DIM))]
     pub route_hidden: usize,
-    /// Router windows per step.
-    #[arg(long, default_value_t = RouteOptions::default().batch, value_parser = crate::commands::parse::count)]
+    /// Router windows per step (1 to 65536).
+    #[arg(long, default_value_t = RouteOptions::default().batch, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_TRAIN_BATCH))]
     pub route_batch: usize,
 }
 

@@ -42,14 +42,14 @@ pub struct MapArgs {
     /// Read group line, e.g. '@RG\tID:lib1\tSM:mammoth' (RG:Z tag on every record).
     #[arg(short = 'R', long = "read-group")]
     pub read_group: Option<String>,
-    /// Threads: with 2 or more, parsing and writing run beside the device work.
-    #[arg(short = 't', long, default_value_t = 2, value_parser = crate::commands::parse::count)]
+    /// Threads: with 2 or more, parsing and writing run beside the device work (1 to 1024).
+    #[arg(short = 't', long, default_value_t = 2, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_THREADS))]
     pub threads: usize,
-    /// Reads per batch.
-    #[arg(long, default_value_t = 4096, value_parser = crate::commands::parse::count)]
+    /// Reads per batch (1 to 1048576).
+    #[arg(long, default_value_t = 4096, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_BATCH))]
     pub batch: usize,
-    /// Bases between a read's k-mer windows.
-    #[arg(long, default_value_t = 8, value_parser = crate::commands::parse::count)]
+    /// Bases between a read's k-mer windows (1 to 65536).
+    #[arg(long, default_value_t = 8, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_STRIDE))]
     pub stride: usize,
     /// Least-confident bits flipped per window (2^flip candidates, 0..=10).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(0..=10))]
@@ -57,22 +57,29 @@ pub struct MapArgs {
     /// Nearest grid k-mers searched per read at least (index proposals):
     /// reads with few windows, i.e. short reads, take more than 2^flip per
     /// window to reach it (up to 256 per window on CPU adapters' tree search,
-    /// 16 on GPUs').
-    #[arg(long, default_value_t = 64)]
+    /// 16 on GPUs') (0 to 4096).
+    #[arg(long, default_value_t = 64, value_parser = crate::commands::parse::usize_in(0, crate::commands::parse::MAX_NEIGHBOURS))]
     pub read_neighbours: usize,
     /// Beam of a second, deeper search for the reads the first pass left
     /// unmapped, with shorter and masked views of each read, 64× the
-    /// neighbours and 48× the candidates (0: no second pass).
-    #[arg(long, default_value_t = 64)]
+    /// neighbours and 48× the candidates (0: no second pass) (0 to 512).
+    #[arg(long, default_value_t = 64, value_parser = crate::commands::parse::usize_in(0, crate::commands::parse::MAX_BEAM))]
     pub rescue_beam: usize,
-    /// Longest read (bp) the rescue pass searches again.
-    #[arg(long, default_value_t = crate::map::DEFAULT_RESCUE_MAX_LEN)]
+    /// Longest read (bp) the rescue pass searches again (0 to 10000000).
+    #[arg(long, default_value_t = crate::map::DEFAULT_RESCUE_MAX_LEN, value_parser = crate::commands::parse::usize_in(0, crate::commands::parse::MAX_LEN))]
     pub rescue_max_len: usize,
+    /// The rescue pass pays for itself: after 128 reads tried it goes on
+    /// with every eligible read only while it places at least this share of
+    /// the reads it tried, else it tries one in 32 (and reopens if the share
+    /// rises). Real libraries of mostly other genomes have it place almost
+    /// nothing at most of the run's cost; 0 tries every eligible read.
+    #[arg(long, default_value_t = crate::map::RESCUE_MIN_YIELD, value_parser = crate::commands::parse::fraction)]
+    pub rescue_min_yield: f64,
     /// Window lengths the rescue pass queries per read: min(read, k), then 3
     /// bp shorter each, every 4 bp of the read, both strands (0: only the
     /// first pass's windows, searched deeper; more: more recall on short
-    /// reads, and more time on libraries with many unmapped short reads).
-    #[arg(long, default_value_t = crate::map::views::DEFAULT_RESCUE_VIEW_LENGTHS)]
+    /// reads, and more time on libraries with many unmapped short reads) (0 to 64).
+    #[arg(long, default_value_t = crate::map::views::DEFAULT_RESCUE_VIEW_LENGTHS, value_parser = crate::commands::parse::usize_in(0, crate::commands::parse::MAX_RESCUE_VIEWS))]
     pub rescue_views: usize,
     /// The rescue pass also queries the windows of a read with one or two
     /// windows (up to k + stride bp) with N in place of each run of this many
@@ -85,42 +92,42 @@ pub struct MapArgs {
     #[arg(long, default_value_t = crate::map::DEFAULT_MIN_BASE_QUALITY)]
     pub min_base_quality: u8,
     /// Candidate loci verified per read (clusters of proposals, best summed
-    /// similarity first; verification is cheap next to the search).
-    #[arg(long, default_value_t = crate::map::DEFAULT_CANDIDATES, value_parser = crate::commands::parse::count)]
+    /// similarity first; verification is cheap next to the search) (1 to 4096).
+    #[arg(long, default_value_t = crate::map::DEFAULT_CANDIDATES, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_CANDIDATES))]
     pub candidates: usize,
-    /// Alignment band half-width (bp).
-    #[arg(long, default_value_t = 16)]
+    /// Alignment band half-width (bp, 0 to 32).
+    #[arg(long, default_value_t = 16, value_parser = crate::commands::parse::u32_in(0, crate::ops::align::MAX_PAD as u64))]
     pub pad: u32,
-    /// Bases from the ends where C→T / G→A mismatches cost half: a number,
-    /// or `auto` to fit it to the library (the first batch is mapped once
-    /// with 5 and its confident alignments' damage profile decides).
-    #[arg(long, default_value = "auto", value_parser = parse_damage_len)]
+    /// Bases from the ends where C→T / G→A mismatches cost half: a number
+    /// (0 to 1000), or `auto` to fit it to the library (the first batch is
+    /// mapped once with 5 and its confident alignments' damage profile decides).
+    #[arg(long, default_value = "auto", value_parser = crate::commands::parse::keyword_or_upto("auto", crate::commands::parse::MAX_DAMAGE_POSITIONS, parse_damage_len))]
     pub damage_len: DamageLen,
     /// Maximum differences, as bwa aln -n: a fraction (missing-alignment rate at 2% errors) or a count.
     #[arg(short = 'n', long, default_value_t = 0.01, value_parser = crate::commands::parse::positive)]
     pub max_diff: f64,
-    /// Reads shorter than this are reported unmapped.
-    #[arg(long, default_value_t = 20)]
+    /// Reads shorter than this are reported unmapped (0 to 10000000).
+    #[arg(long, default_value_t = 20, value_parser = crate::commands::parse::usize_in(0, crate::commands::parse::MAX_LEN))]
     pub min_len: usize,
     /// Where candidate loci come from, comma-separated: index (tree search),
     /// flat (brute force over the grid), head (raw-coordinate bit head),
     /// route (the index's router; `index,route` scans both sets of leaves).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "index")]
     pub propose: Vec<Propose>,
-    /// Beam width of the tree search (nodes kept per level).
-    #[arg(long, default_value_t = crate::index::DEFAULT_BEAM, value_parser = crate::commands::parse::count)]
+    /// Beam width of the tree search (nodes kept per level) (1 to 512).
+    #[arg(long, default_value_t = crate::index::DEFAULT_BEAM, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_BEAM))]
     pub beam: usize,
     /// Leaves the router proposes per window (a power of two ≤ 256; with
-    /// `--propose route`).
-    #[arg(long, default_value_t = crate::index::route::DEFAULT_WIDTH, value_parser = crate::commands::parse::count)]
+    /// `--propose route`) (1 to 256).
+    #[arg(long, default_value_t = crate::index::route::DEFAULT_WIDTH, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_ROUTE_WIDTH))]
     pub route_width: usize,
     /// Write the damage profile of the accepted alignments into this folder:
     /// misincorporation.txt and lgdistribution.txt (mapDamage 2 layout),
     /// damage.tsv and damage.svg.
     #[arg(long)]
     pub damage_profile: Option<PathBuf>,
-    /// Positions from each read end in the damage profile.
-    #[arg(long, default_value_t = crate::damage::DEFAULT_POSITIONS, value_parser = super::parse::count)]
+    /// Positions from each read end in the damage profile (1 to 1000).
+    #[arg(long, default_value_t = crate::damage::DEFAULT_POSITIONS, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_DAMAGE_POSITIONS))]
     pub damage_positions: usize,
     /// Write the output coordinate-sorted (samtools order; unmapped reads
     /// last), in bounded memory; a BAM file also gets its index.
@@ -148,6 +155,11 @@ pub struct MapArgs {
     /// verified and their differences; `crest bench --breakdown` reads it).
     #[arg(long)]
     pub trace: Option<PathBuf>,
+    /// Write run statistics here (JSON): seconds per stage and, per batch,
+    /// reads, seconds and device traffic (dispatches, submissions, blocking
+    /// waits, buffers created, bytes up and down), with the steady state.
+    #[arg(long)]
+    pub stats: Option<PathBuf>,
     /// How an index is built when there is none yet.
     #[command(flatten)]
     pub build: super::index::BuildArgs,
@@ -305,6 +317,7 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
     let mut outputs: Vec<(&str, Option<&std::path::Path>)> = vec![("-o", a.out.as_deref())];
     outputs.extend(bam_index.as_deref().map(|p| ("the BAM index", Some(p))));
     outputs.extend(a.trace.as_deref().map(|p| ("--trace", Some(p))));
+    outputs.extend(a.stats.as_deref().map(|p| ("--stats", Some(p))));
     outputs.extend(
         a.damage_profile
             .as_deref()
@@ -339,6 +352,10 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
     if let Some(d) = &a.damage_profile {
         crate::damage::check_dir(d)?;
     }
+    let stats_out = match &a.stats {
+        Some(p) => Some(Output::create(Some(p), &inputs)?),
+        None => None,
+    };
     let (ck, enc) = super::load_model(be, &a.model)?;
     let reference = Reference::load(&a.reference)?;
     let wants_head = a.propose.contains(&Propose::Head);
@@ -394,6 +411,7 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
         read_neighbours: a.read_neighbours,
         rescue_beam: a.rescue_beam,
         rescue_max_len: a.rescue_max_len,
+        rescue_min_yield: a.rescue_min_yield,
         rescue_views: crate::map::views::RescueViews {
             lengths: a.rescue_views,
             mask: a.rescue_mask,
@@ -546,6 +564,22 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
     if let Some(t) = trace_out {
         staged.push(t.out.into());
     }
+    if let Some(mut o) = stats_out {
+        let json = serde_json::json!({
+            "crest": env!("CARGO_PKG_VERSION"),
+            "adapter": be.name(),
+            "command": command_line,
+            "seconds": t0.elapsed().as_secs_f64(),
+            "steady_state_per_batch": stats.steady_state(),
+            "flush_every": crate::gpu::FLUSH_EVERY,
+            "stats": &stats,
+        });
+        let text = serde_json::to_string_pretty(&json)
+            .map_err(|e| CrestError::Invalid(format!("--stats: {e}")))?;
+        o.write_bytes(text.as_bytes())?;
+        o.write_bytes(b"\n")?;
+        staged.push(o.into());
+    }
     crate::io::output::commit_all(staged)?;
     pb.finish_and_clear();
     let secs = t0.elapsed().as_secs_f64();
@@ -564,6 +598,26 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
         be.name()
     );
     eprintln!("crest map: stages: {}", stats.stages());
+    if stats.rescue_eligible > stats.rescue_tried {
+        eprintln!(
+            "crest map: the rescue pass placed {} of {} reads tried, so it probed 1 in {} of the other {} eligible reads (--rescue-beam 0 turns it off)",
+            stats.rescued,
+            stats.rescue_tried,
+            crate::map::RESCUE_PROBE_EVERY,
+            stats.rescue_eligible - stats.rescue_tried
+        );
+    }
+    if let Some(c) = stats.steady_state() {
+        tracing::info!(
+            "per batch (steady state): {} dispatches, {} submissions, {} waits, {} buffers created, {} bytes up, {} bytes down",
+            c.dispatches,
+            c.submissions,
+            c.waits,
+            c.buffers_created,
+            c.bytes_up,
+            c.bytes_down
+        );
+    }
     Ok(stats)
 }
 

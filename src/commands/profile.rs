@@ -49,11 +49,11 @@ pub struct ProfileArgs {
     /// Maximum differences, as `crest map -n`.
     #[arg(short = 'n', long, default_value_t = 0.01, value_parser = super::parse::positive)]
     pub max_diff: f64,
-    /// Reads shorter than this are unassigned.
-    #[arg(long, default_value_t = 20)]
+    /// Reads shorter than this are unassigned (0 to 10000000).
+    #[arg(long, default_value_t = 20, value_parser = crate::commands::parse::usize_in(0, crate::commands::parse::MAX_LEN))]
     pub min_len: usize,
-    /// Reads per batch.
-    #[arg(long, default_value_t = 4096, value_parser = super::parse::count)]
+    /// Reads per batch (1 to 1048576).
+    #[arg(long, default_value_t = 4096, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_BATCH))]
     pub batch: usize,
     /// How an index is built when there is none yet.
     #[command(flatten)]

@@ -21,15 +21,15 @@ pub struct ScalingArgs {
     /// Reference FASTA files, one point each (repeatable).
     #[arg(long = "reference", required = true)]
     pub references: Vec<PathBuf>,
-    /// Flat search only on references up to this many bases (it grows with the genome).
-    #[arg(long, default_value_t = 6_000_000)]
+    /// Flat search only on references up to this many bases (it grows with the genome) (0 to 1000000000000).
+    #[arg(long, default_value_t = 6_000_000, value_parser = crate::commands::parse::u64_in(0, crate::commands::parse::MAX_GENOME))]
     pub flat_max_bp: u64,
     /// bwa executable. Default: `bwa` on the PATH, skipped with a note when
     /// absent; a bwa named here that cannot run is an error.
     #[arg(long)]
     pub bwa: Option<PathBuf>,
-    /// Threads for both mappers.
-    #[arg(short = 't', long, default_value_t = 2, value_parser = crate::commands::parse::count)]
+    /// Threads for both mappers (1 to 1024).
+    #[arg(short = 't', long, default_value_t = 2, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_THREADS))]
     pub threads: usize,
     /// Extra option for `crest map` (repeatable).
     #[arg(long = "crest-arg", allow_hyphen_values = true)]
@@ -186,7 +186,7 @@ pub fn scaling(a: &ScalingArgs, device: &str, adapter: &str) -> Result<Vec<Scali
             all.extend(points(&flat, &name, bp, "crest flat"));
         }
     }
-    print!("{}", markdown(&all));
+    super::print_out(&markdown(&all))?;
     if let Some(j) = &a.json {
         let s =
             serde_json::to_string_pretty(&all).map_err(|e| CrestError::Invalid(e.to_string()))?;

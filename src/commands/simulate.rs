@@ -23,14 +23,14 @@ pub struct SimulateArgs {
 /// Read-simulation options (shared by `crest simulate` and `crest bench`).
 #[derive(clap::Args, Debug, Clone)]
 pub struct SimOpts {
-    /// Number of reads.
-    #[arg(short, long, default_value_t = 10_000, value_parser = crate::commands::parse::count)]
+    /// Number of reads (1 to 1000000000).
+    #[arg(short, long, default_value_t = 10_000, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_READS))]
     pub n: usize,
     /// Seed (same seed and options: identical reads).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Fixed fragment length instead of the log-normal.
-    #[arg(long, value_parser = crate::commands::parse::count)]
+    /// Fixed fragment length instead of the log-normal (1 to 10000000).
+    #[arg(long, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_LEN))]
     pub length: Option<usize>,
     /// Median fragment length (log-normal).
     #[arg(long, default_value_t = 45.0, value_parser = crate::commands::parse::positive)]
@@ -38,11 +38,11 @@ pub struct SimOpts {
     /// Sigma of ln(length).
     #[arg(long, default_value_t = 0.3, value_parser = crate::commands::parse::non_negative)]
     pub sigma: f64,
-    /// Shortest fragment.
-    #[arg(long, default_value_t = 25, value_parser = crate::commands::parse::count)]
+    /// Shortest fragment (1 to 10000000).
+    #[arg(long, default_value_t = 25, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_LEN))]
     pub min_len: usize,
-    /// Longest fragment.
-    #[arg(long, default_value_t = 150, value_parser = crate::commands::parse::count)]
+    /// Longest fragment (1 to 10000000).
+    #[arg(long, default_value_t = 150, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_LEN))]
     pub max_len: usize,
     /// Deamination at the terminal base (p0).
     #[arg(long, default_value_t = 0.3, value_parser = crate::commands::parse::fraction)]

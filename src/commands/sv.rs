@@ -47,11 +47,11 @@ pub struct SvArgs {
     /// same chaining and calling.
     #[arg(long)]
     pub paf: Option<PathBuf>,
-    /// Window length (bp) placed on the reference.
-    #[arg(long, default_value_t = 64, value_parser = super::parse::count)]
+    /// Window length (bp) placed on the reference (1 to 10000000).
+    #[arg(long, default_value_t = 64, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_LEN))]
     pub window: usize,
-    /// Bases between windows (smaller: finer trajectories, more work).
-    #[arg(long, default_value_t = 32, value_parser = super::parse::count)]
+    /// Bases between windows (smaller: finer trajectories, more work) (1 to 65536).
+    #[arg(long, default_value_t = 32, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_STRIDE))]
     pub step: usize,
     /// Windows placed with a lower MAPQ are not used.
     #[arg(long, default_value_t = 20)]
@@ -60,30 +60,30 @@ pub struct SvArgs {
     /// fraction or a count); raise it for noisy long reads.
     #[arg(short = 'n', long, default_value_t = 0.01, value_parser = super::parse::positive)]
     pub max_diff: f64,
-    /// Candidate loci verified per window.
-    #[arg(long, default_value_t = 64, value_parser = super::parse::count)]
+    /// Candidate loci verified per window (1 to 4096).
+    #[arg(long, default_value_t = 64, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_CANDIDATES))]
     pub candidates: usize,
-    /// Beam width of the tree search.
-    #[arg(long, default_value_t = crate::index::DEFAULT_BEAM, value_parser = super::parse::count)]
+    /// Beam width of the tree search (1 to 512).
+    #[arg(long, default_value_t = crate::index::DEFAULT_BEAM, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_BEAM))]
     pub beam: usize,
-    /// Smallest event reported (bp).
-    #[arg(long, default_value_t = ChainConfig::default().min_size)]
+    /// Smallest event reported (bp, 0 to 1000000000).
+    #[arg(long, default_value_t = ChainConfig::default().min_size, value_parser = crate::commands::parse::u64_in(0, crate::commands::parse::MAX_BASES))]
     pub min_size: u64,
-    /// Diagonal drift (bp) still read as one collinear segment.
-    #[arg(long, default_value_t = ChainConfig::default().tolerance)]
+    /// Diagonal drift (bp) still read as one collinear segment (0 to 1000000000).
+    #[arg(long, default_value_t = ChainConfig::default().tolerance, value_parser = crate::commands::parse::i64_in(0, crate::commands::parse::MAX_BASES))]
     pub tolerance: i64,
-    /// Segments placed by fewer windows are dropped as misplacements.
-    #[arg(long, default_value_t = ChainConfig::default().min_anchors)]
+    /// Segments placed by fewer windows are dropped as misplacements (0 to 1000000).
+    #[arg(long, default_value_t = ChainConfig::default().min_anchors, value_parser = crate::commands::parse::u32_in(0, crate::commands::parse::MAX_SUPPORT))]
     pub min_anchors: u32,
-    /// Calls of different queries within this many bp are one event.
-    #[arg(long, default_value_t = 100)]
+    /// Calls of different queries within this many bp are one event (0 to 1000000000).
+    #[arg(long, default_value_t = 100, value_parser = crate::commands::parse::u64_in(0, crate::commands::parse::MAX_BASES))]
     pub merge: u64,
     /// Calls supported by fewer queries are dropped (1 for an assembly;
-    /// 2–3 for long reads at some depth).
-    #[arg(long, default_value_t = 1)]
+    /// 2–3 for long reads at some depth) (0 to 1000000).
+    #[arg(long, default_value_t = 1, value_parser = crate::commands::parse::u32_in(0, crate::commands::parse::MAX_SUPPORT))]
     pub min_support: u32,
-    /// Windows per batch.
-    #[arg(long, default_value_t = 4096, value_parser = super::parse::count)]
+    /// Windows per batch (1 to 1048576).
+    #[arg(long, default_value_t = 4096, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_BATCH))]
     pub batch: usize,
     /// How an index is built when there is none yet.
     #[command(flatten)]
@@ -351,8 +351,8 @@ pub struct SimulateSvArgs {
     /// The truth (VCF, original reference coordinates).
     #[arg(long)]
     pub vcf: PathBuf,
-    /// Events of each kind.
-    #[arg(long, default_value_t = 2, value_parser = super::parse::count)]
+    /// Events of each kind (1 to 100000).
+    #[arg(long, default_value_t = 2, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_EVENTS))]
     pub per_kind: usize,
     /// Kinds to plant, comma-separated (bnd: a translocation, cut and pasted on the same contig).
     #[arg(
@@ -362,23 +362,23 @@ pub struct SimulateSvArgs {
         default_value = "del,ins,inv,dup,bnd"
     )]
     pub kinds: Vec<SvKind>,
-    /// Smallest event (bp).
-    #[arg(long, default_value_t = 100)]
+    /// Smallest event (bp, 1 to 1000000000).
+    #[arg(long, default_value_t = 100, value_parser = crate::commands::parse::u64_in(1, crate::commands::parse::MAX_BASES))]
     pub min_size: u64,
-    /// Largest event (bp).
-    #[arg(long, default_value_t = 5000)]
+    /// Largest event (bp, 1 to 1000000000).
+    #[arg(long, default_value_t = 5000, value_parser = crate::commands::parse::u64_in(1, crate::commands::parse::MAX_BASES))]
     pub max_size: u64,
-    /// Least distance between events and from contig ends (bp).
-    #[arg(long, default_value_t = 1000)]
+    /// Least distance between events and from contig ends (bp, 0 to 1000000000).
+    #[arg(long, default_value_t = 1000, value_parser = crate::commands::parse::u64_in(0, crate::commands::parse::MAX_BASES))]
     pub spacing: u64,
     /// Seed (same seed and options: identical genome, truth and reads).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Also draw this many long reads from the altered genome...
-    #[arg(long, default_value_t = 0)]
+    /// Also draw this many long reads from the altered genome (0 to 1000000)...
+    #[arg(long, default_value_t = 0, value_parser = crate::commands::parse::usize_in(0, crate::commands::parse::MAX_LONG_READS))]
     pub long_reads: usize,
-    /// ... of this length (bp) ...
-    #[arg(long, default_value_t = 10_000, value_parser = super::parse::count)]
+    /// ... of this length (bp, 1 to 10000000) ...
+    #[arg(long, default_value_t = 10_000, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_LEN))]
     pub read_length: usize,
     /// ... with this per-base error rate (substitutions, insertions and deletions alike) ...
     #[arg(long, default_value_t = 0.05, value_parser = super::parse::fraction)]
@@ -476,8 +476,8 @@ pub struct SvEvalArgs {
     /// Call sets (VCF), each scored on its own.
     #[arg(required = true)]
     pub calls: Vec<PathBuf>,
-    /// Breakpoint tolerance (bp) for a match.
-    #[arg(long, default_value_t = 50)]
+    /// Breakpoint tolerance (bp) for a match (0 to 1000000000).
+    #[arg(long, default_value_t = 50, value_parser = crate::commands::parse::u64_in(0, crate::commands::parse::MAX_BASES))]
     pub tolerance: u64,
     /// JSON lines (one object per call set) instead of markdown.
     #[arg(long)]
@@ -492,12 +492,12 @@ pub fn sv_eval(a: &SvEvalArgs) -> Result<()> {
         let calls = vcf::read_vcf(p, &reference)?;
         let rows = eval::evaluate(&truth, &calls, a.tolerance);
         if a.json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::json!({"calls": p.display().to_string(), "truth": a.truth.display().to_string(), "tolerance": a.tolerance, "rows": rows})
             );
         } else {
-            println!(
+            outln!(
                 "### {}\n\n{}",
                 p.display(),
                 eval::markdown(&rows, a.tolerance)

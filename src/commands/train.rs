@@ -25,8 +25,8 @@ pub struct TrainArgs {
     /// Output model file.
     #[arg(short, long)]
     pub out: PathBuf,
-    /// Optimiser steps (the learning-rate schedule spans them).
-    #[arg(long, default_value_t = 1000, value_parser = crate::commands::parse::count_u64)]
+    /// Optimiser steps (the learning-rate schedule spans them) (1 to 100000000).
+    #[arg(long, default_value_t = 1000, value_parser = crate::commands::parse::u64_in(1, crate::commands::parse::MAX_STEPS))]
     pub steps: u64,
     /// Stop after this many minutes even if steps remain (the result then depends on speed).
     #[arg(long, value_parser = crate::commands::parse::positive)]
@@ -34,26 +34,26 @@ pub struct TrainArgs {
     /// Seed: same seed and inputs give the identical model file.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Anchors per step (2 views each).
-    #[arg(long, default_value_t = 128, value_parser = crate::commands::parse::count)]
+    /// Anchors per step (2 views each) (1 to 65536).
+    #[arg(long, default_value_t = 128, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_TRAIN_BATCH))]
     pub batch: usize,
-    /// k-mer length.
-    #[arg(short = 'k', long, default_value_t = 32, value_parser = crate::commands::parse::count)]
+    /// k-mer length (1 to 1024).
+    #[arg(short = 'k', long, default_value_t = 32, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_K))]
     pub k: usize,
-    /// Conv channels.
-    #[arg(long, default_value_t = 32, value_parser = crate::commands::parse::count)]
+    /// Conv channels (1 to 4096).
+    #[arg(long, default_value_t = 32, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_DIM))]
     pub channels: usize,
-    /// Conv kernel width.
-    #[arg(long, default_value_t = 7, value_parser = crate::commands::parse::count)]
+    /// Conv kernel width (1 to 64).
+    #[arg(long, default_value_t = 7, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_KERNEL))]
     pub kernel: usize,
-    /// Residual conv blocks.
-    #[arg(long, default_value_t = 2)]
+    /// Residual conv blocks (0 to 64).
+    #[arg(long, default_value_t = 2, value_parser = crate::commands::parse::usize_in(0, crate::commands::parse::MAX_BLOCKS))]
     pub blocks: usize,
-    /// Embedding size.
-    #[arg(long, default_value_t = 256, value_parser = crate::commands::parse::count)]
+    /// Embedding size (1 to 4096).
+    #[arg(long, default_value_t = 256, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_DIM))]
     pub embed_dim: usize,
-    /// Projection size.
-    #[arg(long, default_value_t = 128, value_parser = crate::commands::parse::count)]
+    /// Projection size (1 to 4096).
+    #[arg(long, default_value_t = 128, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_DIM))]
     pub proj_dim: usize,
     /// Embedding geometry: euclidean (cosine) or poincare (hyperbolic ball, −distance).
     #[arg(long, value_enum, default_value = "euclidean")]
@@ -64,11 +64,11 @@ pub struct TrainArgs {
     /// Train the curvature with the model (Poincaré only).
     #[arg(long)]
     pub learn_curvature: bool,
-    /// Γ: loci within Γ bp are positives.
-    #[arg(long, default_value_t = 16)]
+    /// Γ: loci within Γ bp are positives (0 to 1000000).
+    #[arg(long, default_value_t = 16, value_parser = crate::commands::parse::u32_in(0, crate::commands::parse::MAX_GAMMA))]
     pub gamma: u32,
-    /// d: positives start up to d bp from the anchor.
-    #[arg(long, default_value_t = 8)]
+    /// d: positives start up to d bp from the anchor (0 to 1000000).
+    #[arg(long, default_value_t = 8, value_parser = crate::commands::parse::usize_in(0, crate::commands::parse::MAX_GAMMA))]
     pub d: usize,
     /// Temperature τ.
     #[arg(long, default_value_t = 0.1, value_parser = crate::commands::parse::positive_f32)]
@@ -76,8 +76,8 @@ pub struct TrainArgs {
     /// Peak learning rate.
     #[arg(long, default_value_t = 2e-3, value_parser = crate::commands::parse::positive_f32)]
     pub lr: f32,
-    /// Warm-up steps.
-    #[arg(long, default_value_t = 100)]
+    /// Warm-up steps (0 to 100000000).
+    #[arg(long, default_value_t = 100, value_parser = crate::commands::parse::u64_in(0, crate::commands::parse::MAX_STEPS))]
     pub warmup: u64,
     /// Augmentation profile of the training views.
     #[arg(long, value_enum, default_value_t = AugmentProfile::Adna)]
@@ -90,14 +90,14 @@ pub struct TrainArgs {
     /// 0.3): raise it when the reads are mostly shorter than k.
     #[arg(long, value_parser = crate::commands::parse::fraction)]
     pub view_truncate: Option<f64>,
-    /// Report loss every N steps.
-    #[arg(long, default_value_t = 50, value_parser = crate::commands::parse::count_u64)]
+    /// Report loss every N steps (1 to 100000000).
+    #[arg(long, default_value_t = 50, value_parser = crate::commands::parse::u64_in(1, crate::commands::parse::MAX_STEPS))]
     pub log_every: u64,
-    /// Evaluate neighbour recall every N steps (0: only at the end).
-    #[arg(long, default_value_t = 0)]
+    /// Evaluate neighbour recall every N steps (0: only at the end) (0 to 100000000).
+    #[arg(long, default_value_t = 0, value_parser = crate::commands::parse::u64_in(0, crate::commands::parse::MAX_STEPS))]
     pub eval_every: u64,
-    /// Queries per evaluation.
-    #[arg(long, default_value_t = 1000)]
+    /// Queries per evaluation (0: no evaluation; up to 1000000).
+    #[arg(long, default_value_t = 1000, value_parser = crate::commands::parse::usize_in(0, crate::commands::parse::MAX_QUERIES))]
     pub eval_queries: usize,
     /// Write metrics as JSON lines here.
     #[arg(long)]
@@ -112,11 +112,11 @@ pub struct TrainArgs {
     /// Leave the optimiser state out of the model file (smaller; cannot be resumed).
     #[arg(long)]
     pub no_optimizer_state: bool,
-    /// Bit-head training steps after the encoder (0: no head; `crest map` needs one).
-    #[arg(long, default_value_t = 0)]
+    /// Bit-head training steps after the encoder (0: no head; `crest map` needs one) (0 to 100000000).
+    #[arg(long, default_value_t = 0, value_parser = crate::commands::parse::u64_in(0, crate::commands::parse::MAX_STEPS))]
     pub head_steps: u64,
-    /// Bit-head hidden units.
-    #[arg(long, default_value_t = 512, value_parser = crate::commands::parse::count)]
+    /// Bit-head hidden units (1 to 4096).
+    #[arg(long, default_value_t = 512, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_DIM))]
     pub head_hidden: usize,
 }
 
@@ -129,14 +129,14 @@ pub struct EvalArgs {
     /// Reference FASTA the model was trained on.
     #[arg(long)]
     pub reference: PathBuf,
-    /// Held-out queries.
-    #[arg(long, default_value_t = 2000, value_parser = crate::commands::parse::count)]
+    /// Held-out queries (1 to 1000000).
+    #[arg(long, default_value_t = 2000, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_QUERIES))]
     pub queries: usize,
-    /// Grid stride (default Γ/2).
-    #[arg(long, value_parser = crate::commands::parse::count)]
+    /// Grid stride (default Γ/2) (1 to 65536).
+    #[arg(long, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_STRIDE))]
     pub stride: Option<usize>,
-    /// Recall radius in bp (default: the model's Γ).
-    #[arg(long)]
+    /// Recall radius in bp (default: the model's Γ) (0 to 1000000).
+    #[arg(long, value_parser = crate::commands::parse::u32_in(0, crate::commands::parse::MAX_GAMMA))]
     pub gamma: Option<u32>,
     /// Query augmentation profile.
     #[arg(long, value_enum, default_value_t = AugmentProfile::Adna)]
@@ -153,11 +153,11 @@ pub struct EvalArgs {
     /// search's best locus.
     #[arg(long)]
     pub index: Option<PathBuf>,
-    /// Beam width of the tree search (with --index).
-    #[arg(long, default_value_t = crate::index::DEFAULT_BEAM, value_parser = crate::commands::parse::count)]
+    /// Beam width of the tree search (with --index) (1 to 512).
+    #[arg(long, default_value_t = crate::index::DEFAULT_BEAM, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_BEAM))]
     pub beam: usize,
-    /// Leaves the router proposes per query (with an index that has one).
-    #[arg(long, default_value_t = crate::index::route::DEFAULT_WIDTH, value_parser = crate::commands::parse::count)]
+    /// Leaves the router proposes per query (with an index that has one) (1 to 256).
+    #[arg(long, default_value_t = crate::index::route::DEFAULT_WIDTH, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_ROUTE_WIDTH))]
     pub route_width: usize,
 }
 
@@ -595,9 +595,9 @@ pub fn eval_embed(be: &Backend, a: &EvalArgs) -> Result<()> {
             "router": index.meta.route, "searches": rows,
         });
         if a.json {
-            println!("{report:#}");
+            outln!("{report:#}");
         } else {
-            println!(
+            outln!(
                 "model\t{}\nindex\t{}\nqueries\t{}\ngrid\t{} (stride {})\ntree\tbranch {} depth {} beam {}{}",
                 a.model.display(),
                 ip.display(),
@@ -613,9 +613,9 @@ pub fn eval_embed(be: &Backend, a: &EvalArgs) -> Result<()> {
                     String::new()
                 }
             );
-            println!("search\trecall@1\trecall@10\tfinds flat's best\tseconds");
+            outln!("search\trecall@1\trecall@10\tfinds flat's best\tseconds");
             for r in &rows {
-                println!(
+                outln!(
                     "{}\t{:.4}\t{:.4}\t{:.4}\t{:.2}",
                     r["search"].as_str().unwrap_or(""),
                     r["recall_at_1"].as_f64().unwrap_or(f64::NAN),
@@ -645,12 +645,12 @@ pub fn eval_embed(be: &Backend, a: &EvalArgs) -> Result<()> {
         &cfg,
     )?;
     if a.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&r).map_err(|e| CrestError::Invalid(e.to_string()))?
         );
     } else {
-        println!("model\t{}\nstep\t{}\nreference\t{}\nqueries\t{}\ngrid\t{} (stride {})\nrecall@1\t{:.4}\nrecall@10\t{:.4}", a.model.display(), ck.meta.step, a.reference.display(), r.queries, r.grid, cfg.stride, r.recall_at_1, r.recall_at_10);
+        outln!("model\t{}\nstep\t{}\nreference\t{}\nqueries\t{}\ngrid\t{} (stride {})\nrecall@1\t{:.4}\nrecall@10\t{:.4}", a.model.display(), ck.meta.step, a.reference.display(), r.queries, r.grid, cfg.stride, r.recall_at_1, r.recall_at_10);
     }
     Ok(())
 }

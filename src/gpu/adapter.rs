@@ -254,3 +254,14 @@ pub(crate) fn summarize(index: usize, a: &wgpu::Adapter) -> AdapterSummary {
         shader_f16: f.contains(wgpu::Features::SHADER_F16),
     }
 }
+
+/// Bound the threads of Mesa's CPU adapter (llvmpipe/lavapipe reads
+/// `LP_NUM_THREADS` when the device is created; by default it starts one
+/// per core) to `threads`, so that `crest map -t N` behaves on a shared
+/// node. A value the user already set is kept. Call before the device is
+/// opened, while crest runs one thread.
+pub fn bound_cpu_adapter_threads(threads: usize) {
+    if std::env::var_os("LP_NUM_THREADS").is_none() {
+        std::env::set_var("LP_NUM_THREADS", threads.max(1).to_string());
+    }
+}

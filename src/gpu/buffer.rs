@@ -1,17 +1,117 @@
-//! Device buffers of 32-bit words (f32 or u32) and their transfers.
+//! Device buffers of 32-bit words (f32 or u32) and their transfers, from a
+//! pool that reuses buffers across batches.
+//!
+//! A buffer whose last handle is dropped is not reused at once: the device
+//! may still be running (or not yet have been sent) work that reads or
+//! writes it. It waits in quarantine until the next [`Gpu::sync`] has seen
+//! all recorded work finish, and only then goes back to the free lists. So
+//! a pooled buffer never aliases live data, and an upload into a reused
+//! buffer (`queue.write_buffer`, which lands before the next submission)
+//! cannot change what earlier recorded work sees.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::ops::Deref;
+use std::sync::{Arc, Mutex};
 
 use wgpu::util::DeviceExt;
 
+use super::context::Counters;
 use super::Gpu;
 use crate::error::{CrestError, Result};
+
+/// Buffers up to this size are pooled (larger ones are long-lived: the
+/// reference, the index) in power-of-two size classes.
+pub const POOL_MAX_BUFFER: u64 = 64 << 20;
+
+/// Bytes the free lists may hold before they drop buffers.
+pub const POOL_MAX_BYTES: u64 = 1 << 30;
+
+/// Free device buffers by size class, and those waiting for the device.
+///
+/// Each quarantined buffer carries the stream epoch it was dropped in (the
+/// epoch advances each time the open command stream is submitted); a wait
+/// that followed the submission of epoch E frees those of epochs ≤ E only,
+/// so another thread's work recorded since cannot lose its buffers.
+#[derive(Default)]
+pub struct Pool {
+    free: HashMap<u64, Vec<wgpu::Buffer>>,
+    quarantine: Vec<(u64, u64, wgpu::Buffer)>,
+    free_bytes: u64,
+    epoch: u64,
+}
+
+impl Pool {
+    /// Close the current stream epoch; returns it.
+    pub(crate) fn next_epoch(&mut self) -> u64 {
+        self.epoch += 1;
+        self.epoch - 1
+    }
+
+    /// All work of stream epochs up to `closed` has finished: buffers
+    /// quarantined in those epochs are free.
+    pub(crate) fn release(&mut self, closed: u64) {
+        let (done, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut self.quarantine)
+            .into_iter()
+            .partition(|(e, _, _)| *e <= closed);
+        self.quarantine = wait;
+        for (_, size, b) in done {
+            if self.free_bytes + size > POOL_MAX_BYTES {
+                continue; // dropped: the pool is full
+            }
+            self.free_bytes += size;
+            self.free.entry(size).or_default().push(b);
+        }
+    }
+
+    fn take(&mut self, size: u64) -> Option<wgpu::Buffer> {
+        let b = self.free.get_mut(&size)?.pop()?;
+        self.free_bytes -= size;
+        Some(b)
+    }
+
+    /// Buffers waiting for the device, and free ones.
+    pub fn sizes(&self) -> (usize, usize) {
+        (
+            self.quarantine.len(),
+            self.free.values().map(Vec::len).sum(),
+        )
+    }
+}
+
+/// A device buffer that goes back to its pool when dropped.
+#[derive(Debug)]
+pub struct PooledBuffer {
+    buffer: Option<wgpu::Buffer>,
+    size: u64,
+    pool: Option<std::sync::Weak<Mutex<Pool>>>,
+}
+
+impl Deref for PooledBuffer {
+    type Target = wgpu::Buffer;
+    fn deref(&self) -> &wgpu::Buffer {
+        self.buffer.as_ref().expect("buffer present until drop")
+    }
+}
+
+impl Drop for PooledBuffer {
+    fn drop(&mut self) {
+        if let (Some(b), Some(pool)) = (self.buffer.take(), self.pool.as_ref()) {
+            if let Some(pool) = pool.upgrade() {
+                if let Ok(mut p) = pool.lock() {
+                    let e = p.epoch;
+                    p.quarantine.push((e, self.size, b));
+                }
+            }
+        }
+    }
+}
 
 /// A storage buffer of `len` 32-bit words on the device.
 #[derive(Clone, Debug)]
 pub struct GpuBuf {
-    /// The wgpu buffer (at least 4 bytes even when `len == 0`).
-    pub buffer: Arc<wgpu::Buffer>,
+    /// The wgpu buffer (at least 4 bytes even when `len == 0`; a pooled
+    /// buffer may be larger than `len` words: bind it by [`GpuBuf::bytes`]).
+    pub buffer: Arc<PooledBuffer>,
     /// Number of 32-bit words.
     pub len: usize,
 }
@@ -20,6 +120,15 @@ impl GpuBuf {
     /// Size in bytes of the data (not the allocation).
     pub fn bytes(&self) -> u64 {
         self.len as u64 * 4
+    }
+
+    /// The buffer bound over its data only (not the whole allocation).
+    pub fn binding(&self) -> wgpu::BindingResource<'_> {
+        wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+            buffer: &self.buffer,
+            offset: 0,
+            size: std::num::NonZeroU64::new(self.bytes().max(4)),
+        })
     }
 }
 
@@ -48,46 +157,100 @@ impl Gpu {
             | wgpu::BufferUsages::COPY_DST
     }
 
-    /// Upload 32-bit words (f32 or u32) to a new storage buffer.
+    /// A device buffer of at least `bytes` (4 at least): a free pooled one
+    /// of its size class, else a new one. Returns it and whether it is new.
+    fn acquire(&self, label: &str, bytes: u64) -> Result<(PooledBuffer, bool)> {
+        let bytes = bytes.max(4);
+        self.check_size(label, bytes)?;
+        let pooled = bytes <= POOL_MAX_BUFFER;
+        let size = if pooled {
+            bytes.next_power_of_two().max(256)
+        } else {
+            bytes.next_multiple_of(4)
+        };
+        if pooled {
+            if let Some(b) = self.pool.lock().expect("buffer pool poisoned").take(size) {
+                return Ok((
+                    PooledBuffer {
+                        buffer: Some(b),
+                        size,
+                        pool: Some(Arc::downgrade(&self.pool)),
+                    },
+                    false,
+                ));
+            }
+        }
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size,
+            usage: Self::usage(),
+            mapped_at_creation: false,
+        });
+        self.oom(scope, label, size)?;
+        Counters::add(&self.counters_ref().buffers_created, 1);
+        Ok((
+            PooledBuffer {
+                buffer: Some(buffer),
+                size,
+                pool: pooled.then(|| Arc::downgrade(&self.pool)),
+            },
+            true,
+        ))
+    }
+
+    /// Buffers of the pool waiting for the device, and free ones.
+    pub fn pool_sizes(&self) -> (usize, usize) {
+        self.pool.lock().expect("buffer pool poisoned").sizes()
+    }
+
+    /// Upload 32-bit words (f32 or u32) to a storage buffer (from the pool).
     pub fn upload<T: bytemuck::Pod>(&self, label: &str, data: &[T]) -> Result<GpuBuf> {
         assert_eq!(std::mem::size_of::<T>(), 4, "GpuBuf holds 32-bit words");
-        let bytes = (data.len() as u64 * 4).max(4);
-        self.check_size(label, bytes)?;
-        let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-        let buffer = if data.is_empty() {
-            self.device
-                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some(label),
-                    contents: &[0u8; 4],
-                    usage: Self::usage(),
-                })
-        } else {
-            self.device
+        let bytes = data.len() as u64 * 4;
+        if bytes > POOL_MAX_BUFFER {
+            // large and long-lived: written at creation
+            self.check_size(label, bytes)?;
+            let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+            let buffer = self
+                .device
                 .create_buffer_init(&wgpu::util::BufferInitDescriptor {
                     label: Some(label),
                     contents: bytemuck::cast_slice(data),
                     usage: Self::usage(),
-                })
-        };
-        self.oom(scope, label, bytes)?;
+                });
+            self.oom(scope, label, bytes)?;
+            Counters::add(&self.counters_ref().buffers_created, 1);
+            Counters::add(&self.counters_ref().bytes_up, bytes);
+            return Ok(GpuBuf {
+                buffer: Arc::new(PooledBuffer {
+                    buffer: Some(buffer),
+                    size: bytes,
+                    pool: None,
+                }),
+                len: data.len(),
+            });
+        }
+        let (buffer, _) = self.acquire(label, bytes)?;
+        if !data.is_empty() {
+            // a fresh or quarantine-cleared buffer: nothing recorded uses it
+            self.queue
+                .write_buffer(&buffer, 0, bytemuck::cast_slice(data));
+            Counters::add(&self.counters_ref().bytes_up, bytes);
+        }
         Ok(GpuBuf {
             buffer: Arc::new(buffer),
             len: data.len(),
         })
     }
 
-    /// A new buffer of `len` zero words.
+    /// A buffer of `len` zero words (a reused one is cleared on the device,
+    /// in order with the work recorded before it).
     pub fn zeros(&self, label: &str, len: usize) -> Result<GpuBuf> {
-        let bytes = (len as u64 * 4).max(4);
-        self.check_size(label, bytes)?;
-        let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some(label),
-            size: bytes,
-            usage: Self::usage(),
-            mapped_at_creation: false,
-        });
-        self.oom(scope, label, bytes)?;
+        let (buffer, new) = self.acquire(label, len as u64 * 4)?;
+        if !new {
+            self.record("clear", 0, |enc| enc.clear_buffer(&buffer, 0, None))?;
+        }
         Ok(GpuBuf {
             buffer: Arc::new(buffer),
             len,
@@ -105,14 +268,9 @@ impl Gpu {
         if words == 0 {
             return Ok(());
         }
-        let mut enc = self
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("copy"),
-            });
-        enc.copy_buffer_to_buffer(&src.buffer, 0, &dst.buffer, 0, words as u64 * 4);
-        self.queue.submit([enc.finish()]);
-        Ok(())
+        self.record("copy", 0, |enc| {
+            enc.copy_buffer_to_buffer(&src.buffer, 0, &dst.buffer, 0, words as u64 * 4)
+        })
     }
 
     /// A new buffer of `len` words filled with [`POISON`].
@@ -129,8 +287,12 @@ impl Gpu {
             ));
         }
         if !data.is_empty() {
+            // the write lands before the next submission: submit what was
+            // recorded before it first, so that earlier work sees the old data
+            self.flush()?;
             self.queue
                 .write_buffer(&buf.buffer, 0, bytemuck::cast_slice(data));
+            Counters::add(&self.counters_ref().bytes_up, data.len() as u64 * 4);
         }
         Ok(())
     }
@@ -152,19 +314,12 @@ impl Gpu {
             return Ok(Vec::new());
         }
         let bytes = buf.bytes();
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("readback"),
-            size: bytes,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let mut enc = self
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("read"),
-            });
-        enc.copy_buffer_to_buffer(&buf.buffer, 0, &staging, 0, bytes);
-        self.queue.submit([enc.finish()]);
+        let staging = self.staging(bytes)?;
+        self.record("read", 0, |enc| {
+            enc.copy_buffer_to_buffer(&buf.buffer, 0, &staging, 0, bytes)
+        })?;
+        self.flush()?;
+        Counters::add(&self.counters_ref().bytes_down, bytes);
         let (tx, rx) = std::sync::mpsc::channel();
         staging.map_async(wgpu::MapMode::Read, .., move |r| {
             let _ = tx.send(r);
@@ -183,9 +338,43 @@ impl Gpu {
             op: "readback".into(),
             message: e.to_string(),
         })?;
-        let out = bytemuck::cast_slice::<u8, T>(&view).to_vec();
+        let out = bytemuck::cast_slice::<u8, T>(&view[..bytes as usize]).to_vec();
         drop(view);
         staging.unmap();
+        self.staging_back(staging);
         Ok(out)
+    }
+
+    /// A read-back buffer of at least `bytes`: a free one of its size class
+    /// (the read that used it waited for the device), else a new one.
+    fn staging(&self, bytes: u64) -> Result<wgpu::Buffer> {
+        let size = bytes.next_power_of_two().max(256);
+        if let Some(b) = self
+            .staging_pool
+            .lock()
+            .expect("staging pool poisoned")
+            .get_mut(&size)
+            .and_then(Vec::pop)
+        {
+            return Ok(b);
+        }
+        Counters::add(&self.counters_ref().buffers_created, 1);
+        Ok(self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        }))
+    }
+
+    fn staging_back(&self, b: wgpu::Buffer) {
+        if b.size() <= POOL_MAX_BUFFER {
+            if let Ok(mut p) = self.staging_pool.lock() {
+                let v = p.entry(b.size()).or_default();
+                if v.len() < 4 {
+                    v.push(b);
+                }
+            }
+        }
     }
 }

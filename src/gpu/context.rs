@@ -1,6 +1,7 @@
 //! The device context: adapter + device + queue + pipeline cache.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::adapter::{self, AdapterSummary, DeviceChoice};
@@ -59,6 +60,78 @@ pub struct Gpu {
     pipelines: Mutex<HashMap<(&'static str, &'static str), Arc<wgpu::ComputePipeline>>>,
     /// Last submission of the previous step (see [`Gpu::end_step`]).
     step_marker: Mutex<Option<wgpu::SubmissionIndex>>,
+    /// The open command encoder that kernel launches and device copies are
+    /// recorded into, submitted by [`Gpu::flush`] (before a read-back or a
+    /// wait, and every [`FLUSH_EVERY`] passes).
+    stream: Mutex<Stream>,
+    /// Buffers handed back for reuse (see [`super::buffer`]).
+    pub(crate) pool: Arc<Mutex<super::buffer::Pool>>,
+    /// Read-back buffers by size, reused (each read waits for its copy).
+    pub(crate) staging_pool: Mutex<HashMap<u64, Vec<wgpu::Buffer>>>,
+    /// Traffic counters.
+    counters: Counters,
+}
+
+/// Compute passes recorded into one command buffer before it is submitted
+/// (cubecl's wgpu stream flushes by count the same way): enough that a
+/// mapping batch takes a handful of submissions, few enough that the device
+/// starts on the work while the host records more.
+pub const FLUSH_EVERY: u32 = 256;
+
+#[derive(Default)]
+struct Stream {
+    encoder: Option<wgpu::CommandEncoder>,
+    passes: u32,
+    /// Entry point of the last pass recorded (named in a submission error).
+    last: &'static str,
+}
+
+/// Device traffic since the context was created: what predicts GPU speed
+/// where no GPU is at hand (`crest map --stats`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct GpuCounters {
+    /// Kernel dispatches.
+    pub dispatches: u64,
+    /// Queue submissions.
+    pub submissions: u64,
+    /// Blocking waits of the host for the device.
+    pub waits: u64,
+    /// Device buffers created (pooled buffers reused are not counted).
+    pub buffers_created: u64,
+    /// Bytes copied host → device.
+    pub bytes_up: u64,
+    /// Bytes copied device → host.
+    pub bytes_down: u64,
+}
+
+impl GpuCounters {
+    /// `self - before`, field by field.
+    pub fn since(&self, before: &GpuCounters) -> GpuCounters {
+        GpuCounters {
+            dispatches: self.dispatches - before.dispatches,
+            submissions: self.submissions - before.submissions,
+            waits: self.waits - before.waits,
+            buffers_created: self.buffers_created - before.buffers_created,
+            bytes_up: self.bytes_up - before.bytes_up,
+            bytes_down: self.bytes_down - before.bytes_down,
+        }
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub dispatches: AtomicU64,
+    pub submissions: AtomicU64,
+    pub waits: AtomicU64,
+    pub buffers_created: AtomicU64,
+    pub bytes_up: AtomicU64,
+    pub bytes_down: AtomicU64,
+}
+
+impl Counters {
+    pub fn add(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
 }
 
 impl std::fmt::Debug for Gpu {
@@ -176,6 +249,10 @@ impl Gpu {
                 binding_cap: cap,
                 pipelines: Mutex::new(HashMap::new()),
                 step_marker: Mutex::new(None),
+                stream: Mutex::new(Stream::default()),
+                pool: Arc::new(Mutex::new(super::buffer::Pool::default())),
+                staging_pool: Mutex::new(HashMap::new()),
+                counters: Counters::default(),
             }),
             notice,
         ))
@@ -271,8 +348,10 @@ impl Gpu {
     /// Without it a host that runs ahead of the device queues unbounded work
     /// and memory.
     pub fn end_step(&self) -> Result<()> {
+        let idx = self.flush()?;
         let mut marker = self.step_marker.lock().expect("step marker poisoned");
         if let Some(idx) = marker.take() {
+            Counters::add(&self.counters.waits, 1);
             self.device
                 .poll(wgpu::PollType::Wait {
                     submission_index: Some(idx),
@@ -283,18 +362,112 @@ impl Gpu {
                     message: e.to_string(),
                 })?;
         }
-        *marker = Some(self.queue.submit([]));
+        *marker = Some(match idx {
+            Some(i) => i,
+            None => self.queue.submit([]),
+        });
         Ok(())
     }
 
-    /// Wait for all submitted work to finish.
+    /// Wait for all recorded work to finish (flushing the stream first);
+    /// buffers dropped before it become free for reuse.
     pub fn sync(&self) -> Result<()> {
+        let (_, closed) = self.flush_stream()?;
+        Counters::add(&self.counters.waits, 1);
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
             .map(|_| ())
             .map_err(|e| CrestError::Gpu {
                 op: "poll".into(),
                 message: e.to_string(),
-            })
+            })?;
+        self.pool
+            .lock()
+            .expect("buffer pool poisoned")
+            .release(closed);
+        Ok(())
+    }
+
+    /// Record into the open command encoder (creating one if none is open):
+    /// `passes` compute passes of `entry` (0 for copies). Submits the stream
+    /// once [`FLUSH_EVERY`] passes are waiting.
+    pub(crate) fn record<R>(
+        &self,
+        entry: &'static str,
+        passes: u32,
+        f: impl FnOnce(&mut wgpu::CommandEncoder) -> R,
+    ) -> Result<R> {
+        let full = {
+            let mut s = self.stream.lock().expect("stream poisoned");
+            let enc = s.encoder.get_or_insert_with(|| {
+                self.device
+                    .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                        label: Some("crest stream"),
+                    })
+            });
+            let r = f(enc);
+            s.passes += passes;
+            if passes > 0 {
+                s.last = entry;
+            }
+            (s.passes >= FLUSH_EVERY, r)
+        };
+        if full.0 {
+            self.flush()?;
+        }
+        Ok(full.1)
+    }
+
+    /// Submit what the stream has recorded (nothing when it is empty).
+    /// Returns the submission, if there was one.
+    pub fn flush(&self) -> Result<Option<wgpu::SubmissionIndex>> {
+        self.flush_stream().map(|(idx, _)| idx)
+    }
+
+    /// [`Gpu::flush`], also returning the pool epoch it closed: buffers
+    /// dropped up to that epoch were used only by work submitted by now.
+    /// Submissions happen under the stream lock, so they are in epoch order.
+    fn flush_stream(&self) -> Result<(Option<wgpu::SubmissionIndex>, u64)> {
+        let mut s = self.stream.lock().expect("stream poisoned");
+        s.passes = 0;
+        let closed = self.pool.lock().expect("buffer pool poisoned").next_epoch();
+        let Some(enc) = s.encoder.take() else {
+            return Ok((None, closed));
+        };
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let idx = self.queue.submit([enc.finish()]);
+        Counters::add(&self.counters.submissions, 1);
+        if let Some(err) = pollster::block_on(scope.pop()) {
+            return Err(CrestError::Gpu {
+                op: format!("submitting work up to {}", s.last),
+                message: err.to_string(),
+            });
+        }
+        Ok((Some(idx), closed))
+    }
+
+    /// Submit a command buffer of its own (after the stream, in order).
+    pub(crate) fn submit_now(&self, enc: wgpu::CommandEncoder) -> Result<wgpu::SubmissionIndex> {
+        self.flush()?;
+        Counters::add(&self.counters.submissions, 1);
+        Ok(self.queue.submit([enc.finish()]))
+    }
+
+    pub(crate) fn counters_ref(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Device traffic so far.
+    pub fn counters(&self) -> GpuCounters {
+        let c = &self.counters;
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        GpuCounters {
+            dispatches: g(&c.dispatches),
+            submissions: g(&c.submissions),
+            waits: g(&c.waits),
+            buffers_created: g(&c.buffers_created),
+            bytes_up: g(&c.bytes_up),
+            bytes_down: g(&c.bytes_down),
+        }
     }
 }

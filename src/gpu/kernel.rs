@@ -1,7 +1,7 @@
-//! Launching a compute kernel: bind arguments, dispatch, submit.
+//! Launching a compute kernel: bind arguments and record the dispatch into
+//! the device's open command stream (submitted by [`Gpu::flush`]).
 
-use wgpu::util::DeviceExt;
-
+use super::context::Counters;
 use super::{Gpu, GpuBuf, PassTimer};
 use crate::error::{CrestError, Result};
 
@@ -42,7 +42,8 @@ pub struct Launch<'a> {
 }
 
 impl Gpu {
-    /// Record, submit and (not) wait for one dispatch of `kernel` over `groups` workgroups.
+    /// Record one dispatch of `kernel` over `groups` workgroups (submitted
+    /// with the stream; nothing waits).
     pub fn dispatch(&self, kernel: Kernel, args: &[Arg<'_>], groups: [u32; 3]) -> Result<()> {
         self.dispatch_timed(kernel, args, groups, None)
     }
@@ -58,8 +59,8 @@ impl Gpu {
         self.launch(kernel, &[(args, groups)], timer)
     }
 
-    /// Many dispatches of one kernel recorded in one compute pass and one
-    /// submission (in order: each sees the writes of those before it). For
+    /// Many dispatches of one kernel recorded in one compute pass (in
+    /// order: each sees the writes of those before it). For
     /// kernels launched once per window of data, where a submission per
     /// dispatch would cost more than the work.
     pub fn dispatch_batch(&self, kernel: Kernel, launches: &[Launch<'_>]) -> Result<()> {
@@ -112,19 +113,19 @@ impl Gpu {
                     .collect(),
             );
         }
-        let uniforms = (!blob.is_empty()).then(|| {
+        let uniforms = if blob.is_empty() {
+            None
+        } else {
             blob.resize(blob.len().next_multiple_of(16), 0);
-            self.device
-                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some("params"),
-                    contents: &blob,
-                    usage: wgpu::BufferUsages::UNIFORM,
-                })
-        });
+            // from the pool, like any other small buffer
+            Some(self.upload::<u32>("params", bytemuck::cast_slice(&blob))?)
+        };
         let entries = items
             .iter()
             .zip(&at)
-            .map(|((args, _), at)| self.bind_entries(kernel, args, at, uniforms.as_ref()))
+            .map(|((args, _), at)| {
+                self.bind_entries(kernel, args, at, uniforms.as_ref().map(|u| &**u.buffer))
+            })
             .collect::<Result<Vec<_>>>()?;
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let layout = pipeline.get_bind_group_layout(0);
@@ -138,27 +139,24 @@ impl Gpu {
                 })
             })
             .collect();
-        let mut enc = self
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some(kernel.entry),
-            });
-        {
-            let timestamp_writes = timer.as_ref().and_then(|t| t.next_writes());
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some(kernel.entry),
-                timestamp_writes,
-            });
-            pass.set_pipeline(&pipeline);
-            for ((_, groups), bind_group) in items.iter().zip(&groups_of) {
-                pass.set_bind_group(0, bind_group, &[]);
-                pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+        Counters::add(&self.counters_ref().dispatches, items.len() as u64);
+        self.record(kernel.entry, 1, |enc| {
+            {
+                let timestamp_writes = timer.as_ref().and_then(|t| t.next_writes());
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some(kernel.entry),
+                    timestamp_writes,
+                });
+                pass.set_pipeline(&pipeline);
+                for ((_, groups), bind_group) in items.iter().zip(&groups_of) {
+                    pass.set_bind_group(0, bind_group, &[]);
+                    pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+                }
             }
-        }
-        if let Some(t) = timer {
-            t.commit(&mut enc, kernel.entry);
-        }
-        self.queue.submit([enc.finish()]);
+            if let Some(t) = timer {
+                t.commit(enc, kernel.entry);
+            }
+        })?;
         if let Some(err) = pollster::block_on(scope.pop()) {
             return Err(CrestError::Gpu {
                 op: kernel.entry.to_string(),
@@ -179,7 +177,7 @@ impl Gpu {
         let mut entries = Vec::with_capacity(args.len());
         for (i, a) in args.iter().enumerate() {
             let resource = match a {
-                Arg::Buf(b) => b.buffer.as_entire_binding(),
+                Arg::Buf(b) => b.binding(),
                 Arg::Slice(b, start, len) => {
                     let offset = *start as u64 * 4;
                     if !offset.is_multiple_of(align) || start + len > b.len {

@@ -8,9 +8,10 @@ mod context;
 mod kernel;
 mod timing;
 
-pub use adapter::{describe_adapters, AdapterSummary, DeviceChoice};
+pub use adapter::{bound_cpu_adapter_threads, describe_adapters, AdapterSummary, DeviceChoice};
 pub use buffer::GpuBuf;
-pub use context::{Gpu, Requirements};
+pub use buffer::{PooledBuffer, POOL_MAX_BUFFER};
+pub use context::{Gpu, GpuCounters, Requirements, FLUSH_EVERY};
 pub use kernel::{Arg, Kernel, Launch};
 pub use timing::PassTimer;
 

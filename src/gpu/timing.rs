@@ -88,7 +88,9 @@ impl PassTimer {
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
         enc.copy_buffer_to_buffer(resolve, 0, &staging, 0, bytes);
-        gpu.queue.submit([enc.finish()]);
+        if gpu.submit_now(enc).is_err() {
+            return Vec::new();
+        }
         staging.map_async(wgpu::MapMode::Read, .., |_| {});
         if gpu.sync().is_err() {
             return Vec::new();

@@ -145,6 +145,19 @@ pub fn load(path: &Path) -> Result<Index> {
     if z.iter().any(|x| !x.is_finite()) {
         return Err(bad("grid embeddings hold non-finite values".into()));
     }
+    // every locus inside the reference the metadata names (an edited or
+    // corrupted index must not send the mapper past a contig's end)
+    let lens: Vec<u64> = meta.reference.iter().map(|c| c.len as u64).collect();
+    if let Some((i, &(c, s))) = loci.iter().enumerate().find(|(_, &(c, s))| {
+        lens.get(c as usize)
+            .is_none_or(|&l| s as u64 + meta.k as u64 > l)
+    }) {
+        return Err(bad(format!(
+            "grid locus {i} (contig {c}, start {s}) is outside the {} contigs of the indexed reference",
+            lens.len()
+        )));
+    }
+    let total: u64 = lens.iter().sum();
     let centroids = (1..=meta.tree.depth)
         .map(|l| f(&format!("tree.level{l}")))
         .collect::<Result<Vec<_>>>()?;
@@ -170,6 +183,14 @@ pub fn load(path: &Path) -> Result<Index> {
         || *mates.offsets.last().unwrap_or(&0) as usize != mates.coords.len()
     {
         return Err(bad("repeat table does not match the grid".into()));
+    }
+    if mates.coords.iter().any(|&g| g as u64 >= total) {
+        return Err(bad(
+            "repeat table holds a coordinate past the end of the reference".into(),
+        ));
+    }
+    if tree.centroids.iter().flatten().any(|x| !x.is_finite()) {
+        return Err(bad("tree centroids hold non-finite values".into()));
     }
     let route = match &meta.route {
         None => Vec::new(),

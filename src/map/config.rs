@@ -41,6 +41,11 @@ pub struct MapConfig {
     /// windows, so few proposals; in real libraries most unmapped reads are
     /// long ones from other genomes, where a second pass finds nothing).
     pub rescue_max_len: usize,
+    /// The rescue pass keeps trying every eligible read only while it places
+    /// at least this share of those it tried (after
+    /// [`super::RESCUE_JUDGE_AFTER`]); below it, it probes one read in
+    /// [`super::RESCUE_PROBE_EVERY`]. 0 tries every eligible read.
+    pub rescue_min_yield: f64,
     /// The rescue pass's shorter views of each read (window lengths, trim,
     /// step; `lengths` 0: the first pass's windows only, searched deeper).
     pub rescue_views: RescueViews,
@@ -110,6 +115,7 @@ impl Default for MapConfig {
             read_neighbours: 64,
             rescue_beam: 64,
             rescue_max_len: DEFAULT_RESCUE_MAX_LEN,
+            rescue_min_yield: super::RESCUE_MIN_YIELD,
             rescue_views: RescueViews::default(),
             min_base_quality: DEFAULT_MIN_BASE_QUALITY,
             error_rate: mapq::BWA_ERROR_RATE,

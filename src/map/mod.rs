@@ -50,6 +50,9 @@ pub struct MapStats {
     pub rescued: u64,
     /// Reads the deeper second search tried (unmapped short reads).
     pub rescue_tried: u64,
+    /// Reads the deeper second search could have tried (unmapped by the
+    /// first pass, short enough); the gate tries fewer when it places few.
+    pub rescue_eligible: u64,
     /// Seconds of the deeper second search (included in the stages).
     pub rescue_s: f64,
     /// Seconds per stage: encoding windows (one-hot + encoder forward).
@@ -60,6 +63,45 @@ pub struct MapStats {
     pub verify_s: f64,
     /// Seconds of host work (windows, clustering, traceback, records).
     pub host_s: f64,
+    /// Per batch: reads, seconds and device traffic.
+    pub batches: Vec<BatchStats>,
+}
+
+/// One mapped batch, for `crest map --stats`.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct BatchStats {
+    /// Reads in the batch.
+    pub reads: u64,
+    /// Wall seconds of the batch (proposal, verification, rescue, records).
+    pub seconds: f64,
+    /// Reads the rescue pass tried in this batch.
+    pub rescue_tried: u64,
+    /// Device traffic of the batch (None on the plain-Rust backend).
+    pub device: Option<crate::gpu::GpuCounters>,
+}
+
+impl MapStats {
+    /// Device traffic per batch in steady state: the largest of each counter
+    /// over the batches after the first (the first also builds pipelines
+    /// and fills the buffer pool); the first batch's when there is only one.
+    pub fn steady_state(&self) -> Option<crate::gpu::GpuCounters> {
+        let rest = if self.batches.len() > 1 {
+            &self.batches[1..]
+        } else {
+            &self.batches[..]
+        };
+        let mut out: Option<crate::gpu::GpuCounters> = None;
+        for b in rest.iter().filter_map(|b| b.device) {
+            let o = out.get_or_insert_with(Default::default);
+            o.dispatches = o.dispatches.max(b.dispatches);
+            o.submissions = o.submissions.max(b.submissions);
+            o.waits = o.waits.max(b.waits);
+            o.buffers_created = o.buffers_created.max(b.buffers_created);
+            o.bytes_up = o.bytes_up.max(b.bytes_up);
+            o.bytes_down = o.bytes_down.max(b.bytes_down);
+        }
+        out
+    }
 }
 
 impl MapStats {
@@ -83,6 +125,19 @@ impl MapStats {
 /// What one batch gives: records, traces when asked, and the contigs of
 /// each read's tied best hits.
 type Mapped = (Vec<SamRecord>, Option<Vec<ReadTrace>>, Vec<Vec<usize>>);
+
+/// A key for a batch of reads (names and bases), to recognise the batch the
+/// library fit already proposed loci for.
+fn batch_key(reads: &[ReadRecord]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    reads.len().hash(&mut h);
+    for r in reads {
+        r.name.hash(&mut h);
+        r.seq.hash(&mut h);
+    }
+    h.finish()
+}
 
 /// Set the bits (one per base, 32 per word, from `start`) of the bases whose
 /// Phred+33 quality is below `min`. Reads without qualities set none.
@@ -156,8 +211,76 @@ pub struct Mapper<'a> {
     gpu_ref: Option<GpuSeq>,
     offsets: Vec<u64>,
     total: u64,
+    /// The first pass's proposals for the batch the library fit mapped
+    /// (keyed by a hash of its reads), reused when that batch is mapped.
+    fit_proposals: std::sync::Mutex<Option<(u64, Proposals)>>,
+    /// The rescue pass's yield so far (see [`RescueGate`]).
+    gate: std::sync::Mutex<RescueGate>,
     /// Options.
     pub cfg: MapConfig,
+}
+
+/// Reads tried by the rescue pass before its yield is judged.
+pub const RESCUE_JUDGE_AFTER: u64 = 128;
+
+/// Below this yield (reads placed per read tried; `--rescue-min-yield`) the
+/// rescue pass only probes: on real libraries of mostly other genomes it placed 0 of 2,484
+/// reads (mammoth JK2782) while costing most of the run; on simulated
+/// reference reads it places 4–25% of those it tries.
+pub const RESCUE_MIN_YIELD: f64 = 0.005;
+
+/// While the yield is low, one eligible read in this many is still tried,
+/// so that the yield keeps being measured and the pass reopens if it rises.
+pub const RESCUE_PROBE_EVERY: u64 = 32;
+
+/// Eligible reads judged at a time (the gate is updated between chunks).
+const RESCUE_CHUNK: usize = 256;
+
+/// The rescue pass pays for itself: it tries every eligible read until
+/// [`RESCUE_JUDGE_AFTER`] were tried, and afterwards only while it places at
+/// least [`RESCUE_MIN_YIELD`] of them; below that it tries one eligible read
+/// in [`RESCUE_PROBE_EVERY`]. Decisions depend only on the reads in input
+/// order, so the same input gives the same SAM.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RescueGate {
+    /// Eligible reads seen (unmapped by the first pass, short enough).
+    pub eligible: u64,
+    /// Reads tried.
+    pub tried: u64,
+    /// Reads placed.
+    pub placed: u64,
+}
+
+impl RescueGate {
+    /// Whether the pass is open for every eligible read now, at a least
+    /// yield of `min_yield`.
+    pub fn open(&self, min_yield: f64) -> bool {
+        self.tried < RESCUE_JUDGE_AFTER || self.placed as f64 >= min_yield * self.tried as f64
+    }
+
+    /// Which of `n` further eligible reads to try; counts them as seen.
+    pub fn choose(&mut self, n: usize, min_yield: f64) -> Vec<bool> {
+        let open = self.open(min_yield);
+        let first = self.eligible;
+        self.eligible += n as u64;
+        (0..n as u64)
+            .map(|j| open || (first + j).is_multiple_of(RESCUE_PROBE_EVERY))
+            .collect()
+    }
+}
+
+/// What the proposal stage hands to verification: the batch's packed reads
+/// (with masked copies after them), their low-quality bits and starts, and
+/// each read's proposed loci as (strand, start, log-weight).
+#[derive(Clone)]
+struct Proposals {
+    rseq: PackedSeq,
+    lowq: Vec<u32>,
+    rstart: Vec<u32>,
+    props: Vec<Vec<(u32, i64, f32)>>,
+    encode_s: f64,
+    search_s: f64,
+    host_s: f64,
 }
 
 struct Hit {
@@ -236,6 +359,8 @@ impl<'a> Mapper<'a> {
             packed,
             gpu_ref,
             offsets: crate::train::head::contig_offsets(reference),
+            fit_proposals: std::sync::Mutex::new(None),
+            gate: std::sync::Mutex::new(RescueGate::default()),
             cfg,
         })
     }
@@ -254,11 +379,15 @@ impl<'a> Mapper<'a> {
     pub fn fit_library(&mut self, reads: &[ReadRecord]) -> Result<LibraryFit> {
         let mut scratch = MapStats::default();
         // the first pass only: the fit needs confident alignments, and the
-        // rescue pass costs most on libraries of mostly other genomes
-        let rescue_beam = std::mem::replace(&mut self.cfg.rescue_beam, 0);
-        let recs = self.map_batch(reads, &mut scratch);
-        self.cfg.rescue_beam = rescue_beam;
-        let recs = recs?;
+        // rescue pass costs most on libraries of mostly other genomes. Its
+        // proposals do not depend on what the fit sets (damage length and
+        // error rate act in verification), so the batch's mapping reuses them.
+        let first = self.first_depth();
+        let p = self.propose(reads, &first)?;
+        let recs = self
+            .verify(reads, p.clone(), &mut scratch, false, &first)?
+            .0;
+        *self.fit_proposals.lock().expect("fit cache poisoned") = Some((batch_key(reads), p));
         let mut profile = DamageProfile::new(self.reference, crate::damage::DEFAULT_POSITIONS);
         let (mut diffs, mut bases) = (0u64, 0u64);
         for r in recs.iter().filter(|r| r.mapq >= DAMAGE_FIT_MAPQ) {
@@ -308,30 +437,61 @@ impl<'a> Mapper<'a> {
         Ok((recs, traces.unwrap_or_default()))
     }
 
-    fn map_inner(&self, reads: &[ReadRecord], stats: &mut MapStats, trace: bool) -> Result<Mapped> {
-        let first = Depth {
+    fn first_depth(&self) -> Depth {
+        Depth {
             beam: BeamConfig {
                 width: self.cfg.beam,
             },
             read_neighbours: self.cfg.read_neighbours,
             candidates: self.cfg.max_candidates,
             views: None,
+        }
+    }
+
+    fn map_inner(&self, reads: &[ReadRecord], stats: &mut MapStats, trace: bool) -> Result<Mapped> {
+        let t_batch = std::time::Instant::now();
+        let before = self.device_counters();
+        let rescue_before = stats.rescue_tried;
+        let first = self.first_depth();
+        let cached = self
+            .fit_proposals
+            .lock()
+            .expect("fit cache poisoned")
+            .take()
+            .filter(|(key, _)| *key == batch_key(reads));
+        let (mut out, mut traces, mut ties) = match cached {
+            Some((_, p)) => self.verify(reads, p, stats, trace, &first)?,
+            None => self.pass(reads, stats, trace, &first)?,
         };
-        let (mut out, mut traces, mut ties) = self.pass(reads, stats, trace, &first)?;
         if let Some(deep) = self.rescue_depth(&first) {
-            let idx: Vec<usize> = (0..reads.len())
+            let eligible: Vec<usize> = (0..reads.len())
                 .filter(|&i| {
                     out[i].flag & 4 != 0
                         && self.mappable(&reads[i])
                         && reads[i].seq.len() <= self.cfg.rescue_max_len
                 })
                 .collect();
-            if !idx.is_empty() {
+            stats.rescue_eligible += eligible.len() as u64;
+            for chunk in eligible.chunks(RESCUE_CHUNK) {
+                let chosen = self
+                    .gate
+                    .lock()
+                    .expect("gate poisoned")
+                    .choose(chunk.len(), self.cfg.rescue_min_yield);
+                let idx: Vec<usize> = chunk
+                    .iter()
+                    .zip(chosen)
+                    .filter_map(|(&i, c)| c.then_some(i))
+                    .collect();
+                if idx.is_empty() {
+                    continue;
+                }
                 let t0 = std::time::Instant::now();
                 let sub: Vec<ReadRecord> = idx.iter().map(|&i| reads[i].clone()).collect();
                 let (o2, t2, ties2) = self.pass(&sub, stats, trace, &deep)?;
                 stats.rescue_tried += idx.len() as u64;
                 stats.rescue_s += t0.elapsed().as_secs_f64();
+                let mut placed = 0u64;
                 let mut t2 = t2.map(Vec::into_iter);
                 for ((&i, rec), tied) in idx.iter().zip(o2).zip(ties2) {
                     let more = t2.as_mut().and_then(Iterator::next);
@@ -339,11 +499,15 @@ impl<'a> Mapper<'a> {
                         t[i].candidates.extend(more.candidates);
                     }
                     if rec.flag & 4 == 0 {
-                        stats.rescued += 1;
+                        placed += 1;
                         out[i] = rec;
                         ties[i] = tied;
                     }
                 }
+                stats.rescued += placed;
+                let mut g = self.gate.lock().expect("gate poisoned");
+                g.tried += idx.len() as u64;
+                g.placed += placed;
             }
         }
         for rec in &out {
@@ -353,7 +517,24 @@ impl<'a> Mapper<'a> {
                 stats.mapq20 += (rec.mapq >= 20) as u64;
             }
         }
+        let device = match (self.device_counters(), before) {
+            (Some(now), Some(before)) => Some(now.since(&before)),
+            _ => None,
+        };
+        stats.batches.push(BatchStats {
+            reads: reads.len() as u64,
+            seconds: t_batch.elapsed().as_secs_f64(),
+            rescue_tried: stats.rescue_tried - rescue_before,
+            device,
+        });
         Ok((out, traces, ties))
+    }
+
+    fn device_counters(&self) -> Option<crate::gpu::GpuCounters> {
+        match self.be {
+            Backend::Gpu(g) => Some(g.counters()),
+            Backend::CpuReference => None,
+        }
     }
 
     /// The deeper pass for reads the first left unmapped: a wider beam, more
@@ -391,9 +572,17 @@ impl<'a> Mapper<'a> {
         trace: bool,
         depth: &Depth,
     ) -> Result<Mapped> {
+        let p = self.propose(reads, depth)?;
+        self.verify(reads, p, stats, trace, depth)
+    }
+
+    /// The proposal stage: windows of every mappable read → encoder →
+    /// index search (or bit head) → each read's proposed (strand, start,
+    /// log-weight) loci.
+    fn propose(&self, reads: &[ReadRecord], depth: &Depth) -> Result<Proposals> {
         let k = self.encoder.cfg.k;
         let t_batch = std::time::Instant::now();
-        let (mut t_enc, mut t_search, mut t_verify) = (0.0f64, 0.0f64, 0.0f64);
+        let (mut t_enc, mut t_search) = (0.0f64, 0.0f64);
         // 1. windows of every mappable read
         let mut rseq = PackedSeq::default();
         let mut lowq: Vec<u32> = Vec::new();
@@ -541,6 +730,38 @@ impl<'a> Mapper<'a> {
                 }
             }
         }
+        Ok(Proposals {
+            rseq,
+            lowq,
+            rstart,
+            props,
+            encode_s: t_enc,
+            search_s: t_search,
+            host_s: (t_batch.elapsed().as_secs_f64() - t_enc - t_search).max(0.0),
+        })
+    }
+
+    /// The verification stage: each read's proposals clustered into
+    /// candidates, aligned on the device, and the best hit made a record.
+    fn verify(
+        &self,
+        reads: &[ReadRecord],
+        p: Proposals,
+        stats: &mut MapStats,
+        trace: bool,
+        depth: &Depth,
+    ) -> Result<Mapped> {
+        let t_batch = std::time::Instant::now();
+        let mut t_verify = 0.0f64;
+        let Proposals {
+            rseq,
+            lowq,
+            rstart,
+            mut props,
+            encode_s,
+            search_s,
+            host_s,
+        } = p;
         // 3. candidates → alignment tasks
         let pad = self.cfg.pad as i64;
         let mut tasks: Vec<AlignTask> = Vec::new();
@@ -626,10 +847,10 @@ impl<'a> Mapper<'a> {
             ties.push(tied);
             out.push(rec);
         }
-        stats.encode_s += t_enc;
-        stats.search_s += t_search;
+        stats.encode_s += encode_s;
+        stats.search_s += search_s;
         stats.verify_s += t_verify;
-        stats.host_s += (t_batch.elapsed().as_secs_f64() - t_enc - t_search - t_verify).max(0.0);
+        stats.host_s += host_s + (t_batch.elapsed().as_secs_f64() - t_verify).max(0.0);
         Ok((out, traces, ties))
     }
 
@@ -743,7 +964,39 @@ impl<'a> Mapper<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::{mark_low_quality, neighbours_per_window};
+    use super::{
+        mark_low_quality, neighbours_per_window, RescueGate, RESCUE_JUDGE_AFTER, RESCUE_PROBE_EVERY,
+    };
+
+    #[test]
+    fn the_rescue_gate_probes_when_the_pass_places_nothing_and_reopens() {
+        let y = super::RESCUE_MIN_YIELD;
+        let mut g = RescueGate::default();
+        // open until RESCUE_JUDGE_AFTER were tried
+        let all = g.choose(RESCUE_JUDGE_AFTER as usize, y);
+        assert!(all.iter().all(|&c| c));
+        g.tried += RESCUE_JUDGE_AFTER;
+        assert!(!g.open(y));
+        // a yield of 0 keeps it open whatever it places
+        assert!(g.open(0.0));
+        // then one in RESCUE_PROBE_EVERY, by position in the input
+        let probe = g.choose(100, y);
+        let n = probe.iter().filter(|&&c| c).count() as u64;
+        assert_eq!(n, 100u64.div_ceil(RESCUE_PROBE_EVERY));
+        assert!(probe[0], "eligible read 128 is a multiple of 32");
+        g.tried += n;
+        // a pass that places enough reopens
+        g.placed = 1;
+        assert!(g.open(y));
+        assert!(g.choose(10, y).iter().all(|&c| c));
+        // a pass that places its share stays open
+        let mut h = RescueGate {
+            eligible: 1000,
+            tried: 1000,
+            placed: 50,
+        };
+        assert!(h.open(y) && h.choose(5, y).iter().all(|&c| c));
+    }
 
     #[test]
     fn low_quality_bits_follow_phred() {
