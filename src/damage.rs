@@ -224,7 +224,7 @@ impl DamageProfile {
             .iter()
             .flat_map(|c| c[end as usize].iter())
             .map(|s| f(&s[pos]))
-            .sum()
+            .fold(0u64, u64::saturating_add)
     }
 
     /// Frequency of `from`→`to` at `pos` (0-based) from `end`: the count of
@@ -238,7 +238,9 @@ impl DamageProfile {
             return 0.0;
         }
         let n = self.total(end, pos, |c| c.pairs[f][t]);
-        let d = self.total(end, pos, |c| c.pairs[f].iter().sum());
+        let d = self.total(end, pos, |c| {
+            c.pairs[f].iter().fold(0u64, |a, &x| a.saturating_add(x))
+        });
         if d == 0 {
             0.0
         } else {
@@ -312,7 +314,9 @@ impl DamageProfile {
                 for (strand, std) in [(0usize, "+"), (1, "-")] {
                     for pos in 0..self.positions {
                         let c = &self.cells[ci][end][strand][pos];
-                        let refs: Vec<u64> = (0..4).map(|r| c.pairs[r].iter().sum()).collect();
+                        let refs: Vec<u64> = (0..4)
+                            .map(|r| c.pairs[r].iter().fold(0u64, |a, &x| a.saturating_add(x)))
+                            .collect();
                         s.push_str(&format!(
                             "{name}\t{end_name}\t{std}\t{}\t{}\t{}\t{}\t{}\t{}",
                             pos + 1,
@@ -320,7 +324,7 @@ impl DamageProfile {
                             refs[1],
                             refs[2],
                             refs[3],
-                            refs.iter().sum::<u64>()
+                            refs.iter().fold(0u64, |a, &x| a.saturating_add(x))
                         ));
                         for h in SUBS {
                             let (f, t) = (h.as_bytes()[0] as char, h.as_bytes()[2] as char);
@@ -365,8 +369,12 @@ impl DamageProfile {
                     self.frequency(end, pos, b'C', b'T'),
                     self.frequency(end, pos, b'G', b'A'),
                     self.other_frequency(end, pos),
-                    self.total(end, pos, |c| c.pairs[1].iter().sum()),
-                    self.total(end, pos, |c| c.pairs[2].iter().sum()),
+                    self.total(end, pos, |c| {
+                        c.pairs[1].iter().fold(0u64, |a, &x| a.saturating_add(x))
+                    }),
+                    self.total(end, pos, |c| {
+                        c.pairs[2].iter().fold(0u64, |a, &x| a.saturating_add(x))
+                    }),
                 ));
             }
         }
@@ -480,7 +488,7 @@ impl DamageProfile {
     /// Like [`DamageProfile::write`], but the folder stays under its
     /// temporary name until the caller commits it with its other outputs.
     pub fn write_staged(&self, dir: &Path, source: &str) -> Result<OutputDir> {
-        check_dir(dir)?;
+        check_dir(dir, "damage profile folder")?;
         let out = OutputDir::create(dir, true)?;
         let put = |name: &str, data: &[u8]| {
             let p = out.path().join(name);
@@ -580,12 +588,15 @@ impl DamageProfile {
                 c.pairs[r][q] = n[5 + k];
             }
             for (r, &base_count) in n[..4].iter().enumerate() {
-                let off: u64 = (0..4).filter(|&q| q != r).map(|q| c.pairs[r][q]).sum();
+                let off = (0..4)
+                    .filter(|&q| q != r)
+                    .try_fold(0u64, |a, q| a.checked_add(c.pairs[r][q]))
+                    .ok_or_else(|| bad(ln, "counts overflow".into()))?;
                 c.pairs[r][r] = base_count
                     .checked_sub(off)
                     .ok_or_else(|| bad(ln, "substitutions exceed the base count".into()))?;
             }
-            if n[4] != n[..4].iter().sum::<u64>() {
+            if Some(n[4]) != n[..4].iter().try_fold(0u64, |a, &x| a.checked_add(x)) {
                 return Err(bad(ln, "Total is not A+C+G+T".into()));
             }
             for (k, b) in [0usize, 3, 1, 2].into_iter().enumerate() {
@@ -637,8 +648,13 @@ impl DamageProfile {
                 .parse()
                 .map_err(|_| bad(format!("length '{}'", f[1])))?;
             let n: u64 = f[2].parse().map_err(|_| bad(format!("count '{}'", f[2])))?;
-            *lengths[strand].entry(len).or_insert(0) += n;
-            reads += n;
+            let e = lengths[strand].entry(len).or_insert(0u64);
+            *e = e
+                .checked_add(n)
+                .ok_or_else(|| bad("counts overflow".into()))?;
+            reads = reads
+                .checked_add(n)
+                .ok_or_else(|| bad("counts overflow".into()))?;
         }
         Ok((
             DamageProfile {
@@ -663,28 +679,43 @@ impl DamageProfile {
                 other.positions
             )));
         }
-        for (a, b) in self.cells.iter_mut().zip(&other.cells) {
+        // counts are summed with overflow checks (a profile edited to hold
+        // counts near 2^64 must not wrap into small ones); on overflow self
+        // is left unchanged
+        let overflow = || {
+            CrestError::Invalid(
+                "damage counts overflow when summed (a profile holds counts near 2^64: edited or damaged?)"
+                    .into(),
+            )
+        };
+        let mut merged = self.clone();
+        let add = |x: &mut u64, y: u64| -> Result<()> {
+            *x = x.checked_add(y).ok_or_else(overflow)?;
+            Ok(())
+        };
+        for (a, b) in merged.cells.iter_mut().zip(&other.cells) {
             for e in 0..2 {
                 for s in 0..2 {
                     for (x, y) in a[e][s].iter_mut().zip(&b[e][s]) {
                         for r in 0..4 {
                             for q in 0..4 {
-                                x.pairs[r][q] += y.pairs[r][q];
+                                add(&mut x.pairs[r][q], y.pairs[r][q])?;
                             }
-                            x.deleted[r] += y.deleted[r];
-                            x.inserted[r] += y.inserted[r];
+                            add(&mut x.deleted[r], y.deleted[r])?;
+                            add(&mut x.inserted[r], y.inserted[r])?;
                         }
-                        x.clipped += y.clipped;
+                        add(&mut x.clipped, y.clipped)?;
                     }
                 }
             }
         }
         for s in 0..2 {
             for (len, n) in &other.lengths[s] {
-                *self.lengths[s].entry(*len).or_insert(0) += n;
+                add(merged.lengths[s].entry(*len).or_insert(0), *n)?;
             }
         }
-        self.reads += other.reads;
+        add(&mut merged.reads, other.reads)?;
+        *self = merged;
         Ok(())
     }
 }
@@ -698,21 +729,29 @@ pub const FILES: [&str; 4] = [
 ];
 
 /// Refuse a profile folder that exists and holds anything but a profile
-/// (call it before mapping so that a bad name fails at once).
-pub fn check_dir(dir: &Path) -> Result<()> {
+/// (call it before mapping so that a bad name fails at once); `what` names
+/// the option in errors.
+pub fn check_dir(dir: &Path, what: &str) -> Result<()> {
+    // the profile is built in a temporary folder beside it: that folder's
+    // parent must take new entries
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let Ok(md) = std::fs::metadata(dir) else {
-        return match dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-            Some(p) if !p.is_dir() => Err(CrestError::Invalid(format!(
-                "--damage-profile {}: folder {} does not exist",
+        if !parent.is_dir() {
+            return Err(CrestError::Invalid(format!(
+                "{what} {}: folder {} does not exist",
                 dir.display(),
-                p.display()
-            ))),
-            _ => Ok(()),
-        };
+                parent.display()
+            )));
+        }
+        return crate::io::output::check_writable_dir(parent, what);
     };
+    crate::io::output::check_writable_dir(parent, what)?;
     if !md.is_dir() {
         return Err(CrestError::Invalid(format!(
-            "--damage-profile {}: exists and is not a folder",
+            "{what} {}: exists and is not a folder",
             dir.display()
         )));
     }
@@ -721,7 +760,7 @@ pub fn check_dir(dir: &Path) -> Result<()> {
         let name = e.file_name().to_string_lossy().into_owned();
         if !FILES.contains(&name.as_str()) {
             return Err(CrestError::Invalid(format!(
-                "--damage-profile {}: the folder holds {name}, which is not part of a damage profile; choose an empty or new folder",
+                "{what} {}: the folder holds {name}, which is not part of a damage profile; choose an empty or new folder",
                 dir.display()
             )));
         }

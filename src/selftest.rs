@@ -27,6 +27,10 @@ pub struct SelfTestRow {
     pub seconds: f64,
     /// GFLOP/s on the timed shape (0 where FLOPs are not meaningful).
     pub gflops: f64,
+    /// GB/s of the data each call must at least read and write once
+    /// (inputs and outputs; 0 where not counted): against the device's
+    /// memory bandwidth.
+    pub gbps: f64,
 }
 
 fn max_rel_err(got: &[f32], want: &[f32]) -> f64 {
@@ -83,6 +87,7 @@ pub fn run(backend: &Backend, scale: usize, reps: usize) -> Result<Vec<SelfTestR
         max_rel_err: err,
         seconds: s,
         gflops: big.flops() / s / 1e9,
+        gbps: ((big.m * big.k + big.n * big.k + big.m * big.n) * 4) as f64 / s / 1e9,
     });
 
     // conv1d forward / input grad / weight grad.
@@ -130,18 +135,40 @@ pub fn run(backend: &Backend, scale: usize, reps: usize) -> Result<Vec<SelfTestR
         "B{} C{}→{} L{} K{}",
         cd.batch, cd.cin, cd.cout, cd.len, cd.kw
     );
+    let conv_bytes = ((cd.x_len() + cd.w_len() + cd.y_len()) * 4) as f64;
     let s = time(backend, reps, || {
         backend.conv1d_forward(&cd, &bx, &bw, None, &mut by)
     })?;
-    rows.push(row("conv1d forward", &shape, e_fwd, s, cd.flops()));
+    rows.push(row(
+        "conv1d forward",
+        &shape,
+        e_fwd,
+        s,
+        cd.flops(),
+        conv_bytes,
+    ));
     let s = time(backend, reps, || {
         backend.conv1d_input_grad(&cd, &bdy, &bw, &mut bdx)
     })?;
-    rows.push(row("conv1d input grad", &shape, e_dx, s, cd.flops()));
+    rows.push(row(
+        "conv1d input grad",
+        &shape,
+        e_dx,
+        s,
+        cd.flops(),
+        conv_bytes,
+    ));
     let s = time(backend, reps, || {
         backend.conv1d_weight_grad(&cd, &bdy, &bx, &mut bdw)
     })?;
-    rows.push(row("conv1d weight grad", &shape, e_dw, s, cd.flops()));
+    rows.push(row(
+        "conv1d weight grad",
+        &shape,
+        e_dw,
+        s,
+        cd.flops(),
+        conv_bytes,
+    ));
 
     // Row ops: softmax and L2 normalise.
     for op in [RowOp::Softmax, RowOp::L2Norm] {
@@ -156,7 +183,14 @@ pub fn run(backend: &Backend, scale: usize, reps: usize) -> Result<Vec<SelfTestR
         let bx: Tensor = up(&rng.vec_f32(br * bc, -3.0, 3.0))?;
         let mut bo = backend.zeros(br * bc)?;
         let s = time(backend, reps, || backend.row_op(op, &bx, br, bc, &mut bo))?;
-        rows.push(row(&format!("{op:?}"), &format!("{br}x{bc}"), err, s, 0.0));
+        rows.push(row(
+            &format!("{op:?}"),
+            &format!("{br}x{bc}"),
+            err,
+            s,
+            0.0,
+            (2 * br * bc * 4) as f64,
+        ));
     }
     // k-mer profiles (classification input): 6-mers of 37 sequences, timed
     // on 256·scale sequences of 1 kbp.
@@ -194,6 +228,7 @@ pub fn run(backend: &Backend, scale: usize, reps: usize) -> Result<Vec<SelfTestR
         err,
         s,
         0.0,
+        0.0,
     ));
 
     // Triplet loss forward + backward.
@@ -226,6 +261,7 @@ pub fn run(backend: &Backend, scale: usize, reps: usize) -> Result<Vec<SelfTestR
         &format!("{}x256", bt.triplets),
         err,
         s,
+        0.0,
         0.0,
     ));
 
@@ -265,6 +301,7 @@ pub fn run(backend: &Backend, scale: usize, reps: usize) -> Result<Vec<SelfTestR
         err,
         s,
         0.0,
+        (2 * nseg * 32 * 128 * 4) as f64,
     ));
 
     if let Some(bad) = rows.iter().find(|r| r.max_rel_err > 1e-3) {
@@ -279,8 +316,9 @@ pub fn run(backend: &Backend, scale: usize, reps: usize) -> Result<Vec<SelfTestR
     Ok(rows)
 }
 
-fn row(op: &str, shape: &str, err: f64, s: f64, flops: f64) -> SelfTestRow {
+fn row(op: &str, shape: &str, err: f64, s: f64, flops: f64, bytes: f64) -> SelfTestRow {
     SelfTestRow {
+        gbps: bytes / s / 1e9,
         op: op.into(),
         shape: shape.into(),
         max_rel_err: err,

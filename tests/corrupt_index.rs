@@ -57,7 +57,7 @@ fn an_index_with_loci_outside_the_reference_is_refused() {
     let (a, _) = tensor_range(&good, "grid.loci");
     let cases: Vec<(usize, u32, &str)> = vec![
         (a, 7, "outside"),          // a contig that does not exist
-        (a + 4, 16_700, "outside"), // a start past the contig's end
+        (a + 4, 16_760, "outside"), // a window running past the contig end (16,770 bp)
     ];
     for (at, value, want) in cases {
         let mut bad = good.clone();

@@ -7,6 +7,18 @@ mod common;
 
 use common::gpu;
 
+/// A device context of this test's own: counters and the pool are shared
+/// by everything on a context, and tests run in parallel.
+fn own_gpu() -> std::sync::Arc<crest::gpu::Gpu> {
+    gpu().expect("no GPU adapter");
+    crest::gpu::Gpu::new(
+        &crest::gpu::DeviceChoice::Auto,
+        &crest::gpu::Requirements::default(),
+    )
+    .expect("a second context on the adapter")
+    .0
+}
+
 #[test]
 fn pooled_buffers_never_alias_live_data() {
     let g = gpu().expect("no GPU adapter");
@@ -35,7 +47,7 @@ fn pooled_buffers_never_alias_live_data() {
 
 #[test]
 fn freed_buffers_are_reused_after_a_wait_and_cleared_when_zeroed() {
-    let g = gpu().expect("no GPU adapter");
+    let g = own_gpu();
     let n = 3001;
     let ones = vec![1u32; n];
     // fill and free a buffer, wait: it is free for reuse
@@ -43,24 +55,27 @@ fn freed_buffers_are_reused_after_a_wait_and_cleared_when_zeroed() {
     drop(a);
     g.sync().unwrap();
     let created = g.counters().buffers_created;
-    // the same size class comes from the pool (other tests may share the
-    // device and take it first: allow a few tries)
-    let mut reused = false;
-    for _ in 0..8 {
-        let z = g.zeros("z", n).unwrap();
-        let got = g.read::<u32>(&z).unwrap();
-        assert!(
-            got.iter().all(|&x| x == 0),
-            "a reused buffer was not cleared"
-        );
-        if g.counters().buffers_created == created {
-            reused = true;
-            break;
-        }
-        drop(z);
-        g.sync().unwrap();
-    }
-    assert!(reused, "no buffer came from the pool");
+    // the same size class comes from the pool, cleared
+    let z = g.zeros("z", n).unwrap();
+    assert_eq!(
+        g.counters().buffers_created,
+        created,
+        "no buffer came from the pool"
+    );
+    let got = g.read::<u32>(&z).unwrap();
+    assert!(
+        got.iter().all(|&x| x == 0),
+        "a reused buffer was not cleared"
+    );
+    // and a freed buffer is not reused before a wait
+    drop(z);
+    let created = g.counters().buffers_created;
+    let _w = g.zeros("w", n).unwrap();
+    assert_eq!(
+        g.counters().buffers_created,
+        created + 1,
+        "a buffer was reused before the device was done with it"
+    );
 }
 
 #[test]
@@ -78,7 +93,7 @@ fn a_write_after_recorded_work_does_not_change_what_it_read() {
 
 #[test]
 fn submissions_are_batched_and_counted() {
-    let g = gpu().expect("no GPU adapter");
+    let g = own_gpu();
     let n = 100;
     let a = g.upload("a", &vec![5u32; n]).unwrap();
     let b = g.zeros("b", n).unwrap();
@@ -90,10 +105,12 @@ fn submissions_are_batched_and_counted() {
     let got = g.read::<u32>(&b).unwrap();
     assert_eq!(got, vec![5u32; n]);
     let d = g.counters().since(&before);
-    // 50 copies and a read-back: recorded into one stream, one wait (other
-    // tests on the shared device may add their own)
-    assert!(d.waits >= 1);
-    assert!(d.bytes_down >= n as u64 * 4);
+    // 50 copies and a read-back: one submission, one wait, 50 passes'
+    // worth of work recorded without a submission each
+    assert_eq!(d.submissions, 1, "{d:?}");
+    assert_eq!(d.waits, 1, "{d:?}");
+    assert_eq!(d.bytes_down, n as u64 * 4);
+    assert_eq!(d.bytes_up, 0);
     let (quarantined, free) = g.pool_sizes();
     assert!(quarantined + free < 100_000);
 }

@@ -42,6 +42,7 @@ impl Cost {
 pub fn run_measured(what: &str, mut cmd: Command, stdout: Option<&Path>) -> Result<Cost> {
     let fail = |m: String| CrestError::Invalid(format!("{what}: {m}"));
     let rss_file = tempfile_path("rss");
+    crate::io::output::remove_on_signal(&rss_file);
     if let Some(w) = in_gnu_time(&cmd, &rss_file) {
         cmd = w;
     }
@@ -70,14 +71,17 @@ pub fn run_measured(what: &str, mut cmd: Command, stdout: Option<&Path>) -> Resu
     let child = cmd.spawn().map_err(|e| {
         let _ = std::fs::remove_file(&err_file);
         crate::io::output::forget_on_signal(&err_file);
+        crate::io::output::forget_on_signal(&rss_file);
         fail(format!("could not start {:?}: {e}", cmd.get_program()))
     })?;
     let pid = child.id() as libc::pid_t;
+    crate::io::output::kill_child_on_signal(pid);
     let mut status: libc::c_int = 0;
     // SAFETY: rusage is plain old data that wait4 fills in; pid is our own
     // child, reaped here exactly once (the std Child handle is not waited on).
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    crate::io::output::forget_child(pid);
     let wall_s = t0.elapsed().as_secs_f64();
     pb.finish_and_clear();
     drop(child);
@@ -88,6 +92,7 @@ pub fn run_measured(what: &str, mut cmd: Command, stdout: Option<&Path>) -> Resu
         .ok()
         .and_then(|t| t.lines().last().and_then(|l| l.trim().parse::<f64>().ok()));
     let _ = std::fs::remove_file(&rss_file);
+    crate::io::output::forget_on_signal(&rss_file);
     crate::io::output::forget_on_signal(&err_file);
     if r < 0 {
         return Err(fail(format!(

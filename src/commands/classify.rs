@@ -100,8 +100,9 @@ pub struct TrainArgs {
     /// triplets as there are training sequences; 10 for --model) (1 to 100000).
     #[arg(long, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_EPOCHS))]
     pub epochs: Option<usize>,
-    /// Stop after this many minutes (the best checkpoint so far is kept).
-    #[arg(long)]
+    /// Stop after this many minutes (the best checkpoint so far is kept; a
+    /// positive number).
+    #[arg(long, value_parser = crate::commands::parse::positive)]
     pub minutes: Option<f64>,
     /// Triplets per step (1 to 65536).
     #[arg(long, default_value_t = 64, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_TRAIN_BATCH))]

@@ -24,7 +24,7 @@ pub struct DamageArgs {
 
 /// Run `crest damage`: read every profile, sum, write.
 pub fn damage(a: &DamageArgs) -> Result<DamageProfile> {
-    crate::damage::check_dir(&a.out)?;
+    crate::damage::check_dir(&a.out, "-o")?;
     let out = std::fs::canonicalize(&a.out).ok();
     for p in &a.profiles {
         if out.is_some() && std::fs::canonicalize(p).ok() == out {

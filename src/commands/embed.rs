@@ -39,6 +39,7 @@ pub fn embed(be: &Backend, a: &EmbedArgs) -> Result<()> {
     let mut rows: Vec<f32> = Vec::new();
     let mut reader = ReadReader::open(&a.input)?;
     let mut batch = Vec::new();
+    let mut empty = 0u64;
     while reader.next_batch(4096, &mut batch)? > 0 {
         let mut seq = PackedSeq::default();
         let mut windows = Vec::new();
@@ -47,6 +48,11 @@ pub fn embed(be: &Backend, a: &EmbedArgs) -> Result<()> {
             let base = seq.len as u32;
             seq.extend_ascii(&r.seq);
             let len = r.seq.len();
+            if len == 0 {
+                // nothing to embed: no row (counted and reported below)
+                empty += 1;
+                continue;
+            }
             if len <= k {
                 windows.push(Window::new(base, len as u32, false));
                 owner.push((ri, 0usize));
@@ -71,6 +77,9 @@ pub fn embed(be: &Backend, a: &EmbedArgs) -> Result<()> {
                 }
             }
             for (ri, r) in batch.iter().enumerate() {
+                if r.seq.is_empty() {
+                    continue;
+                }
                 let v = &mut acc[ri * p..(ri + 1) * p];
                 let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
                 v.iter_mut().for_each(|x| *x /= n);
@@ -79,6 +88,12 @@ pub fn embed(be: &Backend, a: &EmbedArgs) -> Result<()> {
             }
         }
         batch.clear();
+    }
+    if empty > 0 {
+        eprintln!(
+            "crest embed: {empty} empty reads in {} have no embedding (left out)",
+            a.input.display()
+        );
     }
     match safetensors {
         true => {

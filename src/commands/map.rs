@@ -68,7 +68,7 @@ pub struct MapArgs {
     /// Longest read (bp) the rescue pass searches again (0 to 10000000).
     #[arg(long, default_value_t = crate::map::DEFAULT_RESCUE_MAX_LEN, value_parser = crate::commands::parse::usize_in(0, crate::commands::parse::MAX_LEN))]
     pub rescue_max_len: usize,
-    /// The rescue pass pays for itself: after 128 reads tried it goes on
+    /// The rescue pass pays for itself: after 64 reads tried it goes on
     /// with every eligible read only while it places at least this share of
     /// the reads it tried, else it tries one in 32 (and reopens if the share
     /// rises). Real libraries of mostly other genomes have it place almost
@@ -324,6 +324,9 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
             .map(|p| ("--damage-profile", Some(p))),
     );
     crate::io::output::refuse_collisions(&outputs)?;
+    if let Some(rg) = &a.read_group {
+        crate::io::sam::parse_read_group(rg)?;
+    }
     let target = Target::resolve(a.out.as_deref(), &inputs)?;
     let format = SamFormat::resolve(&target, a.output_format)?;
     let sorted = sort_plan(a, &target, format, &inputs)?;
@@ -350,7 +353,7 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
         None => None,
     };
     if let Some(d) = &a.damage_profile {
-        crate::damage::check_dir(d)?;
+        crate::damage::check_dir(d, "--damage-profile")?;
     }
     let stats_out = match &a.stats {
         Some(p) => Some(Output::create(Some(p), &inputs)?),
@@ -358,6 +361,7 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
     };
     let (ck, enc) = super::load_model(be, &a.model)?;
     let reference = Reference::load(&a.reference)?;
+    reference.check_contig_names(&a.reference, "SAM")?;
     let wants_head = a.propose.contains(&Propose::Head);
     let head = match (&ck.meta.head, wants_head) {
         (_, false) => None,

@@ -224,6 +224,7 @@ pub fn sv(be: &Backend, a: &SvArgs, command_line: &str) -> Result<Vec<SvCall>> {
         ));
     }
     let reference = Reference::load(&a.reference)?;
+    vcf::check_contig_names(&reference, &a.reference)?;
     let queries = load_queries(&a.queries)?;
     if queries.is_empty() {
         return Err(CrestError::Invalid(format!(
@@ -238,10 +239,22 @@ pub fn sv(be: &Backend, a: &SvArgs, command_line: &str) -> Result<Vec<SvCall>> {
     let anchors = match &a.paf {
         Some(p) => {
             let mut by_name = paf::read_paf(p, &reference, a.min_mapq, a.min_size)?;
-            queries
+            let paf_names: Vec<String> = by_name.keys().take(1).cloned().collect();
+            let anchors: Vec<_> = queries
                 .iter()
                 .map(|(_, q)| by_name.remove(&q.name).unwrap_or_default())
-                .collect()
+                .collect();
+            if anchors.iter().all(|v: &Vec<_>| v.is_empty()) {
+                return Err(CrestError::Invalid(format!(
+                    "{}: no alignment (at --min-mapq {}) names any of the {} queries (PAF query e.g. {:?}, FASTA query e.g. '{}'): a PAF of other sequences?",
+                    p.display(),
+                    a.min_mapq,
+                    queries.len(),
+                    paf_names.first().map(String::as_str).unwrap_or("none"),
+                    queries[0].1.name
+                )));
+            }
+            anchors
         }
         None => {
             let model = a.model.as_deref().expect("clap: --model unless --paf");
@@ -420,6 +433,7 @@ pub fn simulate_sv(a: &SimulateSvArgs, command_line: &str) -> Result<()> {
         _ => None,
     };
     let reference = Reference::load(&a.reference)?;
+    vcf::check_contig_names(&reference, &a.reference)?;
     let p = plant::plant(
         &reference,
         &plant::PlantConfig {

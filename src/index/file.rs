@@ -147,7 +147,7 @@ pub fn load(path: &Path) -> Result<Index> {
     }
     // every locus inside the reference the metadata names (an edited or
     // corrupted index must not send the mapper past a contig's end)
-    let lens: Vec<u64> = meta.reference.iter().map(|c| c.len as u64).collect();
+    let lens: Vec<u64> = meta.reference.iter().map(|c| c.len).collect();
     if let Some((i, &(c, s))) = loci.iter().enumerate().find(|(_, &(c, s))| {
         lens.get(c as usize)
             .is_none_or(|&l| s as u64 + meta.k as u64 > l)

@@ -23,6 +23,26 @@ use crate::error::{CrestError, Result};
 /// Temporary files not yet committed, removed on a fatal signal.
 static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
+/// Child processes to pass a fatal signal on to (`crest bench` runs `crest
+/// map` and bwa as children: an interrupted bench must not leave them
+/// running).
+static CHILDREN: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+/// Send the fatal signal that ends crest to child `pid` too, until
+/// [`forget_child`] is called for it.
+pub fn kill_child_on_signal(pid: i32) {
+    if let Ok(mut v) = CHILDREN.lock() {
+        v.push(pid);
+    }
+}
+
+/// Undo [`kill_child_on_signal`] (the child was reaped).
+pub fn forget_child(pid: i32) {
+    if let Ok(mut v) = CHILDREN.lock() {
+        v.retain(|&p| p != pid);
+    }
+}
+
 /// Remove `p` (a file or a folder) if a fatal signal ends crest before
 /// [`forget_on_signal`] is called for it: for scratch files and folders.
 pub fn remove_on_signal(p: &Path) {
@@ -82,6 +102,11 @@ pub fn install_signal_cleanup() {
                 let mut sig: libc::c_int = 0;
                 if libc::sigwait(&set, &mut sig) != 0 {
                     continue;
+                }
+                if let Ok(children) = CHILDREN.lock() {
+                    for &pid in children.iter() {
+                        libc::kill(pid, sig);
+                    }
                 }
                 remove_pending();
                 // Die by the same signal, so the parent sees the usual status.
@@ -553,6 +578,23 @@ pub fn commit_all(outputs: Vec<Staged>) -> Result<()> {
 /// output produced at the end of a long run; nothing is left behind.
 pub fn check(path: &Path, inputs: &[&Path]) -> Result<()> {
     Output::create(Some(path), inputs).map(drop)
+}
+
+/// Check now that files can be created in folder `dir` (for outputs and
+/// scratch files made late in a run): a hidden probe folder is created and
+/// removed. `what` names the option in the error.
+pub fn check_writable_dir(dir: &Path, what: &str) -> Result<()> {
+    let probe = temp_name(&dir.join("crest-probe"));
+    match std::fs::create_dir(&probe) {
+        Ok(()) => {
+            let _ = std::fs::remove_dir(&probe);
+            Ok(())
+        }
+        Err(e) => Err(CrestError::Invalid(format!(
+            "{what} {}: cannot create files there ({e})",
+            dir.display()
+        ))),
+    }
 }
 
 /// Write a whole file at once through an [`Output`].

@@ -28,6 +28,26 @@ pub struct Reference {
 }
 
 impl Reference {
+    /// Refuse contig names SAM and VCF do not allow in `@SQ SN`, `##contig`
+    /// and CHROM (`[0-9A-Za-z!#$%&+./:;?@^_|~-][0-9A-Za-z!#$%&*+./:;=?@^_|~-]*`):
+    /// samtools, bcftools and htslib reject files with them. `path` names
+    /// the FASTA and `format` the output in the error.
+    pub fn check_contig_names(&self, path: &Path, format: &str) -> Result<()> {
+        let ok_first = |c: char| c.is_ascii_alphanumeric() || "!#$%&+./:;?@^_|~-".contains(c);
+        let ok_rest = |c: char| ok_first(c) || c == '*' || c == '=';
+        for c in &self.contigs {
+            let mut chars = c.name.chars();
+            if !(chars.next().is_some_and(ok_first) && chars.all(ok_rest)) {
+                return Err(CrestError::Invalid(format!(
+                    "{}: contig name {:?} is not allowed in {format} (letters, digits and !#$%&+./:;?@^_|~-, and *= after the first character): rename it in the FASTA",
+                    path.display(),
+                    c.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Load a FASTA file (.gz or BGZF allowed).
     pub fn load(path: &Path) -> Result<Self> {
         match detect_format(path)? {

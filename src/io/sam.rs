@@ -94,6 +94,11 @@ pub fn qname_problem(name: &str) -> Option<String> {
 /// Parse a bwa-style read-group line (`@RG\tID:x\tSM:y`, tabs literal or as `\t`).
 pub fn parse_read_group(rg: &str) -> Result<(String, String)> {
     let line = rg.replace("\\t", "\t");
+    if let Some(c) = line.chars().find(|c| c.is_control() && *c != '\t') {
+        return Err(CrestError::Invalid(format!(
+            "-R {rg:?}: a read group line holds {c:?}; it must be one line of tab-separated fields"
+        )));
+    }
     if !line.starts_with("@RG\t") {
         return Err(CrestError::Invalid(format!(
             "-R '{rg}': a read group line must start with '@RG\\t'"

@@ -70,7 +70,7 @@ impl SortOptions {
                 self.tmp_dir.display()
             )));
         }
-        Ok(())
+        crate::io::output::check_writable_dir(&self.tmp_dir, "--tmp-dir")
     }
 }
 

@@ -62,6 +62,27 @@ pub fn read_paf(
         let &ci = contig
             .get(f[5])
             .ok_or_else(|| bad(format!("target '{}' is not in the reference", f[5])))?;
+        // the target interval must lie on the contig, and the query interval
+        // within the query length the record states
+        let clen = reference.contigs[ci].seq.len() as u64;
+        if te > clen {
+            return Err(bad(format!(
+                "target interval {ts}-{te} runs past the end of '{}' ({clen} bp)",
+                f[5]
+            )));
+        }
+        if f[6].parse::<u64>().ok() != Some(clen) {
+            return Err(bad(format!(
+                "target length {} differs from '{}' in the reference ({clen} bp): another assembly?",
+                f[6], f[5]
+            )));
+        }
+        if num(1)? < qe {
+            return Err(bad(format!(
+                "query interval {qs}-{qe} runs past the query length {}",
+                f[1]
+            )));
+        }
         let cigar = f[12..].iter().find_map(|t| t.strip_prefix("cg:Z:"));
         let pieces = match cigar {
             Some(c) => split_cigar(c, qs, qe, ts, reverse, split_at)

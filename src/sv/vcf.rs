@@ -117,6 +117,8 @@ fn bnd_mate(alt: &str) -> Option<(String, u64)> {
 
 /// Read the structural variants of a VCF (symbolic `<DEL>` etc. with
 /// SVTYPE/END/SVLEN, or BND records) against `reference`'s contig names.
+///
+/// (See also [`check_contig_names`] for what VCF allows as a contig name.)
 /// Records of other kinds (SNVs) are skipped; a malformed record is an
 /// error naming the file and line.
 pub fn read_vcf(path: &Path, reference: &Reference) -> Result<Vec<SvCall>> {
@@ -199,9 +201,12 @@ pub fn read_vcf(path: &Path, reference: &Reference) -> Result<Vec<SvCall>> {
             call.end = match (end, svlen, kind) {
                 (_, _, SvKind::Ins) => pos,
                 (Some(e), _, _) => e,
-                (None, Some(l), _) => pos + l.unsigned_abs(),
+                (None, Some(l), _) => pos.saturating_add(l.unsigned_abs()),
                 (None, None, _) => return Err(bad("a symbolic SV needs END or SVLEN".into())),
             };
+            if call.end < pos {
+                return Err(bad(format!("END {} is before POS {pos}", call.end)));
+            }
             call.len = match svlen {
                 Some(l) => l.unsigned_abs(),
                 None => call.end - pos,
@@ -210,6 +215,12 @@ pub fn read_vcf(path: &Path, reference: &Reference) -> Result<Vec<SvCall>> {
         out.push(call);
     }
     Ok(out)
+}
+
+/// Refuse contig names VCF does not allow (see
+/// [`Reference::check_contig_names`]).
+pub fn check_contig_names(reference: &Reference, path: &Path) -> Result<()> {
+    reference.check_contig_names(path, "VCF")
 }
 
 #[cfg(test)]
