@@ -29,7 +29,18 @@ pub struct FileStats {
 
 /// Read a file completely. `as_reference` loads FASTA as a reference (MD5s).
 pub fn file_stats(path: &Path, as_reference: bool) -> Result<FileStats> {
-    let format = detect_format(path)?;
+    // a stream (`-`, a pipe) is read once, as reads
+    let format = if crate::io::rereadable(path) {
+        detect_format(path)?
+    } else {
+        Format::Fastq
+    };
+    let as_reference = as_reference && format == Format::Fasta;
+    let reader = match as_reference {
+        true => None,
+        false => Some(ReadReader::open(path)?),
+    };
+    let format = reader.as_ref().map_or(format, |r| r.format());
     let mut s = FileStats {
         path: path.display().to_string(),
         format: format!("{format:?}"),
@@ -48,7 +59,7 @@ pub fn file_stats(path: &Path, as_reference: bool) -> Result<FileStats> {
         s.n_bases += n;
     };
     let mut contigs = Vec::new();
-    if as_reference && format == Format::Fasta {
+    if let (true, None) = (as_reference, &reader) {
         let r = Reference::load(path)?;
         for c in &r.contigs {
             add(
@@ -57,8 +68,8 @@ pub fn file_stats(path: &Path, as_reference: bool) -> Result<FileStats> {
             );
             contigs.push((c.name.clone(), c.seq.len() as u64, c.md5.clone()));
         }
-    } else {
-        for read in ReadReader::open(path)? {
+    } else if let Some(reader) = reader {
+        for read in reader {
             let read = read?;
             add(
                 read.seq.len() as u64,

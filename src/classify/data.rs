@@ -32,6 +32,15 @@ pub enum Labelled {
 impl SeqSet {
     /// Read `path`, labelling records from `table` (when given).
     pub fn load(path: &Path, table: Option<&LabelTable>, need: Labelled) -> Result<SeqSet> {
+        let format = crate::io::detect_format(path)?;
+        if !matches!(format, crate::io::Format::Fasta | crate::io::Format::Empty) {
+            return Err(CrestError::UnknownFormat {
+                path: path.into(),
+                message: format!(
+                    "is {format:?}, not FASTA: crest classify reads FASTA (samtools fasta converts FASTQ, SAM and BAM)"
+                ),
+            });
+        }
         let mut reader = noodles::fasta::io::Reader::new(open_text(path)?);
         let mut set = SeqSet {
             path: path.into(),
@@ -50,7 +59,9 @@ impl SeqSet {
                 None => name.clone(),
             };
             let seq: Vec<u8> = rec.sequence().as_ref().to_ascii_uppercase();
-            if seq.is_empty() {
+            // an empty training sequence is an error; an empty query is
+            // reported as unclassified, like one with no valid k-mer
+            if seq.is_empty() && need == Labelled::Required {
                 return Err(err(i + 1, format!("'{name}' has an empty sequence")));
             }
             if let Some(&b) = seq.iter().find(|b| !b.is_ascii_alphabetic()) {

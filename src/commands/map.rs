@@ -380,7 +380,10 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
     };
     for f in &a.reads {
         // Fail on a missing or unrecognisable input before any output exists.
-        crate::io::detect_format(f)?;
+        // (a pipe or `-` is read once, by the mapping itself)
+        if crate::io::rereadable(f) {
+            crate::io::detect_format(f)?;
+        }
     }
     let needs_index = a.propose.iter().any(|p| *p != Propose::Head);
     let index = match needs_index {

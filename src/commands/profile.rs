@@ -87,7 +87,10 @@ pub fn profile(be: &Backend, a: &ProfileArgs) -> Result<Profile> {
         None => Groups::per_contig(&reference),
     };
     for f in &a.reads {
-        crate::io::detect_format(f)?;
+        // (a pipe or `-` is read once, by the mapping itself)
+        if crate::io::rereadable(f) {
+            crate::io::detect_format(f)?;
+        }
     }
     let (ck, enc) = super::load_model(be, &a.model)?;
     let index = super::index::load_or_build(

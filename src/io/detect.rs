@@ -23,21 +23,72 @@ pub enum Format {
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
-/// Buffered reader over a file, decompressing gzip and BGZF transparently.
-/// Decompression errors (e.g. a truncated .gz) surface as I/O errors on read.
-pub fn open_text(path: &Path) -> Result<Box<dyn BufRead + Send>> {
-    let mut f = File::open(path).map_err(|e| CrestError::io(path, e))?;
-    let mut magic = [0u8; 2];
-    let n = read_up_to(&mut f, &mut magic).map_err(|e| CrestError::io(path, e))?;
+/// True for the path that names standard input (`-`).
+pub fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// True when `path` can be read twice (a regular file): pipes, FIFOs,
+/// process substitution (`<(…)`, `/dev/fd/N`) and `-` can be read once only,
+/// so they are never sniffed ahead of the real read.
+pub fn rereadable(path: &Path) -> bool {
+    !is_stdin(path) && std::fs::metadata(path).is_ok_and(|m| m.is_file())
+}
+
+/// The raw bytes of `path` (`-`: standard input), opened once.
+fn open_raw(path: &Path) -> Result<Box<dyn Read + Send>> {
+    if is_stdin(path) {
+        return Ok(Box::new(std::io::stdin()));
+    }
     let f = File::open(path).map_err(|e| CrestError::io(path, e))?;
-    if n == 2 && magic == GZIP_MAGIC {
+    Ok(Box::new(f))
+}
+
+/// Read up to `n` bytes of `r` and give them back in front of the rest: a
+/// look ahead that works on pipes.
+fn peek(
+    path: &Path,
+    mut r: Box<dyn Read + Send>,
+    n: usize,
+) -> Result<(Vec<u8>, Box<dyn Read + Send>)> {
+    let mut head = vec![0u8; n];
+    let k = read_up_to(&mut r, &mut head).map_err(|e| CrestError::io(path, e))?;
+    head.truncate(k);
+    let again = std::io::Cursor::new(head.clone()).chain(r);
+    Ok((head, Box::new(again)))
+}
+
+/// An input opened once (a file, `-` for standard input, a FIFO or process
+/// substitution), decompressed when gzip or BGZF, with its format told
+/// from the first (decompressed) bytes. The reader starts at the beginning.
+pub fn open_input(path: &Path) -> Result<(Box<dyn BufRead + Send>, Format)> {
+    let (magic, raw) = peek(path, open_raw(path)?, 2)?;
+    let text: Box<dyn Read + Send> = if magic == GZIP_MAGIC {
+        Box::new(
+            super::gz::CheckedGz::new(BufReader::with_capacity(1 << 16, raw), path)
+                .warn_on_missing_eof(),
+        )
+    } else {
+        raw
+    };
+    let (head, text) = peek(path, text, 4096)?;
+    let format = classify(path, &head)?;
+    Ok((Box::new(BufReader::with_capacity(1 << 16, text)), format))
+}
+
+/// Buffered reader over a file (`-`: standard input), decompressing gzip
+/// and BGZF transparently. Decompression errors (e.g. a truncated .gz)
+/// surface as I/O errors on read.
+pub fn open_text(path: &Path) -> Result<Box<dyn BufRead + Send>> {
+    let (magic, raw) = peek(path, open_raw(path)?, 2)?;
+    if magic == GZIP_MAGIC {
         Ok(Box::new(BufReader::with_capacity(
             1 << 16,
-            super::gz::CheckedGz::new(BufReader::with_capacity(1 << 16, f), path)
+            super::gz::CheckedGz::new(BufReader::with_capacity(1 << 16, raw), path)
                 .warn_on_missing_eof(),
         )))
     } else {
-        Ok(Box::new(BufReader::with_capacity(1 << 16, f)))
+        Ok(Box::new(BufReader::with_capacity(1 << 16, raw)))
     }
 }
 
@@ -73,7 +124,9 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-/// Recognise a file's format from its (decompressed) first bytes.
+/// Recognise a file's format from its (decompressed) first bytes. It reads
+/// the file: for a stream that can be read once only (see [`rereadable`])
+/// use [`open_input`], which gives the format and the reader together.
 pub fn detect_format(path: &Path) -> Result<Format> {
     let mut r = open_text(path)?;
     let head = r.fill_buf().map_err(|e| CrestError::io(path, e))?.to_vec();

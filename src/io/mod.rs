@@ -10,7 +10,7 @@ pub mod sam;
 pub mod sort;
 pub mod tensorfile;
 
-pub use detect::{detect_format, open_text, Format};
+pub use detect::{detect_format, is_stdin, open_input, open_text, rereadable, Format};
 pub use output::{Output, OutputDir, Target};
 pub use reads::{ReadReader, ReadRecord};
 pub use reference::{md5_hex, Contig, Reference};

@@ -3,11 +3,10 @@
 //! supplementary records are skipped and reverse-strand records are
 //! reverse-complemented back.
 
-use std::fs::File;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
-use super::detect::{detect_format, open_text, Format};
+use super::detect::{open_input, Format};
 use crate::error::{CrestError, Result};
 use crate::seq::{fold_base, is_iupac, reverse_complement};
 
@@ -33,7 +32,7 @@ enum Inner {
         noodles::sam::Record,
     ),
     Bam(
-        noodles::bam::io::Reader<noodles::bgzf::io::Reader<File>>,
+        noodles::bam::io::Reader<Box<dyn BufRead + Send>>,
         noodles::bam::Record,
     ),
     Empty,
@@ -51,7 +50,8 @@ pub struct ReadReader {
 impl ReadReader {
     /// Open a reads file, detecting its format.
     pub fn open(path: &Path) -> Result<Self> {
-        let format = detect_format(path)?;
+        // opened once: `-`, FIFOs and `<(…)` cannot be read twice
+        let (text, format) = open_input(path)?;
         let io_err = |e: std::io::Error| CrestError::Format {
             path: path.into(),
             record: 0,
@@ -59,24 +59,19 @@ impl ReadReader {
         };
         let inner = match format {
             Format::Fastq => Inner::Fastq(
-                noodles::fastq::io::Reader::new(open_text(path)?),
+                noodles::fastq::io::Reader::new(text),
                 noodles::fastq::Record::default(),
             ),
-            Format::Fasta => Inner::Fasta(noodles::fasta::io::Reader::new(open_text(path)?)),
+            Format::Fasta => Inner::Fasta(noodles::fasta::io::Reader::new(text)),
             Format::Sam => {
-                let mut r = noodles::sam::io::Reader::new(open_text(path)?);
+                let mut r = noodles::sam::io::Reader::new(text);
                 r.read_header().map_err(io_err)?;
                 Inner::Sam(r, noodles::sam::Record::default())
             }
             Format::Bam => {
-                if super::detect::bgzf_eof_missing(path)? {
-                    eprintln!(
-                        "crest: warning: {}: no BGZF end-of-file block; the BAM may be truncated",
-                        path.display()
-                    );
-                }
-                let f = File::open(path).map_err(|e| CrestError::io(path, e))?;
-                let mut r = noodles::bam::io::Reader::new(f);
+                // `text` is the decompressed BGZF stream (a missing BGZF
+                // end-of-file block is warned about at its end)
+                let mut r = noodles::bam::io::Reader::from(text);
                 r.read_header().map_err(io_err)?;
                 Inner::Bam(r, noodles::bam::Record::default())
             }

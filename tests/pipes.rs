@@ -1,0 +1,88 @@
+//! Reads from pipes: `-` (standard input), `/dev/stdin`, a FIFO and bash
+//! process substitution, plain, gzip and BAM; each is opened once (a pipe
+//! cannot be sniffed and reopened) and maps exactly as the file does.
+
+use std::path::Path;
+use std::process::Command;
+
+fn asset(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// Run a bash line in `dir` with `$CREST`, `$M` (model) and `$R` (reference) set.
+fn bash(dir: &Path, line: &str) -> (bool, String) {
+    let o = Command::new("bash")
+        .current_dir(dir)
+        .env("CREST", env!("CARGO_BIN_EXE_crest"))
+        .env("M", asset("mammoth_chrM.crest"))
+        .env("R", asset("mammoth_chrM.fa"))
+        .args(["-c", line])
+        .output()
+        .unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stderr).into(),
+    )
+}
+
+/// SAM records without the @PG line (its CL names the input).
+fn body(p: &Path) -> Vec<String> {
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("@PG"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn reads_from_pipes_map_as_the_file_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let setup =
+        "\"$CREST\" simulate --reference \"$R\" -n 50 --seed 3 -o r.fq && gzip -c r.fq > r.fq.gz \
+                 && \"$CREST\" index --model \"$M\" --reference \"$R\" -o mt.idx";
+    let (ok, err) = bash(d, setup);
+    assert!(ok, "{err}");
+    let map = "\"$CREST\" map --model \"$M\" --reference \"$R\" --index mt.idx";
+    let (ok, err) = bash(d, &format!("{map} r.fq -o file.sam"));
+    assert!(ok, "{err}");
+    let want = body(&d.join("file.sam"));
+    assert!(want.len() > 50);
+    let cases = [
+        ("stdin_gz", format!("cat r.fq.gz | {map} - -o stdin_gz.sam")),
+        ("stdin_plain", format!("{map} - -o stdin_plain.sam < r.fq")),
+        (
+            "dev_stdin",
+            format!("cat r.fq | {map} /dev/stdin -o dev_stdin.sam"),
+        ),
+        ("procsub", format!("{map} <(gzip -c r.fq) -o procsub.sam")),
+        (
+            "fifo",
+            format!("mkfifo f.fq && (gzip -c r.fq > f.fq &) && {map} f.fq -o fifo.sam"),
+        ),
+    ];
+    for (name, line) in cases {
+        let (ok, err) = bash(d, &line);
+        assert!(ok, "{name}: {err}");
+        assert!(!err.contains("invalid gzip header"), "{name}: {err}");
+        assert_eq!(body(&d.join(format!("{name}.sam"))), want, "{name}");
+    }
+    // BAM on standard input (samtools import: unaligned BAM)
+    let (ok, err) = bash(
+        d,
+        &format!("samtools import -0 r.fq -o u.bam && cat u.bam | {map} - -o bam.sam"),
+    );
+    assert!(ok, "{err}");
+    let got = body(&d.join("bam.sam"));
+    assert_eq!(got.len(), want.len());
+    // stats from a gzip stream
+    let (ok, err) = bash(d, "cat r.fq.gz | \"$CREST\" stats - > s.tsv");
+    assert!(ok, "{err}");
+    let s = std::fs::read_to_string(d.join("s.tsv")).unwrap();
+    assert!(s.contains("\tFastq\t50\t"), "{s}");
+}
