@@ -100,7 +100,7 @@ fn main() {
     quiet_mesa_wayland_probe();
     crest::io::output::install_signal_cleanup();
     crest::io::output::default_sigpipe();
-    let cli = Cli::parse();
+    let cli = parse_args();
     let level = match cli.verbose {
         0 => "warn",
         1 => "info",
@@ -116,6 +116,28 @@ fn main() {
     if let Err(e) = run(cli) {
         eprintln!("crest: error: {e:#}");
         std::process::exit(1);
+    }
+}
+
+/// The command line, or exit: usage errors with status 2 (clap's), help and
+/// version text with 0, or with 1 when it cannot be written (a full disk: no
+/// output must look like success).
+fn parse_args() -> Cli {
+    match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = e.exit_code();
+            if let Err(w) = e.print() {
+                eprintln!("crest: error: standard output: {w}");
+                std::process::exit(1);
+            }
+            // print() buffers through stdout's LineWriter: flush it too
+            if let Err(w) = std::io::Write::flush(&mut std::io::stdout()) {
+                eprintln!("crest: error: standard output: {w}");
+                std::process::exit(1);
+            }
+            std::process::exit(code);
+        }
     }
 }
 

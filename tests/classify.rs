@@ -567,6 +567,38 @@ fn classify_train_and_search_end_to_end() {
     assert_eq!(code, 0, "{err}");
     assert!(stdout.contains("level group accuracy"), "{stdout}");
 
+    // mutated databases (bit flips, truncations, garbage): an error or a
+    // database, never a panic; the content checksum refuses damaged arrays
+    let bytes = std::fs::read(&pdb).unwrap();
+    let mut rng = crest::rng::Rng::new(21);
+    let mp = tmp.path().join("mut.crest-db");
+    let mut refused = 0;
+    for i in 0..120 {
+        let mut v = bytes.clone();
+        let at = rng.below(v.len() as u64) as usize;
+        match i % 3 {
+            0 => v[at] ^= 1 << rng.below(8),
+            1 => v.truncate(at),
+            _ => {
+                let junk: Vec<u8> = (0..1 + rng.below(32))
+                    .map(|_| rng.below(256) as u8)
+                    .collect();
+                v.splice(at..at, junk);
+            }
+        }
+        std::fs::write(&mp, &v).unwrap();
+        let r = std::panic::catch_unwind(|| crest::classify::db::Database::load(&mp).is_err());
+        match r {
+            Ok(true) => refused += 1,
+            Ok(false) => assert_ne!(i % 3, 1, "mutant {i}: a truncated database loaded"),
+            Err(_) => panic!("mutant {i} of the database panicked"),
+        }
+    }
+    assert!(
+        refused >= 80,
+        "only {refused} of 120 damaged databases refused"
+    );
+
     // the pooled conv encoder, fine-tuned from the bundled mapping model
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/mammoth_chrM.crest");
     let model_s = s(&model);

@@ -112,4 +112,26 @@ fn an_index_with_loci_outside_the_reference_is_refused() {
             assert!(!d.join(f).exists(), "{f} written from a bad index");
         }
     }
+    // one flipped bit in an embedding: finite, in range, caught by the
+    // recorded content checksum
+    let (z, _) = tensor_range(&good, "grid.z");
+    let mut bad = good.clone();
+    bad[z + 401] ^= 0x01;
+    std::fs::write(d.join("bad.idx"), &bad).unwrap();
+    let args = [
+        "map",
+        "--model",
+        &model,
+        "--reference",
+        &mt,
+        "--index",
+        "bad.idx",
+        "r.fq",
+        "-o",
+        "o.sam",
+    ];
+    let (code, err) = crest(d, &args);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("bad.idx") && err.contains("checksum"), "{err}");
+    assert!(!d.join("o.sam").exists());
 }

@@ -265,3 +265,85 @@ fn an_empty_read_gets_no_embedding() {
     assert_eq!(names, ["a", "b"], "{out}");
     assert!(err.contains("1 empty reads"), "{err}");
 }
+
+#[test]
+fn help_and_version_into_a_full_stdout_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [vec!["--help"], vec!["--version"], vec!["map", "--help"]] {
+        let o = Command::new(env!("CARGO_BIN_EXE_crest"))
+            .current_dir(dir.path())
+            .args(&args)
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("standard output"), "{args:?}: {err}");
+    }
+}
+
+/// Children of `pid` (from /proc).
+fn children(pid: u32) -> Vec<u32> {
+    let path = format!("/proc/{pid}/task/{pid}/children");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect()
+}
+
+#[test]
+fn an_interrupted_bench_stops_its_children_and_leaves_no_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crest"))
+        .current_dir(dir.path())
+        .env("TMPDIR", &tmp)
+        .args([
+            "bench",
+            "--no-bwa",
+            "--reference",
+            &asset("mammoth_chrM.fa"),
+            "--model",
+            &asset("mammoth_chrM.crest"),
+            "-n",
+            "3000",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // wait for bench to start a child (crest index or crest map)
+    let t0 = std::time::Instant::now();
+    let mut kids = Vec::new();
+    while kids.is_empty() && t0.elapsed() < std::time::Duration::from_secs(60) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        kids = children(pid);
+    }
+    assert!(!kids.is_empty(), "bench started no child");
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(pid as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    // the children got the signal too
+    let t1 = std::time::Instant::now();
+    let alive = |p: u32| {
+        std::fs::read_to_string(format!("/proc/{p}/stat"))
+            .map(|s| !s.contains(") Z "))
+            .unwrap_or(false)
+    };
+    while kids.iter().any(|&k| alive(k)) && t1.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        !kids.iter().any(|&k| alive(k)),
+        "children of an interrupted bench still run: {kids:?}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(left.is_empty(), "left in the temporary folder: {left:?}");
+}

@@ -67,6 +67,10 @@ pub fn run_measured(what: &str, mut cmd: Command, stdout: Option<&Path>) -> Resu
     );
     pb.set_message(what.to_string());
     pb.enable_steady_tick(std::time::Duration::from_millis(250));
+    // its own process group, so that a fatal signal to crest reaches the
+    // whole group (GNU time, when it wraps the child, ignores SIGINT)
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let t0 = Instant::now();
     let child = cmd.spawn().map_err(|e| {
         let _ = std::fs::remove_file(&err_file);

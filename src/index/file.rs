@@ -35,8 +35,31 @@ pub fn save(index: &Index, path: &Path) -> Result<()> {
     out.commit()
 }
 
-/// The index file's bytes.
+/// The index file's bytes (with the arrays' checksum in its metadata).
 pub fn to_bytes(index: &Index) -> Result<Vec<u8>> {
+    let named = arrays(index)?;
+    let mut meta = index.meta.clone();
+    meta.content_md5 = Some(content_md5(&named));
+    let meta = serde_json::to_string(&meta).map_err(|e| CrestError::Invalid(e.to_string()))?;
+    serialize(&named, "crest-index", &meta, "index")
+}
+
+/// MD5 of the arrays' names, shapes and bytes, in file order.
+fn content_md5(named: &[NamedBytes]) -> String {
+    use md5::{Digest, Md5};
+    let mut h = Md5::new();
+    for (name, _, shape, bytes) in named {
+        h.update(name.as_bytes());
+        for d in shape {
+            h.update((*d as u64).to_le_bytes());
+        }
+        h.update(bytes);
+    }
+    format!("{:x}", h.finalize())
+}
+
+/// The arrays an index file holds.
+fn arrays(index: &Index) -> Result<Vec<NamedBytes>> {
     let p = index.grid.dim;
     let n = index.grid.len();
     let loci: Vec<u32> = index.grid.loci.iter().flat_map(|&(c, s)| [c, s]).collect();
@@ -105,9 +128,7 @@ pub fn to_bytes(index: &Index) -> Result<Vec<u8>> {
             ));
         }
     }
-    let meta =
-        serde_json::to_string(&index.meta).map_err(|e| CrestError::Invalid(e.to_string()))?;
-    serialize(&named, "crest-index", &meta, "index")
+    Ok(named)
 }
 
 /// Read an index file.
@@ -207,11 +228,22 @@ pub fn load(path: &Path) -> Result<Index> {
             tensors
         }
     };
-    Ok(Index {
+    let mut index = Index {
         meta,
         grid: Grid { loci, z, dim },
         tree,
         mates,
         route,
-    })
+    };
+    if let Some(want) = &index.meta.content_md5 {
+        let got = content_md5(&arrays(&index)?);
+        if &got != want {
+            return Err(bad(format!(
+                "content checksum {got} does not match the recorded {want}: the file is damaged or was edited"
+            )));
+        }
+    }
+    // a property of the file, not of the index (it is written anew on save)
+    index.meta.content_md5 = None;
+    Ok(index)
 }

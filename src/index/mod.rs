@@ -68,6 +68,11 @@ pub struct IndexMeta {
     /// The router, when one was trained (`crest index --route-steps`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route: Option<RouteMeta>,
+    /// MD5 of every array's name, shape and bytes: written with the file,
+    /// checked on load (files written before it existed have none), and
+    /// None in memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_md5: Option<String>,
 }
 
 fn is_zero(v: &usize) -> bool {
@@ -206,6 +211,7 @@ impl Index {
                 repeated: mates.repeated(),
                 spill: opts.spill,
                 route: None,
+                content_md5: None,
             },
             grid,
             tree,

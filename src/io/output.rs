@@ -28,8 +28,9 @@ static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 /// running).
 static CHILDREN: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 
-/// Send the fatal signal that ends crest to child `pid` too, until
-/// [`forget_child`] is called for it.
+/// Send the fatal signal that ends crest to child `pid`'s process group
+/// too (start the child with `process_group(0)`), until [`forget_child`] is
+/// called for it.
 pub fn kill_child_on_signal(pid: i32) {
     if let Ok(mut v) = CHILDREN.lock() {
         v.push(pid);
@@ -105,7 +106,7 @@ pub fn install_signal_cleanup() {
                 }
                 if let Ok(children) = CHILDREN.lock() {
                     for &pid in children.iter() {
-                        libc::kill(pid, sig);
+                        libc::kill(-pid, sig);
                     }
                 }
                 remove_pending();
