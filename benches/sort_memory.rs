@@ -51,6 +51,7 @@ fn record(rng: &mut Rng, i: u64) -> SamRecord {
         qual,
         nm: Some(1),
         md: Some(format!("{}A{}", len / 2, len - len / 2 - 1)),
+        rg: None,
     }
 }
 

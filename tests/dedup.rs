@@ -20,6 +20,7 @@ fn rec(name: &str, pos: usize, len: usize, rev: bool, q: u8) -> SamRecord {
         qual: vec![q; len],
         nm: Some(0),
         md: None,
+        rg: None,
     }
 }
 

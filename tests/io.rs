@@ -210,6 +210,7 @@ fn sample_records() -> Vec<SamRecord> {
             qual: b"IIII".to_vec(),
             nm: Some(1),
             md: Some("2A1".into()),
+            rg: None,
         },
         SamRecord::unmapped("r2", b"GGCC", b""),
     ]

@@ -80,6 +80,39 @@ fn reads_from_pipes_map_as_the_file_does() {
     assert!(ok, "{err}");
     let got = body(&d.join("bam.sam"));
     assert_eq!(got.len(), want.len());
+    // read groups of an unaligned BAM travel through (header and RG tags),
+    // sorted or not, from a file or a pipe; -R overrides them as in bwa
+    let (ok, err) = bash(
+        d,
+        &format!(
+            "samtools import -r ID:lib1 -r SM:mammoth -0 r.fq -o rg.bam \
+             && {map} rg.bam -o rg.sam \
+             && cat rg.bam | {map} - --sort -o rg_sorted.bam \
+             && {map} rg.bam -R '@RG\\tID:other\\tSM:x' -o rg_given.sam"
+        ),
+    );
+    assert!(ok, "{err}");
+    for (f, id) in [
+        ("rg.sam", "lib1"),
+        ("rg_sorted.bam", "lib1"),
+        ("rg_given.sam", "other"),
+    ] {
+        let o = Command::new("samtools")
+            .current_dir(d)
+            .args(["view", "-h", f])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout);
+        let rg: Vec<&str> = text.lines().filter(|l| l.starts_with("@RG")).collect();
+        assert_eq!(rg.len(), 1, "{f}: {text}");
+        assert!(rg[0].contains(&format!("ID:{id}")), "{f}: {rg:?}");
+        let recs: Vec<&str> = text.lines().filter(|l| !l.starts_with('@')).collect();
+        assert_eq!(recs.len(), 50, "{f}");
+        assert!(
+            recs.iter().all(|l| l.ends_with(&format!("RG:Z:{id}"))),
+            "{f}: a record without RG:Z:{id}"
+        );
+    }
     // stats from a gzip stream
     let (ok, err) = bash(d, "cat r.fq.gz | \"$CREST\" stats - > s.tsv");
     assert!(ok, "{err}");

@@ -79,6 +79,7 @@ fn records(r: &Reference, n: usize, seed: u64) -> Vec<SamRecord> {
                 qual,
                 nm: Some(0),
                 md: None,
+                rg: None,
             }
         })
         .collect()

@@ -7,7 +7,7 @@ use std::time::Instant;
 use crate::backend::Backend;
 use crate::damage::DamageProfile;
 use crate::error::{CrestError, Result};
-use crate::io::sam::qname_problem;
+use crate::io::sam::{qname_problem, ReadGroups};
 use crate::io::{
     IndexFormat, Output, ReadReader, ReadRecord, Reference, SamFormat, SamRecord, SamWriter,
     SortOptions, Target,
@@ -183,15 +183,9 @@ impl TraceOut {
 
 type Batch = Result<Vec<ReadRecord>>;
 
-fn read_batches(files: &[PathBuf], batch: usize, tx: &std::sync::mpsc::SyncSender<Batch>) {
-    for f in files {
-        let mut r = match ReadReader::open(f) {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = tx.send(Err(e));
-                return;
-            }
-        };
+fn read_batches(readers: Vec<ReadReader>, batch: usize, tx: &std::sync::mpsc::SyncSender<Batch>) {
+    for mut r in readers {
+        let f = r.path().to_path_buf();
         let mut seen = 0u64;
         loop {
             let mut v = Vec::with_capacity(batch);
@@ -445,24 +439,31 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
             Ok((mapper.map_batch(b, stats)?, Vec::new()))
         }
     };
+    // every input opened now (each once: `-` and pipes cannot be reopened),
+    // so that the read groups of unaligned SAM/BAM inputs reach the header
+    let readers: Vec<ReadReader> = a
+        .reads
+        .iter()
+        .map(|f| ReadReader::open(f))
+        .collect::<Result<_>>()?;
+    let input_groups = crate::io::reads::merged_read_groups(&readers);
+    let groups = match (&a.read_group, input_groups.is_empty()) {
+        (Some(rg), _) => ReadGroups::Given(rg),
+        (None, false) => ReadGroups::Input(&input_groups),
+        (None, true) => ReadGroups::None,
+    };
     let mut writer = match sorted {
-        None => SamWriter::create(
-            output,
-            format,
-            &reference,
-            a.read_group.as_deref(),
-            command_line,
-        )?,
+        None => SamWriter::create_with(output, format, &reference, groups, command_line)?,
         Some((sort, index)) => {
             let index = match index {
                 Some((target, f)) => Some((Output::open(target)?, f)),
                 None => None,
             };
-            SamWriter::create_sorted(
+            SamWriter::create_sorted_with(
                 output,
                 format,
                 &reference,
-                a.read_group.as_deref(),
+                groups,
                 command_line,
                 sort,
                 index,
@@ -488,8 +489,7 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
             let (rtx, rrx) = sync_channel::<Batch>(2);
             type Mapped = (Vec<ReadRecord>, Vec<SamRecord>, Vec<ReadTrace>);
             let (wtx, wrx) = sync_channel::<Mapped>(2);
-            let files = a.reads.clone();
-            s.spawn(move || read_batches(&files, batch, &rtx));
+            s.spawn(move || read_batches(readers, batch, &rtx));
             let w = &mut writer;
             let tw = &mut trace_out;
             let writer_thread = s.spawn(move || -> Result<()> {
@@ -537,7 +537,7 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
     } else {
         let (tx, rx) = sync_channel::<Batch>(1);
         std::thread::scope(|s| -> Result<()> {
-            s.spawn(move || read_batches(&a.reads, batch, &tx));
+            s.spawn(move || read_batches(readers, batch, &tx));
             for b in rx {
                 let b = b?;
                 if std::mem::take(&mut fit_pending) {

@@ -159,6 +159,7 @@ fn embed_anchors(
                 name: format!("w{qi}_{o}"),
                 seq: queries[qi].1.seq[o as usize..(o + l) as usize].to_vec(),
                 qual: Vec::new(),
+                rg: None,
             })
             .collect();
         let recs = mapper.map_batch(&reads, &mut stats)?;

@@ -19,6 +19,8 @@ pub struct ReadRecord {
     pub seq: Vec<u8>,
     /// Phred+33 qualities, same length as `seq`, or empty when the input has none.
     pub qual: Vec<u8>,
+    /// Read group (the RG tag of a SAM/BAM record), if any.
+    pub rg: Option<String>,
 }
 
 enum Inner {
@@ -45,6 +47,43 @@ pub struct ReadReader {
     inner: Inner,
     /// Records consumed so far (including skipped SAM/BAM records).
     records: u64,
+    /// The `@RG` lines of a SAM/BAM input's header.
+    read_groups: Vec<String>,
+}
+
+/// The `@RG` lines of a SAM header, as text.
+fn read_group_lines(header: &noodles::sam::Header) -> Vec<String> {
+    if header.read_groups().is_empty() {
+        return Vec::new();
+    }
+    let mut w = noodles::sam::io::Writer::new(Vec::new());
+    if w.write_header(header).is_err() {
+        return Vec::new();
+    }
+    String::from_utf8_lossy(w.get_ref())
+        .lines()
+        .filter(|l| l.starts_with("@RG\t"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The read groups of several inputs, each ID once (the first definition
+/// wins), in input order.
+pub fn merged_read_groups(readers: &[ReadReader]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for r in readers {
+        for l in r.read_groups() {
+            let id = l
+                .split('\t')
+                .find_map(|f| f.strip_prefix("ID:"))
+                .unwrap_or("");
+            if seen.insert(id.to_string()) {
+                out.push(l.clone());
+            }
+        }
+    }
+    out
 }
 
 impl ReadReader {
@@ -57,6 +96,7 @@ impl ReadReader {
             record: 0,
             message: format!("cannot read header: {e}"),
         };
+        let mut read_groups = Vec::new();
         let inner = match format {
             Format::Fastq => Inner::Fastq(
                 noodles::fastq::io::Reader::new(text),
@@ -65,14 +105,16 @@ impl ReadReader {
             Format::Fasta => Inner::Fasta(noodles::fasta::io::Reader::new(text)),
             Format::Sam => {
                 let mut r = noodles::sam::io::Reader::new(text);
-                r.read_header().map_err(io_err)?;
+                let header = r.read_header().map_err(io_err)?;
+                read_groups = read_group_lines(&header);
                 Inner::Sam(r, noodles::sam::Record::default())
             }
             Format::Bam => {
                 // `text` is the decompressed BGZF stream (a missing BGZF
                 // end-of-file block is warned about at its end)
                 let mut r = noodles::bam::io::Reader::from(text);
-                r.read_header().map_err(io_err)?;
+                let header = r.read_header().map_err(io_err)?;
+                read_groups = read_group_lines(&header);
                 Inner::Bam(r, noodles::bam::Record::default())
             }
             Format::Empty => Inner::Empty,
@@ -82,7 +124,13 @@ impl ReadReader {
             format,
             inner,
             records: 0,
+            read_groups,
         })
+    }
+
+    /// The `@RG` header lines of a SAM/BAM input (empty for FASTQ/FASTA).
+    pub fn read_groups(&self) -> &[String] {
+        &self.read_groups
     }
 
     /// The detected format.
@@ -122,6 +170,7 @@ impl ReadReader {
                         name: String::from_utf8_lossy(rec.name()).into(),
                         seq: rec.sequence().as_ref().to_vec(),
                         qual: Vec::new(),
+                        rg: None,
                     }))),
                     Some(Err(e)) => return Err(self.err(format!("malformed FASTA: {e}"))),
                 },
@@ -222,6 +271,7 @@ fn fastq_record(rec: &noodles::fastq::Record) -> std::result::Result<Option<Read
         name,
         seq: rec.sequence().to_vec(),
         qual: rec.quality_scores().to_vec(),
+        rg: None,
     }))
 }
 
@@ -248,5 +298,21 @@ fn alignment_record(
         seq = reverse_complement(&seq);
         qual.reverse();
     }
-    Ok(Some(ReadRecord { name, seq, qual }))
+    let rg = match rec
+        .data()
+        .get(&noodles::sam::alignment::record::data::field::Tag::READ_GROUP)
+    {
+        Some(Ok(noodles::sam::alignment::record::data::field::Value::String(s))) => {
+            Some(String::from_utf8_lossy(s).into_owned())
+        }
+        Some(Ok(_)) => return Err("RG tag is not a string".into()),
+        Some(Err(e)) => return Err(format!("bad RG tag: {e}")),
+        None => None,
+    };
+    Ok(Some(ReadRecord {
+        name,
+        seq,
+        qual,
+        rg,
+    }))
 }

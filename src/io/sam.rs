@@ -45,6 +45,10 @@ pub struct SamRecord {
     pub nm: Option<i32>,
     /// MD tag.
     pub md: Option<String>,
+    /// Read group (RG tag) the read carried in its input (unaligned SAM/BAM);
+    /// written when the output declares that group and `-R` does not
+    /// override it.
+    pub rg: Option<String>,
 }
 
 impl SamRecord {
@@ -110,6 +114,27 @@ pub fn parse_read_group(rg: &str) -> Result<(String, String)> {
         .filter(|id| !id.is_empty())
         .ok_or_else(|| CrestError::Invalid(format!("-R '{rg}': no ID field")))?;
     Ok((line.clone(), id.to_string()))
+}
+
+/// Where the output's read groups come from.
+#[derive(Clone, Copy, Debug)]
+pub enum ReadGroups<'a> {
+    /// None: records carry no RG tag.
+    None,
+    /// `-R LINE`: one group, every record in it (bwa's `-R`).
+    Given(&'a str),
+    /// The inputs' `@RG` lines (unaligned SAM/BAM): each record keeps the RG
+    /// tag it came with, when its group is declared.
+    Input(&'a [String]),
+}
+
+impl<'a> From<Option<&'a str>> for ReadGroups<'a> {
+    fn from(rg: Option<&'a str>) -> Self {
+        match rg {
+            Some(l) => ReadGroups::Given(l),
+            None => ReadGroups::None,
+        }
+    }
 }
 
 /// Record order of a SAM/BAM file (the header's `SO`).
@@ -349,6 +374,8 @@ pub struct SamWriter {
     header: sam::Header,
     sink: Option<Sink>,
     rg_id: Option<String>,
+    /// Read groups declared from the inputs (records keep theirs).
+    declared: std::collections::HashSet<String>,
     name: PathBuf,
     sorter: Option<Sorter>,
     index: Option<IndexBuild>,
@@ -365,11 +392,22 @@ impl SamWriter {
         read_group: Option<&str>,
         command_line: &str,
     ) -> Result<Self> {
+        Self::create_with(out, format, reference, read_group.into(), command_line)
+    }
+
+    /// [`SamWriter::create`] with read groups from `-R` or from the inputs.
+    pub fn create_with(
+        out: Output,
+        format: SamFormat,
+        reference: &Reference,
+        groups: ReadGroups<'_>,
+        command_line: &str,
+    ) -> Result<Self> {
         Self::build(
             out,
             format,
             reference,
-            read_group,
+            groups,
             command_line,
             SortOrder::Unsorted,
         )
@@ -384,6 +422,27 @@ impl SamWriter {
         format: SamFormat,
         reference: &Reference,
         read_group: Option<&str>,
+        command_line: &str,
+        sort: SortOptions,
+        index: Option<(Output, IndexFormat)>,
+    ) -> Result<Self> {
+        Self::create_sorted_with(
+            out,
+            format,
+            reference,
+            read_group.into(),
+            command_line,
+            sort,
+            index,
+        )
+    }
+
+    /// [`SamWriter::create_sorted`] with read groups from `-R` or the inputs.
+    pub fn create_sorted_with(
+        out: Output,
+        format: SamFormat,
+        reference: &Reference,
+        groups: ReadGroups<'_>,
         command_line: &str,
         sort: SortOptions,
         index: Option<(Output, IndexFormat)>,
@@ -427,7 +486,7 @@ impl SamWriter {
             out,
             format,
             reference,
-            read_group,
+            groups,
             command_line,
             SortOrder::Coordinate,
         )?;
@@ -440,16 +499,25 @@ impl SamWriter {
         out: Output,
         format: SamFormat,
         reference: &Reference,
-        read_group: Option<&str>,
+        groups: ReadGroups<'_>,
         command_line: &str,
         order: SortOrder,
     ) -> Result<Self> {
-        let (rg_line, rg_id) = match read_group {
-            Some(rg) => {
+        let mut declared = std::collections::HashSet::new();
+        let (rg_line, rg_id) = match groups {
+            ReadGroups::Given(rg) => {
                 let (l, id) = parse_read_group(rg)?;
                 (Some(l), Some(id))
             }
-            None => (None, None),
+            ReadGroups::Input(lines) if !lines.is_empty() => {
+                for l in lines {
+                    if let Some(id) = l.split('\t').find_map(|f| f.strip_prefix("ID:")) {
+                        declared.insert(id.to_string());
+                    }
+                }
+                (Some(lines.join("\n")), None)
+            }
+            _ => (None, None),
         };
         let text = header_text(reference, rg_line.as_deref(), command_line, order);
         let header: sam::Header = text
@@ -478,6 +546,7 @@ impl SamWriter {
             header,
             sink: Some(sink),
             rg_id,
+            declared,
             name,
             sorter: None,
             index: None,
@@ -574,8 +643,12 @@ impl SamWriter {
         if let Some(md) = &r.md {
             data.push((Tag::MISMATCHED_POSITIONS, Value::from(md.as_str())));
         }
-        if let Some(id) = &self.rg_id {
-            data.push((Tag::READ_GROUP, Value::from(id.as_str())));
+        let rg = self
+            .rg_id
+            .as_deref()
+            .or(r.rg.as_deref().filter(|g| self.declared.contains(*g)));
+        if let Some(id) = rg {
+            data.push((Tag::READ_GROUP, Value::from(id)));
         }
         if !data.is_empty() {
             b = b.set_data(data.into_iter().collect());

@@ -47,6 +47,7 @@ fn footprint(r: &SamRecord) -> usize {
         + r.qual.len()
         + r.cigar.len() * std::mem::size_of::<(u8, u32)>()
         + r.md.as_ref().map_or(0, |m| m.len())
+        + r.rg.as_ref().map_or(0, |m| m.len())
         + 64
 }
 
@@ -345,12 +346,14 @@ fn encode(k: &Key, r: &SamRecord, out: &mut Vec<u8>) {
         }
         None => out.push(0),
     }
-    match &r.md {
-        Some(md) => {
-            out.push(1);
-            put_bytes(out, md.as_bytes());
+    for t in [&r.md, &r.rg] {
+        match t {
+            Some(v) => {
+                out.push(1);
+                put_bytes(out, v.as_bytes());
+            }
+            None => out.push(0),
         }
-        None => out.push(0),
     }
 }
 
@@ -412,6 +415,10 @@ fn decode(b: &[u8]) -> Option<(Key, SamRecord)> {
         0 => None,
         _ => Some(String::from_utf8(c.bytes()?).ok()?),
     };
+    let rg = match c.u8()? {
+        0 => None,
+        _ => Some(String::from_utf8(c.bytes()?).ok()?),
+    };
     if !c.0.is_empty() {
         return None;
     }
@@ -428,6 +435,7 @@ fn decode(b: &[u8]) -> Option<(Key, SamRecord)> {
             qual,
             nm,
             md,
+            rg,
         },
     ))
 }
@@ -458,6 +466,8 @@ mod tests {
             qual: vec![b'I'; 30],
             nm: contig.map(|_| (i % 3) as i32),
             md: contig.map(|_| "29".to_string()),
+            // some with a read group, so that run files carry it
+            rg: i.is_multiple_of(2).then(|| format!("lib{}", i % 5)),
         }
     }
 

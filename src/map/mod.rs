@@ -513,6 +513,10 @@ impl<'a> Mapper<'a> {
                 g.placed += placed;
             }
         }
+        // the read's own read group (unaligned SAM/BAM input) travels along
+        for (rec, r) in out.iter_mut().zip(reads) {
+            rec.rg.clone_from(&r.rg);
+        }
         for rec in &out {
             stats.reads += 1;
             if rec.flag & 4 == 0 {
@@ -962,6 +966,7 @@ impl<'a> Mapper<'a> {
             qual,
             nm: Some(tr.nm as i32),
             md: Some(tr.md),
+            rg: None,
         })
     }
 }

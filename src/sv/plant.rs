@@ -287,6 +287,7 @@ pub fn long_reads(
                 ),
                 seq,
                 qual: Vec::new(),
+                rg: None,
             }
         })
         .collect()
