@@ -301,7 +301,7 @@ impl DamageProfile {
         ];
         let mut s = format!(
             "# table produced by crest {} (mapDamage 2 misincorporation.txt layout)\n# using alignments of {source}\n# Chr: reference from sam/bam header, End: from which termini of DNA sequences, Std: strand of reads\n",
-            env!("CARGO_PKG_VERSION")
+            crate::VERSION
         );
         s.push_str("Chr\tEnd\tStd\tPos\tA\tC\tG\tT\tTotal");
         for h in SUBS {

@@ -77,7 +77,7 @@ pub fn dedup(input: &Path, out: Output, remove: bool, command_line: &str) -> Res
         .insert(sam::header::record::value::map::program::tag::NAME, "crest")
         .insert(
             sam::header::record::value::map::program::tag::VERSION,
-            env!("CARGO_PKG_VERSION"),
+            crate::VERSION,
         )
         .insert(
             sam::header::record::value::map::program::tag::COMMAND_LINE,

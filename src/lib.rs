@@ -7,6 +7,11 @@
 //! is both its test oracle and the `--device cpu-reference` backend
 //! ([`backend`]).
 
+/// crest's version and the git commit it was built from, e.g.
+/// `0.1.0+3f2a9c1d0e4b` (`+unknown` outside a git checkout): `crest
+/// --version`, the SAM `@PG VN`, damage profiles and VCF headers.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+", env!("CREST_GIT_COMMIT"));
+
 pub mod backend;
 pub mod bench;
 pub mod classify;

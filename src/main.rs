@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crest::backend::Backend;
 use crest::gpu::{describe_adapters, DeviceChoice, Requirements};
@@ -11,7 +11,7 @@ use crest::gpu::{describe_adapters, DeviceChoice, Requirements};
 #[derive(Parser)]
 #[command(
     name = "crest",
-    version,
+    version = crest::VERSION,
     about = "Learns where short DNA sequences come from: GPU k-mer encoders for ancient-DNA read mapping"
 )]
 struct Cli {
@@ -77,7 +77,17 @@ enum Cmd {
     /// Classify sequences by embedding search with a confidence per label level (train a database, search it).
     #[command(subcommand)]
     Classify(crest::commands::classify::ClassifyCmd),
-    /// Embed sequences (or their k-mers) with a trained model, to TSV or safetensors.
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell):
+    /// e.g. `crest completions bash > ~/.local/share/bash-completion/completions/crest`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print crest's man page (roff): `crest man > crest.1; man ./crest.1`.
+    Man,
+    /// Embed sequences (or their k-mers) with a trained model: the projection
+    /// the index searches (proj_dim, 128 by default), to TSV (with a header)
+    /// or safetensors.
     Embed(crest::commands::embed::EmbedArgs),
     /// Check every kernel against its CPU twin on the chosen device and time it.
     Selftest {
@@ -291,6 +301,16 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Classify(c) => crest::commands::classify::classify(&open_backend(&cli.device)?, &c)?,
         Cmd::Embed(a) => crest::commands::embed::embed(&open_backend(&cli.device)?, &a)?,
+        Cmd::Completions { shell } => {
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "crest", &mut buf);
+            crest::commands::print_out(&String::from_utf8_lossy(&buf))?;
+        }
+        Cmd::Man => {
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut buf)?;
+            crest::commands::print_out(&String::from_utf8_lossy(&buf))?;
+        }
         Cmd::Selftest { scale, reps, json } => {
             let backend = open_backend(&cli.device)?;
             eprintln!("device: {}", backend.name());

@@ -602,7 +602,7 @@ const COUNT_OPTIONS: &[(&str, &str, u64, u64)] = &[
     ("map", "--threads", 1, 1024),
     ("map", "--batch", 1, 1_048_576),
     ("map", "--stride", 1, 65_536),
-    ("map", "--flip", 0, 10),
+    ("map", "--flip", 0, 8),
     ("map", "--read-neighbours", 0, 4096),
     ("map", "--rescue-beam", 0, 512),
     ("map", "--rescue-max-len", 0, 10_000_000),

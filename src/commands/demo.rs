@@ -13,9 +13,11 @@ use crate::error::Result;
 /// Options of `crest demo`.
 #[derive(clap::Args, Debug)]
 pub struct DemoArgs {
-    /// Directory with the bundled data (assets/ of the crest checkout).
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/assets"))]
-    pub assets: PathBuf,
+    /// Directory with the bundled data (default: assets/ of the checkout
+    /// crest was built from, or, for an installed binary, the copies built
+    /// into it, unpacked to a temporary folder for the run).
+    #[arg(long)]
+    pub assets: Option<PathBuf>,
     /// Training steps of the short run (0 skips it) (0 to 100000000).
     #[arg(long, default_value_t = 200, value_parser = crate::commands::parse::u64_in(0, crate::commands::parse::MAX_STEPS))]
     pub steps: u64,
@@ -32,6 +34,78 @@ pub struct DemoArgs {
     /// Where to draw the precision–recall plot.
     #[arg(long, default_value = "crest-demo-pr.svg")]
     pub plot: PathBuf,
+}
+
+/// The demo's files built into the binary, so that an installed crest runs
+/// `crest demo` from any folder.
+const EMBEDDED: [(&str, &[u8]); 2] = [
+    (
+        "mammoth_chrM.fa",
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/assets/mammoth_chrM.fa"
+        )),
+    ),
+    (
+        "mammoth_chrM.crest",
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/assets/mammoth_chrM.crest"
+        )),
+    ),
+];
+
+/// Where the demo's data is: given, the source checkout's assets/, or the
+/// embedded copies unpacked into a temporary folder (removed at the end
+/// and on a fatal signal).
+struct Assets {
+    dir: PathBuf,
+    unpacked: bool,
+}
+
+impl Assets {
+    fn find(given: Option<&Path>) -> Result<Assets> {
+        if let Some(d) = given {
+            return Ok(Assets {
+                dir: d.to_path_buf(),
+                unpacked: false,
+            });
+        }
+        let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+        if EMBEDDED.iter().all(|(n, _)| checkout.join(n).is_file()) {
+            return Ok(Assets {
+                dir: checkout,
+                unpacked: false,
+            });
+        }
+        let dir = std::env::temp_dir().join(format!("crest-demo-assets-{}", std::process::id()));
+        crate::io::output::remove_on_signal(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| crate::error::CrestError::io(&dir, e))?;
+        let assets = Assets {
+            dir,
+            unpacked: true,
+        };
+        unpack(&assets.dir)?;
+        Ok(assets)
+    }
+}
+
+/// Write the embedded demo files into `dir`.
+fn unpack(dir: &Path) -> Result<()> {
+    for (name, bytes) in EMBEDDED {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).map_err(|e| crate::error::CrestError::io(&p, e))?;
+    }
+    Ok(())
+}
+
+impl Drop for Assets {
+    fn drop(&mut self) {
+        if self.unpacked {
+            let _ = std::fs::remove_dir_all(&self.dir);
+            crate::io::output::forget_on_signal(&self.dir);
+        }
+    }
 }
 
 /// Run the demo (`device`: the global --device value, passed to `crest map`).
@@ -61,8 +135,9 @@ pub fn demo(be: &Backend, device: &str, a: &DemoArgs) -> Result<()> {
         );
     }
     lap("self-test");
-    let reference = a.assets.join("mammoth_chrM.fa");
-    let bundled = a.assets.join("mammoth_chrM.crest");
+    let assets = Assets::find(a.assets.as_deref())?;
+    let reference = assets.dir.join("mammoth_chrM.fa");
+    let bundled = assets.dir.join("mammoth_chrM.crest");
     if a.steps > 0 {
         eprintln!(
             "== 2/4 training on {} ({} steps)",
@@ -151,4 +226,29 @@ pub fn demo(be: &Backend, device: &str, a: &DemoArgs) -> Result<()> {
     }
     eprintln!("precision–recall plot written to {}", a.plot.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An installed binary (no checkout beside it) unpacks working copies of
+    /// the demo's reference and model.
+    #[test]
+    fn embedded_demo_files_unpack_and_load() {
+        let dir = std::env::temp_dir().join(format!("crest-demo-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        unpack(&dir).unwrap();
+        let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+        for (name, _) in EMBEDDED {
+            assert_eq!(
+                std::fs::read(dir.join(name)).unwrap(),
+                std::fs::read(checkout.join(name)).unwrap(),
+                "{name}"
+            );
+        }
+        crate::model::Checkpoint::load(&dir.join("mammoth_chrM.crest")).unwrap();
+        crate::io::Reference::load(&dir.join("mammoth_chrM.fa")).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

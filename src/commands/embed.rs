@@ -23,7 +23,8 @@ pub struct EmbedArgs {
     /// Step between k-mers (1 to 65536).
     #[arg(long, default_value_t = 1, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_STRIDE))]
     pub stride: usize,
-    /// Output: .tsv (default stdout) or .safetensors.
+    /// Output: .tsv (default stdout; a `name z1 … zP` header line, then one
+    /// row per sequence or k-mer) or .safetensors.
     #[arg(short, long)]
     pub out: Option<PathBuf>,
 }
@@ -116,6 +117,9 @@ pub fn embed(be: &Backend, a: &EmbedArgs) -> Result<()> {
             out.write_bytes(&data)?;
         }
         false => {
+            // a header names the columns: the projection the index searches
+            let cols: Vec<String> = (1..=p).map(|j| format!("z{j}")).collect();
+            out.write_bytes(format!("name\t{}\n", cols.join("\t")).as_bytes())?;
             for (i, n) in names.iter().enumerate() {
                 let vals: Vec<String> = rows[i * p..(i + 1) * p]
                     .iter()

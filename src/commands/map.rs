@@ -51,8 +51,9 @@ pub struct MapArgs {
     /// Bases between a read's k-mer windows (1 to 65536).
     #[arg(long, default_value_t = 8, value_parser = crate::commands::parse::usize_in(1, crate::commands::parse::MAX_STRIDE))]
     pub stride: usize,
-    /// Least-confident bits flipped per window (2^flip candidates, 0..=10).
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(0..=10))]
+    /// Least-confident bits flipped per window (2^flip candidates, 0 to 8:
+    /// the decoding kernel's limit).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(0..=crate::ops::bithead::MAX_FLIP as i64))]
     pub flip: u32,
     /// Nearest grid k-mers searched per read at least (index proposals):
     /// reads with few windows, i.e. short reads, take more than 2^flip per
@@ -573,7 +574,7 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
     }
     if let Some(mut o) = stats_out {
         let json = serde_json::json!({
-            "crest": env!("CARGO_PKG_VERSION"),
+            "crest": crate::VERSION,
             "adapter": be.name(),
             "command": command_line,
             "seconds": t0.elapsed().as_secs_f64(),

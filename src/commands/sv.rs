@@ -301,7 +301,7 @@ pub fn sv(be: &Backend, a: &SvArgs, command_line: &str) -> Result<Vec<SvCall>> {
         &mut out,
         &calls,
         &reference,
-        &format!("crest {} ({command_line})", env!("CARGO_PKG_VERSION")),
+        &format!("crest {} ({command_line})", crate::VERSION),
     )
     .map_err(|e| out.error(e))?;
     let mut staged: Vec<Staged> = vec![out.into()];

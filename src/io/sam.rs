@@ -181,7 +181,7 @@ pub fn header_text(
         .collect();
     s.push_str(&format!(
         "@PG\tID:crest\tPN:crest\tVN:{}\tCL:{}\n",
-        env!("CARGO_PKG_VERSION"),
+        crate::VERSION,
         cl
     ));
     s
