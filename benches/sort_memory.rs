@@ -52,6 +52,7 @@ fn record(rng: &mut Rng, i: u64) -> SamRecord {
         nm: Some(1),
         md: Some(format!("{}A{}", len / 2, len - len / 2 - 1)),
         rg: None,
+        tags: Vec::new(),
     }
 }
 

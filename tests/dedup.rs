@@ -21,6 +21,7 @@ fn rec(name: &str, pos: usize, len: usize, rev: bool, q: u8) -> SamRecord {
         nm: Some(0),
         md: None,
         rg: None,
+        tags: Vec::new(),
     }
 }
 

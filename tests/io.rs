@@ -211,6 +211,7 @@ fn sample_records() -> Vec<SamRecord> {
             nm: Some(1),
             md: Some("2A1".into()),
             rg: None,
+            tags: Vec::new(),
         },
         SamRecord::unmapped("r2", b"GGCC", b""),
     ]

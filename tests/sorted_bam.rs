@@ -80,6 +80,7 @@ fn records(r: &Reference, n: usize, seed: u64) -> Vec<SamRecord> {
                 nm: Some(0),
                 md: None,
                 rg: None,
+                tags: Vec::new(),
             }
         })
         .collect()

@@ -14,5 +14,5 @@ pub use detect::{detect_format, is_stdin, open_input, open_text, rereadable, For
 pub use output::{Output, OutputDir, Target};
 pub use reads::{ReadReader, ReadRecord};
 pub use reference::{md5_hex, Contig, Reference};
-pub use sam::{IndexFormat, SamFormat, SamRecord, SamWriter, SortOrder};
+pub use sam::{IndexFormat, SamFormat, SamRecord, SamWriter, SortOrder, TagValue};
 pub use sort::{SortOptions, Sorter};

@@ -49,6 +49,20 @@ pub struct SamRecord {
     /// written when the output declares that group and `-R` does not
     /// override it.
     pub rg: Option<String>,
+    /// More tags, written after NM and MD in this order (bwa aln's XT, X0,
+    /// X1, XM, XO, XG, XA and AS/XS for mapped reads).
+    pub tags: Vec<([u8; 2], TagValue)>,
+}
+
+/// The value of an extra SAM tag.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TagValue {
+    /// `A`: one printable character.
+    Char(u8),
+    /// `i`: an integer.
+    Int(i32),
+    /// `Z`: a string.
+    Str(String),
 }
 
 impl SamRecord {
@@ -649,6 +663,14 @@ impl SamWriter {
             .or(r.rg.as_deref().filter(|g| self.declared.contains(*g)));
         if let Some(id) = rg {
             data.push((Tag::READ_GROUP, Value::from(id)));
+        }
+        for (tag, v) in &r.tags {
+            let value = match v {
+                TagValue::Char(c) => Value::Character(*c),
+                TagValue::Int(i) => Value::from(*i),
+                TagValue::Str(s) => Value::from(s.as_str()),
+            };
+            data.push((Tag::new(tag[0], tag[1]), value));
         }
         if !data.is_empty() {
             b = b.set_data(data.into_iter().collect());

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use noodles::bgzf;
 
-use super::sam::SamRecord;
+use super::sam::{SamRecord, TagValue};
 use crate::error::{CrestError, Result};
 
 /// Most run files open at once during a merge.
@@ -48,6 +48,7 @@ fn footprint(r: &SamRecord) -> usize {
         + r.cigar.len() * std::mem::size_of::<(u8, u32)>()
         + r.md.as_ref().map_or(0, |m| m.len())
         + r.rg.as_ref().map_or(0, |m| m.len())
+        + r.tags.len() * 16
         + 64
 }
 
@@ -355,6 +356,24 @@ fn encode(k: &Key, r: &SamRecord, out: &mut Vec<u8>) {
             None => out.push(0),
         }
     }
+    out.extend_from_slice(&(r.tags.len() as u32).to_le_bytes());
+    for (tag, v) in &r.tags {
+        out.extend_from_slice(tag);
+        match v {
+            TagValue::Char(c) => {
+                out.push(b'A');
+                out.push(*c);
+            }
+            TagValue::Int(i) => {
+                out.push(b'i');
+                out.extend_from_slice(&i.to_le_bytes());
+            }
+            TagValue::Str(s) => {
+                out.push(b'Z');
+                put_bytes(out, s.as_bytes());
+            }
+        }
+    }
 }
 
 struct Cursor<'a>(&'a [u8]);
@@ -419,6 +438,19 @@ fn decode(b: &[u8]) -> Option<(Key, SamRecord)> {
         0 => None,
         _ => Some(String::from_utf8(c.bytes()?).ok()?),
     };
+    let ntags = c.u32()? as usize;
+    let mut tags = Vec::with_capacity(ntags.min(64));
+    for _ in 0..ntags {
+        let t = c.take(2)?;
+        let tag = [t[0], t[1]];
+        let v = match c.u8()? {
+            b'A' => TagValue::Char(c.u8()?),
+            b'i' => TagValue::Int(c.u32()? as i32),
+            b'Z' => TagValue::Str(String::from_utf8(c.bytes()?).ok()?),
+            _ => return None,
+        };
+        tags.push((tag, v));
+    }
     if !c.0.is_empty() {
         return None;
     }
@@ -436,6 +468,7 @@ fn decode(b: &[u8]) -> Option<(Key, SamRecord)> {
             nm,
             md,
             rg,
+            tags,
         },
     ))
 }
@@ -468,6 +501,7 @@ mod tests {
             md: contig.map(|_| "29".to_string()),
             // some with a read group, so that run files carry it
             rg: i.is_multiple_of(2).then(|| format!("lib{}", i % 5)),
+            tags: Vec::new(),
         }
     }
 

@@ -13,6 +13,7 @@
 
 pub mod config;
 pub mod mapq;
+pub mod tags;
 pub mod trace;
 pub mod views;
 
@@ -947,6 +948,41 @@ impl<'a> Mapper<'a> {
         } else {
             (r.seq.clone(), r.qual.clone())
         };
+        // bwa's tags: the other hits as good or one difference worse are
+        // listed (XA) when there are few, each traced back for its CIGAR
+        let near: Vec<&Hit> = hits
+            .iter()
+            .skip(1)
+            .filter(|h| diffs(h.cost) <= diffs(best.cost) + 1)
+            .collect();
+        let alternatives = if near.len() <= tags::MAX_XA {
+            near.iter()
+                .filter_map(|h| {
+                    let t = align::traceback(&self.packed, rseq, lowq, &h.task, ap)?;
+                    let c = self.offsets.partition_point(|&o| o <= t.ref_pos as u64) - 1;
+                    let pos = t.ref_pos as u64 - self.offsets[c] + 1;
+                    let sign = if h.strand == 1 { '-' } else { '+' };
+                    Some(format!(
+                        "{},{sign}{pos},{},{}",
+                        self.reference.contigs[c].name,
+                        tags::cigar_text(&t.cigar),
+                        t.nm
+                    ))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let extra = tags::bwa_tags(&tags::HitSummary {
+            best: c1,
+            suboptimal: c2,
+            cigar: &tr.cigar,
+            nm: tr.nm,
+            cost: best.cost,
+            // a second-best alignment counts when it is within the bound
+            second_cost: hits.get(1).map(|h| h.cost).filter(|&c| diffs(c) <= maxd),
+            alternatives,
+        });
         Ok(SamRecord {
             name: r.name.clone(),
             flag: if reverse { 16 } else { 0 },
@@ -967,6 +1003,7 @@ impl<'a> Mapper<'a> {
             nm: Some(tr.nm as i32),
             md: Some(tr.md),
             rg: None,
+            tags: extra,
         })
     }
 }
