@@ -59,7 +59,7 @@ timed() {
 ECOLI_FA="$OUT/ecoli.fa"
 if [ -f "$DATA/ecoli_k12_mg1655.fa.gz" ]; then
   gzip -cd "$DATA/ecoli_k12_mg1655.fa.gz" >"$ECOLI_FA"
-  say "E. coli: simulate 20,000 reads"
+  say "E. coli: simulate $N reads"
   "$CREST" simulate --reference "$ECOLI_FA" -n "$N" --median 45 --deamination 0.3 --seed 7 \
     -o "$OUT/ecoli.fq" 2>>"$LOG"
   # an index left by an earlier run is reused (and not timed again)
@@ -99,7 +99,7 @@ for ix in "$OUT"/*.crest-index; do
   case $base in ecoli|mt) continue ;; esac
   [ -f "$OUT/$base.fa" ] || continue
   [ $(( $(date +%s) - t0 )) -lt 360 ] || { say "no time left for $base"; break; }
-  say "$base: map the E. coli reads' options on 20,000 reads simulated from it"
+  say "$base: map $N reads simulated from it"
   "$CREST" simulate --reference "$OUT/$base.fa" -n "$N" --median 45 --deamination 0.3 --seed 7 \
     -o "$OUT/$base.fq" 2>>"$LOG"
   timed "${base}_map" 120 "$CREST" map --device "$DEVICE" --model "${MODEL:-assets/ecoli_saureus_lambda_phix_mtdna.crest}" \
