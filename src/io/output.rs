@@ -209,25 +209,13 @@ fn follow(path: &Path) -> Followed {
     }
 }
 
-/// Follow symlinks (also dangling ones) to the path that will be written.
+/// Follow symlinks (also dangling ones) to the path that will be written
+/// (a descriptor alias is named `/dev/fd/N`).
 fn follow_links(path: &Path) -> PathBuf {
-    let mut p = path.to_path_buf();
-    for _ in 0..40 {
-        match std::fs::symlink_metadata(&p) {
-            Ok(md) if md.file_type().is_symlink() => match std::fs::read_link(&p) {
-                Ok(t) => {
-                    p = if t.is_absolute() {
-                        t
-                    } else {
-                        p.parent().unwrap_or(Path::new("")).join(t)
-                    };
-                }
-                Err(_) => break,
-            },
-            _ => break,
-        }
+    match follow(path) {
+        Followed::Path(p) => p,
+        Followed::Fd(fd) => PathBuf::from(format!("/dev/fd/{fd}")),
     }
-    p
 }
 
 /// True when `a` and `b` are the same existing file.
