@@ -26,6 +26,17 @@
 // scan run in order (one compute pass), so a query's results pass from
 // window to window.
 //
+// Rows of codes (product quantization, `PQ_M` > 0): the window holds PQ_M
+// one-byte codes per row (little-endian in u32 words, rows back to back),
+// and each row is decoded vec4 by vec4 from the codebook ([PQ_M][256][SUB4]
+// vec4s: subspace s covers vec4s s·SUB4 .. s·SUB4 + SUB4 of the row) while
+// it is scored. The code of a row is the same for every lane, so the
+// codebook reads are the same too: the codebook (≤ 128 KiB, dim ≤ 128) is
+// bound as two uniform halves, cb0 (vec4s 0 .. CB) and cb1 (CB .. 2·CB), so
+// that they are broadcast loads like the float rows'. With PQ_M = 0 the
+// window holds float rows (bit patterns in u32 words) and cb0/cb1 are bound
+// to anything of 64 KiB (unused).
+//
 // Results: score desc, then grid index asc, M ≤ 64; a grid index held by
 // several rows (spilled copies: same data, same score) is kept once; rows
 // whose index is NONE are never results. The beam search on CPU adapters runs
@@ -54,7 +65,7 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<uniform> win: array<vec4<f32>, WIN>;
+@group(0) @binding(1) var<uniform> win: array<vec4<u32>, WIN>;
 @group(0) @binding(2) var<uniform> win_ids: array<vec4<u32>, WIN_IDS>;
 @group(0) @binding(3) var<storage, read> queries: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> entries: array<u32>;
@@ -62,11 +73,15 @@ struct Params {
 @group(0) @binding(6) var<storage, read> fparam: array<f32>;
 @group(0) @binding(7) var<storage, read_write> out: array<f32>;
 @group(0) @binding(8) var<storage, read_write> best: array<u32>;
+@group(0) @binding(9) var<uniform> cb0: array<vec4<f32>, CB>;
+@group(0) @binding(10) var<uniform> cb1: array<vec4<f32>, CB>;
 
 const NONE: u32 = 0xffffffffu;
 const EMPTY: f32 = -3.0e38;
 const TAKEN: f32 = -3.4e38;
 const WG: u32 = 64u;
+// vec4s of the uniform window: a constant of each compiled variant (4096
+// for float rows, 256 · PQ_M / 16 for code rows)
 const WIN: u32 = 4096u;
 // grid indices of at most 256 rows, four to a vec4
 const WIN_IDS: u32 = 64u;
@@ -76,6 +91,12 @@ const MAX_M: u32 = 64u;
 // fixed trip count and the query stays in registers
 const DIM4: u32 = 32u;
 const MAX_MASK: u32 = 8u;
+// vec4s of each codebook half (64 KiB)
+const CB: u32 = 4096u;
+// one-byte codes per row (0: float rows); a constant of each variant
+const PQ_M: u32 = 0u;
+// vec4s per subspace of a code row
+const SUB4: u32 = DIM4 / max(PQ_M, 1u);
 
 var<private> qv: array<vec4<f32>, DIM4>;
 var<private> mask: array<u32, MAX_MASK>;
@@ -87,22 +108,45 @@ fn beats(a_s: f32, a_i: u32, b_s: f32, b_i: u32) -> bool {
     return a_s > b_s || (a_s == b_s && a_i < b_i);
 }
 
+// score of qv against the vec4s of a row, accumulated as the metric needs:
+// (dot, |a−b|², |a|², |b|²)
+fn accumulate(acc: ptr<function, vec4<f32>>, j: u32, b: vec4<f32>) {
+    let a = qv[j];
+    if params.metric == 0u {
+        (*acc).x += dot(a, b);
+        return;
+    }
+    let e = a - b;
+    *acc += vec4<f32>(dot(a, b), dot(e, e), dot(a, a), dot(b, b));
+}
+
 // score(qv, window row r)
 fn score_row(r: u32) -> f32 {
-    let r0 = r * DIM4;
-    if params.metric == 0u {
-        var d0 = 0.0;
-        for (var j = 0u; j < DIM4; j++) {
-            d0 += dot(qv[j], win[r0 + j]);
-        }
-        return d0;
-    }
     var acc = vec4<f32>(0.0);
-    for (var j = 0u; j < DIM4; j++) {
-        let a = qv[j];
-        let b = win[r0 + j];
-        let e = a - b;
-        acc += vec4<f32>(dot(a, b), dot(e, e), dot(a, a), dot(b, b));
+    if PQ_M == 0u {
+        for (var j = 0u; j < DIM4; j++) {
+            accumulate(&acc, j, bitcast<vec4<f32>>(win[r * DIM4 + j]));
+        }
+    } else {
+        // one code per subspace, then its SUB4 vec4s
+        for (var s = 0u; s < PQ_M; s++) {
+            let byte = r * PQ_M + s;
+            let word = byte / 4u;
+            let code = (win[word / 4u][word % 4u] >> (8u * (byte % 4u))) & 255u;
+            let at = (s * 256u + code) * SUB4;
+            for (var t = 0u; t < SUB4; t++) {
+                var b: vec4<f32>;
+                if at < CB {
+                    b = cb0[at + t];
+                } else {
+                    b = cb1[at + t - CB];
+                }
+                accumulate(&acc, s * SUB4 + t, b);
+            }
+        }
+    }
+    if params.metric == 0u {
+        return acc.x;
     }
     let c = fparam[0];
     let den = max((1.0 - c * acc.z) * (1.0 - c * acc.w), 1e-15);

@@ -31,7 +31,7 @@ fn tensor_range(data: &[u8], name: &str) -> (usize, usize) {
 }
 
 #[test]
-fn an_index_with_loci_outside_the_reference_is_refused() {
+fn an_index_with_slots_outside_the_grid_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let (model, mt) = (asset("mammoth_chrM.crest"), asset("mammoth_chrM.fa"));
@@ -54,10 +54,13 @@ fn an_index_with_loci_outside_the_reference_is_refused() {
         &["simulate", "--reference", &mt, "-n", "20", "-o", "r.fq"],
     );
     assert_eq!(code, Some(0), "{err}");
-    let (a, _) = tensor_range(&good, "grid.loci");
+    // the grid's loci are implicit (they follow from the reference); the
+    // tree's slots name grid k-mers
+    let (a, _) = tensor_range(&good, "tree.perm");
+    let first = u32::from_le_bytes(good[a..a + 4].try_into().unwrap());
     let cases: Vec<(usize, u32, &str)> = vec![
-        (a, 7, "outside"),          // a contig that does not exist
-        (a + 4, 16_760, "outside"), // a window running past the contig end (16,770 bp)
+        (a, 7_000_000, "grid index"),  // a k-mer that does not exist
+        (a + 4, first, "permutation"), // one k-mer twice
     ];
     for (at, value, want) in cases {
         let mut bad = good.clone();
@@ -112,9 +115,9 @@ fn an_index_with_loci_outside_the_reference_is_refused() {
             assert!(!d.join(f).exists(), "{f} written from a bad index");
         }
     }
-    // one flipped bit in an embedding: finite, in range, caught by the
+    // one flipped bit in an embedding's code: in range, caught by the
     // recorded content checksum
-    let (z, _) = tensor_range(&good, "grid.z");
+    let (z, _) = tensor_range(&good, "grid.codes");
     let mut bad = good.clone();
     bad[z + 401] ^= 0x01;
     std::fs::write(d.join("bad.idx"), &bad).unwrap();

@@ -429,6 +429,7 @@ fn window_scan_matches_twin_and_leaf_scan() {
             queries: nq,
             dim,
             m,
+            rows: ws::RowCode::F32,
         };
         let qpad = ix::pad_queries(&q, dim);
         let wdata = ws::to_windows(&data, dim);
@@ -445,7 +446,14 @@ fn window_scan_matches_twin_and_leaf_scan() {
         }
         let (mut s_cpu, mut i_cpu) = (s0.clone(), i0.clone());
         ws::window_scan_cpu(
-            &dims, &plan, &qpad, &wdata, &wids, metric, &mut s_cpu, &mut i_cpu,
+            &dims,
+            &plan,
+            &qpad,
+            ws::ScanRows::F32(&wdata),
+            &wids,
+            metric,
+            &mut s_cpu,
+            &mut i_cpu,
         )
         .unwrap();
         let mut s = be.upload(&s0).unwrap();
@@ -454,7 +462,7 @@ fn window_scan_matches_twin_and_leaf_scan() {
             &dims,
             &plan,
             &be.upload(&qpad).unwrap(),
-            &be.upload(&wdata).unwrap(),
+            &crest::backend::ScanData::F32(be.upload(&wdata).unwrap()),
             &be.upload_words(&wids).unwrap(),
             metric,
             &mut s,
@@ -486,7 +494,14 @@ fn window_scan_matches_twin_and_leaf_scan() {
         // same leaves
         let (mut s_w, mut i_w) = (vec![ix::EMPTY; nq * m], vec![NONE; nq * m]);
         ws::window_scan_cpu(
-            &dims, &plan, &qpad, &wdata, &wids, metric, &mut s_w, &mut i_w,
+            &dims,
+            &plan,
+            &qpad,
+            ws::ScanRows::F32(&wdata),
+            &wids,
+            metric,
+            &mut s_w,
+            &mut i_w,
         )
         .unwrap();
         let (mut s_l, mut i_l) = (vec![0.0; nq * m], vec![0; nq * m]);
@@ -930,6 +945,7 @@ fn index_file_round_trip_repeats_and_refusals() {
         iters: 3,
         seed: 9,
         spill: 1,
+        pq: 0,
     };
     let index = Index::build(&be, &ck, &enc, &reference, &opts, &mut |_, _, _| {}).unwrap();
     assert_eq!(index.grid.len(), (1500 - 16) / 4 + 1);
@@ -1003,6 +1019,48 @@ fn index_file_round_trip_repeats_and_refusals() {
     plain.save(&p2).unwrap();
     assert_eq!(Index::load(&p2).unwrap(), plain);
     assert_eq!(plain.tree.codes(), index.tree.codes());
+    // quantized: codes instead of floats, same tree and loci, round trip,
+    // the same bytes from the same inputs, and a smaller file
+    let coded = Index::build(
+        &be,
+        &ck,
+        &enc,
+        &reference,
+        &IndexOptions { pq: 2, ..opts },
+        &mut |_, _, _| {},
+    )
+    .unwrap();
+    assert!(coded.grid.z.is_empty());
+    assert_eq!(coded.meta.pq.map(|p| p.m), Some(2));
+    assert_eq!(coded.tree, index.tree);
+    assert_eq!(coded.grid.loci, index.grid.loci);
+    let p3 = dir.path().join("c.crest-index");
+    coded.save(&p3).unwrap();
+    assert_eq!(Index::load(&p3).unwrap(), coded);
+    coded.save(&p2).unwrap();
+    assert_eq!(std::fs::read(&p2).unwrap(), std::fs::read(&p3).unwrap());
+    assert!(
+        std::fs::metadata(&p3).unwrap().len() < std::fs::metadata(&p1).unwrap().len(),
+        "codes are smaller than floats"
+    );
+    let sizes = coded.sizes().unwrap();
+    assert!(sizes
+        .iter()
+        .any(|(p, b)| p == "embeddings" && *b == coded.grid.len() * 2));
+    // a flipped code byte is caught by the content checksum
+    let mut bytes = std::fs::read(&p3).unwrap();
+    let at = bytes.len() - 1 - bytes.iter().rev().position(|&b| b != 0).unwrap();
+    bytes[at] ^= 1;
+    std::fs::write(&p2, &bytes).unwrap();
+    assert!(Index::load(&p2).is_err());
+    // flat search over codes is refused with a way out; tree search works
+    use crest::index::{SearchKind, Searcher};
+    let e = Searcher::new(&be, &coded, &[SearchKind::Flat], BeamConfig { width: 2 })
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("--pq 0"), "{e}");
+    assert!(Searcher::new(&be, &coded, &[SearchKind::Tree], BeamConfig { width: 2 }).is_ok());
 }
 
 #[test]
@@ -1058,6 +1116,7 @@ fn router_trains_round_trips_and_is_exact_at_full_width() {
         iters: 3,
         seed: 9,
         spill: 1,
+        pq: 0,
     };
     let plain = Index::build(&be, &ck, &enc, &reference, &opts, &mut |_, _, _| {}).unwrap();
     assert_eq!(plain.tree.shape.bits(), 4);

@@ -6,6 +6,7 @@ use super::{c, cm, g, Backend, Tensor};
 use crate::error::{CrestError, Result};
 use crate::gpu::GpuBuf;
 use crate::ops::index::{self as ix, AssignDims, BeamDims, LeafDims, Metric};
+use crate::ops::pq::{self, PqDims};
 use crate::ops::window_scan::{self as ws, WindowDims, WindowPlan};
 
 /// A u32 tensor living on a backend.
@@ -56,6 +57,21 @@ fn cwm(w: &mut Words) -> Result<&mut Vec<u32>> {
             "words are on a different backend than the op".into(),
         )),
     }
+}
+
+/// The rows a windowed scan reads, on a backend.
+#[derive(Clone, Debug)]
+pub enum ScanData {
+    /// Float rows ([`ws::to_windows`]).
+    F32(Tensor),
+    /// Product-quantized rows: code words ([`ws::codes_to_windows`]) and
+    /// the codebook (`[m][256][dim / m]`).
+    Pq {
+        /// Code words.
+        codes: Words,
+        /// Codebook.
+        codebook: Tensor,
+    },
 }
 
 /// The curvature a metric carries, as the one-element tensor GPU kernels bind.
@@ -241,7 +257,7 @@ impl Backend {
         d: &WindowDims,
         plan: &WindowPlan,
         queries: &Tensor,
-        data: &Tensor,
+        data: &ScanData,
         ids: &Words,
         metric: Metric,
         out_scores: &mut Tensor,
@@ -250,12 +266,19 @@ impl Backend {
         match self {
             Backend::Gpu(gpu) => {
                 let curv = self.curv_buf(metric)?;
+                let rows = match data {
+                    ScanData::F32(t) => ws::GpuRows::F32(g(t)?),
+                    ScanData::Pq { codes, codebook } => ws::GpuRows::Pq {
+                        codes: gw(codes)?,
+                        codebook: g(codebook)?,
+                    },
+                };
                 ws::window_scan_gpu(
                     gpu,
                     d,
                     plan,
                     g(queries)?,
-                    g(data)?,
+                    rows,
                     gw(ids)?,
                     metric,
                     g(&curv)?,
@@ -267,12 +290,39 @@ impl Backend {
                 d,
                 plan,
                 c(queries)?,
-                c(data)?,
+                match data {
+                    ScanData::F32(t) => ws::ScanRows::F32(c(t)?),
+                    ScanData::Pq { codes, codebook } => ws::ScanRows::Pq {
+                        codes: cw(codes)?,
+                        codebook: c(codebook)?,
+                    },
+                },
                 cw(ids)?,
                 metric,
                 cm(out_scores)?,
                 cwm(out_ids)?,
             ),
+        }
+    }
+
+    /// Nearest codebook entry of every subspace of every point (see
+    /// [`crate::ops::pq`]): codes and squared distances, `[points, m]` each.
+    pub fn pq_assign(
+        &self,
+        d: &PqDims,
+        x: &Tensor,
+        codebook: &Tensor,
+        codes: &mut Words,
+        dist: &mut Tensor,
+    ) -> Result<()> {
+        match self {
+            Backend::Gpu(gpu) => pq::assign_gpu(gpu, d, g(x)?, g(codebook)?, gw(codes)?, g(dist)?),
+            Backend::CpuReference => {
+                let (c, s) = pq::assign_cpu(d, c(x)?, c(codebook)?)?;
+                *cwm(codes)? = c;
+                *cm(dist)? = s;
+                Ok(())
+            }
         }
     }
 }

@@ -68,7 +68,7 @@ mod cnn;
 mod index;
 mod poincare;
 
-pub use index::Words;
+pub use index::{ScanData, Words};
 
 fn g(t: &Tensor) -> Result<&GpuBuf> {
     match t {

@@ -60,6 +60,11 @@ pub struct BuildArgs {
     /// the beam takes; leaves grow by up to N copies per k-mer (0 to 8).
     #[arg(long, default_value_t = IndexOptions::default().spill, value_parser = crate::commands::parse::usize_in(0, crate::index::tree::MAX_SPILL as u64))]
     pub spill: usize,
+    /// Store each grid k-mer's embedding as N one-byte product-quantization
+    /// codes (N bytes instead of 512; a power of two dividing dim/4; 0 keeps
+    /// the float embeddings: 4× to 32× larger, needed for flat search).
+    #[arg(long, default_value_t = IndexOptions::default().pq, value_parser = crate::commands::parse::usize_in(0, 64))]
+    pub pq: usize,
     /// Router training steps after the tree (0: no router). The router is a
     /// bit head that learns which leaf damaged read windows belong to;
     /// `crest map --propose index,route` uses it (0 to 100000000).
@@ -84,6 +89,7 @@ impl BuildArgs {
             iters: self.iters,
             seed: self.index_seed,
             spill: self.spill,
+            pq: self.pq,
         }
     }
 
@@ -261,9 +267,17 @@ pub fn index(be: &Backend, a: &IndexArgs) -> Result<()> {
             let mut index = Index::load(from)?;
             index.check(from, &ck, &a.model, &reference, &a.reference)?;
             let spill = a.build.spill;
-            if route.steps == 0 && spill == index.meta.spill {
+            let have_pq = index.meta.pq.map_or(0, |p| p.m);
+            let pq = a.build.pq;
+            if route.steps == 0 && spill == index.meta.spill && pq == have_pq {
                 return Err(crate::error::CrestError::Invalid(format!(
-                    "--from {} changes nothing: it already has --spill {spill}; give --route-steps N to add a router, or another --spill",
+                    "--from {} changes nothing: it already has --spill {spill} and --pq {pq}; give --route-steps N to add a router, or another --spill or --pq",
+                    from.display()
+                )));
+            }
+            if have_pq > 0 && (pq != have_pq || spill != index.meta.spill) {
+                return Err(crate::error::CrestError::Invalid(format!(
+                    "--from {} holds codes (--pq {have_pq}), not float embeddings: changing --pq or --spill needs a new build",
                     from.display()
                 )));
             }
@@ -276,11 +290,44 @@ pub fn index(be: &Backend, a: &IndexArgs) -> Result<()> {
             if route.steps > 0 {
                 add_router(be, &enc, &reference, &mut index, &route)?;
             }
+            if pq > 0 && have_pq == 0 {
+                let t = Instant::now();
+                index.quantize(be, pq)?;
+                eprintln!(
+                    "crest index: quantized to {pq} codes per k-mer in {:.1}s",
+                    t.elapsed().as_secs_f64()
+                );
+            }
             index
         }
     };
     out.write_bytes(&crate::index::file::to_bytes(&index)?)?;
     out.commit()?;
     eprintln!("wrote {}", a.out.display());
+    report_sizes(&index)?;
+    Ok(())
+}
+
+/// One line per part of the index: bytes and bytes per reference base.
+fn report_sizes(index: &Index) -> Result<()> {
+    let bases: u64 = index
+        .meta
+        .reference
+        .iter()
+        .map(|c| c.len)
+        .sum::<u64>()
+        .max(1);
+    let parts = index.sizes()?;
+    let total: usize = parts.iter().map(|p| p.1).sum();
+    let show: Vec<String> = parts
+        .iter()
+        .map(|(p, b)| format!("{p} {:.2}", *b as f64 / bases as f64))
+        .collect();
+    eprintln!(
+        "crest index: {:.1} MB, {:.2} bytes per reference base ({})",
+        total as f64 / 1e6,
+        total as f64 / bases as f64,
+        show.join(", ")
+    );
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use safetensors::tensor::Dtype;
 
-use super::{route, Grid, Index, IndexMeta, Mates, Tree, FORMAT};
+use super::{grid::grid_loci, route, Grid, Index, IndexMeta, Mates, Pq, Tree, FORMAT};
 use crate::error::{CrestError, Result};
 use crate::io::tensorfile::{f32_bytes, serialize, u32_bytes, NamedBytes, TensorFile};
 use crate::io::{Output, Target};
@@ -58,19 +58,30 @@ fn content_md5(named: &[NamedBytes]) -> String {
     format!("{:x}", h.finalize())
 }
 
-/// The arrays an index file holds.
-fn arrays(index: &Index) -> Result<Vec<NamedBytes>> {
+/// The arrays an index file holds. The grid's loci are not among them:
+/// they follow from the reference's lengths, k and the stride
+/// ([`grid_loci`]).
+pub(crate) fn arrays(index: &Index) -> Result<Vec<NamedBytes>> {
     let p = index.grid.dim;
     let n = index.grid.len();
-    let loci: Vec<u32> = index.grid.loci.iter().flat_map(|&(c, s)| [c, s]).collect();
-    let mut named: Vec<NamedBytes> = vec![
-        (
+    let mut named: Vec<NamedBytes> = match &index.pq {
+        None => vec![(
             "grid.z".into(),
             Dtype::F32,
             vec![n, p],
             f32_bytes(&index.grid.z),
-        ),
-        ("grid.loci".into(), Dtype::U32, vec![n, 2], u32_bytes(&loci)),
+        )],
+        Some((pq, codes)) => vec![
+            ("grid.codes".into(), Dtype::U8, vec![n, pq.m], codes.clone()),
+            (
+                "pq.codebook".into(),
+                Dtype::F32,
+                vec![pq.m, crate::ops::pq::K, p / pq.m.max(1)],
+                f32_bytes(&pq.codebook),
+            ),
+        ],
+    };
+    named.extend([
         (
             "tree.perm".into(),
             Dtype::U32,
@@ -95,7 +106,7 @@ fn arrays(index: &Index) -> Result<Vec<NamedBytes>> {
             vec![index.mates.coords.len()],
             u32_bytes(&index.mates.coords),
         ),
-    ];
+    ]);
     if index.meta.spill > 0 {
         named.push((
             "tree.spilled".into(),
@@ -152,15 +163,43 @@ pub fn load(path: &Path) -> Result<Index> {
     }
     let f = |name: &str| file.f32s(name).map(|(_, v)| v);
     let u = |name: &str| file.u32s(name).map(|(_, v)| v);
-    let z = f("grid.z")?;
-    let loci_flat = u("grid.loci")?;
-    let loci: Vec<(u32, u32)> = loci_flat.chunks_exact(2).map(|w| (w[0], w[1])).collect();
+    let lens: Vec<u64> = meta.reference.iter().map(|c| c.len).collect();
+    // files before the implicit grid stored the loci
+    let loci: Vec<(u32, u32)> = if file.has("grid.loci") {
+        u("grid.loci")?
+            .chunks_exact(2)
+            .map(|w| (w[0], w[1]))
+            .collect()
+    } else {
+        grid_loci(&lens, meta.k, meta.grid_stride)
+    };
     let dim = meta.dim;
-    if dim == 0 || z.len() != loci.len() * dim || loci.len() != meta.grid {
+    let (z, pq) = match meta.pq {
+        None => (f("grid.z")?, None),
+        Some(pm) => {
+            let (shape, codes) = file.u8s("grid.codes")?;
+            let pq = Pq {
+                m: pm.m,
+                dim,
+                codebook: f("pq.codebook")?,
+            };
+            pq.validate().map_err(|e| bad(e.to_string()))?;
+            if shape != [loci.len(), pm.m] || codes.len() != loci.len() * pm.m {
+                return Err(bad(format!(
+                    "grid codes of shape {shape:?} do not match {} grid k-mers of {} codes",
+                    loci.len(),
+                    pm.m
+                )));
+            }
+            (Vec::new(), Some((pq, codes)))
+        }
+    };
+    if dim == 0 || (pq.is_none() && z.len() != loci.len() * dim) || loci.len() != meta.grid {
         return Err(bad(format!(
-            "grid of {} loci does not match {} embedding values of dimension {dim}",
+            "grid of {} loci does not match {} embedding values of dimension {dim} ({} k-mers in the metadata)",
             loci.len(),
-            z.len()
+            z.len(),
+            meta.grid
         )));
     }
     if z.iter().any(|x| !x.is_finite()) {
@@ -168,7 +207,6 @@ pub fn load(path: &Path) -> Result<Index> {
     }
     // every locus inside the reference the metadata names (an edited or
     // corrupted index must not send the mapper past a contig's end)
-    let lens: Vec<u64> = meta.reference.iter().map(|c| c.len).collect();
     if let Some((i, &(c, s))) = loci.iter().enumerate().find(|(_, &(c, s))| {
         lens.get(c as usize)
             .is_none_or(|&l| s as u64 + meta.k as u64 > l)
@@ -234,9 +272,24 @@ pub fn load(path: &Path) -> Result<Index> {
         tree,
         mates,
         route,
+        pq,
     };
     if let Some(want) = &index.meta.content_md5 {
-        let got = content_md5(&arrays(&index)?);
+        let mut named = arrays(&index)?;
+        if file.has("grid.loci") {
+            // files that stored the loci summed them second
+            let loci: Vec<u32> = index.grid.loci.iter().flat_map(|&(c, s)| [c, s]).collect();
+            named.insert(
+                1,
+                (
+                    "grid.loci".into(),
+                    Dtype::U32,
+                    vec![index.grid.len(), 2],
+                    u32_bytes(&loci),
+                ),
+            );
+        }
+        let got = content_md5(&named);
         if &got != want {
             return Err(bad(format!(
                 "content checksum {got} does not match the recorded {want}: the file is damaged or was edited"

@@ -40,23 +40,40 @@ impl Grid {
 /// (contig, start) loci.
 pub type GridWindows = (PackedSeq, Vec<Window>, Vec<(u32, u32)>);
 
-/// The grid windows of `reference`.
-pub fn grid_windows(reference: &Reference, k: usize, stride: usize) -> Result<GridWindows> {
+/// The (contig, start) loci of the grid over contigs of lengths `lens`:
+/// every `stride`-th start of a k-mer, contigs shorter than k skipped. A
+/// regular grid, so index files need not store it.
+pub fn grid_loci(lens: &[u64], k: usize, stride: usize) -> Vec<(u32, u32)> {
     let stride = stride.max(1);
-    let mut all = PackedSeq::default();
-    let mut windows = Vec::new();
     let mut loci = Vec::new();
-    for (ci, c) in reference.contigs.iter().enumerate() {
-        let base = all.len;
-        all.extend_ascii(&c.seq);
-        if c.seq.len() < k {
+    for (ci, &len) in lens.iter().enumerate() {
+        let len = len as usize;
+        if len < k {
             continue;
         }
-        for s in (0..=c.seq.len() - k).step_by(stride) {
-            windows.push(Window::new((base + s) as u32, k as u32, false));
-            loci.push((ci as u32, s as u32));
-        }
+        loci.extend((0..=len - k).step_by(stride).map(|s| (ci as u32, s as u32)));
     }
+    loci
+}
+
+/// The grid windows of `reference`.
+pub fn grid_windows(reference: &Reference, k: usize, stride: usize) -> Result<GridWindows> {
+    let mut all = PackedSeq::default();
+    let mut bases = Vec::with_capacity(reference.contigs.len());
+    for c in &reference.contigs {
+        bases.push(all.len);
+        all.extend_ascii(&c.seq);
+    }
+    let lens: Vec<u64> = reference
+        .contigs
+        .iter()
+        .map(|c| c.seq.len() as u64)
+        .collect();
+    let loci = grid_loci(&lens, k, stride);
+    let windows = loci
+        .iter()
+        .map(|&(c, s)| Window::new((bases[c as usize] + s as usize) as u32, k as u32, false))
+        .collect();
     if loci.is_empty() {
         return Err(CrestError::Invalid(format!(
             "reference has no contig of at least k = {k} bases"

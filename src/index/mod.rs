@@ -9,6 +9,7 @@ pub mod file;
 pub mod flat;
 pub mod grid;
 pub mod l2;
+pub mod pq;
 pub mod repeats;
 pub mod route;
 pub mod tree;
@@ -24,9 +25,12 @@ use crate::ops::index::Metric;
 pub use flat::FlatIndex;
 pub use grid::{reference_grid, Grid};
 pub use l2::{L2Index, Neighbour};
+pub use pq::Pq;
 pub use repeats::Mates;
 pub use route::{RouteMeta, Router};
-pub use tree::{BeamConfig, BuildConfig, DeviceTree, ScanLayout, Tree, TreeShape, DEFAULT_BEAM};
+pub use tree::{
+    BeamConfig, BuildConfig, DeviceTree, RowSource, ScanLayout, Tree, TreeShape, DEFAULT_BEAM,
+};
 
 /// Format tag of index files.
 pub const FORMAT: &str = "crest-index/1";
@@ -68,11 +72,22 @@ pub struct IndexMeta {
     /// The router, when one was trained (`crest index --route-steps`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route: Option<RouteMeta>,
+    /// Product quantization of the grid embeddings: the file holds `m`
+    /// one-byte codes per grid k-mer and a codebook instead of the floats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pq: Option<PqMeta>,
     /// MD5 of every array's name, shape and bytes: written with the file,
     /// checked on load (files written before it existed have none), and
     /// None in memory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_md5: Option<String>,
+}
+
+/// How an index's embeddings are quantized.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PqMeta {
+    /// Codes (bytes) per grid k-mer.
+    pub m: usize,
 }
 
 fn is_zero(v: &usize) -> bool {
@@ -96,6 +111,8 @@ pub struct IndexOptions {
     pub seed: u64,
     /// Nearest other leaves each grid k-mer is also stored in (0 = none).
     pub spill: usize,
+    /// Product-quantization codes per grid k-mer (0: float embeddings).
+    pub pq: usize,
 }
 
 impl Default for IndexOptions {
@@ -108,6 +125,7 @@ impl Default for IndexOptions {
             iters: 6,
             seed: 1,
             spill: DEFAULT_SPILL,
+            pq: pq::DEFAULT_M,
         }
     }
 }
@@ -129,6 +147,9 @@ pub struct Index {
     pub mates: Mates,
     /// Router weights (head tensor names, host copies); empty without one.
     pub route: Vec<(String, Vec<f32>)>,
+    /// The quantizer and the grid's codes (`[grid, m]`) of a coded index;
+    /// `grid.z` is then empty.
+    pub pq: Option<(Pq, Vec<u8>)>,
 }
 
 /// The similarity metric of an encoder's embeddings (reads c from the device).
@@ -191,7 +212,7 @@ impl Index {
         progress("repeats", 0, 1);
         let mates = repeats::find(reference, &grid.loci, enc.cfg.k);
         progress("repeats", 1, 1);
-        Ok(Index {
+        let mut index = Index {
             meta: IndexMeta {
                 format: FORMAT.into(),
                 model_hash: ck.encoder_hash(),
@@ -211,13 +232,69 @@ impl Index {
                 repeated: mates.repeated(),
                 spill: opts.spill,
                 route: None,
+                pq: None,
                 content_md5: None,
             },
             grid,
             tree,
             mates,
             route: Vec::new(),
-        })
+            pq: None,
+        };
+        if opts.pq > 0 {
+            progress("quantize", 0, 1);
+            index.quantize(be, opts.pq)?;
+            progress("quantize", 1, 1);
+        }
+        Ok(index)
+    }
+
+    /// Replace the float embeddings by product-quantization codes (`m` per
+    /// grid k-mer; the codebook trained on the grid, seeded by the index
+    /// seed). The tree, spilled copies and router are kept.
+    pub fn quantize(&mut self, be: &Backend, m: usize) -> Result<()> {
+        if self.pq.is_some() {
+            return Err(CrestError::Invalid("the index is already quantized".into()));
+        }
+        let pq = Pq::train(be, &self.grid.z, self.grid.dim, m, self.meta.seed)?;
+        let codes = pq.encode(be, &self.grid.z)?;
+        self.grid.z = Vec::new();
+        self.meta.pq = Some(PqMeta { m });
+        self.pq = Some((pq, codes));
+        Ok(())
+    }
+
+    /// What each part of the index file costs: (part, bytes).
+    pub fn sizes(&self) -> Result<Vec<(String, usize)>> {
+        let mut parts: Vec<(String, usize)> = Vec::new();
+        for (name, _, _, bytes) in file::arrays(self)? {
+            let part = match name.split('.').next().unwrap_or("") {
+                "grid" if name == "grid.codes" || name == "grid.z" => "embeddings",
+                "pq" => "codebook",
+                "tree" if name.starts_with("tree.level") => "tree centroids",
+                "tree" => "tree slots",
+                "mates" => "repeat table",
+                "route" => "router",
+                _ => "other",
+            };
+            match parts.iter_mut().find(|p| p.0 == part) {
+                Some(p) => p.1 += bytes.len(),
+                None => parts.push((part.to_string(), bytes.len())),
+            }
+        }
+        Ok(parts)
+    }
+
+    /// The rows the leaf scan reads: codes when quantized, else floats.
+    pub fn rows(&self) -> RowSource<'_> {
+        match &self.pq {
+            Some((pq, codes)) => RowSource::Pq {
+                codes,
+                m: pq.m,
+                codebook: &pq.codebook,
+            },
+            None => RowSource::F32(&self.grid.z),
+        }
     }
 
     /// Write to `path` (see [`file::save`]).
@@ -336,7 +413,8 @@ impl Searcher {
     ) -> Result<Self> {
         let mut s = Self::over(
             be,
-            &index.grid,
+            index.rows(),
+            index.grid.dim,
             Some(&index.tree),
             index.metric(),
             kinds,
@@ -357,7 +435,8 @@ impl Searcher {
     pub fn flat(be: &Backend, grid: &Grid, metric: Metric) -> Result<Self> {
         Self::over(
             be,
-            grid,
+            RowSource::F32(&grid.z),
+            grid.dim,
             None,
             metric,
             &[SearchKind::Flat],
@@ -367,19 +446,31 @@ impl Searcher {
 
     fn over(
         be: &Backend,
-        grid: &Grid,
+        rows: RowSource<'_>,
+        dim: usize,
         tree: Option<&Tree>,
         metric: Metric,
         kinds: &[SearchKind],
         beam: BeamConfig,
     ) -> Result<Self> {
-        let flat = if kinds.contains(&SearchKind::Flat) {
-            Some(FlatIndex::new(be, &grid.z, grid.dim, metric)?)
-        } else {
-            None
+        let flat = match (kinds.contains(&SearchKind::Flat), rows) {
+            (false, _) => None,
+            (true, RowSource::F32(z)) => Some(FlatIndex::new(be, z, dim, metric)?),
+            (true, RowSource::Pq { .. }) => {
+                return Err(CrestError::Invalid(
+                    "flat search needs float embeddings; this index holds codes (--pq): use tree search, or an index built with --pq 0".into(),
+                ))
+            }
         };
         let tree = match (kinds.iter().any(|k| k.needs_tree()), tree) {
-            (true, Some(t)) => Some(DeviceTree::new(be, t, &grid.z, grid.dim, metric)?),
+            (true, Some(t)) => Some(DeviceTree::from_rows(
+                be,
+                t,
+                rows,
+                dim,
+                metric,
+                ScanLayout::for_backend(be),
+            )?),
             (true, None) => {
                 return Err(CrestError::Invalid(
                     "tree search needs an index with a tree".into(),

@@ -114,4 +114,21 @@ impl<'a> TensorFile<'a> {
         let (s, w) = self.words(name, Dtype::U32)?;
         Ok((s, w.into_iter().map(u32::from_le_bytes).collect()))
     }
+
+    /// A u8 array with its shape.
+    pub fn u8s(&self, name: &str) -> Result<(Vec<usize>, Vec<u8>)> {
+        let v = self
+            .st
+            .tensor(name)
+            .map_err(|_| self.bad(format!("no tensor {name}")))?;
+        if v.dtype() != Dtype::U8 {
+            return Err(self.bad(format!("tensor {name} is {:?}, expected U8", v.dtype())));
+        }
+        Ok((v.shape().to_vec(), v.data().to_vec()))
+    }
+
+    /// Whether the file holds a tensor `name`.
+    pub fn has(&self, name: &str) -> bool {
+        self.st.tensor(name).is_ok()
+    }
 }

@@ -17,6 +17,7 @@ pub mod optim;
 pub mod permute;
 pub mod poincare;
 pub mod pool;
+pub mod pq;
 pub mod radam;
 pub mod reduce;
 pub mod triplet;
@@ -107,8 +108,23 @@ pub fn all_shaders() -> Vec<(&'static str, &'static str)> {
         ("radam", radam::source()),
         ("index", index::SOURCE),
         ("window_scan", window_scan::SOURCE),
-        ("window_scan_d5", window_scan::kernel(5).source),
-        ("window_scan_d64", window_scan::kernel(64).source),
+        ("pq", pq::SOURCE),
+        (
+            "window_scan_d5",
+            window_scan::kernel(5, window_scan::RowCode::F32).source,
+        ),
+        (
+            "window_scan_d64",
+            window_scan::kernel(64, window_scan::RowCode::F32).source,
+        ),
+        (
+            "window_scan_d32_pq16",
+            window_scan::kernel(32, window_scan::RowCode::Pq(16)).source,
+        ),
+        (
+            "window_scan_d32_pq1",
+            window_scan::kernel(32, window_scan::RowCode::Pq(1)).source,
+        ),
         ("kmer", kmer::SOURCE),
         ("triplet", triplet::SOURCE),
         ("pool", pool::SOURCE),

@@ -20,27 +20,162 @@ use std::sync::{Mutex, OnceLock};
 /// WGSL source as written (the variant for 32 vec4s per row).
 pub const SOURCE: &str = include_str!("../../shaders/window_scan.wgsl");
 
-/// The line of [`SOURCE`] each variant replaces.
+/// The lines of [`SOURCE`] each variant replaces.
 const DIM4_LINE: &str = "const DIM4: u32 = 32u;";
+const PQ_LINE: &str = "const PQ_M: u32 = 0u;";
+const WIN_LINE: &str = "const WIN: u32 = 4096u;";
 
-/// The kernel compiled for rows of `dim4` vec4s (1..=64): the shader with
-/// its `DIM4` constant set, so that loops over a row have a fixed trip
-/// count. Variants are made once and kept for the process (at most 64).
-pub fn kernel(dim4: usize) -> Kernel {
-    static VARIANTS: OnceLock<Mutex<HashMap<usize, Kernel>>> = OnceLock::new();
+/// The kernel compiled for rows of `dim4` vec4s (1..=64) held as `rows`:
+/// the shader with its `DIM4`, `PQ_M` and `WIN` constants set, so that
+/// loops over a row have a fixed trip count. Variants are made once and
+/// kept for the process.
+pub fn kernel(dim4: usize, rows: RowCode) -> Kernel {
+    static VARIANTS: OnceLock<Mutex<HashMap<(usize, usize), Kernel>>> = OnceLock::new();
+    let m = rows.codes_per_row();
     let mut v = VARIANTS
         .get_or_init(|| Mutex::new(HashMap::new()))
         .lock()
         .unwrap_or_else(|e| e.into_inner());
-    *v.entry(dim4).or_insert_with(|| Kernel {
-        shader: Box::leak(format!("window_scan_d{dim4}").into_boxed_str()),
+    *v.entry((dim4, m)).or_insert_with(|| Kernel {
+        shader: Box::leak(
+            match rows {
+                RowCode::F32 => format!("window_scan_d{dim4}"),
+                RowCode::Pq(m) => format!("window_scan_d{dim4}_pq{m}"),
+            }
+            .into_boxed_str(),
+        ),
         source: Box::leak(
             SOURCE
                 .replace(DIM4_LINE, &format!("const DIM4: u32 = {dim4}u;"))
+                .replace(PQ_LINE, &format!("const PQ_M: u32 = {m}u;"))
+                .replace(
+                    WIN_LINE,
+                    &format!("const WIN: u32 = {}u;", rows.window_vec4s(dim4 * 4)),
+                )
                 .into_boxed_str(),
         ),
         entry: "window_scan",
     })
+}
+
+/// What the rows of a windowed scan hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RowCode {
+    /// Float rows, zero-padded to whole vec4s ([`to_windows`]).
+    F32,
+    /// Product-quantized rows: this many one-byte codes per row
+    /// ([`codes_to_windows`]), decoded from a codebook while scored.
+    Pq(usize),
+}
+
+impl RowCode {
+    /// Codes per row (0 for float rows).
+    pub fn codes_per_row(self) -> usize {
+        match self {
+            RowCode::F32 => 0,
+            RowCode::Pq(m) => m,
+        }
+    }
+
+    /// vec4s of one uniform window at dimension `dim`.
+    pub fn window_vec4s(self, dim: usize) -> usize {
+        match self {
+            RowCode::F32 => WINDOW_VEC4S,
+            RowCode::Pq(m) => self.window_rows(dim) * m / 16,
+        }
+    }
+
+    /// Rows per window at dimension `dim`: as for float rows (a workgroup's
+    /// lanes all score the rows any of them needs, so wider windows cost
+    /// more), but at least 256 bytes of codes (the uniform offset alignment).
+    pub fn window_rows(self, dim: usize) -> usize {
+        match self {
+            RowCode::F32 => window_rows(dim),
+            RowCode::Pq(m) => window_rows(dim).max(256 / m.max(1)).min(MAX_WINDOW_ROWS),
+        }
+    }
+
+    /// Reject a code that does not fit `dim`: m in 1..=64, a power of two
+    /// whose subspaces are whole vec4s, and dim ≤ 128 (the codebook fits
+    /// two uniform bindings).
+    pub fn check(self, dim: usize) -> Result<()> {
+        if let RowCode::Pq(m) = self {
+            if !(1..=64).contains(&m)
+                || !m.is_power_of_two()
+                || dim % 4 != 0
+                || (dim / 4) % m != 0
+                || dim * 256 > 2 * CODEBOOK_HALF_VEC4S * 4
+            {
+                return Err(CrestError::shape(
+                    "window_scan",
+                    format!("{m} codes per row of dimension {dim} (m a power of two, dim / m a multiple of 4, dim ≤ 128)"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// vec4s of each uniform half of a codebook (64 KiB).
+pub const CODEBOOK_HALF_VEC4S: usize = 4096;
+
+/// A codebook (`[m][256][dim / m]` floats, dim ≤ 128) as the GPU kernel
+/// binds it: zero-padded to two whole uniform halves.
+pub fn pad_codebook(codebook: &[f32]) -> Vec<f32> {
+    let mut v = codebook.to_vec();
+    v.resize(v.len().max(2 * CODEBOOK_HALF_VEC4S * 4), 0.0);
+    v
+}
+
+/// Codes `[n, m]` (one byte each) as `window_scan` reads them: m bytes per
+/// row, little-endian in u32 words, then one window of zeros.
+pub fn codes_to_windows(codes: &[u8], m: usize) -> Vec<u32> {
+    let mut bytes = codes.to_vec();
+    bytes.resize(bytes.len().div_ceil(4) * 4 + MAX_WINDOW_ROWS * m, 0);
+    bytes
+        .chunks_exact(4)
+        .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+        .collect()
+}
+
+/// The rows a CPU window scan reads.
+#[derive(Clone, Copy, Debug)]
+pub enum ScanRows<'a> {
+    /// Float rows from [`to_windows`].
+    F32(&'a [f32]),
+    /// Code words from [`codes_to_windows`] and the codebook
+    /// (`[m][256][dim / m]` floats).
+    Pq {
+        /// Code words.
+        codes: &'a [u32],
+        /// Codebook.
+        codebook: &'a [f32],
+    },
+}
+
+/// The rows a GPU window scan reads.
+#[derive(Clone, Copy, Debug)]
+pub enum GpuRows<'a> {
+    /// Float rows from [`to_windows`].
+    F32(&'a GpuBuf),
+    /// Code words and codebook.
+    Pq {
+        /// Code words.
+        codes: &'a GpuBuf,
+        /// Codebook.
+        codebook: &'a GpuBuf,
+    },
+}
+
+/// Decode row `r` of code words into `out` (dim floats).
+fn decode_row(codes: &[u32], codebook: &[f32], m: usize, r: usize, out: &mut [f32]) {
+    let sub = out.len() / m;
+    for s in 0..m {
+        let byte = r * m + s;
+        let c = (codes[byte / 4] >> (8 * (byte % 4))) as usize & 255;
+        out[s * sub..(s + 1) * sub]
+            .copy_from_slice(&codebook[(s * 256 + c) * sub..(s * 256 + c + 1) * sub]);
+    }
 }
 
 /// vec4s of one window of data rows (64 KiB, the uniform binding).
@@ -219,17 +354,33 @@ pub struct WindowDims {
     pub dim: usize,
     /// Results per query (≤ [`MAX_M`]).
     pub m: usize,
+    /// What the rows hold.
+    pub rows: RowCode,
 }
 
 impl WindowDims {
+    /// Words of data a plan reading up to `rows_read` rows needs.
+    fn data_words(&self, rows_read: usize, rows: usize) -> usize {
+        let last = rows_read.saturating_sub(rows);
+        match self.rows {
+            RowCode::F32 => last * dim4(self.dim) * 4 + WINDOW_VEC4S * 4,
+            RowCode::Pq(m) => (last * m).div_ceil(4) + MAX_WINDOW_ROWS * m / 4,
+        }
+    }
+
     fn validate(&self, plan: &WindowPlan, queries: usize, data: usize, ids: usize) -> Result<()> {
+        self.rows.check(self.dim)?;
         if self.dim == 0 || self.dim > MAX_DIM || self.m == 0 || self.m > MAX_M {
             return Err(CrestError::shape(
                 "window_scan",
                 format!("{self:?} (dim 1..={MAX_DIM}, m 1..={MAX_M})"),
             ));
         }
-        if plan.rows * dim4(self.dim) > WINDOW_VEC4S || plan.stride != 1 + plan.rows / 32 {
+        let too_wide = match self.rows {
+            RowCode::F32 => plan.rows * dim4(self.dim) > WINDOW_VEC4S,
+            RowCode::Pq(_) => plan.rows != self.rows.window_rows(self.dim),
+        };
+        if too_wide || plan.stride != 1 + plan.rows / 32 {
             return Err(CrestError::shape(
                 "window_scan",
                 format!("{} rows per window at dimension {}", plan.rows, self.dim),
@@ -238,7 +389,12 @@ impl WindowDims {
         let d4 = dim4(self.dim) * 4;
         need("window_scan", "queries", queries, self.queries * d4)?;
         let last = plan.rows_read().saturating_sub(plan.rows);
-        need("window_scan", "data", data, last * d4 + WINDOW_VEC4S * 4)?;
+        need(
+            "window_scan",
+            "data",
+            data,
+            self.data_words(plan.rows_read(), plan.rows),
+        )?;
         need("window_scan", "ids", ids, last + MAX_WINDOW_ROWS)?;
         if let Some(&q) = plan
             .entries
@@ -256,26 +412,45 @@ impl WindowDims {
 }
 
 /// CPU twin of `window_scan`: `queries` padded rows (see
-/// `index::pad_queries`), `data` from [`to_windows`], `ids` from
-/// [`ids_windows`]; merges into what `out_scores`/`out_ids` hold (EMPTY/NONE
-/// = nothing yet).
+/// `index::pad_queries`), `data` from [`to_windows`] or
+/// [`codes_to_windows`], `ids` from [`ids_windows`]; merges into what
+/// `out_scores`/`out_ids` hold (EMPTY/NONE = nothing yet).
 #[allow(clippy::too_many_arguments)]
 pub fn window_scan_cpu(
     d: &WindowDims,
     plan: &WindowPlan,
     queries: &[f32],
-    data: &[f32],
+    data: ScanRows<'_>,
     ids: &[u32],
     metric: Metric,
     out_scores: &mut [f32],
     out_ids: &mut [u32],
 ) -> Result<()> {
-    d.validate(plan, queries.len(), data.len(), ids.len())?;
+    let data_len = match (data, d.rows) {
+        (ScanRows::F32(v), RowCode::F32) => v.len(),
+        (ScanRows::Pq { codes, codebook }, RowCode::Pq(m)) => {
+            need(
+                "window_scan",
+                "codebook",
+                codebook.len(),
+                m * 256 * (d.dim / m.max(1)),
+            )?;
+            codes.len()
+        }
+        _ => {
+            return Err(CrestError::shape(
+                "window_scan",
+                format!("rows do not match {:?}", d.rows),
+            ))
+        }
+    };
+    d.validate(plan, queries.len(), data_len, ids.len())?;
     need("window_scan", "out", out_scores.len(), d.queries * d.m)?;
     need("window_scan", "out", out_ids.len(), d.queries * d.m)?;
     let p4 = dim4(d.dim) * 4;
     let m = d.m;
     let mut cand = Vec::new();
+    let mut decoded = vec![0f32; p4];
     for disp in &plan.dispatches {
         let row0 = disp.window * plan.rows;
         for e in 0..disp.entries {
@@ -298,7 +473,19 @@ pub fn window_scan_cpu(
                 if ids[row0 + r] == NONE {
                     continue;
                 }
-                let row = &data[(row0 + r) * p4..(row0 + r + 1) * p4];
+                let row = match data {
+                    ScanRows::F32(v) => &v[(row0 + r) * p4..(row0 + r + 1) * p4],
+                    ScanRows::Pq { codes, codebook } => {
+                        decode_row(
+                            codes,
+                            codebook,
+                            d.rows.codes_per_row(),
+                            row0 + r,
+                            &mut decoded,
+                        );
+                        &decoded[..]
+                    }
+                };
                 cand.push((score(qv, row, metric), ids[row0 + r]));
             }
             super::index::write_top(&mut cand, m, q, out_scores, out_ids);
@@ -327,14 +514,33 @@ pub fn window_scan_gpu(
     d: &WindowDims,
     plan: &WindowPlan,
     queries: &GpuBuf,
-    data: &GpuBuf,
+    data: GpuRows<'_>,
     ids: &GpuBuf,
     metric: Metric,
     curv: &GpuBuf,
     out_scores: &GpuBuf,
     out_ids: &GpuBuf,
 ) -> Result<()> {
-    d.validate(plan, queries.len, data.len, ids.len)?;
+    let (rows, codebook) = match (data, d.rows) {
+        (GpuRows::F32(v), RowCode::F32) => (v, None),
+        (GpuRows::Pq { codes, codebook }, RowCode::Pq(_)) => {
+            // padded by pad_codebook
+            need(
+                "window_scan",
+                "codebook",
+                codebook.len,
+                2 * CODEBOOK_HALF_VEC4S * 4,
+            )?;
+            (codes, Some(codebook))
+        }
+        _ => {
+            return Err(CrestError::shape(
+                "window_scan",
+                format!("rows do not match {:?}", d.rows),
+            ))
+        }
+    };
+    d.validate(plan, queries.len, rows.len, ids.len)?;
     need("window_scan", "out", out_scores.len, d.queries * d.m)?;
     need("window_scan", "out", out_ids.len, d.queries * d.m)?;
     if plan.dispatches.is_empty() {
@@ -343,6 +549,11 @@ pub fn window_scan_gpu(
     let entries = gpu.upload("window entries", &plan.entries)?;
     let bounds = gpu.upload("window bounds", &plan.bounds)?;
     let d4 = dim4(d.dim);
+    // words of one window of rows, and of one row
+    let (win_words, row_words4) = match d.rows {
+        RowCode::F32 => (WINDOW_VEC4S * 4, d4 * 4 * 4),
+        RowCode::Pq(m) => (plan.rows * m / 4, m),
+    };
     let params: Vec<Params> = plan
         .dispatches
         .iter()
@@ -364,7 +575,8 @@ pub fn window_scan_gpu(
         .map(|(w, p)| Launch {
             args: vec![
                 Arg::Uniform(bytemuck::bytes_of(p)),
-                Arg::UniformBuf(data, w.window * plan.rows * d4 * 4, WINDOW_VEC4S * 4),
+                // row_words4 = words per row × 4 (a Pq row is m bytes)
+                Arg::UniformBuf(rows, w.window * plan.rows * row_words4 / 4, win_words),
                 Arg::UniformBuf(ids, w.window * plan.rows, MAX_WINDOW_ROWS),
                 Arg::Buf(queries),
                 Arg::Buf(&entries),
@@ -372,11 +584,21 @@ pub fn window_scan_gpu(
                 Arg::Buf(curv),
                 Arg::Buf(out_scores),
                 Arg::Buf(out_ids),
+                match codebook {
+                    Some(cb) => Arg::UniformBuf(cb, 0, CODEBOOK_HALF_VEC4S * 4),
+                    None => Arg::UniformBuf(rows, w.window * plan.rows * row_words4 / 4, win_words),
+                },
+                match codebook {
+                    Some(cb) => {
+                        Arg::UniformBuf(cb, CODEBOOK_HALF_VEC4S * 4, CODEBOOK_HALF_VEC4S * 4)
+                    }
+                    None => Arg::UniformBuf(rows, w.window * plan.rows * row_words4 / 4, win_words),
+                },
             ],
             groups: gpu.grid_1d(w.entries, WG as u32),
         })
         .collect();
-    gpu.dispatch_batch(kernel(d4), &launches)
+    gpu.dispatch_batch(kernel(d4, d.rows), &launches)
 }
 
 #[cfg(test)]
@@ -434,11 +656,20 @@ mod tests {
     #[test]
     fn variants_set_the_row_width() {
         assert!(SOURCE.contains(DIM4_LINE));
-        let k = kernel(5);
+        assert!(SOURCE.contains(PQ_LINE) && SOURCE.contains(WIN_LINE));
+        let k = kernel(5, RowCode::F32);
         assert!(k.source.contains("const DIM4: u32 = 5u;"));
         assert!(!k.source.contains(DIM4_LINE));
         assert_eq!(k.shader, "window_scan_d5");
-        assert_eq!(kernel(5).source.as_ptr(), k.source.as_ptr(), "made once");
+        assert_eq!(
+            kernel(5, RowCode::F32).source.as_ptr(),
+            k.source.as_ptr(),
+            "made once"
+        );
+        let p = kernel(32, RowCode::Pq(16));
+        assert!(p.source.contains("const PQ_M: u32 = 16u;"));
+        assert!(p.source.contains("const WIN: u32 = 128u;"));
+        assert_eq!(p.shader, "window_scan_d32_pq16");
     }
 
     #[test]
