@@ -5,6 +5,9 @@ use std::path::PathBuf;
 /// Everything that can go wrong inside the crest library.
 #[derive(Debug, thiserror::Error)]
 pub enum CrestError {
+    /// Long work stopped on request before its end, resumable (exit status 3).
+    #[error("{0}")]
+    Stopped(String),
     /// No wgpu adapter matched the request.
     #[error("no GPU adapter found: {0}")]
     NoAdapter(String),

@@ -124,6 +124,11 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     if let Err(e) = run(cli) {
+        if let Some(crest::error::CrestError::Stopped(m)) = e.downcast_ref() {
+            // resumable work stopped on request: not a failure of the inputs
+            eprintln!("crest: {m}");
+            std::process::exit(3);
+        }
         eprintln!("crest: error: {e:#}");
         std::process::exit(1);
     }

@@ -32,7 +32,28 @@ pub struct IndexArgs {
     /// --spill differs from the file's, and train a router with --route-steps.
     #[arg(long)]
     pub from: Option<PathBuf>,
+    /// Build chunk by chunk with bounded memory (automatic above
+    /// 1,000,000 grid k-mers, about 8 Mbp at stride 8): tree and codebook
+    /// from a sample, then each chunk embedded, assigned and encoded. Every
+    /// finished chunk is kept in OUT.parts/ until the index is written.
+    #[arg(long)]
+    pub stream: bool,
+    /// Continue a streamed build that was stopped (killed, out of time, or
+    /// --stop-after): finished chunks in OUT.parts/ are kept, and the index
+    /// is the same as an uninterrupted build's.
+    #[arg(long)]
+    pub resume: bool,
+    /// Grid k-mers per chunk of a streamed build (1024 to 16777216).
+    #[arg(long, default_value_t = crate::index::stream::DEFAULT_CHUNK, value_parser = crate::commands::parse::usize_in(1024, 16_777_216))]
+    pub chunk: usize,
+    /// Stop a streamed build after this many new chunks (exit status 3),
+    /// to split it over several jobs; go on with --resume.
+    #[arg(long, value_parser = crate::commands::parse::usize_in(1, 1_000_000_000))]
+    pub stop_after: Option<usize>,
 }
+
+/// Grid k-mers above which `crest index` streams its build.
+pub const STREAM_ABOVE: usize = 1_000_000;
 
 /// Options that shape an index (shared by `crest index` and `crest map`).
 #[derive(clap::Args, Debug, Clone)]
@@ -113,12 +134,27 @@ pub fn build_with_progress(
     opts: &IndexOptions,
     route: &RouteOptions,
 ) -> Result<Index> {
+    let mut index = with_progress(be, |p| Index::build(be, ck, enc, reference, opts, p))?;
+    if route.steps > 0 {
+        let t = Instant::now();
+        add_router(be, enc, reference, &mut index, route)?;
+        eprintln!("crest index: router {:.1}s", t.elapsed().as_secs_f64());
+    }
+    Ok(index)
+}
+
+/// Run an index build with a progress bar per stage (a line per stage
+/// without a terminal) and a one-line summary with each stage's time.
+fn with_progress(
+    be: &Backend,
+    build: impl FnOnce(crate::index::Progress<'_>) -> Result<Index>,
+) -> Result<Index> {
     let t0 = Instant::now();
     let mut stage = String::new();
     let mut pb: Option<indicatif::ProgressBar> = None;
     let mut t_stage = Instant::now();
     let mut times: Vec<(String, f64)> = Vec::new();
-    let index = Index::build(be, ck, enc, reference, opts, &mut |s, done, total| {
+    let index = build(&mut |s, done, total| {
         if s != stage {
             if let Some(p) = pb.take() {
                 p.finish_and_clear();
@@ -145,12 +181,6 @@ pub fn build_with_progress(
         p.finish_and_clear();
     }
     times.push((stage, t_stage.elapsed().as_secs_f64()));
-    let mut index = index;
-    if route.steps > 0 {
-        let t = Instant::now();
-        add_router(be, enc, reference, &mut index, route)?;
-        times.push(("route".into(), t.elapsed().as_secs_f64()));
-    }
     let secs = t0.elapsed().as_secs_f64();
     let per: Vec<String> = times.iter().map(|(s, t)| format!("{s} {t:.1}s")).collect();
     eprintln!(
@@ -261,8 +291,32 @@ pub fn index(be: &Backend, a: &IndexArgs) -> Result<()> {
     let (ck, enc) = super::load_model(be, &a.model)?;
     let reference = Reference::load(&a.reference)?;
     let route = a.build.route();
+    let opts = a.build.options();
+    let grid: usize = reference
+        .contigs
+        .iter()
+        .filter(|c| c.seq.len() >= enc.cfg.k)
+        .map(|c| (c.seq.len() - enc.cfg.k) / opts.grid_stride.max(1) + 1)
+        .sum();
+    let stream = a.from.is_none() && (a.stream || a.resume || grid > STREAM_ABOVE);
+    let work = crate::index::stream::StreamOptions::work_for(&a.out);
     let index = match &a.from {
-        None => build_with_progress(be, &ck, &enc, &reference, &a.build.options(), &route)?,
+        None if stream => {
+            let so = crate::index::stream::StreamOptions {
+                chunk: a.chunk,
+                work: work.clone(),
+                resume: a.resume,
+                stop_after: a.stop_after,
+            };
+            let mut index = with_progress(be, |p| {
+                crate::index::stream::build(be, &ck, &enc, &reference, &opts, &so, p)
+            })?;
+            if route.steps > 0 {
+                add_router(be, &enc, &reference, &mut index, &route)?;
+            }
+            index
+        }
+        None => build_with_progress(be, &ck, &enc, &reference, &opts, &route)?,
         Some(from) => {
             let mut index = Index::load(from)?;
             index.check(from, &ck, &a.model, &reference, &a.reference)?;
@@ -304,6 +358,9 @@ pub fn index(be: &Backend, a: &IndexArgs) -> Result<()> {
     out.write_bytes(&crate::index::file::to_bytes(&index)?)?;
     out.commit()?;
     eprintln!("wrote {}", a.out.display());
+    if stream {
+        std::fs::remove_dir_all(&work).map_err(|e| crate::error::CrestError::io(&work, e))?;
+    }
     report_sizes(&index)?;
     Ok(())
 }

@@ -12,6 +12,7 @@ pub mod l2;
 pub mod pq;
 pub mod repeats;
 pub mod route;
+pub mod stream;
 pub mod tree;
 
 use std::path::Path;

@@ -4,8 +4,6 @@
 //! repeat is aligned to several copies and gets a low MAPQ even when the
 //! search itself found only one of them.
 
-use std::collections::HashMap;
-
 use crate::io::Reference;
 
 /// Most copies kept per grid k-mer; k-mers occurring more often keep the first
@@ -63,6 +61,11 @@ fn key(s: &[u8]) -> Option<u64> {
 
 /// Find the copies of every grid k-mer (`loci` = (contig, start), length `k`).
 /// k > 32 uses the first 32 bases as the key and confirms the whole k-mer.
+///
+/// Memory follows the grid, not the genome: the grid's keys are sorted, the
+/// reference is scanned once for k-mers with one of those keys (at most
+/// `MAX_MATES + 1` kept per key, in genome order), and each grid k-mer takes
+/// the first `MAX_MATES` of its key's occurrences other than itself.
 pub fn find(reference: &Reference, loci: &[(u32, u32)], k: usize) -> Mates {
     let kk = k.min(32);
     let mut offsets_c = Vec::with_capacity(reference.contigs.len());
@@ -71,31 +74,37 @@ pub fn find(reference: &Reference, loci: &[(u32, u32)], k: usize) -> Mates {
         offsets_c.push(total);
         total += c.seq.len() as u64;
     }
-    // count every canonical k-mer, then keep positions of those seen twice or more
-    let mut counts: HashMap<u64, u32> = HashMap::new();
-    for c in &reference.contigs {
-        if c.seq.len() < kk {
-            continue;
-        }
-        for s in 0..=c.seq.len() - kk {
-            if let Some(h) = key(&c.seq[s..s + kk]) {
-                *counts.entry(h).or_insert(0) += 1;
-            }
-        }
-    }
-    let mut pos: HashMap<u64, Vec<(u32, u32)>> = HashMap::new();
+    let key_at = |ci: u32, s: u32| -> Option<u64> {
+        reference.contigs[ci as usize]
+            .seq
+            .get(s as usize..s as usize + kk)
+            .and_then(key)
+    };
+    // the distinct keys of the grid, sorted
+    let mut gkeys: Vec<u64> = loci.iter().filter_map(|&(c, s)| key_at(c, s)).collect();
+    gkeys.sort_unstable();
+    gkeys.dedup();
+    // occurrences of grid keys anywhere (genome order), a few per key
+    let mut seen = vec![0u8; gkeys.len()];
+    let mut occ: Vec<(u64, u32, u32)> = Vec::new();
     for (ci, c) in reference.contigs.iter().enumerate() {
         if c.seq.len() < kk {
             continue;
         }
         for s in 0..=c.seq.len() - kk {
-            if let Some(h) = key(&c.seq[s..s + kk]) {
-                if counts.get(&h).copied().unwrap_or(0) > 1 {
-                    pos.entry(h).or_default().push((ci as u32, s as u32));
+            let Some(h) = key(&c.seq[s..s + kk]) else {
+                continue;
+            };
+            if let Ok(i) = gkeys.binary_search(&h) {
+                if (seen[i] as usize) <= MAX_MATES {
+                    seen[i] += 1;
+                    occ.push((h, ci as u32, s as u32));
                 }
             }
         }
     }
+    // stable: genome order within a key
+    occ.sort_by_key(|o| o.0);
     let same = |a: (u32, u32), b: (u32, u32)| -> bool {
         if k <= 32 {
             return true;
@@ -115,10 +124,12 @@ pub fn find(reference: &Reference, loci: &[(u32, u32)], k: usize) -> Mates {
     let mut coords = Vec::new();
     offsets.push(0u32);
     for &(ci, s) in loci {
-        let c = &reference.contigs[ci as usize];
-        if let Some(h) = c.seq.get(s as usize..s as usize + kk).and_then(key) {
-            if let Some(list) = pos.get(&h) {
-                for &(oc, os) in list {
+        if let Some(h) = key_at(ci, s) {
+            let lo = occ.partition_point(|o| o.0 < h);
+            let hi = occ.partition_point(|o| o.0 <= h);
+            // a key seen once is the k-mer itself
+            if hi - lo > 1 {
+                for &(_, oc, os) in &occ[lo..hi] {
                     if (oc, os) == (ci, s) || !same((ci, s), (oc, os)) {
                         continue;
                     }
