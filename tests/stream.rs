@@ -46,6 +46,8 @@ fn stopped_and_resumed_build_is_the_uninterrupted_build() {
         work: dir.path().join(name),
         resume,
         stop_after,
+        shard: None,
+        merge: false,
     };
     let whole = stream::build(
         &be,
@@ -57,6 +59,7 @@ fn stopped_and_resumed_build_is_the_uninterrupted_build() {
         &mut |_, _, _| {},
     )
     .unwrap();
+    let whole = whole.expect("an index");
     assert_eq!(whole.grid.len(), (9000 - 32) / 4 + 1);
     assert!(whole.grid.z.is_empty() && whole.pq.is_some());
     whole
@@ -124,11 +127,84 @@ fn stopped_and_resumed_build_is_the_uninterrupted_build() {
         &mut |_, _, _| {},
     )
     .unwrap();
+    let resumed = resumed.expect("an index");
     assert_eq!(resumed, whole);
     assert_eq!(
         crest::index::file::to_bytes(&resumed).unwrap(),
         crest::index::file::to_bytes(&whole).unwrap()
     );
+    // shards 1/3 and 0/3 (any order, no index), a merge that finds shard
+    // 2/3 missing, shard 2/3, then the merge: the single build's index
+    let shard = |i: usize, merge: bool| StreamOptions {
+        shard: (!merge).then_some((i, 3)),
+        merge,
+        ..so("s", false, None)
+    };
+    for i in [1, 0] {
+        let r = stream::build(
+            &be,
+            &ck,
+            &enc,
+            &reference,
+            &opts,
+            &shard(i, false),
+            &mut |_, _, _| {},
+        );
+        assert!(r.unwrap().is_none(), "a shard writes no index");
+    }
+    assert!(
+        dir.path().join("s/chunk-00001.st").exists()
+            && !dir.path().join("s/chunk-00002.st").exists()
+    );
+    let e = stream::build(
+        &be,
+        &ck,
+        &enc,
+        &reference,
+        &opts,
+        &shard(0, true),
+        &mut |_, _, _| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("chunk 2 of"), "{e}");
+    stream::build(
+        &be,
+        &ck,
+        &enc,
+        &reference,
+        &opts,
+        &shard(2, false),
+        &mut |_, _, _| {},
+    )
+    .unwrap();
+    let merged = stream::build(
+        &be,
+        &ck,
+        &enc,
+        &reference,
+        &opts,
+        &shard(0, true),
+        &mut |_, _, _| {},
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(merged, whole);
+    let e = stream::build(
+        &be,
+        &ck,
+        &enc,
+        &reference,
+        &opts,
+        &StreamOptions {
+            shard: Some((3, 3)),
+            ..so("t", false, None)
+        },
+        &mut |_, _, _| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("0 to n"), "{e}");
     // float embeddings are what a streamed build avoids
     let e = stream::build(
         &be,

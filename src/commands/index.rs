@@ -50,6 +50,37 @@ pub struct IndexArgs {
     /// to split it over several jobs; go on with --resume.
     #[arg(long, value_parser = crate::commands::parse::usize_in(1, 1_000_000_000))]
     pub stop_after: Option<usize>,
+    /// Build only shard I of N (I/N, I from 0) of a streamed build into
+    /// OUT.parts/ and write no index: shards run as separate jobs (one GPU
+    /// each) on machines that share the folder; then --merge writes it.
+    #[arg(long, value_parser = parse_shard, conflicts_with = "merge")]
+    pub shard: Option<(usize, usize)>,
+    /// Write the index of a sharded build from OUT.parts/ (every shard
+    /// finished; a missing chunk is an error naming it). The index is the
+    /// one a single build writes.
+    #[arg(long)]
+    pub merge: bool,
+}
+
+/// `I/N` with I < N.
+fn parse_shard(s: &str) -> std::result::Result<(usize, usize), String> {
+    let (i, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("'{s}' is not I/N (e.g. 0/4)"))?;
+    let i: usize = i
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{i}' is not a shard number"))?;
+    let n: usize = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{n}' is not a shard count"))?;
+    if n == 0 || n > 100_000 || i >= n {
+        return Err(format!(
+            "shard {i}/{n}: I from 0 to N − 1, N from 1 to 100000"
+        ));
+    }
+    Ok((i, n))
 }
 
 /// Grid k-mers above which `crest index` streams its build.
@@ -134,7 +165,9 @@ pub fn build_with_progress(
     opts: &IndexOptions,
     route: &RouteOptions,
 ) -> Result<Index> {
-    let mut index = with_progress(be, |p| Index::build(be, ck, enc, reference, opts, p))?;
+    let (index, took) = with_progress(|p| Index::build(be, ck, enc, reference, opts, p))?;
+    summary(be, &index, &took);
+    let mut index = index;
     if route.steps > 0 {
         let t = Instant::now();
         add_router(be, enc, reference, &mut index, route)?;
@@ -144,11 +177,11 @@ pub fn build_with_progress(
 }
 
 /// Run an index build with a progress bar per stage (a line per stage
-/// without a terminal) and a one-line summary with each stage's time.
-fn with_progress(
-    be: &Backend,
-    build: impl FnOnce(crate::index::Progress<'_>) -> Result<Index>,
-) -> Result<Index> {
+/// without a terminal); its result and the time it took, in all and per
+/// stage ("12.0s (embed 10.0s, tree 2.0s)").
+fn with_progress<T>(
+    build: impl FnOnce(crate::index::Progress<'_>) -> Result<T>,
+) -> Result<(T, String)> {
     let t0 = Instant::now();
     let mut stage = String::new();
     let mut pb: Option<indicatif::ProgressBar> = None;
@@ -183,8 +216,13 @@ fn with_progress(
     times.push((stage, t_stage.elapsed().as_secs_f64()));
     let secs = t0.elapsed().as_secs_f64();
     let per: Vec<String> = times.iter().map(|(s, t)| format!("{s} {t:.1}s")).collect();
+    Ok((index, format!("{secs:.1}s ({})", per.join(", "))))
+}
+
+/// The one-line summary of a built index.
+fn summary(be: &Backend, index: &Index, took: &str) {
     eprintln!(
-        "crest index: {} grid k-mers (stride {}), tree branch {} depth {} ({} leaves, {} spilled copies), {} k-mers with exact copies; {:.1}s ({}) on {}",
+        "crest index: {} grid k-mers (stride {}), tree branch {} depth {} ({} leaves, {} spilled copies), {} k-mers with exact copies; {took} on {}",
         index.grid.len(),
         index.meta.grid_stride,
         index.meta.tree.branch,
@@ -192,11 +230,8 @@ fn with_progress(
         index.meta.tree.leaves(),
         index.tree.perm.len() - index.grid.len(),
         index.meta.repeated,
-        secs,
-        per.join(", "),
         be.name()
     );
-    Ok(index)
 }
 
 /// Copy grid k-mers into their `spill` nearest other leaves anew, with a
@@ -298,7 +333,8 @@ pub fn index(be: &Backend, a: &IndexArgs) -> Result<()> {
         .filter(|c| c.seq.len() >= enc.cfg.k)
         .map(|c| (c.seq.len() - enc.cfg.k) / opts.grid_stride.max(1) + 1)
         .sum();
-    let stream = a.from.is_none() && (a.stream || a.resume || grid > STREAM_ABOVE);
+    let stream = a.from.is_none()
+        && (a.stream || a.resume || a.merge || a.shard.is_some() || grid > STREAM_ABOVE);
     let work = crate::index::stream::StreamOptions::work_for(&a.out);
     let index = match &a.from {
         None if stream => {
@@ -307,10 +343,23 @@ pub fn index(be: &Backend, a: &IndexArgs) -> Result<()> {
                 work: work.clone(),
                 resume: a.resume,
                 stop_after: a.stop_after,
+                shard: a.shard,
+                merge: a.merge,
             };
-            let mut index = with_progress(be, |p| {
+            let (built, took) = with_progress(|p| {
                 crate::index::stream::build(be, &ck, &enc, &reference, &opts, &so, p)
             })?;
+            let Some(mut index) = built else {
+                let (i, n) = a.shard.unwrap_or((0, 1));
+                drop(out);
+                eprintln!(
+                    "crest index: shard {i}/{n} done in {took}; its chunks are in {}; when every shard is done, the same command with --merge instead of --shard writes {}",
+                    work.display(),
+                    a.out.display()
+                );
+                return Ok(());
+            };
+            summary(be, &index, &took);
             if route.steps > 0 {
                 add_router(be, &enc, &reference, &mut index, &route)?;
             }
@@ -329,11 +378,16 @@ pub fn index(be: &Backend, a: &IndexArgs) -> Result<()> {
                     from.display()
                 )));
             }
-            if have_pq > 0 && (pq != have_pq || spill != index.meta.spill) {
+            if have_pq > 0 && (pq != have_pq || (spill != index.meta.spill && spill != 0)) {
                 return Err(crate::error::CrestError::Invalid(format!(
-                    "--from {} holds codes (--pq {have_pq}), not float embeddings: changing --pq or --spill needs a new build",
+                    "--from {} holds codes (--pq {have_pq}), not float embeddings: changing --pq, or --spill other than to 0, needs a new build",
                     from.display()
                 )));
+            }
+            if have_pq > 0 && spill == 0 && index.meta.spill > 0 {
+                // copies are dropped without the embeddings
+                index.tree.drop_copies();
+                index.meta.spill = 0;
             }
             // indexes from before the bisection numbering: renumber (same
             // partition; a no-op on a tree numbered that way already)

@@ -115,13 +115,23 @@ pub(crate) fn arrays(index: &Index) -> Result<Vec<NamedBytes>> {
             u32_bytes(&index.tree.spilled),
         ));
     }
+    let depth = index.tree.centroids.len();
     for (l, c) in index.tree.centroids.iter().enumerate() {
-        named.push((
-            format!("tree.level{}", l + 1),
-            Dtype::F32,
-            vec![c.len() / p.max(1), p],
-            f32_bytes(c),
-        ));
+        match &index.pq {
+            // a coded index stores its leaves' centroids as codes
+            Some((pq, _)) if l + 1 == depth => named.push((
+                "tree.leaf_codes".into(),
+                Dtype::U8,
+                vec![c.len() / p.max(1), pq.m],
+                pq.encode_host(c)?,
+            )),
+            _ => named.push((
+                format!("tree.level{}", l + 1),
+                Dtype::F32,
+                vec![c.len() / p.max(1), p],
+                f32_bytes(c),
+            )),
+        }
     }
     if let Some(r) = &index.meta.route {
         for (name, shape, _, _) in r.head.layout() {
@@ -218,7 +228,20 @@ pub fn load(path: &Path) -> Result<Index> {
     }
     let total: u64 = lens.iter().sum();
     let centroids = (1..=meta.tree.depth)
-        .map(|l| f(&format!("tree.level{l}")))
+        .map(|l| match &pq {
+            Some((q, _)) if l == meta.tree.depth && file.has("tree.leaf_codes") => {
+                let (shape, codes) = file.u8s("tree.leaf_codes")?;
+                let leaves = meta.tree.leaves();
+                if shape != [leaves, q.m] || codes.len() != leaves * q.m {
+                    return Err(bad(format!(
+                        "leaf centroid codes of shape {shape:?} for {leaves} leaves of {} codes",
+                        q.m
+                    )));
+                }
+                Ok(q.decode(&codes))
+            }
+            _ => f(&format!("tree.level{l}")),
+        })
         .collect::<Result<Vec<_>>>()?;
     let tree = Tree {
         shape: meta.tree,

@@ -252,7 +252,8 @@ impl Index {
 
     /// Replace the float embeddings by product-quantization codes (`m` per
     /// grid k-mer; the codebook trained on the grid, seeded by the index
-    /// seed). The tree, spilled copies and router are kept.
+    /// seed), and the leaves' centroids by their decoded codes. The tree's
+    /// partition, spilled copies and router are kept.
     pub fn quantize(&mut self, be: &Backend, m: usize) -> Result<()> {
         if self.pq.is_some() {
             return Err(CrestError::Invalid("the index is already quantized".into()));
@@ -260,6 +261,11 @@ impl Index {
         let pq = Pq::train(be, &self.grid.z, self.grid.dim, m, self.meta.seed)?;
         let codes = pq.encode(be, &self.grid.z)?;
         self.grid.z = Vec::new();
+        // the leaves' centroids are stored as codes too (the largest level:
+        // 512 bytes per leaf would cost more than its members' codes)
+        if let Some(last) = self.tree.centroids.last_mut() {
+            *last = pq.round(be, last)?;
+        }
         self.meta.pq = Some(PqMeta { m });
         self.pq = Some((pq, codes));
         Ok(())
@@ -272,7 +278,9 @@ impl Index {
             let part = match name.split('.').next().unwrap_or("") {
                 "grid" if name == "grid.codes" || name == "grid.z" => "embeddings",
                 "pq" => "codebook",
-                "tree" if name.starts_with("tree.level") => "tree centroids",
+                "tree" if name.starts_with("tree.level") || name == "tree.leaf_codes" => {
+                    "tree centroids"
+                }
                 "tree" => "tree slots",
                 "mates" => "repeat table",
                 "route" => "router",

@@ -156,6 +156,25 @@ impl Pq {
         Ok(self.assign(be, x)?.into_iter().map(|c| c as u8).collect())
     }
 
+    /// [`Pq::encode`] on the host (the kernel's CPU twin): for the few rows
+    /// of tree centroids written to a file.
+    pub fn encode_host(&self, x: &[f32]) -> Result<Vec<u8>> {
+        let d = PqDims {
+            points: x.len() / self.dim,
+            dim: self.dim,
+            m: self.m,
+        };
+        let (codes, _) = crate::ops::pq::assign_cpu(&d, x, &self.codebook)?;
+        Ok(codes.into_iter().map(|c| c as u8).collect())
+    }
+
+    /// `x` replaced by its decoded codes: what a file that stores `x` as
+    /// codes gives back (decoding, encoding and decoding again changes
+    /// nothing).
+    pub fn round(&self, be: &Backend, x: &[f32]) -> Result<Vec<f32>> {
+        Ok(self.decode(&self.encode(be, x)?))
+    }
+
     /// Decode codes (`[n, m]`) into embeddings (`[n, dim]`).
     pub fn decode(&self, codes: &[u8]) -> Vec<f32> {
         let sub = self.dim / self.m;

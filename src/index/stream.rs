@@ -17,6 +17,11 @@
 //! sample, every vector assigned to its nearest list. The leaves are not
 //! balanced as the in-memory build's are.
 //!
+//! Shards (`shard = (i, n)`) build the chunks `c % n == i` into the same
+//! work folder (machines that share it, or jobs one after another), and a
+//! run with `merge` writes the index from them: the same bytes as a single
+//! build, since every chunk file is.
+//!
 //! Every finished stage is a file in a work folder beside the output
 //! (`OUT.parts/`: `plan.json`, `head.st`, `chunk-NNNNN.st`, each written
 //! to a temporary name and renamed). A build that was stopped (killed, out
@@ -61,6 +66,13 @@ pub struct StreamOptions {
     /// Stop (with [`CrestError::Stopped`]) after this many chunks were
     /// built in this run: a build split over several jobs.
     pub stop_after: Option<usize>,
+    /// Build only chunks `c` with `c % n == i` (shard `i` of `n`) and return
+    /// no index; shards may run at once on machines that share the work
+    /// folder, and a run with `merge` then writes the index.
+    pub shard: Option<(usize, usize)>,
+    /// Build no chunk: every chunk must be in the work folder (the shards'
+    /// merge); a missing one is an error naming it.
+    pub merge: bool,
 }
 
 impl StreamOptions {
@@ -98,6 +110,7 @@ pub const STOPPED: &str = "stopped after the requested number of chunks";
 
 /// Build an index chunk by chunk (see the module documentation). Needs
 /// `opts.pq > 0` (float embeddings of a large genome are what this avoids).
+/// A shard (`so.shard`) builds its chunks and returns None.
 pub fn build(
     be: &Backend,
     ck: &Checkpoint,
@@ -106,8 +119,15 @@ pub fn build(
     opts: &IndexOptions,
     so: &StreamOptions,
     progress: Progress<'_>,
-) -> Result<Index> {
+) -> Result<Option<Index>> {
     tree::check_spill(opts.spill)?;
+    if let Some((i, n)) = so.shard {
+        if n == 0 || i >= n {
+            return Err(CrestError::Invalid(format!(
+                "shard {i}/{n}: shards are numbered 0 to n − 1"
+            )));
+        }
+    }
     if opts.pq == 0 {
         return Err(CrestError::Invalid(
             "a streamed index build stores codes: give --pq M (M > 0)".into(),
@@ -147,7 +167,7 @@ pub fn build(
         chunk: so.chunk,
         sample,
     };
-    let work = Work::open(&so.work, &plan, so.resume)?;
+    let work = Work::open(&so.work, &plan, so.resume || so.merge, so.shard.is_some())?;
 
     // 1. the head: tree centroids and codebook from a sample
     let (centroids, pq) = match work.load_head(&plan, dim)? {
@@ -169,9 +189,14 @@ pub fn build(
             })?;
             progress("codebook", 0, 1);
             let pq = Pq::train(be, &z, dim, opts.pq, opts.seed)?;
+            let mut centroids = t.centroids;
+            // leaves' centroids as the file will store them (codes)
+            if let Some(last) = centroids.last_mut() {
+                *last = pq.round(be, last)?;
+            }
             progress("codebook", 1, 1);
-            work.save_head(&t.centroids, &pq)?;
-            (t.centroids, pq)
+            work.save_head(&centroids, &pq)?;
+            (centroids, pq)
         }
     };
     let coarse = Tree {
@@ -190,8 +215,17 @@ pub fn build(
     let mut codes = Vec::with_capacity(n * opts.pq);
     for c in 0..chunks {
         let (lo, hi) = (c * so.chunk, ((c + 1) * so.chunk).min(n));
+        if so.shard.is_some_and(|(i, n)| c % n != i) {
+            continue;
+        }
         let (l, q) = match work.load_chunk(c, hi - lo, keep, opts.pq)? {
             Some(part) => part,
+            None if so.merge => {
+                return Err(CrestError::Invalid(format!(
+                    "{} has no chunk {c} of {chunks}: a shard has not finished (run the shards, then merge)",
+                    so.work.display()
+                )))
+            }
             None => {
                 if so.stop_after.is_some_and(|s| built >= s) {
                     return Err(CrestError::Stopped(format!(
@@ -217,9 +251,15 @@ pub fn build(
                 (l, q)
             }
         };
+        progress("chunks", hi, n);
+        if so.shard.is_some() {
+            continue;
+        }
         leaves.extend(l);
         codes.extend(q);
-        progress("chunks", hi, n);
+    }
+    if so.shard.is_some() {
+        return Ok(None);
     }
 
     // 3. assemble
@@ -227,7 +267,7 @@ pub fn build(
     let tree = assemble(shape, coarse.centroids, &leaves, keep);
     let mates = repeats::find(reference, &loci, k);
     progress("repeats", 1, 1);
-    Ok(Index {
+    Ok(Some(Index {
         meta: IndexMeta {
             format: FORMAT.into(),
             model_hash: plan.model_hash,
@@ -259,7 +299,7 @@ pub fn build(
         mates,
         route: Vec::new(),
         pq: Some((pq, codes)),
-    })
+    }))
 }
 
 /// The tree of `leaves` (`keep` per grid k-mer, own leaf first): each
@@ -313,12 +353,22 @@ struct Work {
 }
 
 impl Work {
-    fn open(dir: &Path, plan: &Plan, resume: bool) -> Result<Work> {
+    /// Open (or create) the work folder of `plan`. `shared`: other shards
+    /// may be creating it at the same moment.
+    fn open(dir: &Path, plan: &Plan, resume: bool, shared: bool) -> Result<Work> {
         let plan_path = dir.join("plan.json");
         let text =
             serde_json::to_string_pretty(plan).map_err(|e| CrestError::Invalid(e.to_string()))?;
-        if dir.exists() {
-            if !resume {
+        let created = match std::fs::create_dir(dir) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+            Err(e) => return Err(CrestError::io(dir, e)),
+        };
+        if created || (shared && !plan_path.exists()) {
+            // a shard racing another writes the same plan
+            write_atomic(&plan_path, text.as_bytes())?;
+        } else {
+            if !resume && !shared {
                 return Err(CrestError::Invalid(format!(
                     "{} holds an interrupted index build: add --resume to continue it, or remove the folder to start again",
                     dir.display()
@@ -336,10 +386,9 @@ impl Work {
                     plan_diff(&old, plan)
                 )));
             }
-            eprintln!("crest index: resuming the build in {}", dir.display());
-        } else {
-            std::fs::create_dir(dir).map_err(|e| CrestError::io(dir, e))?;
-            write_atomic(&plan_path, text.as_bytes())?;
+            if !shared {
+                eprintln!("crest index: resuming the build in {}", dir.display());
+            }
         }
         Ok(Work {
             dir: dir.to_path_buf(),
@@ -486,8 +535,9 @@ fn read_if_exists(path: &Path) -> Result<Option<Vec<u8>>> {
 /// rename it: a killed build leaves whole files or none.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
+    // unique per process: shards may write the same file at once
     let mut tmp = path.as_os_str().to_os_string();
-    tmp.push(".tmp");
+    tmp.push(format!(".{}.tmp", std::process::id()));
     let tmp = PathBuf::from(tmp);
     let mut f = std::fs::File::create(&tmp).map_err(|e| CrestError::io(&tmp, e))?;
     f.write_all(bytes).map_err(|e| CrestError::io(&tmp, e))?;

@@ -121,6 +121,21 @@ impl Tree {
         lo..hi - self.spilled_in(leaf).min(hi - lo)
     }
 
+    /// Remove every spilled copy (each leaf keeps its own members).
+    pub fn drop_copies(&mut self) {
+        let leaves = self.shape.leaves();
+        let mut offsets = Vec::with_capacity(leaves + 1);
+        let mut perm = Vec::with_capacity(self.points());
+        for l in 0..leaves {
+            offsets.push(perm.len() as u32);
+            perm.extend(self.own_slots(l).map(|s| self.perm[s]));
+        }
+        offsets.push(perm.len() as u32);
+        self.leaf_offsets = offsets;
+        self.perm = perm;
+        self.spilled = Vec::new();
+    }
+
     /// Grid k-mers (the primary slots).
     pub fn points(&self) -> usize {
         self.perm.len() - self.spilled.iter().map(|&s| s as usize).sum::<usize>()
