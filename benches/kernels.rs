@@ -236,6 +236,7 @@ fn bench_index(c: &mut Criterion) {
             queries: nq,
             dim,
             m,
+            rows: RowCode::F32,
         };
         g.throughput(Throughput::Elements((nq * width * leaf) as u64));
         g.bench_function(
@@ -259,7 +260,56 @@ fn bench_index(c: &mut Criterion) {
                         &wd,
                         &plan,
                         &qpad,
-                        &wdata,
+                        GpuRows::F32(&wdata),
+                        &wids,
+                        Metric::Cosine,
+                        &curv,
+                        &out_s,
+                        &out_i,
+                    )
+                    .unwrap();
+                    gpu.sync().unwrap();
+                })
+            },
+        );
+        // the same rows as 16 product-quantization codes each (the index's
+        // default), decoded from the codebook while scored
+        let pm = 16;
+        let codes: Vec<u8> = (0..slots * pm).map(|i| (i * 37 % 251) as u8).collect();
+        let wcodes = gpu.upload("wcodes", &codes_to_windows(&codes, pm)).unwrap();
+        // [16][256][dim / 16] floats: 256 rows of dim
+        let book = gpu
+            .upload("codebook", &pad_codebook(&unit(&mut Rng::new(5), 256)))
+            .unwrap();
+        let pd = WindowDims {
+            rows: RowCode::Pq(pm),
+            ..wd
+        };
+        g.bench_function(
+            BenchmarkId::new(
+                "window_scan pairs (PQ16 codes)",
+                format!("{nq}q W{width} leaf{leaf} d{dim}"),
+            ),
+            |b| {
+                b.iter(|| {
+                    let plan = WindowPlan::new(
+                        &chosen_host,
+                        width,
+                        nq,
+                        &offsets,
+                        (0, slots),
+                        RowCode::Pq(pm).window_rows(dim),
+                    )
+                    .unwrap();
+                    window_scan_gpu(
+                        &gpu,
+                        &pd,
+                        &plan,
+                        &qpad,
+                        GpuRows::Pq {
+                            codes: &wcodes,
+                            codebook: &book,
+                        },
                         &wids,
                         Metric::Cosine,
                         &curv,

@@ -31,7 +31,7 @@ fn tensor_range(data: &[u8], name: &str) -> (usize, usize) {
 }
 
 #[test]
-fn an_index_with_slots_outside_the_grid_is_refused() {
+fn an_index_with_leaves_outside_the_tree_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let (model, mt) = (asset("mammoth_chrM.crest"), asset("mammoth_chrM.fa"));
@@ -55,16 +55,15 @@ fn an_index_with_slots_outside_the_grid_is_refused() {
     );
     assert_eq!(code, Some(0), "{err}");
     // the grid's loci are implicit (they follow from the reference); the
-    // tree's slots name grid k-mers
-    let (a, _) = tensor_range(&good, "tree.perm");
-    let first = u32::from_le_bytes(good[a..a + 4].try_into().unwrap());
-    let cases: Vec<(usize, u32, &str)> = vec![
-        (a, 7_000_000, "grid index"),  // a k-mer that does not exist
-        (a + 4, first, "permutation"), // one k-mer twice
+    // tree names each grid k-mer's leaves (u16)
+    let (a, _) = tensor_range(&good, "tree.leaves");
+    let cases: Vec<(usize, u16, &str)> = vec![
+        (a, 60_000, "leaf 60000"),    // a leaf that does not exist
+        (a + 6, 16, "leaf 16 of 16"), // one past the last (16 leaves)
     ];
     for (at, value, want) in cases {
         let mut bad = good.clone();
-        bad[at..at + 4].copy_from_slice(&value.to_le_bytes());
+        bad[at..at + 2].copy_from_slice(&value.to_le_bytes());
         std::fs::write(d.join("bad.idx"), &bad).unwrap();
         for args in [
             vec![

@@ -141,8 +141,7 @@ fn training_lowers_the_error_and_codes_round_trip() {
         order.swap(i, r2.below(i as u64 + 1) as usize);
     }
     for s in 0..8 {
-        for c in 0..K {
-            let p = order[c];
+        for (c, &p) in order.iter().take(K).enumerate() {
             init.codebook[(s * K + c) * 4..(s * K + c + 1) * 4]
                 .copy_from_slice(&x[p * dim + s * 4..p * dim + s * 4 + 4]);
         }

@@ -391,7 +391,15 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
             &enc,
             &reference,
             &a.reference,
-            &a.build.options(),
+            &crate::index::IndexOptions {
+                // an index built here for flat search keeps its floats
+                pq: if a.propose.contains(&Propose::Flat) {
+                    0
+                } else {
+                    a.build.pq
+                },
+                ..a.build.options()
+            },
             &a.build.route(),
         )?),
     };

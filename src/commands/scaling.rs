@@ -179,7 +179,15 @@ pub fn scaling(a: &ScalingArgs, device: &str, adapter: &str) -> Result<Vec<Scali
                     a.crest_args.clone(),
                 ]
                 .concat(),
-                index: Some(dir.join("crest.crest-index")),
+                // flat search reads float embeddings: an index of its own
+                // (the tree's holds codes)
+                index_args: [
+                    a.index_args.clone(),
+                    vec!["--pq".to_string(), "0".to_string()],
+                ]
+                .concat(),
+                index: None,
+                workdir: dir.join("flat"),
                 ..plan
             };
             let flat = run_bench(&flat_plan, adapter, &mut |m| eprintln!("{m}"))?;

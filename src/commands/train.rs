@@ -554,7 +554,11 @@ pub fn eval_embed(be: &Backend, a: &EvalArgs) -> Result<()> {
     if let Some(ip) = &a.index {
         let index = Index::load(ip)?;
         index.check(ip, &ck, &a.model, &reference, &a.reference)?;
-        let mut kinds = vec![SearchKind::Flat, SearchKind::Tree];
+        // flat search reads float embeddings; a coded index has none
+        let mut kinds = match index.pq {
+            None => vec![SearchKind::Flat, SearchKind::Tree],
+            Some(_) => vec![SearchKind::Tree],
+        };
         if index.meta.route.is_some() {
             kinds.extend([SearchKind::Route, SearchKind::TreeRoute]);
         }
@@ -578,12 +582,13 @@ pub fn eval_embed(be: &Backend, a: &EvalArgs) -> Result<()> {
                 flat = r.clone();
             }
             let (r1, r10) = recall_of(&r, &truth, &index.grid, gamma);
-            let same = flat
-                .chunks(10)
-                .zip(r.chunks(10))
-                .filter(|(f, t)| f[0].1 == t[0].1)
-                .count() as f64
-                / truth.len().max(1) as f64;
+            let same = (!flat.is_empty()).then(|| {
+                flat.chunks(10)
+                    .zip(r.chunks(10))
+                    .filter(|(f, t)| f[0].1 == t[0].1)
+                    .count() as f64
+                    / truth.len().max(1) as f64
+            });
             rows.push(serde_json::json!({
                 "search": kind.name(), "recall_at_1": r1, "recall_at_10": r10,
                 "finds_flat_best": same, "seconds": secs,
@@ -616,11 +621,13 @@ pub fn eval_embed(be: &Backend, a: &EvalArgs) -> Result<()> {
             outln!("search\trecall@1\trecall@10\tfinds flat's best\tseconds");
             for r in &rows {
                 outln!(
-                    "{}\t{:.4}\t{:.4}\t{:.4}\t{:.2}",
+                    "{}\t{:.4}\t{:.4}\t{}\t{:.2}",
                     r["search"].as_str().unwrap_or(""),
                     r["recall_at_1"].as_f64().unwrap_or(f64::NAN),
                     r["recall_at_10"].as_f64().unwrap_or(f64::NAN),
-                    r["finds_flat_best"].as_f64().unwrap_or(f64::NAN),
+                    r["finds_flat_best"]
+                        .as_f64()
+                        .map_or("n/a (coded index)".to_string(), |v| format!("{v:.4}")),
                     r["seconds"].as_f64().unwrap_or(f64::NAN)
                 );
             }

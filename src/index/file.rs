@@ -62,6 +62,15 @@ fn content_md5(named: &[NamedBytes]) -> String {
 /// they follow from the reference's lengths, k and the stride
 /// ([`grid_loci`]).
 pub(crate) fn arrays(index: &Index) -> Result<Vec<NamedBytes>> {
+    arrays_as(index, false)
+}
+
+/// The arrays, with the tree's slots as each grid k-mer's leaves
+/// (`tree.leaves`, `[grid, 1 + spill]`, u16 when there are at most 65,536
+/// leaves: the slot runs follow from them, in grid order), or, for
+/// `legacy` files, as the slot permutation, leaf offsets and spilled counts
+/// they stored (their checksum covers those).
+fn arrays_as(index: &Index, legacy: bool) -> Result<Vec<NamedBytes>> {
     let p = index.grid.dim;
     let n = index.grid.len();
     let mut named: Vec<NamedBytes> = match &index.pq {
@@ -81,19 +90,38 @@ pub(crate) fn arrays(index: &Index) -> Result<Vec<NamedBytes>> {
             ),
         ],
     };
+    if legacy {
+        named.extend([
+            (
+                "tree.perm".into(),
+                Dtype::U32,
+                vec![index.tree.perm.len()],
+                u32_bytes(&index.tree.perm),
+            ),
+            (
+                "tree.leaf_offsets".into(),
+                Dtype::U32,
+                vec![index.tree.leaf_offsets.len()],
+                u32_bytes(&index.tree.leaf_offsets),
+            ),
+        ]);
+    } else {
+        let keep = 1 + index.meta.spill;
+        let leaves = index.tree.assignments(keep)?;
+        let (dt, bytes) = if index.tree.shape.leaves() <= 1 << 16 {
+            (
+                Dtype::U16,
+                leaves
+                    .iter()
+                    .flat_map(|&l| (l as u16).to_le_bytes())
+                    .collect(),
+            )
+        } else {
+            (Dtype::U32, u32_bytes(&leaves))
+        };
+        named.push(("tree.leaves".into(), dt, vec![n, keep], bytes));
+    }
     named.extend([
-        (
-            "tree.perm".into(),
-            Dtype::U32,
-            vec![index.tree.perm.len()],
-            u32_bytes(&index.tree.perm),
-        ),
-        (
-            "tree.leaf_offsets".into(),
-            Dtype::U32,
-            vec![index.tree.leaf_offsets.len()],
-            u32_bytes(&index.tree.leaf_offsets),
-        ),
         (
             "mates.offsets".into(),
             Dtype::U32,
@@ -107,7 +135,7 @@ pub(crate) fn arrays(index: &Index) -> Result<Vec<NamedBytes>> {
             u32_bytes(&index.mates.coords),
         ),
     ]);
-    if index.meta.spill > 0 {
+    if legacy && index.meta.spill > 0 {
         named.push((
             "tree.spilled".into(),
             Dtype::U32,
@@ -243,16 +271,40 @@ pub fn load(path: &Path) -> Result<Index> {
             _ => f(&format!("tree.level{l}")),
         })
         .collect::<Result<Vec<_>>>()?;
-    let tree = Tree {
-        shape: meta.tree,
-        centroids,
-        leaf_offsets: u("tree.leaf_offsets")?,
-        perm: u("tree.perm")?,
-        spilled: if meta.spill > 0 {
-            u("tree.spilled")?
+    let legacy = file.has("tree.perm");
+    let tree = if legacy {
+        Tree {
+            shape: meta.tree,
+            centroids,
+            leaf_offsets: u("tree.leaf_offsets")?,
+            perm: u("tree.perm")?,
+            spilled: if meta.spill > 0 {
+                u("tree.spilled")?
+            } else {
+                Vec::new()
+            },
+        }
+    } else {
+        let keep = 1 + meta.spill;
+        let (shape, leaves) = if meta.tree.leaves() <= 1 << 16 {
+            file.u16s("tree.leaves")?
         } else {
-            Vec::new()
-        },
+            u("tree.leaves").map(|v| (vec![v.len() / keep, keep], v))?
+        };
+        if shape != [loci.len(), keep] || leaves.len() != loci.len() * keep {
+            return Err(bad(format!(
+                "tree leaves of shape {shape:?} for {} grid k-mers with {} leaves each",
+                loci.len(),
+                keep
+            )));
+        }
+        if let Some(&l) = leaves.iter().find(|&&l| l as usize >= meta.tree.leaves()) {
+            return Err(bad(format!(
+                "tree leaves name leaf {l} of {}",
+                meta.tree.leaves()
+            )));
+        }
+        Tree::from_assignments(meta.tree, centroids, &leaves, keep)
     };
     tree.validate(loci.len(), dim)
         .map_err(|e| bad(e.to_string()))?;
@@ -298,7 +350,7 @@ pub fn load(path: &Path) -> Result<Index> {
         pq,
     };
     if let Some(want) = &index.meta.content_md5 {
-        let mut named = arrays(&index)?;
+        let mut named = arrays_as(&index, legacy)?;
         if file.has("grid.loci") {
             // files that stored the loci summed them second
             let loci: Vec<u32> = index.grid.loci.iter().flat_map(|&(c, s)| [c, s]).collect();

@@ -213,6 +213,8 @@ impl Index {
         progress("repeats", 0, 1);
         let mates = repeats::find(reference, &grid.loci, enc.cfg.k);
         progress("repeats", 1, 1);
+        // slots in grid order within each leaf's runs, as a file gives them back
+        let tree = tree.normalised(1 + opts.spill)?;
         let mut index = Index {
             meta: IndexMeta {
                 format: FORMAT.into(),

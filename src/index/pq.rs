@@ -146,7 +146,7 @@ impl Pq {
 
     /// Encode `x` (`[n, dim]`): `m` bytes per embedding.
     pub fn encode(&self, be: &Backend, x: &[f32]) -> Result<Vec<u8>> {
-        if x.len() % self.dim != 0 {
+        if !x.len().is_multiple_of(self.dim) {
             return Err(CrestError::Invalid(format!(
                 "{} values are not whole embeddings of dimension {}",
                 x.len(),

@@ -264,7 +264,7 @@ pub fn build(
 
     // 3. assemble
     progress("repeats", 0, 1);
-    let tree = assemble(shape, coarse.centroids, &leaves, keep);
+    let tree = Tree::from_assignments(shape, coarse.centroids, &leaves, keep);
     let mates = repeats::find(reference, &loci, k);
     progress("repeats", 1, 1);
     Ok(Some(Index {
@@ -300,51 +300,6 @@ pub fn build(
         route: Vec::new(),
         pq: Some((pq, codes)),
     }))
-}
-
-/// The tree of `leaves` (`keep` per grid k-mer, own leaf first): each
-/// leaf's slots hold its own members, then copies of others, in grid order.
-fn assemble(shape: TreeShape, centroids: Vec<Vec<f32>>, leaves: &[u32], keep: usize) -> Tree {
-    let nl = shape.leaves();
-    let n = leaves.len() / keep.max(1);
-    let mut own = vec![0u32; nl];
-    let mut copies = vec![0u32; nl];
-    let mut extra: Vec<(u32, u32)> = Vec::new();
-    for (j, near) in leaves.chunks(keep).enumerate() {
-        own[near[0] as usize] += 1;
-        for (r, &l) in near.iter().enumerate().skip(1) {
-            if l != near[0] && !near[1..r].contains(&l) {
-                copies[l as usize] += 1;
-                extra.push((l, j as u32));
-            }
-        }
-    }
-    let mut offsets = Vec::with_capacity(nl + 1);
-    let mut at = 0u32;
-    for l in 0..nl {
-        offsets.push(at);
-        at += own[l] + copies[l];
-    }
-    offsets.push(at);
-    let mut fill: Vec<u32> = offsets[..nl].to_vec();
-    let mut perm = vec![0u32; at as usize];
-    for j in 0..n {
-        let l = leaves[j * keep] as usize;
-        perm[fill[l] as usize] = j as u32;
-        fill[l] += 1;
-    }
-    // copies after each leaf's own members, in grid order (j ascending)
-    for (l, j) in extra {
-        perm[fill[l as usize] as usize] = j;
-        fill[l as usize] += 1;
-    }
-    Tree {
-        shape,
-        centroids,
-        leaf_offsets: offsets,
-        perm,
-        spilled: if keep > 1 { copies } else { Vec::new() },
-    }
 }
 
 /// The work folder of a streamed build.
@@ -543,27 +498,4 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     f.write_all(bytes).map_err(|e| CrestError::io(&tmp, e))?;
     f.sync_all().map_err(|e| CrestError::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| CrestError::io(path, e))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn assemble_puts_own_members_first_then_copies() {
-        let shape = TreeShape {
-            branch: 2,
-            depth: 1,
-        };
-        // k-mer 0: own 1, copy 0; 1: own 0, copy 0 (same: no copy); 2: own 1, copy 0
-        let t = assemble(shape, vec![vec![0.0; 4]], &[1, 0, 0, 0, 1, 0], 2);
-        assert_eq!(t.leaf_offsets, vec![0, 3, 5]);
-        assert_eq!(t.perm, vec![1, 0, 2, 0, 2]);
-        assert_eq!(t.spilled, vec![2, 0]);
-        t.validate(3, 2).unwrap();
-        let plain = assemble(shape, vec![vec![0.0; 4]], &[1, 0, 1], 1);
-        assert_eq!(plain.perm, vec![1, 0, 2]);
-        assert!(plain.spilled.is_empty());
-        plain.validate(3, 2).unwrap();
-    }
 }

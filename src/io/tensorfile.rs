@@ -127,6 +127,24 @@ impl<'a> TensorFile<'a> {
         Ok((v.shape().to_vec(), v.data().to_vec()))
     }
 
+    /// A u16 array with its shape (as u32 values).
+    pub fn u16s(&self, name: &str) -> Result<(Vec<usize>, Vec<u32>)> {
+        let v = self
+            .st
+            .tensor(name)
+            .map_err(|_| self.bad(format!("no tensor {name}")))?;
+        if v.dtype() != Dtype::U16 {
+            return Err(self.bad(format!("tensor {name} is {:?}, expected U16", v.dtype())));
+        }
+        Ok((
+            v.shape().to_vec(),
+            v.data()
+                .chunks_exact(2)
+                .map(|b| u16::from_le_bytes([b[0], b[1]]) as u32)
+                .collect(),
+        ))
+    }
+
     /// Whether the file holds a tensor `name`.
     pub fn has(&self, name: &str) -> bool {
         self.st.tensor(name).is_ok()

@@ -32,8 +32,8 @@ impl PqDims {
     pub fn validate(&self) -> Result<()> {
         if self.m == 0
             || self.dim == 0
-            || self.dim % 4 != 0
-            || (self.dim / 4) % self.m != 0
+            || !self.dim.is_multiple_of(4)
+            || !(self.dim / 4).is_multiple_of(self.m)
             || self.dim / 4 / self.m > MAX_SUB4
         {
             return Err(CrestError::shape(

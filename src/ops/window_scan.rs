@@ -102,8 +102,8 @@ impl RowCode {
         if let RowCode::Pq(m) = self {
             if !(1..=64).contains(&m)
                 || !m.is_power_of_two()
-                || dim % 4 != 0
-                || (dim / 4) % m != 0
+                || !dim.is_multiple_of(4)
+                || !(dim / 4).is_multiple_of(m)
                 || dim * 256 > 2 * CODEBOOK_HALF_VEC4S * 4
             {
                 return Err(CrestError::shape(

@@ -121,6 +121,99 @@ impl Tree {
         lo..hi - self.spilled_in(leaf).min(hi - lo)
     }
 
+    /// The tree of `leaves` (`keep` per grid k-mer: its own leaf, then the
+    /// leaves holding its copies; a repeat of an earlier entry is no copy):
+    /// each leaf's slots hold its own members, then copies of others, each
+    /// in grid order.
+    pub fn from_assignments(
+        shape: TreeShape,
+        centroids: Vec<Vec<f32>>,
+        leaves: &[u32],
+        keep: usize,
+    ) -> Tree {
+        let nl = shape.leaves();
+        let keep = keep.max(1);
+        let n = leaves.len() / keep;
+        let mut own = vec![0u32; nl];
+        let mut copies = vec![0u32; nl];
+        let mut extra: Vec<(u32, u32)> = Vec::new();
+        for (j, near) in leaves.chunks(keep).enumerate() {
+            own[near[0] as usize] += 1;
+            for (r, &l) in near.iter().enumerate().skip(1) {
+                if l != near[0] && !near[1..r].contains(&l) {
+                    copies[l as usize] += 1;
+                    extra.push((l, j as u32));
+                }
+            }
+        }
+        let mut offsets = Vec::with_capacity(nl + 1);
+        let mut at = 0u32;
+        for l in 0..nl {
+            offsets.push(at);
+            at += own[l] + copies[l];
+        }
+        offsets.push(at);
+        let mut fill: Vec<u32> = offsets[..nl].to_vec();
+        let mut perm = vec![0u32; at as usize];
+        for j in 0..n {
+            let l = leaves[j * keep] as usize;
+            perm[fill[l] as usize] = j as u32;
+            fill[l] += 1;
+        }
+        // copies after each leaf's own members, in grid order (j ascending)
+        for (l, j) in extra {
+            perm[fill[l as usize] as usize] = j;
+            fill[l as usize] += 1;
+        }
+        Tree {
+            shape,
+            centroids,
+            leaf_offsets: offsets,
+            perm,
+            spilled: if keep > 1 { copies } else { Vec::new() },
+        }
+    }
+
+    /// Each grid k-mer's leaves, `keep` per k-mer: its own, then those
+    /// holding its copies, padded with its own ([`Tree::from_assignments`]
+    /// gives the tree back, slots in grid order within each run). Errors
+    /// when a k-mer has more than `keep − 1` copies.
+    pub fn assignments(&self, keep: usize) -> Result<Vec<u32>> {
+        let keep = keep.max(1);
+        let own = self.codes();
+        let mut out: Vec<u32> = own
+            .iter()
+            .flat_map(|&l| std::iter::repeat_n(l, keep))
+            .collect();
+        let mut used = vec![1usize; own.len()];
+        for leaf in 0..self.shape.leaves() {
+            let end = self.leaf_offsets[leaf + 1] as usize;
+            for &j in &self.perm[self.own_slots(leaf).end..end] {
+                let j = j as usize;
+                if used[j] >= keep {
+                    return Err(CrestError::Invalid(format!(
+                        "grid k-mer {j} has more than {} spilled copies",
+                        keep - 1
+                    )));
+                }
+                out[j * keep + used[j]] = leaf as u32;
+                used[j] += 1;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The same tree with every leaf's own members and copies each in grid
+    /// order (what an index file gives back).
+    pub fn normalised(&self, keep: usize) -> Result<Tree> {
+        Ok(Tree::from_assignments(
+            self.shape,
+            self.centroids.clone(),
+            &self.assignments(keep)?,
+            keep,
+        ))
+    }
+
     /// Remove every spilled copy (each leaf keeps its own members).
     pub fn drop_copies(&mut self) {
         let leaves = self.shape.leaves();
@@ -227,6 +320,32 @@ pub(crate) fn chunk_rows(be: &Backend, dim: usize, loop_rows: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn assignments_round_trip_own_members_first_then_copies() {
+        let shape = TreeShape {
+            branch: 2,
+            depth: 1,
+        };
+        // k-mer 0: own 1, copy 0; 1: own 0, copy 0 (same: no copy); 2: own 1, copy 0
+        let t = Tree::from_assignments(shape, vec![vec![0.0; 4]], &[1, 0, 0, 0, 1, 0], 2);
+        assert_eq!(t.leaf_offsets, vec![0, 3, 5]);
+        assert_eq!(t.perm, vec![1, 0, 2, 0, 2]);
+        assert_eq!(t.spilled, vec![2, 0]);
+        t.validate(3, 2).unwrap();
+        assert_eq!(t.assignments(2).unwrap(), vec![1, 0, 0, 0, 1, 0]);
+        assert_eq!(t.normalised(2).unwrap(), t);
+        assert!(t.assignments(1).is_err(), "copies need room");
+        let plain = Tree::from_assignments(shape, vec![vec![0.0; 4]], &[1, 0, 1], 1);
+        assert_eq!(plain.perm, vec![1, 0, 2]);
+        assert!(plain.spilled.is_empty());
+        plain.validate(3, 2).unwrap();
+        // an unsorted leaf run comes back sorted
+        let mut shuffled = plain.clone();
+        shuffled.perm = vec![1, 2, 0];
+        shuffled.leaf_offsets = vec![0, 1, 3];
+        assert_eq!(shuffled.normalised(1).unwrap().perm, vec![1, 0, 2]);
+    }
 
     #[test]
     fn shape_for_points() {
