@@ -47,6 +47,7 @@ fn bench(c: &mut Criterion) {
         .next_batch(cfg.n, &mut reads)
         .unwrap();
     let _ = std::fs::remove_dir_all(&dir);
+    // the default index holds codes; flat search reads float embeddings
     let index = Index::build(
         &be,
         &ck,
@@ -56,6 +57,18 @@ fn bench(c: &mut Criterion) {
         &mut |_, _, _| {},
     )
     .expect("index");
+    let float_index = Index::build(
+        &be,
+        &ck,
+        &enc,
+        &reference,
+        &IndexOptions {
+            pq: 0,
+            ..IndexOptions::default()
+        },
+        &mut |_, _, _| {},
+    )
+    .expect("float index");
     let mut g = c.benchmark_group(format!("map mammoth mtDNA [{name}]"));
     g.sample_size(10)
         .measurement_time(Duration::from_secs(15))
@@ -65,8 +78,13 @@ fn bench(c: &mut Criterion) {
             propose: vec![propose],
             ..MapConfig::default()
         };
+        let idx = if propose == Propose::Flat {
+            &float_index
+        } else {
+            &index
+        };
         let mapper =
-            Mapper::new(&be, &enc, Some(&head), Some(&index), &reference, cfg).expect("mapper");
+            Mapper::new(&be, &enc, Some(&head), Some(idx), &reference, cfg).expect("mapper");
         for batch in [128usize, 1024] {
             let chunk = &reads[..batch];
             g.throughput(Throughput::Elements(batch as u64));
