@@ -29,7 +29,9 @@ pub struct IndexArgs {
     pub build: BuildArgs,
     /// Reuse the grid, tree and repeat table of this index (built with the
     /// same model and reference): copy k-mers into other leaves anew when
-    /// --spill differs from the file's, and train a router with --route-steps.
+    /// --spill differs from the file's, train a router with --route-steps,
+    /// turn float embeddings into codes with --pq M, or drop the spilled
+    /// copies of a coded index with --spill 0.
     #[arg(long)]
     pub from: Option<PathBuf>,
     /// Build chunk by chunk with bounded memory (automatic above
