@@ -15,6 +15,9 @@
 // Output per window: M (coordinate, score) pairs, coordinate as u32 bits,
 // in subset order (subset mask m = 0 .. M-1 over the sorted flip bits).
 
+// most flipped bits (ops::bithead::MAX_FLIP)
+const MAX_FLIP: u32 = 8u;
+
 struct Params {
     rows: u32,
     bits: u32,
@@ -67,8 +70,8 @@ fn decode(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
     var base_score = 0.0;
     // conf[b] = |logit_b|; pick the `flip` smallest by repeated selection.
     var chosen = 0u; // bit mask of chosen bit positions
-    var flip_bits: array<u32, 8>;
-    var flip_cost: array<f32, 8>;
+    var flip_bits: array<u32, MAX_FLIP>;
+    var flip_cost: array<f32, MAX_FLIP>;
     for (var b = 0u; b < params.bits; b++) {
         let x = logits[r * params.bits + b];
         if x > 0.0 {

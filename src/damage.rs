@@ -140,11 +140,11 @@ impl DamageProfile {
         let (Some(ci), Some(pos)) = (rec.contig, rec.pos) else {
             return;
         };
-        if rec.flag & 4 != 0 || ci >= self.cells.len() {
+        if rec.is_unmapped() || ci >= self.cells.len() {
             return;
         }
         let contig = &reference.contigs[ci].seq;
-        let reverse = rec.flag & 16 != 0;
+        let reverse = rec.is_reverse();
         let strand = reverse as usize;
         let len = rec.seq.len();
         if len == 0 {

@@ -115,7 +115,7 @@ pub enum Assignment {
 
 /// Assign one mapped record (with the contigs of its tied hits).
 pub fn assign(rec: &SamRecord, tied: &[usize], groups: &Groups, min_mapq: u8) -> Assignment {
-    let Some(ci) = rec.contig.filter(|_| rec.flag & 4 == 0) else {
+    let Some(ci) = rec.contig.filter(|_| !rec.is_unmapped()) else {
         return Assignment::Unassigned;
     };
     let g = groups.of_contig[ci];

@@ -1,6 +1,9 @@
 //! `crest bench`: the scorer on hand-made SAM records, concordance, and the
 //! whole command (crest + BWA-aln when installed) on simulated reads.
 
+mod common;
+use common::asset_str as asset;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
@@ -136,14 +139,6 @@ fn concordance_counts_same_placements() {
         (at(30).other, at(30).concordant, at(30).ours_only),
         (2, 1, 1)
     );
-}
-
-fn asset(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("assets")
-        .join(name)
-        .display()
-        .to_string()
 }
 
 /// The whole command on 80 simulated mammoth reads with 25% contamination

@@ -1,17 +1,12 @@
 //! crest writes bwa aln's tags (XT, X0, X1, XM, XO, XG, XA) and AS/XS, and
 //! where crest and bwa aln place a read identically the tags agree.
 
+mod common;
+use common::asset_str as asset;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
-
-fn asset(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("assets")
-        .join(name)
-        .display()
-        .to_string()
-}
 
 fn run(dir: &Path, prog: &str, args: &[&str], stdout: Option<&str>) {
     let mut c = Command::new(prog);

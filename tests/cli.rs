@@ -2,18 +2,9 @@
 //! clear error line and never a panic.
 
 mod common;
-
-use std::path::Path;
+use common::asset_str as asset;
 
 use common::crest;
-
-fn asset(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("assets")
-        .join(name)
-        .display()
-        .to_string()
-}
 
 #[test]
 fn devices_lists_adapters() {

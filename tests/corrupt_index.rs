@@ -1,16 +1,11 @@
 //! An edited or corrupted index is refused on load with a clear error (it
 //! used to panic `map`, `profile` and `sv`, or map nothing with exit 0).
 
+mod common;
+use common::asset_str as asset;
+
 use std::path::Path;
 use std::process::Command;
-
-fn asset(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("assets")
-        .join(name)
-        .display()
-        .to_string()
-}
 
 fn crest(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
     let o = Command::new(env!("CARGO_BIN_EXE_crest"))

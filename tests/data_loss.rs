@@ -2,32 +2,13 @@
 //! with each other, truncated compressed inputs, and a command's outputs
 //! committed together or not at all.
 
+mod common;
+use common::asset_str as asset;
+use common::crest_in;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_crest"));
-    c.env_remove("XDG_RUNTIME_DIR");
-    c
-}
-
-fn asset(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("assets")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-fn crest_in(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let o = bin().current_dir(dir).args(args).output().unwrap();
-    (
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout).into(),
-        String::from_utf8_lossy(&o.stderr).into(),
-    )
-}
 
 /// Run a shell line with `$CREST` set to the binary, in `dir`.
 fn sh(dir: &Path, line: &str) -> (Option<i32>, String) {

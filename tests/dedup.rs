@@ -137,8 +137,8 @@ fn copies_share_both_ends_and_strand_and_the_best_stays() {
 #[test]
 fn real_library_duplicates_match_an_independent_count() {
     let dir = tempfile::tempdir().unwrap();
-    let bwa = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data/mammoth_JK2782_merged.bwa_aln.bam");
+    let bwa =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mammoth_JK2782_merged.bwa_aln.bam");
     let sorted = dir.path().join("s.bam");
     let st = Command::new("samtools")
         .args(["sort", "-o"])

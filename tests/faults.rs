@@ -2,29 +2,12 @@
 //! showed it: silent wrong output, late failures and errors that named the
 //! wrong thing.
 
+mod common;
+use common::asset_str as asset;
+use common::crest_in as crest;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn asset(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("assets")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-fn crest(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_crest"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout).into(),
-        String::from_utf8_lossy(&o.stderr).into(),
-    )
-}
 
 fn fails_with(dir: &Path, args: &[&str], want: &[&str]) -> String {
     let (code, _, err) = crest(dir, args);

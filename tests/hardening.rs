@@ -2,6 +2,10 @@
 //! closed pipes and signals: no panic, no silent wrong output, no data loss
 //! and nothing left behind.
 
+mod common;
+use common::asset_str as asset;
+use common::crest_in;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -10,23 +14,6 @@ fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_crest"));
     c.env_remove("XDG_RUNTIME_DIR");
     c
-}
-
-fn crest_in(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let o = bin().current_dir(dir).args(args).output().unwrap();
-    (
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout).into(),
-        String::from_utf8_lossy(&o.stderr).into(),
-    )
-}
-
-fn asset(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("assets")
-        .join(name)
-        .display()
-        .to_string()
 }
 
 fn no_panic(args: &[&str], err: &str) {

@@ -1058,6 +1058,14 @@ fn index_file_round_trip_repeats_and_refusals() {
     let p3 = dir.path().join("c.crest-index");
     coded.save(&p3).unwrap();
     assert_eq!(Index::load(&p3).unwrap(), coded);
+    // opened by memory map: the codes are read from the mapping, not copied;
+    // saving over the mapped file replaces it (rename), the mapping keeps
+    // the bytes it had
+    let mapped = Index::load(&p3).unwrap();
+    assert!(mapped.pq.as_ref().unwrap().1.is_mapped());
+    mapped.save(&p3).unwrap();
+    assert_eq!(mapped, coded);
+    assert_eq!(Index::load(&p3).unwrap(), coded);
     coded.save(&p2).unwrap();
     assert_eq!(std::fs::read(&p2).unwrap(), std::fs::read(&p3).unwrap());
     assert!(

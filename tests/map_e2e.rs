@@ -4,15 +4,10 @@
 //! byte-identical SAM; bad input fails cleanly.
 
 mod common;
+use common::asset;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn asset(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("assets")
-        .join(name)
-}
 
 fn crest(args: &[&str]) -> (bool, String, String) {
     let o = Command::new(env!("CARGO_BIN_EXE_crest"))
@@ -124,7 +119,7 @@ fn real_ancient_reads_agree_with_bwa_aln() {
     if common::gpu().is_none() {
         return;
     }
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("mammoth.bam");
     let (ok, _, err) = crest(&[

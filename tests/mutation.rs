@@ -4,20 +4,17 @@
 //! clear error or to a result, never a panic (an abort or hang would end
 //! the test binary). Bounded: about 150 mutants per format.
 
+mod common;
+use common::asset;
+
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crest::io::{ReadReader, Reference};
 use crest::rng::Rng;
 
 const MUTANTS: usize = 150;
-
-fn asset(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("assets")
-        .join(name)
-}
 
 /// A copy of `data` damaged one of three ways, chosen by `rng`, and
 /// whether it was a truncation.

@@ -2,16 +2,11 @@
 //! process substitution, plain, gzip and BAM; each is opened once (a pipe
 //! cannot be sniffed and reopened) and maps exactly as the file does.
 
+mod common;
+use common::asset_str as asset;
+
 use std::path::Path;
 use std::process::Command;
-
-fn asset(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("assets")
-        .join(name)
-        .display()
-        .to_string()
-}
 
 /// Run a bash line in `dir` with `$CREST`, `$M` (model) and `$R` (reference) set.
 fn bash(dir: &Path, line: &str) -> (bool, String) {

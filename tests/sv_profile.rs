@@ -5,13 +5,10 @@
 //! input fails with one clear error.
 
 mod common;
+use common::asset;
 
 use std::path::PathBuf;
 use std::process::Command;
-
-fn asset(name: &str) -> PathBuf {
-    common::asset(name)
-}
 
 /// The crest binary: (success, stdout, stderr).
 fn crest(args: &[&str]) -> (bool, String, String) {

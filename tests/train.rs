@@ -3,6 +3,7 @@
 //! file, resume, and refusal of a model for another reference.
 
 mod common;
+use common::asset;
 
 use std::path::Path;
 
@@ -34,12 +35,6 @@ fn small_poincare_cfg() -> EncoderConfig {
         learn_curvature: true,
         ..small_cfg()
     }
-}
-
-fn asset(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("assets")
-        .join(name)
 }
 
 #[test]

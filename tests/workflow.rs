@@ -1,5 +1,5 @@
 //! The Snakemake workflow (workflow/Snakefile) end to end on the two real
-//! mammoth libraries of ../shared/data (the merged reads and the raw R1
+//! mammoth libraries of tests/data (the merged reads and the raw R1
 //! reads of JK2782), each split into 3 shards: every read is in its
 //! library's BAM exactly once, the BAM is sorted and indexed, @RG is the
 //! library's, @PG chains crest → samtools merge → crest dedup, the
@@ -50,14 +50,14 @@ fn samtools(args: &[&str]) -> String {
 fn snakemake_workflow_maps_sharded_mammoth_libraries() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("results");
-    let shared = root().join("../shared/data");
+    let data = root().join("tests/data");
     let libs = [
         ("JK2782_merged", "mammoth_JK2782_merged.fq.gz"),
         ("JK2782_R1", "mammoth_JK2782_raw_R1.fq.gz"),
     ];
     let mut sheet = String::from("library\tsample\tfastq\n");
     for (lib, fq) in libs {
-        let p = shared.join(fq);
+        let p = data.join(fq);
         assert!(p.exists(), "{} is missing", p.display());
         sheet.push_str(&format!("{lib}\tJK2782\t{}\n", p.display()));
     }
@@ -104,7 +104,7 @@ fn snakemake_workflow_maps_sharded_mammoth_libraries() {
         let b = bam.to_str().unwrap();
         samtools(&["quickcheck", b]);
         // every read of the library exactly once
-        let mut want = fastq_names(&shared.join(fq));
+        let mut want = fastq_names(&data.join(fq));
         let body = samtools(&["view", b]);
         let mut got: Vec<String> = body
             .lines()

@@ -52,6 +52,19 @@ pub struct BenchPlan {
     pub index: Option<PathBuf>,
     /// Trace crest's candidates and break recall down by read and stage.
     pub breakdown: bool,
+    /// Reuse a crest index (`crest.crest-index`) and a BWA index
+    /// (`bwa_index.*`) that an earlier run left in the work directory
+    /// instead of building them again (their build is then not measured).
+    pub reuse: bool,
+}
+
+/// Whether a finished BWA index with this prefix exists (all five files).
+fn bwa_index_exists(prefix: &Path) -> bool {
+    ["amb", "ann", "bwt", "pac", "sa"].iter().all(|e| {
+        let mut p = prefix.as_os_str().to_owned();
+        p.push(format!(".{e}"));
+        Path::new(&p).is_file()
+    })
 }
 
 /// One mapper's results.
@@ -178,7 +191,15 @@ pub fn run_bench(
         || plan.crest_args.iter().any(|a| a == "--propose=head");
     let mut index_cost = None;
     let mut index_args: Vec<std::ffi::OsString> = Vec::new();
-    if let (false, Some(existing)) = (head_only, &plan.index) {
+    let reusable = plan.workdir.join("crest.crest-index");
+    let existing = plan
+        .index
+        .clone()
+        .or_else(|| (plan.reuse && reusable.is_file()).then_some(reusable));
+    if let (false, Some(existing)) = (head_only, &existing) {
+        if plan.index.is_none() {
+            log(&format!("reusing {}", existing.display()));
+        }
         index_args = vec!["--index".into(), existing.clone().into_os_string()];
     } else if !head_only {
         let index_path = plan.workdir.join("crest.crest-index");
@@ -247,9 +268,15 @@ pub fn run_bench(
             let prefix = plan.workdir.join("bwa_index");
             let mut idx = Command::new(&bwa);
             idx.arg("index").arg("-p").arg(&prefix).arg(&plan.reference);
-            log(&format!("running {}", show(&idx)));
             let mut commands = vec![show(&idx)];
-            let index = run_measured("bwa index", idx, None)?;
+            let index = if plan.reuse && bwa_index_exists(&prefix) {
+                log(&format!("reusing {}.*", prefix.display()));
+                commands[0] = format!("(reused) {}", commands[0]);
+                None
+            } else {
+                log(&format!("running {}", show(&idx)));
+                Some(run_measured("bwa index", idx, None)?)
+            };
             let sai = plan.workdir.join("bwa.sai");
             let mut aln = Command::new(&bwa);
             aln.arg("aln")
@@ -273,7 +300,7 @@ pub fn run_bench(
                 name: "bwa aln".into(),
                 commands,
                 map: cost,
-                index: Some(index),
+                index,
                 reads_per_s_wall: n / cost.wall_s.max(1e-9),
                 reads_per_s_cpu: n / cost.cpu_s.max(1e-9),
                 truth,

@@ -109,12 +109,17 @@ impl Database {
         let d = self.meta.encoder.out_dim();
         let l = self.meta.levels.len();
         let mut named: Vec<NamedBytes> = vec![
-            ("db.z".into(), Dtype::F32, vec![n, d], f32_bytes(&self.z)),
+            (
+                "db.z".into(),
+                Dtype::F32,
+                vec![n, d],
+                f32_bytes(&self.z).into(),
+            ),
             (
                 "db.labels".into(),
                 Dtype::U32,
                 vec![n, l],
-                u32_bytes(&self.labels),
+                u32_bytes(&self.labels).into(),
             ),
         ];
         for (name, shape, v) in &self.weights {
@@ -122,7 +127,7 @@ impl Database {
                 format!("enc.{name}"),
                 Dtype::F32,
                 shape.clone(),
-                f32_bytes(v),
+                f32_bytes(v).into(),
             ));
         }
         let meta =

@@ -234,8 +234,10 @@ pub struct SeqEncoder {
     net: Net,
 }
 
-/// Sequences per embedding batch (k-mer encoders; the conv encoder batches by windows).
-pub const EMBED_BATCH: usize = 256;
+/// Sequences per embedding batch of a classification encoder (k-mer
+/// encoders; the conv encoder batches by windows). Not the mapper's
+/// [`crate::model::encoder::EMBED_BATCH`] (windows per batch).
+pub const SEQ_EMBED_BATCH: usize = 256;
 
 impl SeqEncoder {
     /// Fresh initialisation (He-uniform for the MLP, the mapping encoder's
@@ -356,7 +358,7 @@ impl SeqEncoder {
             return pooled::embed(be, c, enc, seqs, &mut progress);
         }
         let mut out = Vec::with_capacity(seqs.len() * self.spec.out_dim());
-        for chunk in seqs.chunks(EMBED_BATCH) {
+        for chunk in seqs.chunks(SEQ_EMBED_BATCH) {
             let act = self.forward(be, chunk, None)?;
             out.extend(be.read(&act.z)?);
             progress(chunk.len());

@@ -46,6 +46,10 @@ pub struct BenchArgs {
     /// Keep alignments and the BWA index here (default: a temporary directory, removed).
     #[arg(long)]
     pub workdir: Option<PathBuf>,
+    /// Reuse the crest and BWA indexes an earlier run left in --workdir
+    /// (their build times are then not measured).
+    #[arg(long, requires = "workdir")]
+    pub reuse: bool,
     /// Extra option for `crest map` (repeatable), e.g. --crest-arg=--propose --crest-arg=flat.
     #[arg(long = "crest-arg", allow_hyphen_values = true)]
     pub crest_args: Vec<String>,
@@ -157,6 +161,7 @@ pub fn bench(a: &BenchArgs, device: &str, adapter: &str) -> Result<BenchReport> 
         index_args: a.index_args.clone(),
         index: a.index.clone(),
         breakdown: a.breakdown,
+        reuse: a.reuse,
     };
     let report = run_bench(&plan, adapter, &mut |m| eprintln!("{m}"))?;
     super::print_out(&report.markdown())?;

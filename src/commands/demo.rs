@@ -208,6 +208,7 @@ pub fn demo(be: &Backend, device: &str, a: &DemoArgs) -> Result<()> {
         json: None,
         plot: Some(a.plot.clone()),
         workdir: None,
+        reuse: false,
         crest_args: Vec::new(),
         index_args: Vec::new(),
         index: None,

@@ -43,9 +43,15 @@ pub struct ScalingArgs {
     /// Write the log-log plot (SVG) here.
     #[arg(long)]
     pub plot: Option<PathBuf>,
-    /// Keep the reads, indexes and alignments here.
+    /// Keep the reads, indexes and alignments here (reference N's in
+    /// subfolder N, its crest index as N/crest.crest-index).
     #[arg(long)]
     pub workdir: Option<PathBuf>,
+    /// Reuse the indexes an earlier run (or a separate, resumable
+    /// `crest index` of a large genome) left in --workdir; their build
+    /// times are then not measured.
+    #[arg(long, requires = "workdir")]
+    pub reuse: bool,
     /// Read simulation (defaults: 10,000 reads; use -n to size the run).
     #[command(flatten)]
     pub sim: SimOpts,
@@ -168,6 +174,7 @@ pub fn scaling(a: &ScalingArgs, device: &str, adapter: &str) -> Result<Vec<Scali
             index_args: a.index_args.clone(),
             index: None,
             breakdown: false,
+            reuse: a.reuse,
         };
         let tree = run_bench(&plan, adapter, &mut |m| eprintln!("{m}"))?;
         all.extend(points(&tree, &name, bp, "crest tree"));

@@ -167,14 +167,14 @@ fn embed_anchors(
             let (Some(ci), Some(pos)) = (rec.contig, rec.pos) else {
                 continue;
             };
-            if rec.flag & 4 != 0 || rec.mapq < a.min_mapq {
+            if rec.is_unmapped() || rec.mapq < a.min_mapq {
                 continue;
             }
             anchors[qi].push(Anchor::from_alignment(
                 o,
                 l,
                 ci,
-                rec.flag & 16 != 0,
+                rec.is_reverse(),
                 pos as u64,
                 ref_span(rec),
             ));

@@ -11,7 +11,7 @@ use safetensors::tensor::Dtype;
 use super::{grid::grid_loci, route, Grid, Index, IndexMeta, Mates, Pq, Tree, FORMAT};
 use crate::error::{CrestError, Result};
 use crate::io::tensorfile::{f32_bytes, serialize, u32_bytes, NamedBytes, TensorFile};
-use crate::io::{Output, Target};
+use crate::io::{Output, SharedBytes, Target};
 
 /// Open an index output: a regular file (new or existing), never an input
 /// or a special file. Call it before the build, so that a bad name fails at
@@ -39,16 +39,20 @@ pub fn save(index: &Index, path: &Path) -> Result<()> {
 pub fn to_bytes(index: &Index) -> Result<Vec<u8>> {
     let named = arrays(index)?;
     let mut meta = index.meta.clone();
-    meta.content_md5 = Some(content_md5(&named));
+    meta.content_md5 = Some(content_md5(
+        named
+            .iter()
+            .map(|(n, _, s, b)| (n.as_str(), &s[..], &b[..])),
+    ));
     let meta = serde_json::to_string(&meta).map_err(|e| CrestError::Invalid(e.to_string()))?;
     serialize(&named, "crest-index", &meta, "index")
 }
 
 /// MD5 of the arrays' names, shapes and bytes, in file order.
-fn content_md5(named: &[NamedBytes]) -> String {
+fn content_md5<'b>(named: impl IntoIterator<Item = (&'b str, &'b [usize], &'b [u8])>) -> String {
     use md5::{Digest, Md5};
     let mut h = Md5::new();
-    for (name, _, shape, bytes) in named {
+    for (name, shape, bytes) in named {
         h.update(name.as_bytes());
         for d in shape {
             h.update((*d as u64).to_le_bytes());
@@ -58,19 +62,51 @@ fn content_md5(named: &[NamedBytes]) -> String {
     format!("{:x}", h.finalize())
 }
 
-/// The arrays an index file holds. The grid's loci are not among them:
-/// they follow from the reference's lengths, k and the stride
-/// ([`grid_loci`]).
-pub(crate) fn arrays(index: &Index) -> Result<Vec<NamedBytes>> {
-    arrays_as(index, false)
+/// The names of the arrays [`arrays`] writes (or, `legacy`, older files wrote) for an index with `meta`,
+/// in the checksum's order (`loci_stored`: files before the implicit grid
+/// also held `grid.loci`, summed second), so that a loaded file's checksum
+/// is taken over its stored bytes without rebuilding them.
+fn array_names(meta: &IndexMeta, legacy: bool, loci_stored: bool) -> Vec<String> {
+    let mut names: Vec<String> = match meta.pq {
+        None => vec!["grid.z".into()],
+        Some(_) => vec!["grid.codes".into(), "pq.codebook".into()],
+    };
+    if loci_stored {
+        names.insert(1, "grid.loci".into());
+    }
+    if legacy {
+        names.extend(["tree.perm".into(), "tree.leaf_offsets".into()]);
+    } else {
+        names.push("tree.leaves".into());
+    }
+    names.extend(["mates.offsets".into(), "mates.coords".into()]);
+    if legacy && meta.spill > 0 {
+        names.push("tree.spilled".into());
+    }
+    for l in 1..=meta.tree.depth {
+        names.push(if meta.pq.is_some() && l == meta.tree.depth {
+            "tree.leaf_codes".into()
+        } else {
+            format!("tree.level{l}")
+        });
+    }
+    if let Some(r) = &meta.route {
+        for (name, _, _, _) in r.head.layout() {
+            names.push(format!("{}{name}", route::TENSOR_PREFIX));
+        }
+    }
+    names
 }
 
-/// The arrays, with the tree's slots as each grid k-mer's leaves
+/// The arrays an index file holds. The grid's loci are not among them:
+/// they follow from the reference's lengths, k and the stride
+/// ([`grid_loci`]); the tree's slots are stored as each grid k-mer's leaves
 /// (`tree.leaves`, `[grid, 1 + spill]`, u16 when there are at most 65,536
-/// leaves: the slot runs follow from them, in grid order), or, for
-/// `legacy` files, as the slot permutation, leaf offsets and spilled counts
-/// they stored (their checksum covers those).
-fn arrays_as(index: &Index, legacy: bool) -> Result<Vec<NamedBytes>> {
+/// leaves: the slot runs follow from them, in grid order). Older files
+/// stored the slot permutation, leaf offsets and spilled counts instead
+/// (`tree.perm`, …); they still load ([`array_names`] lists what their
+/// checksum covers), and are written anew in this form.
+pub(crate) fn arrays(index: &Index) -> Result<Vec<NamedBytes<'_>>> {
     let p = index.grid.dim;
     let n = index.grid.len();
     let mut named: Vec<NamedBytes> = match &index.pq {
@@ -78,71 +114,51 @@ fn arrays_as(index: &Index, legacy: bool) -> Result<Vec<NamedBytes>> {
             "grid.z".into(),
             Dtype::F32,
             vec![n, p],
-            f32_bytes(&index.grid.z),
+            f32_bytes(&index.grid.z).into(),
         )],
         Some((pq, codes)) => vec![
-            ("grid.codes".into(), Dtype::U8, vec![n, pq.m], codes.clone()),
+            (
+                "grid.codes".into(),
+                Dtype::U8,
+                vec![n, pq.m],
+                (&codes[..]).into(),
+            ),
             (
                 "pq.codebook".into(),
                 Dtype::F32,
                 vec![pq.m, crate::ops::pq::K, p / pq.m.max(1)],
-                f32_bytes(&pq.codebook),
+                f32_bytes(&pq.codebook).into(),
             ),
         ],
     };
-    if legacy {
-        named.extend([
-            (
-                "tree.perm".into(),
-                Dtype::U32,
-                vec![index.tree.perm.len()],
-                u32_bytes(&index.tree.perm),
-            ),
-            (
-                "tree.leaf_offsets".into(),
-                Dtype::U32,
-                vec![index.tree.leaf_offsets.len()],
-                u32_bytes(&index.tree.leaf_offsets),
-            ),
-        ]);
+    let keep = 1 + index.meta.spill;
+    let leaves = index.tree.assignments(keep)?;
+    let (dt, bytes) = if index.tree.shape.leaves() <= 1 << 16 {
+        (
+            Dtype::U16,
+            leaves
+                .iter()
+                .flat_map(|&l| (l as u16).to_le_bytes())
+                .collect::<Vec<u8>>(),
+        )
     } else {
-        let keep = 1 + index.meta.spill;
-        let leaves = index.tree.assignments(keep)?;
-        let (dt, bytes) = if index.tree.shape.leaves() <= 1 << 16 {
-            (
-                Dtype::U16,
-                leaves
-                    .iter()
-                    .flat_map(|&l| (l as u16).to_le_bytes())
-                    .collect(),
-            )
-        } else {
-            (Dtype::U32, u32_bytes(&leaves))
-        };
-        named.push(("tree.leaves".into(), dt, vec![n, keep], bytes));
-    }
+        (Dtype::U32, u32_bytes(&leaves))
+    };
+    named.push(("tree.leaves".into(), dt, vec![n, keep], bytes.into()));
     named.extend([
         (
             "mates.offsets".into(),
             Dtype::U32,
             vec![index.mates.offsets.len()],
-            u32_bytes(&index.mates.offsets),
+            u32_bytes(&index.mates.offsets).into(),
         ),
         (
             "mates.coords".into(),
             Dtype::U32,
             vec![index.mates.coords.len()],
-            u32_bytes(&index.mates.coords),
+            u32_bytes(&index.mates.coords).into(),
         ),
     ]);
-    if legacy && index.meta.spill > 0 {
-        named.push((
-            "tree.spilled".into(),
-            Dtype::U32,
-            vec![index.tree.spilled.len()],
-            u32_bytes(&index.tree.spilled),
-        ));
-    }
     let depth = index.tree.centroids.len();
     for (l, c) in index.tree.centroids.iter().enumerate() {
         match &index.pq {
@@ -151,13 +167,13 @@ fn arrays_as(index: &Index, legacy: bool) -> Result<Vec<NamedBytes>> {
                 "tree.leaf_codes".into(),
                 Dtype::U8,
                 vec![c.len() / p.max(1), pq.m],
-                pq.encode_host(c)?,
+                pq.encode_host(c)?.into(),
             )),
             _ => named.push((
                 format!("tree.level{}", l + 1),
                 Dtype::F32,
                 vec![c.len() / p.max(1), p],
-                f32_bytes(c),
+                f32_bytes(c).into(),
             )),
         }
     }
@@ -173,19 +189,21 @@ fn arrays_as(index: &Index, legacy: bool) -> Result<Vec<NamedBytes>> {
                 format!("{}{name}", route::TENSOR_PREFIX),
                 Dtype::F32,
                 shape,
-                f32_bytes(v),
+                f32_bytes(v).into(),
             ));
         }
     }
     Ok(named)
 }
 
-/// Read an index file.
+/// Read an index file. The file is opened by memory map and the grid's
+/// codes (most of a coded index) stay in the mapping: they are not copied
+/// into crest's heap, and processes mapping the same index share them.
 pub fn load(path: &Path) -> Result<Index> {
-    let data = std::fs::read(path).map_err(|e| CrestError::io(path, e))?;
+    let data = SharedBytes::map(path)?;
     let file = TensorFile::parse(
         path,
-        &data,
+        &data[..],
         "crest-index",
         "crest index",
         "safetensors file without crest-index metadata: not a crest index",
@@ -215,7 +233,11 @@ pub fn load(path: &Path) -> Result<Index> {
     let (z, pq) = match meta.pq {
         None => (f("grid.z")?, None),
         Some(pm) => {
-            let (shape, codes) = file.u8s("grid.codes")?;
+            let (shape, codes) = file.u8_slice("grid.codes")?;
+            let codes = match data.offset_of(codes) {
+                Some(r) => data.slice(r),
+                None => SharedBytes::from(codes.to_vec()),
+            };
             let pq = Pq {
                 m: pm.m,
                 dim,
@@ -350,21 +372,15 @@ pub fn load(path: &Path) -> Result<Index> {
         pq,
     };
     if let Some(want) = &index.meta.content_md5 {
-        let mut named = arrays_as(&index, legacy)?;
-        if file.has("grid.loci") {
-            // files that stored the loci summed them second
-            let loci: Vec<u32> = index.grid.loci.iter().flat_map(|&(c, s)| [c, s]).collect();
-            named.insert(
-                1,
-                (
-                    "grid.loci".into(),
-                    Dtype::U32,
-                    vec![index.grid.len(), 2],
-                    u32_bytes(&loci),
-                ),
-            );
-        }
-        let got = content_md5(&named);
+        // over the stored bytes, in the order they were summed when written
+        let stored = array_names(&index.meta, legacy, file.has("grid.loci"))
+            .into_iter()
+            .map(|name| {
+                file.raw(&name)
+                    .map(|(shape, _, bytes)| (name, shape, bytes))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let got = content_md5(stored.iter().map(|(n, s, b)| (n.as_str(), &s[..], *b)));
         if &got != want {
             return Err(bad(format!(
                 "content checksum {got} does not match the recorded {want}: the file is damaged or was edited"
@@ -374,4 +390,76 @@ pub fn load(path: &Path) -> Result<Index> {
     // a property of the file, not of the index (it is written anew on save)
     index.meta.content_md5 = None;
     Ok(index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The checksum of a loaded file is taken over the arrays
+    /// [`array_names`] lists: it must name what [`arrays`] writes, in order.
+    #[test]
+    fn array_names_follow_what_is_written() {
+        for (pq, spill, depth) in [(false, 0, 1), (true, 1, 2), (true, 0, 3)] {
+            let shape = super::super::TreeShape { branch: 2, depth };
+            let leaves = shape.leaves();
+            let dim = 8;
+            let n = 3 * leaves;
+            let keep = 1 + spill;
+            let assign: Vec<u32> = (0..n * keep).map(|i| (i % leaves) as u32).collect();
+            let centroids: Vec<Vec<f32>> = (1..=depth)
+                .map(|l| vec![0.5; shape.branch.pow(l as u32) * dim])
+                .collect();
+            let tree = Tree::from_assignments(shape, centroids, &assign, keep);
+            let meta = IndexMeta {
+                format: FORMAT.into(),
+                model_hash: String::new(),
+                k: 4,
+                dim,
+                geometry: crate::model::Geometry::Euclidean,
+                curvature: None,
+                reference: Vec::new(),
+                grid_stride: 1,
+                grid: n,
+                tree: shape,
+                iters: 1,
+                seed: 0,
+                repeated: 0,
+                spill,
+                route: None,
+                pq: pq.then_some(super::super::PqMeta { m: 2 }),
+                content_md5: None,
+            };
+            let index = Index {
+                meta,
+                grid: Grid {
+                    loci: vec![(0, 0); n],
+                    z: if pq { Vec::new() } else { vec![0.25; n * dim] },
+                    dim,
+                },
+                tree,
+                mates: Mates {
+                    offsets: vec![0; n + 1],
+                    coords: Vec::new(),
+                },
+                route: Vec::new(),
+                pq: pq.then(|| {
+                    (
+                        Pq {
+                            m: 2,
+                            dim,
+                            codebook: vec![0.0; 2 * crate::ops::pq::K * 4],
+                        },
+                        SharedBytes::from(vec![0u8; n * 2]),
+                    )
+                }),
+            };
+            let written: Vec<String> = arrays(&index)
+                .unwrap()
+                .into_iter()
+                .map(|(name, _, _, _)| name)
+                .collect();
+            assert_eq!(written, array_names(&index.meta, false, false));
+        }
+    }
 }

@@ -19,7 +19,7 @@ use std::path::Path;
 
 use crate::backend::{Backend, Tensor};
 use crate::error::{CrestError, Result};
-use crate::io::Reference;
+use crate::io::{Reference, SharedBytes};
 use crate::model::{Checkpoint, ContigInfo, Encoder, Geometry, ModelMeta};
 use crate::ops::index::Metric;
 
@@ -150,7 +150,7 @@ pub struct Index {
     pub route: Vec<(String, Vec<f32>)>,
     /// The quantizer and the grid's codes (`[grid, m]`) of a coded index;
     /// `grid.z` is then empty.
-    pub pq: Option<(Pq, Vec<u8>)>,
+    pub pq: Option<(Pq, SharedBytes)>,
 }
 
 /// The similarity metric of an encoder's embeddings (reads c from the device).
@@ -269,7 +269,7 @@ impl Index {
             *last = pq.round(be, last)?;
         }
         self.meta.pq = Some(PqMeta { m });
-        self.pq = Some((pq, codes));
+        self.pq = Some((pq, codes.into()));
         Ok(())
     }
 

@@ -298,7 +298,7 @@ pub fn build(
         tree,
         mates,
         route: Vec::new(),
-        pq: Some((pq, codes)),
+        pq: Some((pq, codes.into())),
     }))
 }
 
@@ -388,7 +388,7 @@ impl Work {
                     format!("tree.level{}", l + 1),
                     Dtype::F32,
                     vec![c.len()],
-                    f32_bytes(c),
+                    f32_bytes(c).into(),
                 )
             })
             .collect();
@@ -396,7 +396,7 @@ impl Work {
             "pq.codebook".into(),
             Dtype::F32,
             vec![pq.codebook.len()],
-            f32_bytes(&pq.codebook),
+            f32_bytes(&pq.codebook).into(),
         ));
         let bytes = serialize(&named, "crest-index-head", "{}", "index build head")?;
         write_atomic(&self.dir.join("head.st"), &bytes)
@@ -442,9 +442,9 @@ impl Work {
                 "leaves".into(),
                 Dtype::U32,
                 vec![leaves.len()],
-                u32_bytes(leaves),
+                u32_bytes(leaves).into(),
             ),
-            ("codes".into(), Dtype::U8, vec![codes.len()], codes.to_vec()),
+            ("codes".into(), Dtype::U8, vec![codes.len()], codes.into()),
         ];
         let bytes = serialize(&named, "crest-index-chunk", "{}", "index build chunk")?;
         write_atomic(&self.chunk_path(c), &bytes)

@@ -1,6 +1,7 @@
 //! File input and output through noodles: reference FASTA, streamed reads
 //! (FASTQ, FASTA, SAM, BAM; plain, gzip or BGZF), and outputs (SAM/BAM; every file crest writes goes through [`output`]).
 
+pub mod bytes;
 pub mod detect;
 pub mod gz;
 pub mod output;
@@ -10,6 +11,7 @@ pub mod sam;
 pub mod sort;
 pub mod tensorfile;
 
+pub use bytes::SharedBytes;
 pub use detect::{detect_format, is_stdin, open_input, open_text, rereadable, Format};
 pub use output::{Output, OutputDir, Target};
 pub use reads::{ReadReader, ReadRecord};

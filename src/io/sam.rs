@@ -65,12 +65,30 @@ pub enum TagValue {
     Str(String),
 }
 
+/// SAM FLAG bits crest reads or writes (SAM specification §1.4).
+pub mod flags {
+    /// 0x4: the read is unmapped.
+    pub const UNMAPPED: u16 = 0x4;
+    /// 0x10: the bases are reverse-complemented (the read maps to the reverse strand).
+    pub const REVERSE: u16 = 0x10;
+}
+
 impl SamRecord {
+    /// Whether FLAG has the unmapped bit (0x4).
+    pub fn is_unmapped(&self) -> bool {
+        self.flag & flags::UNMAPPED != 0
+    }
+
+    /// Whether FLAG has the reverse-strand bit (0x10).
+    pub fn is_reverse(&self) -> bool {
+        self.flag & flags::REVERSE != 0
+    }
+
     /// An unmapped record (flag 4) for a read.
     pub fn unmapped(name: &str, seq: &[u8], qual: &[u8]) -> Self {
         SamRecord {
             name: name.into(),
-            flag: 4,
+            flag: flags::UNMAPPED,
             mapq: 0,
             seq: seq.to_vec(),
             qual: qual.to_vec(),
@@ -734,5 +752,5 @@ fn alignment_context(r: &SamRecord) -> Context {
         .sum();
     let start = noodles::core::Position::new(p + 1)?;
     let end = noodles::core::Position::new(p + span.max(1))?;
-    Some((c, start, end, r.flag & 4 == 0))
+    Some((c, start, end, !r.is_unmapped()))
 }

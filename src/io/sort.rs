@@ -34,7 +34,7 @@ type Key = (u32, u64, bool, u64);
 
 fn key(r: &SamRecord, order: u64) -> Key {
     match (r.contig, r.pos) {
-        (Some(c), Some(p)) => (c as u32, p as u64, r.flag & 0x10 != 0, order),
+        (Some(c), Some(p)) => (c as u32, p as u64, r.is_reverse(), order),
         _ => (u32::MAX, u64::MAX, false, order),
     }
 }

@@ -3,6 +3,7 @@
 //! is deterministic (same contents, same bytes); reading checks the key, the
 //! dtype of every array asked for, and names the file in every error.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -11,8 +12,9 @@ use safetensors::SafeTensors;
 
 use crate::error::{CrestError, Result};
 
-/// One array to write: (name, dtype, shape, little-endian bytes).
-pub type NamedBytes = (String, Dtype, Vec<usize>, Vec<u8>);
+/// One array to write: (name, dtype, shape, little-endian bytes, owned or
+/// borrowed).
+pub type NamedBytes<'a> = (String, Dtype, Vec<usize>, Cow<'a, [u8]>);
 
 /// Little-endian bytes of f32 values.
 pub fn f32_bytes(v: &[f32]) -> Vec<u8> {
@@ -26,7 +28,7 @@ pub fn u32_bytes(v: &[u32]) -> Vec<u8> {
 
 /// Serialise arrays with `meta` (JSON) under metadata key `key`; `what`
 /// names the kind of file in errors.
-pub fn serialize(named: &[NamedBytes], key: &str, meta: &str, what: &str) -> Result<Vec<u8>> {
+pub fn serialize(named: &[NamedBytes<'_>], key: &str, meta: &str, what: &str) -> Result<Vec<u8>> {
     let views = named
         .iter()
         .map(|(name, dt, shape, b)| {
@@ -113,6 +115,25 @@ impl<'a> TensorFile<'a> {
     pub fn u32s(&self, name: &str) -> Result<(Vec<usize>, Vec<u32>)> {
         let (s, w) = self.words(name, Dtype::U32)?;
         Ok((s, w.into_iter().map(u32::from_le_bytes).collect()))
+    }
+
+    /// An array's shape, dtype and raw little-endian bytes (borrowed from
+    /// the parsed data).
+    pub fn raw(&self, name: &str) -> Result<(Vec<usize>, Dtype, &'a [u8])> {
+        let v = self
+            .st
+            .tensor(name)
+            .map_err(|_| self.bad(format!("no tensor {name}")))?;
+        Ok((v.shape().to_vec(), v.dtype(), v.data()))
+    }
+
+    /// A u8 array's shape and bytes, borrowed from the parsed data (no copy).
+    pub fn u8_slice(&self, name: &str) -> Result<(Vec<usize>, &'a [u8])> {
+        let (shape, dt, data) = self.raw(name)?;
+        if dt != Dtype::U8 {
+            return Err(self.bad(format!("tensor {name} is {dt:?}, expected U8")));
+        }
+        Ok((shape, data))
     }
 
     /// A u8 array with its shape.

@@ -21,6 +21,7 @@ use crate::backend::Backend;
 use crate::damage::{DamageFit, DamageProfile};
 use crate::error::{CrestError, Result};
 use crate::index::{BeamConfig, Index, Searcher};
+use crate::io::sam::flags;
 use crate::io::{ReadRecord, Reference, SamRecord};
 use crate::model::encoder::EMBED_BATCH;
 use crate::model::{BitHead, Encoder};
@@ -470,7 +471,7 @@ impl<'a> Mapper<'a> {
         if let Some(deep) = self.rescue_depth(&first) {
             let eligible: Vec<usize> = (0..reads.len())
                 .filter(|&i| {
-                    out[i].flag & 4 != 0
+                    out[i].is_unmapped()
                         && self.mappable(&reads[i])
                         && reads[i].seq.len() <= self.cfg.rescue_max_len
                 })
@@ -502,7 +503,7 @@ impl<'a> Mapper<'a> {
                     if let (Some(t), Some(more)) = (traces.as_mut(), more) {
                         t[i].candidates.extend(more.candidates);
                     }
-                    if rec.flag & 4 == 0 {
+                    if !rec.is_unmapped() {
                         placed += 1;
                         out[i] = rec;
                         ties[i] = tied;
@@ -520,7 +521,7 @@ impl<'a> Mapper<'a> {
         }
         for rec in &out {
             stats.reads += 1;
-            if rec.flag & 4 == 0 {
+            if !rec.is_unmapped() {
                 stats.mapped += 1;
                 stats.mapq20 += (rec.mapq >= 20) as u64;
             }
@@ -845,7 +846,7 @@ impl<'a> Mapper<'a> {
         for (ri, r) in reads.iter().enumerate() {
             let rec = self.record(r, &mut hits[ri], &rseq, &lowq, &ap)?;
             let mut tied = Vec::new();
-            if rec.flag & 4 == 0 {
+            if !rec.is_unmapped() {
                 // record() left the hits sorted by cost, one per locus
                 let best = hits[ri][0].cost;
                 tied.extend(hits[ri].iter().take_while(|h| h.cost == best).map(|h| {
@@ -985,7 +986,7 @@ impl<'a> Mapper<'a> {
         });
         Ok(SamRecord {
             name: r.name.clone(),
-            flag: if reverse { 16 } else { 0 },
+            flag: if reverse { flags::REVERSE } else { 0 },
             contig: Some(ci),
             pos: Some(local as usize),
             // bwa's scale, capped by how many places a read this short fits

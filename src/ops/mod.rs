@@ -20,6 +20,8 @@ pub mod pool;
 pub mod pq;
 pub mod radam;
 pub mod reduce;
+#[cfg(test)]
+mod shader_constants;
 pub mod triplet;
 pub mod window_scan;
 pub mod xent;

@@ -30,11 +30,11 @@ pub fn source() -> &'static str {
 pub const PROJ_EPS: f32 = 4e-3;
 
 // Constants of shaders/hyperbolic.wgsl.
-const SERIES: f64 = 0.1;
-const S_MAX: f64 = 0.99999;
-const C_MIN: f64 = 1e-6;
-const CONF_MIN: f64 = 1e-7;
-const TANH_MAX: f64 = 15.0;
+pub(crate) const SERIES: f64 = 0.1;
+pub(crate) const S_MAX: f64 = 0.99999;
+pub(crate) const C_MIN: f64 = 1e-6;
+pub(crate) const CONF_MIN: f64 = 1e-7;
+pub(crate) const TANH_MAX: f64 = 15.0;
 
 /// Which radial map.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

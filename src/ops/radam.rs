@@ -24,7 +24,7 @@ pub const MAX_DIM: usize = 1024;
 /// Range a learned curvature is clamped to after each step.
 pub const CURVATURE_RANGE: (f32, f32) = (1e-3, 100.0);
 
-const CONF_MIN: f64 = 1e-7;
+pub(crate) const CONF_MIN: f64 = 1e-7;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]

@@ -18,6 +18,9 @@ pub fn source() -> &'static str {
     })
 }
 
+/// The row maximum's starting value (`NEG_BIG` in shaders/reduce.wgsl).
+pub const NEG_BIG: f32 = -3.0e38;
+
 /// Default epsilon of the L2 normalisation (norms below it are clamped).
 pub const L2_EPS: f32 = 1e-12;
 
@@ -70,7 +73,9 @@ impl RowOp {
 }
 
 fn lse_row<T: Real>(row: &[T]) -> T {
-    let m = row.iter().fold(T::from_f64(-3.0e38), |a, &b| a.max(b));
+    let m = row
+        .iter()
+        .fold(T::from_f64(NEG_BIG as f64), |a, &b| a.max(b));
     let mut s = T::zero();
     for &v in row {
         s += (v - m).exp();
@@ -110,7 +115,11 @@ pub fn row_op_cpu<T: Real>(
                 }
                 out[r] = s;
             }
-            RowOp::Max => out[r] = row.iter().fold(T::from_f64(-3.0e38), |a, &b| a.max(b)),
+            RowOp::Max => {
+                out[r] = row
+                    .iter()
+                    .fold(T::from_f64(NEG_BIG as f64), |a, &b| a.max(b))
+            }
             RowOp::LogSumExp => out[r] = lse_row(row),
             RowOp::Softmax => {
                 let l = lse_row(row);

@@ -185,7 +185,7 @@ pub const MAX_WINDOW_ROWS: usize = 256;
 /// Most results per query (a beam's width, or a leaf scan's M).
 pub const MAX_M: usize = 64;
 /// Lanes per workgroup.
-const WG: usize = 64;
+pub(crate) const WG: usize = 64;
 
 /// Rows per window for embeddings of `dim`: as many whole rows as fill 64 KiB,
 /// a multiple of 64 (so that every window starts at an aligned offset), ≤ 256.

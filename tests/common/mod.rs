@@ -40,6 +40,39 @@ pub fn asset(name: &str) -> std::path::PathBuf {
         .join(name)
 }
 
+/// A file of the bundled `assets/` folder, as a string (for command lines).
+pub fn asset_str(name: &str) -> String {
+    asset(name).display().to_string()
+}
+
+/// A file of `tests/data/` (the few real files the tests read; see its
+/// SOURCES.md), present in every clone.
+pub fn data(name: &str) -> std::path::PathBuf {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name);
+    assert!(p.is_file(), "{} is missing from the checkout", p.display());
+    p
+}
+
+/// Run the crest binary in `dir`: (exit code, None when killed by a
+/// signal; stdout; stderr).
+pub fn crest_in(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
+    // without XDG_RUNTIME_DIR: tests compare stderr, and Mesa warns when the
+    // variable names a folder that is missing
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_crest"))
+        .env_remove("XDG_RUNTIME_DIR")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into(),
+        String::from_utf8_lossy(&o.stderr).into(),
+    )
+}
+
 /// Run the crest binary: (exit code, stdout, stderr).
 pub fn crest(args: &[&str]) -> (i32, String, String) {
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_crest"))
