@@ -379,7 +379,8 @@ fn beam_step_and_leaf_scan_match_twin() {
 }
 
 #[test]
-fn window_scan_matches_twin_and_leaf_scan() {
+fn window_and_list_scans_match_their_twins_and_leaf_scan() {
+    use crest::ops::list_scan::{self as ls, ListDims, ListPlan};
     use crest::ops::window_scan::{self as ws, WindowDims, WindowPlan};
     let Some(g) = gpu() else { return };
     let be = gbe(&g);
@@ -531,6 +532,79 @@ fn window_scan_matches_twin_and_leaf_scan() {
         .unwrap();
         assert_eq!(i_w, i_l, "{what}: window twin = leaf twin");
         assert_eq!(s_w, s_l, "{what}: window twin = leaf twin");
+        // the list scan (GPUs' layout), leaves cut into pieces of 32 rows:
+        // from nothing its twin finds what the window twin finds; from the
+        // earlier results too; and the kernel finds what its twin finds
+        let lplan = ListPlan::new(&chosen, width, nq, &offsets, (0, n), 32).unwrap();
+        // at least one pass per piece of a query's leaves; the greedy
+        // plan takes a few times that (24 for ~10 pieces a query here)
+        let most_pieces = (0..nq)
+            .map(|qi| {
+                chosen[qi * width..(qi + 1) * width]
+                    .iter()
+                    .filter(|&&l| l != NONE)
+                    .map(|&l| {
+                        let l = l as usize;
+                        ((offsets[l + 1] - offsets[l]) as usize).div_ceil(32)
+                    })
+                    .sum::<usize>()
+            })
+            .max()
+            .unwrap();
+        assert!(
+            lplan.passes.len() >= most_pieces && lplan.passes.len() <= 3 * most_pieces,
+            "{} passes for at most {most_pieces} pieces a query",
+            lplan.passes.len()
+        );
+        assert!(lplan.items.chunks(4).any(|it| it[3] > 1), "shared pieces");
+        let ldims = ListDims {
+            queries: nq,
+            dim,
+            m,
+            rows: ws::RowCode::F32,
+        };
+        let list_twin = |s: &mut Vec<f32>, i: &mut Vec<u32>| {
+            ls::list_scan_cpu(
+                &ldims,
+                &lplan,
+                &qpad,
+                ws::ScanRows::F32(&wdata),
+                &wids,
+                metric,
+                s,
+                i,
+            )
+            .unwrap()
+        };
+        let (mut s_lt, mut i_lt) = (vec![ix::EMPTY; nq * m], vec![NONE; nq * m]);
+        list_twin(&mut s_lt, &mut i_lt);
+        assert_eq!(i_lt, i_w, "{what}: list twin = window twin");
+        assert_eq!(s_lt, s_w, "{what}: list twin = window twin");
+        let (mut s_lm, mut i_lm) = (s0.clone(), i0.clone());
+        list_twin(&mut s_lm, &mut i_lm);
+        assert_eq!(i_lm, i_cpu, "{what}: list twin = window twin, merged");
+        let mut s = be.upload(&s0).unwrap();
+        let mut ids = be.upload_words(&i0).unwrap();
+        be.list_scan(
+            &ldims,
+            &lplan,
+            &be.upload(&qpad).unwrap(),
+            &crest::backend::ScanData::F32(be.upload(&wdata).unwrap()),
+            &be.upload_words(&wids).unwrap(),
+            metric,
+            &mut s,
+            &mut ids,
+        )
+        .unwrap();
+        let got = read_results(&be, &s, &ids);
+        let want: Vec<(f32, u32)> = s_lm.iter().copied().zip(i_lm.iter().copied()).collect();
+        same_results(
+            &format!("list_scan {metric:?} dim {dim}"),
+            &got,
+            &want,
+            m,
+            1e-4,
+        );
     }
 }
 
@@ -718,15 +792,20 @@ fn chunked_tree_search_equals_unchunked_in_both_layouts() {
             .collect::<Vec<_>>()
     };
     assert_eq!(beam_of(ScanLayout::Windows), beam_of(ScanLayout::Blocked));
-    // the windowed scan (CPU adapters' layout) finds the same
+    // the windowed scan (CPU adapters' layout) and the list scan (GPUs'),
+    // whole and chunked, find the same
     let windows = search(ScanLayout::Windows);
     same_results("windows vs blocked", &windows, &whole, 6, 1e-5);
+    let lists = search(ScanLayout::Lists);
+    same_results("lists vs blocked", &lists, &whole, 6, 1e-5);
+    let lists_split = g.with_binding_cap(64 * 8 * 4, || search(ScanLayout::Lists));
+    assert_eq!(lists, lists_split, "chunked list scan");
     assert_eq!(
         DeviceTree::new(&be, &t, &z, dim, metric).unwrap().layout(),
         if g.is_cpu() {
             ScanLayout::Windows
         } else {
-            ScanLayout::Blocked
+            ScanLayout::Lists
         }
     );
     // more results than the windowed scan's lists hold: the leaves are split
@@ -759,9 +838,19 @@ fn chunked_tree_search_equals_unchunked_in_both_layouts() {
         }
     }
     assert!(dt.search(&be, &qt, 21, 4 * 64 + 1, &wide).is_err());
+    // the list layout splits alike and finds the same
+    let dl = DeviceTree::with_layout(&be, &t, &z, dim, metric, ScanLayout::Lists).unwrap();
+    assert_eq!(dl.max_m_split(), dt.max_m_split());
+    same_results(
+        "lists split",
+        &dl.search(&be, &qt, 21, 200, &wide).unwrap(),
+        &m200,
+        200,
+        1e-5,
+    );
     // and so does the twin in either layout
     let cpu = Backend::CpuReference;
-    for layout in [ScanLayout::Blocked, ScanLayout::Windows] {
+    for layout in [ScanLayout::Blocked, ScanLayout::Windows, ScanLayout::Lists] {
         let got = DeviceTree::with_layout(&cpu, &t, &z, dim, metric, layout)
             .unwrap()
             .search(&cpu, &cpu.upload(&q).unwrap(), 21, 6, &cfg)

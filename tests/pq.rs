@@ -14,6 +14,7 @@ use crest::index::pq::Pq;
 use crest::index::tree::{self, RowSource};
 use crest::index::{BeamConfig, BuildConfig, DeviceTree, ScanLayout, TreeShape};
 use crest::ops::index::{self as ix, Metric, EMPTY, NONE};
+use crest::ops::list_scan::{self as ls, ListDims, ListPlan};
 use crest::ops::pq::{assign_cpu, PqDims, K};
 use crest::ops::window_scan::{self as ws, RowCode, WindowDims, WindowPlan};
 use crest::rng::Rng;
@@ -256,6 +257,67 @@ fn code_window_scan_matches_twin_and_decoded_floats() {
         .unwrap();
         assert_eq!(i_cpu, i_f, "{what}: ids of the code and float twins");
         assert_eq!(s_cpu, s_f, "{what}: scores of the code and float twins");
+        // the list scan of the same codes: its twin = the window twin, and
+        // its kernel = its twin
+        let lplan = ListPlan::new(
+            &chosen,
+            width,
+            nq,
+            &offsets,
+            (0, n),
+            ls::piece_rows(dim, RowCode::Pq(pm), m),
+        )
+        .unwrap();
+        let ldims = ListDims {
+            queries: nq,
+            dim,
+            m,
+            rows: RowCode::Pq(pm),
+        };
+        let (mut s_l, mut i_l) = (vec![EMPTY; nq * m], vec![NONE; nq * m]);
+        ls::list_scan_cpu(
+            &ldims,
+            &lplan,
+            &qpad,
+            ws::ScanRows::Pq {
+                codes: &wcodes,
+                codebook: &pq.codebook,
+            },
+            &wids,
+            metric,
+            &mut s_l,
+            &mut i_l,
+        )
+        .unwrap();
+        assert_eq!(i_l, i_cpu, "{what}: list twin = window twin");
+        assert_eq!(s_l, s_cpu, "{what}: list twin = window twin");
+        let mut s = be.upload(&vec![EMPTY; nq * m]).unwrap();
+        let mut ids = be.upload_words(&vec![NONE; nq * m]).unwrap();
+        be.list_scan(
+            &ldims,
+            &lplan,
+            &be.upload(&qpad).unwrap(),
+            &ScanData::Pq {
+                codes: be.upload_words(&wcodes).unwrap(),
+                codebook: be.upload(&pq.codebook).unwrap(),
+            },
+            &be.upload_words(&wids).unwrap(),
+            metric,
+            &mut s,
+            &mut ids,
+        )
+        .unwrap();
+        let (ls_s, ls_i) = (be.read(&s).unwrap(), be.read_words(&ids).unwrap());
+        let agree = (0..nq * m)
+            .filter(|&i| {
+                ls_i[i] == i_l[i] && (ls_s[i] - s_l[i]).abs() <= 1e-4 * (1.0 + s_l[i].abs())
+            })
+            .count();
+        assert!(
+            agree as f64 >= 0.998 * (nq * m) as f64,
+            "{what}: list kernel agrees with its twin on {agree} of {}",
+            nq * m
+        );
         assert!(
             i_cpu.iter().filter(|&&i| i != NONE).count() > nq * m / 2,
             "{what}: results"
@@ -335,9 +397,22 @@ fn tree_search_over_codes_matches_search_over_decoded_floats() {
         .unwrap();
         assert_eq!(
             coded.layout(),
-            ScanLayout::Windows,
-            "codes are scanned in windows"
+            ScanLayout::Lists,
+            "codes are scanned in lists where blocks are asked for"
         );
+        let windowed = DeviceTree::from_rows(
+            &be,
+            &t,
+            RowSource::Pq {
+                codes: &codes,
+                m: pm,
+                codebook: &pq.codebook,
+            },
+            dim,
+            metric,
+            ScanLayout::Windows,
+        )
+        .unwrap();
         let float =
             DeviceTree::with_layout(&be, &t, &decoded, dim, metric, ScanLayout::Windows).unwrap();
         let q = clustered(&mut rng, 700, dim, metric);
@@ -349,6 +424,16 @@ fn tree_search_over_codes_matches_search_over_decoded_floats() {
             let b = float
                 .search(&be, &qt, 700, m, &BeamConfig { width: w })
                 .unwrap();
+            // the list and window scans of the same codes agree
+            let c = windowed
+                .search(&be, &qt, 700, m, &BeamConfig { width: w })
+                .unwrap();
+            let same_lw = a.iter().zip(&c).filter(|(x, y)| x.1 == y.1).count();
+            assert!(
+                same_lw as f64 >= 0.999 * a.len() as f64,
+                "{metric:?} beam {w} m {m}: lists and windows agree on {same_lw} of {}",
+                a.len()
+            );
             let same = a.iter().zip(&b).filter(|(x, y)| x.1 == y.1).count();
             assert!(
                 same as f64 >= 0.99 * a.len() as f64,

@@ -6,6 +6,7 @@ use super::{c, cm, g, Backend, Tensor};
 use crate::error::{CrestError, Result};
 use crate::gpu::GpuBuf;
 use crate::ops::index::{self as ix, AssignDims, BeamDims, LeafDims, Metric};
+use crate::ops::list_scan::{self as ls, ListDims, ListPlan};
 use crate::ops::pq::{self, PqDims};
 use crate::ops::window_scan::{self as ws, WindowDims, WindowPlan};
 
@@ -287,6 +288,61 @@ impl Backend {
                 )
             }
             Backend::CpuReference => ws::window_scan_cpu(
+                d,
+                plan,
+                c(queries)?,
+                match data {
+                    ScanData::F32(t) => ws::ScanRows::F32(c(t)?),
+                    ScanData::Pq { codes, codebook } => ws::ScanRows::Pq {
+                        codes: cw(codes)?,
+                        codebook: c(codebook)?,
+                    },
+                },
+                cw(ids)?,
+                metric,
+                cm(out_scores)?,
+                cwm(out_ids)?,
+            ),
+        }
+    }
+
+    /// Exact scan of chosen leaves, leaf-major, one dispatch per pass (see
+    /// [`crate::ops::list_scan`]): the rows of the windowed scan; merges into
+    /// what the outputs hold.
+    #[allow(clippy::too_many_arguments)]
+    pub fn list_scan(
+        &self,
+        d: &ListDims,
+        plan: &ListPlan,
+        queries: &Tensor,
+        data: &ScanData,
+        ids: &Words,
+        metric: Metric,
+        out_scores: &mut Tensor,
+        out_ids: &mut Words,
+    ) -> Result<()> {
+        match self {
+            Backend::Gpu(gpu) => {
+                let rows = match data {
+                    ScanData::F32(t) => ws::GpuRows::F32(g(t)?),
+                    ScanData::Pq { codes, codebook } => ws::GpuRows::Pq {
+                        codes: gw(codes)?,
+                        codebook: g(codebook)?,
+                    },
+                };
+                ls::list_scan_gpu(
+                    gpu,
+                    d,
+                    plan,
+                    g(queries)?,
+                    rows,
+                    gw(ids)?,
+                    metric,
+                    g(out_scores)?,
+                    gw(out_ids)?,
+                )
+            }
+            Backend::CpuReference => ls::list_scan_cpu(
                 d,
                 plan,
                 c(queries)?,

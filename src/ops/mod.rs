@@ -12,6 +12,7 @@ pub mod gemm;
 pub mod index;
 pub mod infer;
 pub mod kmer;
+pub mod list_scan;
 pub mod loss;
 pub mod optim;
 pub mod permute;
@@ -126,6 +127,19 @@ pub fn all_shaders() -> Vec<(&'static str, &'static str)> {
         (
             "window_scan_d32_pq1",
             window_scan::kernel(32, window_scan::RowCode::Pq(1)).source,
+        ),
+        ("list_scan", list_scan::SOURCE),
+        (
+            "list_scan_d5",
+            list_scan::kernel(5, window_scan::RowCode::F32).source,
+        ),
+        (
+            "list_scan_d32_pq16",
+            list_scan::kernel(32, window_scan::RowCode::Pq(16)).source,
+        ),
+        (
+            "list_scan_d32_pq1",
+            list_scan::kernel(32, window_scan::RowCode::Pq(1)).source,
         ),
         ("kmer", kmer::SOURCE),
         ("triplet", triplet::SOURCE),

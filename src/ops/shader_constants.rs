@@ -35,7 +35,8 @@ pub(crate) fn constants(src: &str) -> Result<HashMap<String, f64>, String> {
 mod tests {
     use super::constants;
     use crate::ops::{
-        align, bithead, index, infer, kmer, poincare, pq, radam, reduce, triplet, window_scan,
+        align, bithead, index, infer, kmer, list_scan, poincare, pq, radam, reduce, triplet,
+        window_scan,
     };
 
     /// (shader as compiled, constant, the Rust value it mirrors).
@@ -157,6 +158,20 @@ mod tests {
             window_scan::WINDOW_VEC4S as f64,
         ));
         v.push(("window_scan", ws_f32.to_string(), "PQ_M", 0.0));
+        let ls_pq = list_scan::kernel(32, window_scan::RowCode::Pq(16)).source;
+        v.extend([
+            ("list_scan", ls_pq.to_string(), "NONE", index::NONE as f64),
+            ("list_scan", ls_pq.to_string(), "EMPTY", index::EMPTY as f64),
+            ("list_scan", ls_pq.to_string(), "WG", list_scan::WG as f64),
+            (
+                "list_scan",
+                ls_pq.to_string(),
+                "MAX_M",
+                window_scan::MAX_M as f64,
+            ),
+            ("list_scan", ls_pq.to_string(), "PQ_M", 16.0),
+            ("list_scan", ls_pq.to_string(), "DIM4", 32.0),
+        ]);
         v.push(("window_scan_pq16", ws_pq.to_string(), "PQ_M", 16.0));
         // the hyperbolic library, as prepended to the kernels that use it
         let hyp = poincare::source();

@@ -168,7 +168,7 @@ pub enum GpuRows<'a> {
 }
 
 /// Decode row `r` of code words into `out` (dim floats).
-fn decode_row(codes: &[u32], codebook: &[f32], m: usize, r: usize, out: &mut [f32]) {
+pub(crate) fn decode_row(codes: &[u32], codebook: &[f32], m: usize, r: usize, out: &mut [f32]) {
     let sub = out.len() / m;
     for s in 0..m {
         let byte = r * m + s;

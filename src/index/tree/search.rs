@@ -5,6 +5,7 @@ use super::{chunk_rows, Tree, TreeShape};
 use crate::backend::{Backend, ScanData, Tensor, Words};
 use crate::error::{CrestError, Result};
 use crate::ops::index::{self as ix, BeamDims, LeafDims, Metric, EMPTY, NONE};
+use crate::ops::list_scan::{self as ls, ListDims, ListPlan};
 use crate::ops::window_scan::{self as ws, RowCode, WindowDims, WindowPlan};
 
 /// The rows a device tree scans, in grid order.
@@ -13,8 +14,7 @@ pub enum RowSource<'a> {
     /// Float embeddings `[n, dim]`.
     F32(&'a [f32]),
     /// Product-quantization codes `[n, m]` and their codebook
-    /// (`[m][256][dim / m]`); scanned in the windowed layout on every
-    /// backend.
+    /// (`[m][256][dim / m]`); scanned in the windowed or the list layout.
     Pq {
         /// Codes, m bytes per grid k-mer.
         codes: &'a [u8],
@@ -44,8 +44,8 @@ pub struct BeamConfig {
     pub width: usize,
 }
 
-/// How the leaf scan lays out and reads the leaf-ordered embeddings. Both
-/// give the same results (tests/index.rs).
+/// How the leaf scan lays out and reads the leaf-ordered embeddings. All
+/// give the same results (tests/index.rs, tests/pq.rs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ScanLayout {
     /// `leaf_scan`: a workgroup per query, its lanes on the slots of its
@@ -55,22 +55,30 @@ pub enum ScanLayout {
     /// uniform-bound window. CPU adapters, whose per-lane storage reads are
     /// loops over the lanes.
     Windows,
+    /// `list_scan`: leaf-major, a workgroup per (leaf piece, ≤ 64 of the
+    /// queries that chose it), each leaf's rows read once for all of them;
+    /// one dispatch per pass (a few dozen per search) instead of one per
+    /// window. GPUs; the same rows as `Windows`, float or codes.
+    Lists,
 }
 
 impl ScanLayout {
-    /// The layout for a backend: `Windows` on CPU adapters, else `Blocked`;
-    /// `CREST_SCAN=blocked|windows` overrides it (benchmarks).
+    /// The layout for a backend: `Windows` on CPU adapters, `Lists` on
+    /// GPUs, `Blocked` on the reference backend;
+    /// `CREST_SCAN=blocked|windows|lists` overrides it (benchmarks).
     pub fn for_backend(be: &Backend) -> ScanLayout {
         match std::env::var("CREST_SCAN").as_deref() {
             Ok("blocked") => return ScanLayout::Blocked,
             Ok("windows") if matches!(be, Backend::Gpu(_)) => return ScanLayout::Windows,
+            Ok("lists") => return ScanLayout::Lists,
             _ => {}
         }
         match be {
             Backend::Gpu(g) if g.is_cpu() && g.uniform_cap() >= (ws::WINDOW_VEC4S * 16) as u64 => {
                 ScanLayout::Windows
             }
-            _ => ScanLayout::Blocked,
+            Backend::Gpu(_) => ScanLayout::Lists,
+            Backend::CpuReference => ScanLayout::Blocked,
         }
     }
 }
@@ -155,8 +163,8 @@ impl DeviceTree {
     }
 
     /// Upload `tree` and its rows (grid order; stored in slot order, chunked
-    /// to fit the binding cap). Code rows take the windowed layout whatever
-    /// `layout` says.
+    /// to fit the binding cap). Code rows asked for in the blocked layout
+    /// (which reads floats only) take the list layout.
     pub fn from_rows(
         be: &Backend,
         tree: &Tree,
@@ -170,9 +178,9 @@ impl DeviceTree {
             RowSource::Pq { m, .. } => RowCode::Pq(m),
         };
         row_code.check(dim)?;
-        let layout = match row_code {
-            RowCode::F32 => layout,
-            RowCode::Pq(_) => ScanLayout::Windows,
+        let layout = match (row_code, layout) {
+            (RowCode::Pq(_), ScanLayout::Blocked) => ScanLayout::Lists,
+            _ => layout,
         };
         let codebook = match source {
             RowSource::Pq { codebook, m, .. } => {
@@ -205,7 +213,18 @@ impl DeviceTree {
                 let r = row_code.window_rows(dim);
                 (fit as usize / r * r).max(r)
             }
-            (ScanLayout::Windows, Backend::CpuReference) => usize::MAX / 8,
+            (ScanLayout::Lists, Backend::Gpu(g)) => {
+                // the chunk's rows and its row ids are bound whole as storage
+                let (row_bytes, pad) = match row_code {
+                    RowCode::F32 => (16 * ix::dim4(dim) as u64, (ws::WINDOW_VEC4S * 16) as u64),
+                    RowCode::Pq(m) => (m as u64, (ws::MAX_WINDOW_ROWS * m) as u64),
+                };
+                let cap = g.binding_cap();
+                let fit = (cap.saturating_sub(pad) / row_bytes)
+                    .min((cap / 4).saturating_sub(ws::MAX_WINDOW_ROWS as u64));
+                (fit as usize).max(1)
+            }
+            (ScanLayout::Windows | ScanLayout::Lists, Backend::CpuReference) => usize::MAX / 8,
         };
         let mut chunks = Vec::new();
         let mut s0 = 0usize;
@@ -239,7 +258,7 @@ impl DeviceTree {
                     (RowSource::F32(z), ScanLayout::Blocked, _) => {
                         ScanData::F32(be.upload(&ix::to_blocked(&gather(z), dim))?)
                     }
-                    (RowSource::F32(z), ScanLayout::Windows, _) => {
+                    (RowSource::F32(z), ScanLayout::Windows | ScanLayout::Lists, _) => {
                         ScanData::F32(be.upload(&ws::to_windows(&gather(z), dim))?)
                     }
                     (RowSource::Pq { codes, m, .. }, _, Some(cb)) => {
@@ -259,7 +278,9 @@ impl DeviceTree {
                 };
             let ids = match layout {
                 ScanLayout::Blocked => None,
-                ScanLayout::Windows => Some(be.upload_words(&ws::ids_windows(&tree.perm[s0..s1]))?),
+                ScanLayout::Windows | ScanLayout::Lists => {
+                    Some(be.upload_words(&ws::ids_windows(&tree.perm[s0..s1]))?)
+                }
             };
             chunks.push(ScanChunk {
                 s0,
@@ -421,7 +442,7 @@ impl DeviceTree {
     ) -> Result<Vec<(f32, u32)>> {
         let parts = m.div_ceil(ws::MAX_M).min(width).max(1);
         let qp = be.padded_queries(q, self.dim)?;
-        let nodes = self.beam_windows(be, &qp, nq, w)?;
+        let nodes = self.host_leaves(be, q, &qp, nq, w)?;
         let host = be.read(q)?;
         let dim = self.dim;
         let per = width.div_ceil(parts);
@@ -439,7 +460,7 @@ impl DeviceTree {
         }
         let qd = be.upload(&dup)?;
         let qdp = be.padded_queries(&qd, dim)?;
-        let found = self.scan_windows(be, &qdp, nq * parts, ws::MAX_M, &leaves, per)?;
+        let found = self.scan_host(be, &qdp, nq * parts, ws::MAX_M, &leaves, per)?;
         let mut out = Vec::with_capacity(nq * m);
         for list in found.chunks(parts * ws::MAX_M) {
             let mut all: Vec<(f32, u32)> = list.iter().copied().filter(|r| r.1 != NONE).collect();
@@ -458,7 +479,42 @@ impl DeviceTree {
     pub fn max_m_split(&self) -> usize {
         match self.layout {
             ScanLayout::Blocked => ix::MAX_M,
-            ScanLayout::Windows => ws::MAX_M * SPLIT_MAX,
+            ScanLayout::Windows | ScanLayout::Lists => ws::MAX_M * SPLIT_MAX,
+        }
+    }
+
+    /// The leaves (`w.min(leaves)` per query, NONE-padded) the beam reaches,
+    /// on the host: the windowed beam on CPU adapters, else `beam_step` on
+    /// the device and one read-back. `qp`: the padded queries.
+    fn host_leaves(
+        &self,
+        be: &Backend,
+        q: &Tensor,
+        qp: &Tensor,
+        nq: usize,
+        w: usize,
+    ) -> Result<Vec<u32>> {
+        if self.windowed_beam(w) {
+            return self.beam_windows(be, qp, nq, w);
+        }
+        let (leaves, _) = self.beam(be, q, nq, &BeamConfig { width: w })?;
+        be.read_words(&leaves)
+    }
+
+    /// The host-planned scan of this layout (windows or lists) of host leaf
+    /// ids `chosen` for padded queries `qp`.
+    fn scan_host(
+        &self,
+        be: &Backend,
+        qp: &Tensor,
+        nq: usize,
+        m: usize,
+        chosen: &[u32],
+        width: usize,
+    ) -> Result<Vec<(f32, u32)>> {
+        match self.layout {
+            ScanLayout::Lists => self.scan_lists(be, qp, nq, m, chosen, width),
+            _ => self.scan_windows(be, qp, nq, m, chosen, width),
         }
     }
 
@@ -477,6 +533,16 @@ impl DeviceTree {
         cfg: &BeamConfig,
     ) -> Result<Vec<(f32, u32)>> {
         let w = cfg.width.max(1);
+        if self.layout == ScanLayout::Lists && w * self.shape.branch <= ix::MAX_CHILDREN {
+            let width = w.min(self.shape.leaves());
+            if m > ws::MAX_M && m <= self.max_m_split() {
+                return self.search_split(be, q, nq, m, w, width);
+            }
+            self.check_m(m)?;
+            let qp = be.padded_queries(q, self.dim)?;
+            let nodes = self.host_leaves(be, q, &qp, nq, w)?;
+            return self.scan_lists(be, &qp, nq, m, &nodes, width);
+        }
         if self.windowed_beam(w) && w * self.shape.branch <= ix::MAX_CHILDREN {
             // leaves stay on the host between the beam and the scan
             let width = w.min(self.shape.leaves());
@@ -504,7 +570,7 @@ impl DeviceTree {
     pub fn max_m(&self) -> usize {
         match self.layout {
             ScanLayout::Blocked => ix::MAX_M,
-            ScanLayout::Windows => ws::MAX_M,
+            ScanLayout::Windows | ScanLayout::Lists => ws::MAX_M,
         }
     }
 
@@ -565,6 +631,48 @@ impl DeviceTree {
         Ok(s.into_iter().zip(ids).collect())
     }
 
+    /// The list scan of host leaf ids `chosen` for padded queries `qp`:
+    /// planned chunk by chunk on the host, one dispatch per pass.
+    fn scan_lists(
+        &self,
+        be: &Backend,
+        qp: &Tensor,
+        nq: usize,
+        m: usize,
+        chosen: &[u32],
+        width: usize,
+    ) -> Result<Vec<(f32, u32)>> {
+        let mut scores = be.upload(&vec![EMPTY; nq * m])?;
+        let mut ids = be.upload_words(&vec![NONE; nq * m])?;
+        let d = ListDims {
+            queries: nq,
+            dim: self.dim,
+            m,
+            rows: self.rows,
+        };
+        let piece = ls::piece_rows(self.dim, self.rows, m);
+        for c in &self.chunks {
+            let plan = ListPlan::new(chosen, width, nq, &self.leaf_offsets, (c.s0, c.s1), piece)?;
+            let row_ids = c
+                .ids
+                .as_ref()
+                .ok_or_else(|| CrestError::Invalid("list chunk without its row ids".into()))?;
+            be.list_scan(
+                &d,
+                &plan,
+                qp,
+                &c.data,
+                row_ids,
+                self.metric,
+                &mut scores,
+                &mut ids,
+            )?;
+        }
+        let s = be.read(&scores)?;
+        let ids = be.read_words(&ids)?;
+        Ok(s.into_iter().zip(ids).collect())
+    }
+
     /// Exact scan of the given leaves (`width` per query, NONE allowed).
     pub fn scan(
         &self,
@@ -578,8 +686,8 @@ impl DeviceTree {
         self.check_m(m)?;
         let qp = be.padded_queries(q, self.dim)?;
         let q = &qp;
-        if self.layout == ScanLayout::Windows {
-            return self.scan_windows(be, q, nq, m, &be.read_words(leaves)?, width);
+        if self.layout != ScanLayout::Blocked {
+            return self.scan_host(be, q, nq, m, &be.read_words(leaves)?, width);
         }
         let mut scores = be.upload(&vec![EMPTY; nq * m])?;
         let mut ids = be.upload_words(&vec![NONE; nq * m])?;
