@@ -381,6 +381,26 @@ impl DamageProfile {
         s
     }
 
+    /// mapDamage 2's `5pCtoT_freq.txt` (`End::Five`: C→T by position from
+    /// the 5′ end) or `3pGtoA_freq.txt` (`End::Three`: G→A from the 3′ end),
+    /// the files MultiQC's mapDamage module reads: `pos` and the frequency,
+    /// positions 1 to 25 (fewer if fewer were counted).
+    pub fn freq_txt(&self, end: End) -> String {
+        let (head, from, to) = match end {
+            End::Five => ("5pC>T", b'C', b'T'),
+            End::Three => ("3pG>A", b'G', b'A'),
+        };
+        let mut s = format!("pos\t{head}\n");
+        for pos in 0..self.positions.min(25) {
+            s.push_str(&format!(
+                "{}\t{}\n",
+                pos + 1,
+                self.frequency(end, pos, from, to)
+            ));
+        }
+        s
+    }
+
     /// The two damage curves (5′ end: position 1 on the left; 3′ end:
     /// position 1 on the right), as SVG text.
     pub fn svg(&self, title: &str) -> Result<String> {
@@ -477,8 +497,9 @@ impl DamageProfile {
         Ok(svg)
     }
 
-    /// Write `misincorporation.txt`, `lgdistribution.txt`, `damage.tsv` and
-    /// `damage.svg` into the folder `dir` (built under a temporary name and
+    /// Write `misincorporation.txt`, `lgdistribution.txt`, `damage.tsv`,
+    /// mapDamage's `5pCtoT_freq.txt` and `3pGtoA_freq.txt` and `damage.svg`
+    /// into the folder `dir` (built under a temporary name and
     /// moved into place when complete; an earlier profile there is replaced,
     /// a folder holding anything else is refused).
     pub fn write(&self, dir: &Path, source: &str) -> Result<()> {
@@ -500,6 +521,8 @@ impl DamageProfile {
         )?;
         put("lgdistribution.txt", self.lengths_txt().as_bytes())?;
         put("damage.tsv", self.tsv().as_bytes())?;
+        put("5pCtoT_freq.txt", self.freq_txt(End::Five).as_bytes())?;
+        put("3pGtoA_freq.txt", self.freq_txt(End::Three).as_bytes())?;
         let title = format!("damage: {} alignments of {source}", self.reads);
         put("damage.svg", self.svg(&title)?.as_bytes())?;
         Ok(out)
@@ -721,11 +744,13 @@ impl DamageProfile {
 }
 
 /// The files a profile folder holds.
-pub const FILES: [&str; 4] = [
+pub const FILES: [&str; 6] = [
     "misincorporation.txt",
     "lgdistribution.txt",
     "damage.tsv",
     "damage.svg",
+    "5pCtoT_freq.txt",
+    "3pGtoA_freq.txt",
 ];
 
 /// Refuse a profile folder that exists and holds anything but a profile

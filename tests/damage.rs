@@ -133,6 +133,30 @@ fn simulated_deamination_is_recovered() {
     assert!((4..=6).contains(&fit.damage_len), "{fit:?}");
     assert!(fit.background < 0.005, "{fit:?}");
     assert!(d.fit_damage_len(1_000_000).is_none());
+    // mapDamage's per-end frequency files, as MultiQC reads them
+    for (end, name, head, from, to) in [
+        (End::Five, "5pCtoT_freq.txt", "pos\t5pC>T", b'C', b'T'),
+        (End::Three, "3pGtoA_freq.txt", "pos\t3pG>A", b'G', b'A'),
+    ] {
+        let txt = d.freq_txt(end);
+        let mut lines = txt.lines();
+        assert_eq!(lines.next(), Some(head), "{name}");
+        let rows: Vec<(usize, f64)> = lines
+            .map(|l| {
+                let (p, f) = l.split_once('\t').unwrap();
+                (p.parse().unwrap(), f.parse().unwrap())
+            })
+            .collect();
+        assert_eq!(rows.len(), 25, "{name}");
+        for (i, &(p, f)) in rows.iter().enumerate() {
+            assert_eq!(p, i + 1);
+            assert!(
+                (f - d.frequency(end, i, from, to)).abs() < 1e-12,
+                "{name} {p}"
+            );
+        }
+        assert!((rows[0].1 - 0.3).abs() < 0.04, "{name}: {}", rows[0].1);
+    }
     let svg = d.svg("test").unwrap();
     assert!(
         svg.starts_with("<svg") && svg.contains("C→T"),

@@ -132,6 +132,38 @@ fn copies_share_both_ends_and_strand_and_the_best_stays() {
         .to_string();
     assert!(e.contains("not BAM"), "{e}");
     assert!(!dir.path().join("x.bam").exists());
+
+    // the command writes its counts as JSON beside the BAM
+    let out3 = dir.path().join("out3.bam");
+    let json = dir.path().join("dedup.json");
+    let o = Command::new(env!("CARGO_BIN_EXE_crest"))
+        .arg("dedup")
+        .arg(&input)
+        .arg("-o")
+        .arg(&out3)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(j["records"], 8);
+    assert_eq!(j["mapped"], 7);
+    assert_eq!(j["duplicates"], 3);
+    assert!((j["duplication_rate"].as_f64().unwrap() - 3.0 / 7.0).abs() < 1e-12);
+    // --json naming the output BAM is refused before anything is written
+    let o = Command::new(env!("CARGO_BIN_EXE_crest"))
+        .arg("dedup")
+        .arg(&input)
+        .arg("-o")
+        .arg(dir.path().join("same.bam"))
+        .arg("--json")
+        .arg(dir.path().join("same.bam"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(!dir.path().join("same.bam").exists());
 }
 
 #[test]

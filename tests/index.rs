@@ -802,11 +802,7 @@ fn chunked_tree_search_equals_unchunked_in_both_layouts() {
     assert_eq!(lists, lists_split, "chunked list scan");
     assert_eq!(
         DeviceTree::new(&be, &t, &z, dim, metric).unwrap().layout(),
-        if g.is_cpu() {
-            ScanLayout::Windows
-        } else {
-            ScanLayout::Lists
-        }
+        ScanLayout::Lists
     );
     // more results than the windowed scan's lists hold: the leaves are split
     // over copies of each query; the first 64 are the unsplit search's, the

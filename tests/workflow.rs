@@ -1,12 +1,16 @@
 //! The Snakemake workflow (workflow/Snakefile) end to end on the two real
-//! mammoth libraries of tests/data (the merged reads and the raw R1
-//! reads of JK2782), each split into 3 shards: every read is in its
-//! library's BAM exactly once, the BAM is sorted and indexed, @RG is the
-//! library's, @PG chains crest → samtools merge → crest dedup, the
-//! summed damage profile counts every mapped read, and the summary table
-//! agrees with samtools. Also: sample sheet names that would break out of a
-//! shell command are refused, and FASTQ file names that hold shell syntax
-//! are read, not run. Needs snakemake and samtools (.ci/run installs them).
+//! mammoth libraries of tests/data: the merged reads of JK2782, and its raw
+//! R1/R2 pair, whose adapters fastp removes and whose pairs it merges; each
+//! library split into 3 shards. Every read fastp passes is in its library's
+//! BAM exactly once, the raw pair maps like the merged library, the BAM is
+//! sorted and indexed, @RG is the library's, @PG chains crest → samtools
+//! merge → crest dedup, the summed damage profile counts every mapped read,
+//! the summary table agrees with samtools and crest dedup's JSON, the
+//! filtered and per-sample BAMs hold what the filter promises, and the
+//! MultiQC report has crest's sections beside fastp's and samtools'. Also:
+//! sample sheet names that would break out of a shell command are refused,
+//! and FASTQ file names that hold shell syntax are read, not run. Needs
+//! snakemake, samtools, fastp and multiqc (.ci/run installs them).
 
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -52,14 +56,23 @@ fn snakemake_workflow_maps_sharded_mammoth_libraries() {
     let out = dir.path().join("results");
     let data = root().join("tests/data");
     let libs = [
-        ("JK2782_merged", "mammoth_JK2782_merged.fq.gz"),
-        ("JK2782_R1", "mammoth_JK2782_raw_R1.fq.gz"),
+        ("JK2782_merged", "mammoth_JK2782_merged.fq.gz", ""),
+        (
+            "JK2782_raw",
+            "mammoth_JK2782_raw_R1.fq.gz",
+            "mammoth_JK2782_raw_R2.fq.gz",
+        ),
     ];
-    let mut sheet = String::from("library\tsample\tfastq\n");
-    for (lib, fq) in libs {
+    let mut sheet = String::from("library\tsample\tfastq\tfastq_r2\n");
+    for (lib, fq, r2) in libs {
         let p = data.join(fq);
         assert!(p.exists(), "{} is missing", p.display());
-        sheet.push_str(&format!("{lib}\tJK2782\t{}\n", p.display()));
+        let r2 = if r2.is_empty() {
+            String::new()
+        } else {
+            data.join(r2).display().to_string()
+        };
+        sheet.push_str(&format!("{lib}\tJK2782\t{}\t{r2}\n", p.display()));
     }
     let sheet_path = dir.path().join("samples.tsv");
     std::fs::write(&sheet_path, sheet).unwrap();
@@ -99,21 +112,46 @@ fn snakemake_workflow_maps_sharded_mammoth_libraries() {
         .collect();
     assert_eq!(rows.len(), 2, "{summary}");
 
-    for (lib, fq) in libs {
+    let mut mapped_share = HashMap::new();
+    let mut filtered_total = 0usize;
+    for (lib, fq, r2) in libs {
         let bam = out.join("libraries").join(format!("{lib}.bam"));
         let b = bam.to_str().unwrap();
         samtools(&["quickcheck", b]);
-        // every read of the library exactly once
-        let mut want = fastq_names(&data.join(fq));
+        // every read fastp passed exactly once: of the raw pair, the merged
+        // pairs (the adapters of ~17% of R1 reads removed); of the merged
+        // library, all but the few under 30 bases
+        let fp: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join("qc").join(format!("{lib}.fastp.json"))).unwrap(),
+        )
+        .unwrap();
+        let passed = if r2.is_empty() {
+            fp["summary"]["after_filtering"]["total_reads"].as_u64()
+        } else {
+            fp["merged_and_filtered"]["total_reads"].as_u64()
+        }
+        .unwrap() as usize;
+        let raw = fastq_names(&data.join(fq));
+        assert!(
+            passed <= raw.len() && passed > raw.len() * 9 / 10,
+            "{lib}: fastp passed {passed} of {}",
+            raw.len()
+        );
         let body = samtools(&["view", b]);
         let mut got: Vec<String> = body
             .lines()
             .map(|l| l.split('\t').next().unwrap().to_string())
             .collect();
-        assert_eq!(got.len(), want.len(), "{lib}: record count");
+        assert_eq!(got.len(), passed, "{lib}: record count");
         got.sort();
-        want.sort();
-        assert!(got == want, "{lib}: read names differ from the FASTQ's");
+        let n = got.len();
+        got.dedup();
+        assert_eq!(got.len(), n, "{lib}: a read twice");
+        let names: std::collections::HashSet<&String> = raw.iter().collect();
+        assert!(
+            got.iter().all(|g| names.contains(g)),
+            "{lib}: a read not in the FASTQ"
+        );
         // coordinate-sorted and indexed
         let header = samtools(&["view", "-H", b]);
         assert!(header.contains("SO:coordinate"), "{header}");
@@ -156,8 +194,40 @@ fn snakemake_workflow_maps_sharded_mammoth_libraries() {
             .parse()
             .unwrap();
         let row = &rows[lib];
-        assert_eq!(row["reads"], want.len().to_string());
+        assert_eq!(row["reads"], passed.to_string());
+        assert_eq!(row["raw_reads"], raw.len().to_string());
         assert_eq!(row["mapped"], mapped.to_string());
+        mapped_share.insert(lib, mapped as f64 / passed as f64);
+        // crest dedup's JSON agrees with samtools
+        let dj: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join("qc").join(format!("{lib}.dedup.json"))).unwrap(),
+        )
+        .unwrap();
+        let dups: u64 = samtools(&["view", "-c", "-f", "0x400", "-F", "0x904", b])
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(dj["duplicates"].as_u64(), Some(dups), "{lib}");
+        assert_eq!(row["duplicates"], dups.to_string());
+        // the filtered BAM: primary mapped non-duplicates, MAPQ ≥ 20, ≥ 30 bp
+        let fb = out.join("libraries").join(format!("{lib}.filtered.bam"));
+        let filtered = samtools(&["view", fb.to_str().unwrap()]);
+        let mut kept = 0;
+        for l in filtered.lines() {
+            let f: Vec<&str> = l.split('\t').collect();
+            let flag: u16 = f[1].parse().unwrap();
+            assert_eq!(flag & 0xD04, 0, "{lib}: {l}");
+            assert!(f[4].parse::<u8>().unwrap() >= 20, "{lib}: {l}");
+            assert!(f[9].len() >= 30, "{lib}: {l}");
+            kept += 1;
+        }
+        let want_kept: usize = samtools(&["view", "-c", "-F", "0xD04", "-q", "20", b])
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(kept, want_kept, "{lib}: filtered count");
+        assert_eq!(row["filtered"], kept.to_string());
+        filtered_total += kept;
         let lg = std::fs::read_to_string(
             out.join("libraries")
                 .join(format!("{lib}.damage"))
@@ -172,11 +242,49 @@ fn snakemake_workflow_maps_sharded_mammoth_libraries() {
         assert_eq!(profiled, mapped, "{lib}: damage profile counts");
         assert!(mapped > 50, "{lib}: only {mapped} mapped");
     }
-    // the merged library's terminal C→T shows its damage
-    let ct: f64 = rows["JK2782_merged"]["CtoT_5p_1"].parse().unwrap();
-    assert!(ct > 0.1, "5′ C→T {ct}");
+    // the raw pair, adapters removed and merged, maps like the library
+    // merged by its authors (12.7% here; 1.7% for R1 as it comes)
+    let (a, b) = (mapped_share["JK2782_merged"], mapped_share["JK2782_raw"]);
+    assert!((a - b).abs() < 0.01 && b > 0.1, "mapped {a} vs {b}");
+    // both libraries' terminal C→T shows their damage
+    for lib in ["JK2782_merged", "JK2782_raw"] {
+        let ct: f64 = rows[lib]["CtoT_5p_1"].parse().unwrap();
+        assert!(ct > 0.1, "{lib}: 5′ C→T {ct}");
+    }
+    // the sample's BAM: both libraries' filtered reads, each with its @RG
+    let sb = out.join("samples").join("JK2782.bam");
+    let sbody = samtools(&["view", sb.to_str().unwrap()]);
+    assert_eq!(sbody.lines().count(), filtered_total);
+    for lib in ["JK2782_merged", "JK2782_raw"] {
+        assert!(
+            sbody.contains(&format!("RG:Z:{lib}")),
+            "{lib} in the sample BAM"
+        );
+    }
+    assert!(out.join("samples").join("JK2782.bam.bai").exists());
+    // MultiQC: crest's table and damage curves beside fastp and samtools,
+    // and mapDamage's files where MultiQC's mapDamage module looks
+    let html = std::fs::read_to_string(out.join("multiqc").join("multiqc_report.html")).unwrap();
+    for section in [
+        "id=\"crest_summary\"",
+        "id=\"crest_damage\"",
+        "id=\"fastp\"",
+        "id=\"Samtools\"",
+    ] {
+        assert!(html.contains(section), "MultiQC report without {section}");
+    }
+    for f in ["5pCtoT_freq.txt", "3pGtoA_freq.txt"] {
+        let t = std::fs::read_to_string(out.join("libraries").join("JK2782_raw.damage").join(f))
+            .unwrap();
+        assert_eq!(t.lines().count(), 26, "{f}");
+    }
     // shards and their per-shard outputs are temporary
-    assert!(!out.join("shards").join("JK2782_R1").join("000.fq").exists());
+    assert!(!out
+        .join("shards")
+        .join("JK2782_raw")
+        .join("000.fq")
+        .exists());
+    assert!(!out.join("reads").join("JK2782_raw.fq.gz").exists());
 }
 
 /// Five FASTQ records written to `p`; returns their lines, 4 a record.
@@ -199,7 +307,12 @@ fn write_fastq(p: &Path) -> Vec<String> {
 /// (where a command a sample sheet smuggled in would create its file),
 /// writing under dir/results, 2 shards, one core, for `targets` (the
 /// whole workflow when none).
-fn snakemake_in(dir: &Path, sheet: &Path, targets: &[PathBuf]) -> std::process::Output {
+fn snakemake_in(
+    dir: &Path,
+    sheet: &Path,
+    targets: &[PathBuf],
+    config: &[&str],
+) -> std::process::Output {
     Command::new("snakemake")
         .current_dir(dir)
         .arg("-s")
@@ -219,6 +332,7 @@ fn snakemake_in(dir: &Path, sheet: &Path, targets: &[PathBuf]) -> std::process::
         .arg(format!("samples={}", sheet.display()))
         .arg(format!("outdir={}", dir.join("results").display()))
         .arg("shards=2")
+        .args(config)
         .args(["--cores", "1", "--printshellcmds"])
         .args(targets)
         .output()
@@ -243,7 +357,7 @@ fn snakemake_workflow_refuses_shell_metacharacters_in_sample_sheet_names() {
             format!("library\tsample\tfastq\n{lib}\t{sample}\treads.fq\n"),
         )
         .unwrap();
-        let o = snakemake_in(dir.path(), &sheet, &[]);
+        let o = snakemake_in(dir.path(), &sheet, &[], &[]);
         let log = String::from_utf8_lossy(&o.stderr);
         assert!(
             !o.status.success(),
@@ -273,7 +387,12 @@ fn snakemake_workflow_shards_fastq_with_shell_metacharacters_in_its_name() {
     )
     .unwrap();
     let shards = dir.path().join("results/shards/lib1");
-    let o = snakemake_in(dir.path(), &sheet, &[shards.join("000.fq")]);
+    let o = snakemake_in(
+        dir.path(),
+        &sheet,
+        &[shards.join("000.fq")],
+        &["preprocess=none"],
+    );
     let log = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "snakemake failed:\n{log}");
     assert!(
@@ -295,4 +414,31 @@ fn snakemake_workflow_shards_fastq_with_shell_metacharacters_in_its_name() {
     };
     assert_eq!(read("000.fq"), records(&[0, 2, 4]));
     assert_eq!(read("001.fq"), records(&[1, 3]));
+
+    // and fastp reads it as a file too (40 bp reads, over the length floor)
+    let dir = tempfile::tempdir().unwrap();
+    let long: String = (0..5)
+        .map(|i| {
+            let seq: String = (0..40)
+                .map(|j| b"ACGT"[(i * 7 + j * j) % 4] as char)
+                .collect();
+            format!("@read{i}\n{seq}\n+\n{}\n", "I".repeat(40))
+        })
+        .collect();
+    std::fs::write(dir.path().join(name), long).unwrap();
+    let sheet = dir.path().join("samples.tsv");
+    std::fs::write(
+        &sheet,
+        format!("library\tsample\tfastq\nlib1\tS1\t{name}\n"),
+    )
+    .unwrap();
+    let trimmed = dir.path().join("results/reads/lib1.fq.gz");
+    let o = snakemake_in(dir.path(), &sheet, &[trimmed.clone()], &[]);
+    let log = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "snakemake failed:\n{log}");
+    assert!(
+        !dir.path().join("MARK").exists(),
+        "the FASTQ name ran a command in fastp's rule:\n{log}"
+    );
+    assert_eq!(fastq_names(&trimmed).len(), 5);
 }

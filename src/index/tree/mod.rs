@@ -24,10 +24,12 @@
 //! Search: a beam of W nodes per query goes down the levels (`beam_step`:
 //! score the W·B children, keep the best W), then the W chosen leaves are
 //! scanned exactly for the best M loci. With W ≥ B^D every leaf is scanned
-//! and the search is exact. The scan has two kernels with one result
-//! ([`ScanLayout`]): `leaf_scan` (a workgroup per query, lanes on slots) on
-//! GPUs, `window_scan` (lanes on queries, one window of rows per dispatch)
-//! on CPU adapters, where it is several times faster.
+//! and the search is exact. The scan has three kernels with one result
+//! ([`ScanLayout`]): `list_scan` (leaf-major: a workgroup per leaf piece
+//! and the queries that chose it, one dispatch per pass; the default on
+//! every adapter), `window_scan` (lanes on queries, one window of rows per
+//! dispatch; llvmpipe's layout before the list scan) and `leaf_scan` (a
+//! workgroup per query, lanes on slots; float rows only).
 
 mod build;
 mod search;
