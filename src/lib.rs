@@ -25,6 +25,7 @@ pub mod io;
 pub mod map;
 pub mod model;
 pub mod ops;
+pub mod plot;
 pub mod profile;
 pub mod rng;
 pub mod selftest;

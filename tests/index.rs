@@ -394,7 +394,11 @@ fn window_and_list_scans_match_their_twins_and_leaf_scan() {
         (Metric::Poincare(1.0), 200),
     ] {
         let (leaves, n, nq, width, m) = (64usize, 3001usize, 853usize, 6usize, 7usize);
-        let (offsets, mut perm) = random_slots(&mut rng, leaves, n);
+        let (mut offsets, mut perm) = random_slots(&mut rng, leaves, n);
+        // leaves 5 and 20 are empty
+        for l in [5usize, 20] {
+            offsets[l + 1] = offsets[l];
+        }
         // every fifth slot a spilled copy of another
         for s in (0..n).step_by(5) {
             perm[s] = perm[(s * 7 + 3) % n];
@@ -406,7 +410,7 @@ fn window_and_list_scans_match_their_twins_and_leaf_scan() {
             .collect();
         let q = points(&mut rng, nq, dim, metric);
         // query 0 chooses nothing; distinct leaves otherwise, some slots empty
-        let chosen: Vec<u32> = (0..nq * width)
+        let mut chosen: Vec<u32> = (0..nq * width)
             .map(|i| {
                 if i < width || i % width == width - 1 {
                     NONE
@@ -415,6 +419,13 @@ fn window_and_list_scans_match_their_twins_and_leaf_scan() {
                 }
             })
             .collect();
+        // every seventh query names a leaf twice, some name an empty leaf
+        for qi in (1..nq).step_by(7) {
+            chosen[qi * width + 1] = chosen[qi * width];
+        }
+        for qi in (2..nq).step_by(11) {
+            chosen[qi * width + 2] = 5;
+        }
         let rows = ws::window_rows(dim);
         let plan = WindowPlan::new(&chosen, width, nq, &offsets, (0, n), rows).unwrap();
         assert!(
@@ -540,10 +551,15 @@ fn window_and_list_scans_match_their_twins_and_leaf_scan() {
         // plan takes a few times that (24 for ~10 pieces a query here)
         let most_pieces = (0..nq)
             .map(|qi| {
-                chosen[qi * width..(qi + 1) * width]
+                let mut mine: Vec<u32> = chosen[qi * width..(qi + 1) * width]
                     .iter()
-                    .filter(|&&l| l != NONE)
-                    .map(|&l| {
+                    .copied()
+                    .filter(|&l| l != NONE)
+                    .collect();
+                mine.sort_unstable();
+                mine.dedup();
+                mine.into_iter()
+                    .map(|l| {
                         let l = l as usize;
                         ((offsets[l + 1] - offsets[l]) as usize).div_ceil(32)
                     })

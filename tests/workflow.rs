@@ -433,7 +433,7 @@ fn snakemake_workflow_shards_fastq_with_shell_metacharacters_in_its_name() {
     )
     .unwrap();
     let trimmed = dir.path().join("results/reads/lib1.fq.gz");
-    let o = snakemake_in(dir.path(), &sheet, &[trimmed.clone()], &[]);
+    let o = snakemake_in(dir.path(), &sheet, std::slice::from_ref(&trimmed), &[]);
     let log = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "snakemake failed:\n{log}");
     assert!(

@@ -122,6 +122,46 @@ impl Backend {
         gpu_or_cpu!(self, gpu => Ok(Tensor::Gpu(gpu.zeros("tensor", len)?)), Ok(Tensor::Cpu(vec![0.0; len])))
     }
 
+    /// The first `len` values of a tensor, on the host.
+    pub fn read_prefix(&self, t: &Tensor, len: usize) -> Result<Vec<f32>> {
+        match (self, t) {
+            (Backend::Gpu(gpu), Tensor::Gpu(b)) => gpu.read_prefix(b, len),
+            (Backend::CpuReference, Tensor::Cpu(v)) => {
+                v.get(..len).map(<[f32]>::to_vec).ok_or_else(|| {
+                    CrestError::shape("read", format!("{len} values of a tensor of {}", v.len()))
+                })
+            }
+            _ => Err(CrestError::Invalid(
+                "the tensor is on a different backend than the read".into(),
+            )),
+        }
+    }
+
+    /// Copy all of `src` into `dst` from element `at` on (on the device for
+    /// GPU tensors: no read-back), e.g. to gather a batch's embeddings in
+    /// one tensor that is read once.
+    pub fn copy_into_at(&self, src: &Tensor, dst: &mut Tensor, at: usize) -> Result<()> {
+        match (self, src, dst) {
+            (Backend::Gpu(gpu), Tensor::Gpu(s), Tensor::Gpu(d)) => {
+                gpu.copy_range(s, 0, d, at, s.len)
+            }
+            (Backend::CpuReference, Tensor::Cpu(s), Tensor::Cpu(d)) => {
+                let end = at + s.len();
+                if end > d.len() {
+                    return Err(CrestError::shape(
+                        "copy",
+                        format!("{} values into {at} of {}", s.len(), d.len()),
+                    ));
+                }
+                d[at..end].copy_from_slice(s);
+                Ok(())
+            }
+            _ => Err(CrestError::Invalid(
+                "tensors are on a different backend than the copy".into(),
+            )),
+        }
+    }
+
     /// The sum of every element of every tensor, as a one-element tensor (on
     /// the backend: per-row ∂L/∂c terms summed into the curvature gradient).
     pub fn sum_all(&self, ts: &[Tensor]) -> Result<Tensor> {

@@ -8,6 +8,7 @@
 pub mod breakdown;
 pub mod measure;
 pub mod plot;
+pub mod scaling;
 pub mod score;
 
 use std::fmt::Write as _;

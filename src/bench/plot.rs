@@ -6,6 +6,7 @@ use plotters::prelude::*;
 
 use super::BenchReport;
 use crate::error::{CrestError, Result};
+use crate::plot::axis_floor;
 
 const COLOURS: [RGBColor; 4] = [
     RGBColor(0xd6, 0x27, 0x28),
@@ -13,13 +14,6 @@ const COLOURS: [RGBColor; 4] = [
     RGBColor(0x2c, 0xa0, 0x2c),
     RGBColor(0x94, 0x67, 0xbd),
 ];
-
-/// Lower end of a precision axis zoomed onto curves whose lowest value is
-/// `min`: 0.02 below it, rounded down to a multiple of 0.02, in [0, 0.98]
-/// (the curves of interest differ by points, not tens of points).
-pub fn axis_floor(min: f64) -> f64 {
-    (((min - 0.02) * 50.0).floor() / 50.0).clamp(0.0, 0.98)
-}
 
 /// Draw the precision–recall curves of every mapper with a truth score.
 /// Points mark MAPQ 0, 1, 20, 25 and 30 (left to right: higher MAPQ, lower recall).
@@ -118,7 +112,7 @@ pub fn plot_pr(report: &BenchReport, title: &str, path: &Path) -> Result<()> {
 /// Log-log plot of CPU milliseconds per read against genome size, one line
 /// per method (points sorted by genome size).
 pub fn plot_scaling(
-    points: &[crate::commands::scaling::ScalingPoint],
+    points: &[super::scaling::ScalingPoint],
     title: &str,
     path: &Path,
 ) -> Result<()> {

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use crate::bench::plot::axis_floor;
 use crate::error::{CrestError, Result};
+use crate::plot::axis_floor;
 
 const COLOURS: [RGBColor; 6] = [
     RGBColor(0xd6, 0x27, 0x28),

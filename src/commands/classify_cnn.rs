@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::classify::TrainArgs;
+use super::classify_args::TrainArgs;
 use crate::backend::Backend;
 use crate::classify::metrics::Confusion;
 use crate::classify::supervised::{self, Classifier, EpochReport, TrainOptions};

@@ -11,6 +11,7 @@ macro_rules! outln {
 
 pub mod bench;
 pub mod classify;
+pub mod classify_args;
 pub mod classify_cnn;
 pub mod damage;
 pub mod dedup;

@@ -9,7 +9,6 @@
 //! buffer (`queue.write_buffer`, which lands before the next submission)
 //! cannot change what earlier recorded work sees.
 
-use std::collections::HashMap;
 use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 
@@ -19,64 +18,7 @@ use super::context::Counters;
 use super::Gpu;
 use crate::error::{CrestError, Result};
 
-/// Buffers up to this size are pooled (larger ones are long-lived: the
-/// reference, the index) in power-of-two size classes.
-pub const POOL_MAX_BUFFER: u64 = 64 << 20;
-
-/// Bytes the free lists may hold before they drop buffers.
-pub const POOL_MAX_BYTES: u64 = 1 << 30;
-
-/// Free device buffers by size class, and those waiting for the device.
-///
-/// Each quarantined buffer carries the stream epoch it was dropped in (the
-/// epoch advances each time the open command stream is submitted); a wait
-/// that followed the submission of epoch E frees those of epochs ≤ E only,
-/// so another thread's work recorded since cannot lose its buffers.
-#[derive(Default)]
-pub struct Pool {
-    free: HashMap<u64, Vec<wgpu::Buffer>>,
-    quarantine: Vec<(u64, u64, wgpu::Buffer)>,
-    free_bytes: u64,
-    epoch: u64,
-}
-
-impl Pool {
-    /// Close the current stream epoch; returns it.
-    pub(crate) fn next_epoch(&mut self) -> u64 {
-        self.epoch += 1;
-        self.epoch - 1
-    }
-
-    /// All work of stream epochs up to `closed` has finished: buffers
-    /// quarantined in those epochs are free.
-    pub(crate) fn release(&mut self, closed: u64) {
-        let (done, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut self.quarantine)
-            .into_iter()
-            .partition(|(e, _, _)| *e <= closed);
-        self.quarantine = wait;
-        for (_, size, b) in done {
-            if self.free_bytes + size > POOL_MAX_BYTES {
-                continue; // dropped: the pool is full
-            }
-            self.free_bytes += size;
-            self.free.entry(size).or_default().push(b);
-        }
-    }
-
-    fn take(&mut self, size: u64) -> Option<wgpu::Buffer> {
-        let b = self.free.get_mut(&size)?.pop()?;
-        self.free_bytes -= size;
-        Some(b)
-    }
-
-    /// Buffers waiting for the device, and free ones.
-    pub fn sizes(&self) -> (usize, usize) {
-        (
-            self.quarantine.len(),
-            self.free.values().map(Vec::len).sum(),
-        )
-    }
-}
+pub use super::pool::{Pool, POOL_MAX_BUFFER};
 
 /// A device buffer that goes back to its pool when dropped.
 #[derive(Debug)]
@@ -98,8 +40,7 @@ impl Drop for PooledBuffer {
         if let (Some(b), Some(pool)) = (self.buffer.take(), self.pool.as_ref()) {
             if let Some(pool) = pool.upgrade() {
                 if let Ok(mut p) = pool.lock() {
-                    let e = p.epoch;
-                    p.quarantine.push((e, self.size, b));
+                    p.quarantine(self.size, b);
                 }
             }
         }
@@ -169,7 +110,7 @@ impl Gpu {
             bytes.next_multiple_of(4)
         };
         if pooled {
-            if let Some(b) = self.pool.lock().expect("buffer pool poisoned").take(size) {
+            if let Some((b, size)) = self.pool.lock().expect("buffer pool poisoned").take(size) {
                 return Ok((
                     PooledBuffer {
                         buffer: Some(b),
@@ -202,6 +143,31 @@ impl Gpu {
     /// Buffers of the pool waiting for the device, and free ones.
     pub fn pool_sizes(&self) -> (usize, usize) {
         self.pool.lock().expect("buffer pool poisoned").sizes()
+    }
+
+    /// As [`Gpu::upload`], into a pooled buffer of at least `min_words`
+    /// (for data whose size wanders from call to call, such as scan plans:
+    /// one size class serves them all, so nothing is created per batch).
+    pub fn upload_sized<T: bytemuck::Pod>(
+        &self,
+        label: &str,
+        data: &[T],
+        min_words: usize,
+    ) -> Result<GpuBuf> {
+        assert_eq!(std::mem::size_of::<T>(), 4, "GpuBuf holds 32-bit words");
+        let alloc = data.len().max(min_words) as u64 * 4;
+        if alloc > POOL_MAX_BUFFER || data.is_empty() {
+            return self.upload(label, data);
+        }
+        let (buffer, _) = self.acquire(label, alloc)?;
+        // a fresh or quarantine-cleared buffer: nothing recorded uses it
+        self.queue
+            .write_buffer(&buffer, 0, bytemuck::cast_slice(data));
+        Counters::add(&self.counters_ref().bytes_up, data.len() as u64 * 4);
+        Ok(GpuBuf {
+            buffer: Arc::new(buffer),
+            len: data.len(),
+        })
     }
 
     /// Upload 32-bit words (f32 or u32) to a storage buffer (from the pool).
@@ -273,6 +239,40 @@ impl Gpu {
         })
     }
 
+    /// Copy `words` words of `src` from word `src_at` into `dst` at word
+    /// `dst_at`, on the device (recorded into the open stream; nothing
+    /// waits).
+    pub fn copy_range(
+        &self,
+        src: &GpuBuf,
+        src_at: usize,
+        dst: &GpuBuf,
+        dst_at: usize,
+        words: usize,
+    ) -> Result<()> {
+        if src_at + words > src.len || dst_at + words > dst.len {
+            return Err(CrestError::shape(
+                "copy",
+                format!(
+                    "{words} words from {src_at} of {} into {dst_at} of {}",
+                    src.len, dst.len
+                ),
+            ));
+        }
+        if words == 0 {
+            return Ok(());
+        }
+        self.record("copy", 0, |enc| {
+            enc.copy_buffer_to_buffer(
+                &src.buffer,
+                src_at as u64 * 4,
+                &dst.buffer,
+                dst_at as u64 * 4,
+                words as u64 * 4,
+            )
+        })
+    }
+
     /// A new buffer of `len` words filled with [`POISON`].
     pub fn poisoned(&self, label: &str, len: usize) -> Result<GpuBuf> {
         self.upload(label, &vec![POISON; len])
@@ -309,11 +309,22 @@ impl Gpu {
 
     /// Copy a buffer back to the host as 32-bit words.
     pub fn read<T: bytemuck::Pod>(&self, buf: &GpuBuf) -> Result<Vec<T>> {
+        self.read_prefix(buf, buf.len)
+    }
+
+    /// Copy the first `words` words of a buffer back to the host.
+    pub fn read_prefix<T: bytemuck::Pod>(&self, buf: &GpuBuf, words: usize) -> Result<Vec<T>> {
         assert_eq!(std::mem::size_of::<T>(), 4, "GpuBuf holds 32-bit words");
-        if buf.len == 0 {
+        if words > buf.len {
+            return Err(CrestError::shape(
+                "read",
+                format!("{words} words of a buffer of {}", buf.len),
+            ));
+        }
+        if words == 0 {
             return Ok(Vec::new());
         }
-        let bytes = buf.bytes();
+        let bytes = words as u64 * 4;
         let staging = self.staging(bytes)?;
         self.record("read", 0, |enc| {
             enc.copy_buffer_to_buffer(&buf.buffer, 0, &staging, 0, bytes)

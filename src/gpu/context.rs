@@ -64,8 +64,8 @@ pub struct Gpu {
     /// recorded into, submitted by [`Gpu::flush`] (before a read-back or a
     /// wait, and every [`FLUSH_EVERY`] passes).
     stream: Mutex<Stream>,
-    /// Buffers handed back for reuse (see [`super::buffer`]).
-    pub(crate) pool: Arc<Mutex<super::buffer::Pool>>,
+    /// Buffers handed back for reuse (see [`super::pool`]).
+    pub(crate) pool: Arc<Mutex<super::pool::Pool>>,
     /// Read-back buffers by size, reused (each read waits for its copy).
     pub(crate) staging_pool: Mutex<HashMap<u64, Vec<wgpu::Buffer>>>,
     /// Traffic counters.
@@ -250,7 +250,7 @@ impl Gpu {
                 pipelines: Mutex::new(HashMap::new()),
                 step_marker: Mutex::new(None),
                 stream: Mutex::new(Stream::default()),
-                pool: Arc::new(Mutex::new(super::buffer::Pool::default())),
+                pool: Arc::new(Mutex::new(super::pool::Pool::default())),
                 staging_pool: Mutex::new(HashMap::new()),
                 counters: Counters::default(),
             }),

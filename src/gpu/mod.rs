@@ -6,6 +6,7 @@ mod adapter;
 mod buffer;
 mod context;
 mod kernel;
+mod pool;
 mod timing;
 
 pub use adapter::{bound_cpu_adapter_threads, describe_adapters, AdapterSummary, DeviceChoice};

@@ -8,6 +8,7 @@ pub mod output;
 pub mod reads;
 pub mod reference;
 pub mod sam;
+pub mod sam_writer;
 pub mod sort;
 pub mod tensorfile;
 
@@ -16,5 +17,6 @@ pub use detect::{detect_format, is_stdin, open_input, open_text, rereadable, For
 pub use output::{Output, OutputDir, Target};
 pub use reads::{ReadReader, ReadRecord};
 pub use reference::{md5_hex, Contig, Reference};
-pub use sam::{IndexFormat, SamFormat, SamRecord, SamWriter, SortOrder, TagValue};
+pub use sam::{IndexFormat, SamFormat, SamRecord, SortOrder, TagValue};
+pub use sam_writer::SamWriter;
 pub use sort::{SortOptions, Sorter};

@@ -104,12 +104,27 @@ pub fn install_signal_cleanup() {
                 if libc::sigwait(&set, &mut sig) != 0 {
                     continue;
                 }
-                if let Ok(children) = CHILDREN.lock() {
-                    for &pid in children.iter() {
-                        libc::kill(-pid, sig);
-                    }
+                let groups: Vec<i32> = match CHILDREN.lock() {
+                    Ok(children) => children.clone(),
+                    Err(_) => Vec::new(),
+                };
+                for &pid in &groups {
+                    libc::kill(-pid, sig);
                 }
                 remove_pending();
+                if !groups.is_empty() {
+                    // a wrapper that outlives its child by a moment (GNU
+                    // time ignores SIGINT and writes its report when the
+                    // child dies) may write a scratch file again: wait (up
+                    // to 2 s) until every group is gone, then clean again
+                    let t0 = std::time::Instant::now();
+                    while groups.iter().any(|&pid| libc::kill(-pid, 0) == 0)
+                        && t0.elapsed() < std::time::Duration::from_secs(2)
+                    {
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    }
+                    remove_pending();
+                }
                 // Die by the same signal, so the parent sees the usual status.
                 libc::signal(sig, libc::SIG_DFL);
                 let mut one: libc::sigset_t = std::mem::zeroed();

@@ -24,6 +24,11 @@ use crate::index::{BeamConfig, Index, Searcher};
 use crate::io::sam::flags;
 use crate::io::{ReadRecord, Reference, SamRecord};
 use crate::model::encoder::EMBED_BATCH;
+
+/// Embedding chunks ([`EMBED_BATCH`] windows each) recorded between two
+/// waits of the proposal stage: their embeddings are gathered on the device
+/// and the batch reads them back once.
+const EMBED_CHUNKS_PER_STEP: usize = 2;
 use crate::model::{BitHead, Encoder};
 use crate::ops::align::{self, AlignParams, AlignTask};
 use crate::ops::encode::{GpuSeq, Window};
@@ -638,9 +643,14 @@ impl<'a> Mapper<'a> {
         // (one search of many windows: fewer, fuller dispatches)
         let m = 1usize << self.cfg.flip;
         let mut per_window: Vec<Vec<(u32, f32)>> = vec![Vec::new(); windows.len()];
-        let mut z_all: Vec<f32> = Vec::new();
         let dim = self.encoder.cfg.proj_dim;
-        for chunk in windows.chunks(EMBED_BATCH) {
+        // every chunk's embeddings gathered on the device and read once (one
+        // wait for the batch, not one per chunk)
+        // (whole chunks: batches of alike size take the same pooled buffer)
+        let chunks = windows.len().div_ceil(EMBED_BATCH);
+        let mut z_dev = self.be.zeros(chunks.max(1) * EMBED_BATCH * dim)?;
+        let mut w0 = 0usize;
+        for (ci, chunk) in windows.chunks(EMBED_BATCH).enumerate() {
             let n = chunk.len();
             let t0 = std::time::Instant::now();
             let mut x = self.be.zeros(n * 4 * k)?;
@@ -652,7 +662,6 @@ impl<'a> Mapper<'a> {
             // (and its time is counted as encoding too)
             t_enc += t0.elapsed().as_secs_f64();
             let t1 = std::time::Instant::now();
-            let w0 = z_all.len() / dim.max(1);
             if let (Some(head), true) = (self.head, self.cfg.propose.contains(&Propose::Head)) {
                 let h = head.forward(self.be, &e, n)?;
                 let limit = self.total.min(u32::MAX as u64) as u32;
@@ -665,10 +674,22 @@ impl<'a> Mapper<'a> {
             }
             t_search += t1.elapsed().as_secs_f64();
             let t2 = std::time::Instant::now();
-            z_all.extend(self.be.read(&z)?);
+            self.be.copy_into_at(&z, &mut z_dev, w0 * dim)?;
+            w0 += n;
+            // at most two groups of chunks in flight: bounded memory, a wait
+            // per EMBED_CHUNKS_PER_STEP chunks
+            if (ci + 1) % EMBED_CHUNKS_PER_STEP == 0 || ci + 1 == chunks {
+                self.be.end_step()?;
+            }
             t_enc += t2.elapsed().as_secs_f64();
-            self.be.end_step()?;
         }
+        let t2 = std::time::Instant::now();
+        let z_all: Vec<f32> = if windows.is_empty() {
+            Vec::new()
+        } else {
+            self.be.read_prefix(&z_dev, windows.len() * dim)?
+        };
+        t_enc += t2.elapsed().as_secs_f64();
         let t1 = std::time::Instant::now();
         if let (Some(searcher), Some(index)) = (&self.searcher, self.index) {
             // similarity as a log-weight on the head's scale (τ = 0.1): cosine − 1

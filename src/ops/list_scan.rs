@@ -28,6 +28,10 @@ pub const SOURCE: &str = include_str!("../../shaders/list_scan.wgsl");
 const DIM4_LINE: &str = "const DIM4: u32 = 32u;";
 const PQ_LINE: &str = "const PQ_M: u32 = 0u;";
 
+/// Words the device buffer of a plan holds at least (256 KiB): plans of
+/// small batches share one pooled size class whatever their size.
+const PLAN_MIN_WORDS: usize = 1 << 16;
+
 /// Queries per work item (lanes per workgroup).
 pub(crate) const WG: usize = 64;
 
@@ -419,7 +423,7 @@ pub fn list_scan_gpu(
     // work items, then entries
     let mut words = plan.items.clone();
     words.extend_from_slice(&plan.entries);
-    let plan_buf = gpu.upload("list plan", &words)?;
+    let plan_buf = gpu.upload_sized("list plan", &words, PLAN_MIN_WORDS)?;
     let c = match metric {
         Metric::Cosine => 0.0,
         Metric::Poincare(c) => c,

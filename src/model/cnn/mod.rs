@@ -24,6 +24,7 @@
 //! sequences are padded with N (zero columns), longer ones are classified by
 //! overlapping windows (see `crate::classify::supervised`).
 
+mod head;
 mod hyp;
 mod trunk;
 
@@ -222,7 +223,7 @@ pub enum Mode {
 pub struct Activations {
     batch: usize,
     trunk: trunk::TrunkActs,
-    head: hyp::HeadActs,
+    head: head::HeadActs,
     /// Logits `[batch, classes]`.
     pub logits: Tensor,
 }
@@ -329,7 +330,7 @@ impl Cnn {
             ));
         }
         let trunk = trunk::forward(self, be, x, batch, mode)?;
-        let (head, logits) = hyp::head_forward(self, be, &trunk, batch)?;
+        let (head, logits) = head::head_forward(self, be, &trunk, batch)?;
         Ok(Activations {
             batch,
             trunk,
@@ -341,7 +342,7 @@ impl Cnn {
     /// Backward pass from dL/dlogits: fills every parameter's `grad`.
     pub fn backward(&mut self, be: &Backend, act: &Activations, dlogits: &Tensor) -> Result<()> {
         let mut dcs = Vec::new();
-        let dflat = hyp::head_backward(
+        let dflat = head::head_backward(
             self, be, &act.head, &act.trunk, act.batch, dlogits, &mut dcs,
         )?;
         trunk::backward(self, be, &act.trunk, act.batch, dflat, &mut dcs)?;
