@@ -58,8 +58,9 @@ pub struct Gpu {
     /// `max_storage_buffer_binding_size` (and `max_buffer_size`).
     binding_cap: u64,
     pipelines: Mutex<HashMap<(&'static str, &'static str), Arc<wgpu::ComputePipeline>>>,
-    /// Last submission of the previous step (see [`Gpu::end_step`]).
-    step_marker: Mutex<Option<wgpu::SubmissionIndex>>,
+    /// The last step's submission and the stream epoch it closed (see
+    /// [`Gpu::end_step`]).
+    step_marker: Mutex<Option<(wgpu::SubmissionIndex, u64)>>,
     /// The open command encoder that kernel launches and device copies are
     /// recorded into, submitted by [`Gpu::flush`] (before a read-back or a
     /// wait, and every [`FLUSH_EVERY`] passes).
@@ -348,9 +349,9 @@ impl Gpu {
     /// Without it a host that runs ahead of the device queues unbounded work
     /// and memory.
     pub fn end_step(&self) -> Result<()> {
-        let idx = self.flush()?;
+        let (idx, closed) = self.flush_stream()?;
         let mut marker = self.step_marker.lock().expect("step marker poisoned");
-        if let Some(idx) = marker.take() {
+        if let Some((idx, epoch)) = marker.take() {
             Counters::add(&self.counters.waits, 1);
             self.device
                 .poll(wgpu::PollType::Wait {
@@ -361,11 +362,21 @@ impl Gpu {
                     op: "poll".into(),
                     message: e.to_string(),
                 })?;
+            // the previous step's work is done: buffers dropped up to its
+            // epoch are free (without this only a full sync frees them, and
+            // a loop of steps with no read-back holds them all)
+            self.pool
+                .lock()
+                .expect("buffer pool poisoned")
+                .release(epoch);
         }
-        *marker = Some(match idx {
-            Some(i) => i,
-            None => self.queue.submit([]),
-        });
+        *marker = Some((
+            match idx {
+                Some(i) => i,
+                None => self.queue.submit([]),
+            },
+            closed,
+        ));
         Ok(())
     }
 

@@ -47,17 +47,11 @@ impl Pool {
         }
     }
 
-    /// A free buffer of size class `size`, else of the next two classes up
-    /// (bound by their data's size, so a larger one serves as well: batches
-    /// whose sizes wander across a class boundary keep reusing buffers).
+    /// A free buffer of size class `size`.
     pub(crate) fn take(&mut self, size: u64) -> Option<(wgpu::Buffer, u64)> {
-        for class in [size, 2 * size, 4 * size] {
-            if let Some(b) = self.free.get_mut(&class).and_then(Vec::pop) {
-                self.free_bytes -= class;
-                return Some((b, class));
-            }
-        }
-        None
+        let b = self.free.get_mut(&size)?.pop()?;
+        self.free_bytes -= size;
+        Some((b, size))
     }
 
     /// A dropped buffer of size class `size`: free once the work recorded

@@ -28,7 +28,7 @@ use crate::model::encoder::EMBED_BATCH;
 /// Embedding chunks ([`EMBED_BATCH`] windows each) recorded between two
 /// waits of the proposal stage: their embeddings are gathered on the device
 /// and the batch reads them back once.
-const EMBED_CHUNKS_PER_STEP: usize = 2;
+const EMBED_CHUNKS_PER_STEP: usize = 1;
 use crate::model::{BitHead, Encoder};
 use crate::ops::align::{self, AlignParams, AlignTask};
 use crate::ops::encode::{GpuSeq, Window};
@@ -676,8 +676,8 @@ impl<'a> Mapper<'a> {
             let t2 = std::time::Instant::now();
             self.be.copy_into_at(&z, &mut z_dev, w0 * dim)?;
             w0 += n;
-            // at most two groups of chunks in flight: bounded memory, a wait
-            // per EMBED_CHUNKS_PER_STEP chunks
+            // at most two steps of chunks in flight: bounded memory, a wait
+            // per EMBED_CHUNKS_PER_STEP chunks (1: the memory of before)
             if (ci + 1) % EMBED_CHUNKS_PER_STEP == 0 || ci + 1 == chunks {
                 self.be.end_step()?;
             }
