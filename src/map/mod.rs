@@ -25,10 +25,6 @@ use crate::io::sam::flags;
 use crate::io::{ReadRecord, Reference, SamRecord};
 use crate::model::encoder::EMBED_BATCH;
 
-/// Embedding chunks ([`EMBED_BATCH`] windows each) recorded between two
-/// waits of the proposal stage: their embeddings are gathered on the device
-/// and the batch reads them back once.
-const EMBED_CHUNKS_PER_STEP: usize = 1;
 use crate::model::{BitHead, Encoder};
 use crate::ops::align::{self, AlignParams, AlignTask};
 use crate::ops::encode::{GpuSeq, Window};
@@ -650,7 +646,7 @@ impl<'a> Mapper<'a> {
         let chunks = windows.len().div_ceil(EMBED_BATCH);
         let mut z_dev = self.be.zeros(chunks.max(1) * EMBED_BATCH * dim)?;
         let mut w0 = 0usize;
-        for (ci, chunk) in windows.chunks(EMBED_BATCH).enumerate() {
+        for chunk in windows.chunks(EMBED_BATCH) {
             let n = chunk.len();
             let t0 = std::time::Instant::now();
             let mut x = self.be.zeros(n * 4 * k)?;
@@ -676,11 +672,9 @@ impl<'a> Mapper<'a> {
             let t2 = std::time::Instant::now();
             self.be.copy_into_at(&z, &mut z_dev, w0 * dim)?;
             w0 += n;
-            // at most two steps of chunks in flight: bounded memory, a wait
-            // per EMBED_CHUNKS_PER_STEP chunks (1: the memory of before)
-            if (ci + 1) % EMBED_CHUNKS_PER_STEP == 0 || ci + 1 == chunks {
-                self.be.end_step()?;
-            }
+            // one chunk a step: at most two in flight (bounded memory); the
+            // wait is for the chunk before, so the device stays busy
+            self.be.end_step()?;
             t_enc += t2.elapsed().as_secs_f64();
         }
         let t2 = std::time::Instant::now();
