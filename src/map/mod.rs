@@ -13,6 +13,7 @@
 
 pub mod config;
 pub mod mapq;
+pub mod stream;
 pub mod tags;
 pub mod trace;
 pub mod views;
