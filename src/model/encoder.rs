@@ -25,13 +25,15 @@ use crate::rng::Rng;
 /// Windows embedded per encoder call.
 pub const EMBED_BATCH: usize = 1024;
 
-/// Embedding geometry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// Embedding geometry (also the values of `--geometry`).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Geometry {
-    /// Euclidean: cosine similarity of L2-normalised projections.
+    /// Cosine similarity of L2-normalised embeddings.
     Euclidean,
-    /// Poincaré ball: negative hyperbolic distance.
+    /// Poincaré ball of curvature −c; similarity = −hyperbolic distance.
     Poincare,
 }
 
