@@ -18,7 +18,7 @@ use crest::io::Reference;
 use crest::model::{Checkpoint, Encoder};
 
 fn assets() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets")
+    common::asset("")
 }
 
 #[test]
