@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::path::Path;
-
 use crest::damage::{DamageProfile, End};
 use crest::io::{Contig, Reference, SamRecord};
 use crest::seq::reverse_complement;
