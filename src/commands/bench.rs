@@ -118,8 +118,8 @@ impl Drop for WorkDir {
 /// The report files, checked before any work.
 fn check_outputs(a: &BenchArgs) -> Result<()> {
     if a.calibration_plot.is_some() && a.vs_bam.is_some() {
-        return Err(CrestError::Invalid(
-            "--calibration-plot needs the truth in simulated read names; it does not apply with --vs-bam".into(),
+        return Err(CrestError::option("--calibration-plot", 
+            "--calibration-plot needs the truth in simulated read names; it does not apply with --vs-bam",
         ));
     }
     let named = [

@@ -109,18 +109,19 @@ fn load_splits(a: &TrainArgs) -> Result<(LabelledSeqs, LabelledSeqs)> {
             (t, d)
         }
         (None, Some(f)) => {
-            return Err(CrestError::Invalid(format!(
-                "--holdout {f} is not a fraction in (0, 1)"
-            )))
+            return Err(CrestError::option(
+                "--holdout",
+                format!("--holdout {f} is not a fraction in (0, 1)"),
+            ))
         }
         (Some(_), Some(_)) => {
             return Err(CrestError::Invalid(
                 "give --dev or --holdout, not both".into(),
             ))
         }
-        (None, None) => return Err(CrestError::Invalid(
-            "--model needs a dev set for checkpoint selection: --dev FILE or --holdout FRACTION"
-                .into(),
+        (None, None) => return Err(CrestError::option(
+            "--model",
+            "--model needs a dev set for checkpoint selection: --dev FILE or --holdout FRACTION",
         )),
     };
     if train.is_empty() || dev.is_empty() {
@@ -146,7 +147,7 @@ fn plan(
     cfg.validate()?;
     let lr = a.lr.unwrap_or(1e-3);
     if !(lr.is_finite() && lr > 0.0) {
-        return Err(CrestError::Invalid("--lr must be a positive number".into()));
+        return Err(CrestError::option("--lr", "--lr must be a positive number"));
     }
     let opts = TrainOptions {
         epochs: a.epochs.unwrap_or(10),
@@ -231,7 +232,7 @@ fn train_with_progress(
 pub fn train(be: &Backend, a: &TrainArgs) -> Result<Classifier> {
     let kind = a
         .model
-        .ok_or_else(|| CrestError::Invalid("--model is required here".into()))?;
+        .ok_or_else(|| CrestError::option("--model", "--model is required here"))?;
     let (mut out, mut metrics) = open_outputs(a)?;
     let (train, dev) = load_splits(a)?;
     let (cfg, opts) = plan(a, kind, &train, &dev)?;

@@ -372,13 +372,13 @@ fn rebuild_from(
     let have_pq = index.meta.pq.map_or(0, |p| p.m);
     let pq = a.build.pq;
     if route.steps == 0 && spill == index.meta.spill && pq == have_pq {
-        return Err(crate::error::CrestError::Invalid(format!(
+        return Err(crate::error::CrestError::option("--from", format!(
             "--from {} changes nothing: it already has --spill {spill} and --pq {pq}; give --route-steps N to add a router, or another --spill or --pq",
             from.display()
         )));
     }
     if have_pq > 0 && (pq != have_pq || (spill != index.meta.spill && spill != 0)) {
-        return Err(crate::error::CrestError::Invalid(format!(
+        return Err(crate::error::CrestError::option("--from", format!(
             "--from {} holds codes (--pq {have_pq}), not float embeddings: changing --pq, or --spill other than to 0, needs a new build",
             from.display()
         )));

@@ -178,8 +178,9 @@ fn sort_plan(
 ) -> Result<SortPlan> {
     if !a.sort {
         if a.no_index || a.tmp_dir.is_some() {
-            return Err(CrestError::Invalid(
-                "--no-index and --tmp-dir apply to sorted output; add --sort".into(),
+            return Err(CrestError::option(
+                "--no-index",
+                "--no-index and --tmp-dir apply to sorted output; add --sort",
             ));
         }
         return Ok(None);
@@ -262,10 +263,10 @@ impl Outputs {
             Some(p) => {
                 let t = Target::resolve(Some(p), inputs)?;
                 if t == target {
-                    return Err(CrestError::Invalid(format!(
-                        "--trace {}: the same file as the alignments",
-                        p.display()
-                    )));
+                    return Err(CrestError::option(
+                        "--trace",
+                        format!("--trace {}: the same file as the alignments", p.display()),
+                    ));
                 }
                 Some(t)
             }
@@ -508,7 +509,7 @@ fn write_stats(
         "stats": stats,
     });
     let text = serde_json::to_string_pretty(&json)
-        .map_err(|e| CrestError::Invalid(format!("--stats: {e}")))?;
+        .map_err(|e| CrestError::option("--stats", format!("--stats: {e}")))?;
     o.write_bytes(text.as_bytes())?;
     o.write_bytes(b"\n")?;
     Ok(o)

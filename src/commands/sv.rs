@@ -242,8 +242,9 @@ fn sv_targets(a: &SvArgs) -> Result<SvTargets> {
     let bed_t = resolve(a.bed.as_deref())?;
     let plot_t = resolve(a.plot.as_deref())?;
     if a.window == 0 || a.step == 0 {
-        return Err(CrestError::Invalid(
-            "--window and --step must be positive".into(),
+        return Err(CrestError::option(
+            "--window",
+            "--window and --step must be positive",
         ));
     }
     Ok((out_t, bed_t, plot_t))
@@ -476,8 +477,9 @@ pub fn simulate_sv(a: &SimulateSvArgs, command_line: &str) -> Result<()> {
     let reads_t = match (&a.reads_out, a.long_reads) {
         (Some(p), n) if n > 0 => Some(Target::resolve(Some(p), &inputs)?),
         (None, n) if n > 0 => {
-            return Err(CrestError::Invalid(
-                "--long-reads needs --reads-out FILE".into(),
+            return Err(CrestError::option(
+                "--long-reads",
+                "--long-reads needs --reads-out FILE",
             ))
         }
         _ => None,
