@@ -240,13 +240,12 @@ pub const RESCUE_MIN_YIELD: f64 = 0.005;
 /// so that the yield keeps being measured and the pass reopens if it rises.
 pub const RESCUE_PROBE_EVERY: u64 = 32;
 
-/// Eligible reads judged at a time (the gate is updated between chunks).
-const RESCUE_CHUNK: usize = 64;
-
 /// The rescue pass pays for itself: it tries every eligible read until
 /// [`RESCUE_JUDGE_AFTER`] were tried, and afterwards only while it places at
 /// least [`RESCUE_MIN_YIELD`] of them; below that it tries one eligible read
-/// in [`RESCUE_PROBE_EVERY`]. Decisions depend only on the reads in input
+/// in [`RESCUE_PROBE_EVERY`]. The gate is judged once a batch (after a
+/// probe of the reads it still needs to judge), so that a batch costs at
+/// most two rescue passes. Decisions depend only on the reads in input
 /// order, so the same input gives the same SAM.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RescueGate {
@@ -483,13 +482,24 @@ impl<'a> Mapper<'a> {
                 })
                 .collect();
             stats.rescue_eligible += eligible.len() as u64;
-            for chunk in eligible.chunks(RESCUE_CHUNK) {
+            // At most two rescue passes a batch: while the gate is not yet
+            // judged, a probe of the first reads it needs; then one pass for
+            // every other read the gate chooses.
+            let unjudged = {
+                let g = self.gate.lock().expect("gate poisoned");
+                RESCUE_JUDGE_AFTER.saturating_sub(g.tried) as usize
+            };
+            let (probe, rest) = eligible.split_at(unjudged.min(eligible.len()));
+            for part in [probe, rest] {
+                if part.is_empty() {
+                    continue;
+                }
                 let chosen = self
                     .gate
                     .lock()
                     .expect("gate poisoned")
-                    .choose(chunk.len(), self.cfg.rescue_min_yield);
-                let idx: Vec<usize> = chunk
+                    .choose(part.len(), self.cfg.rescue_min_yield);
+                let idx: Vec<usize> = part
                     .iter()
                     .zip(chosen)
                     .filter_map(|(&i, c)| c.then_some(i))
