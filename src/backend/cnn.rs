@@ -28,7 +28,6 @@ impl Backend {
     }
 
     /// Batch norm, inference mode (running statistics).
-    #[allow(clippy::too_many_arguments)]
     pub fn bn_infer(
         &self,
         d: &BnDims,

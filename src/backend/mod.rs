@@ -491,7 +491,6 @@ impl Backend {
     }
 
     /// Per-bit BCE with logits: gradient (scaled by 1/(rows·bits)) and per-row losses.
-    #[allow(clippy::too_many_arguments)]
     pub fn bce(
         &self,
         logits: &Tensor,

@@ -112,7 +112,6 @@ pub fn bn_train_cpu<T: Real>(
 }
 
 /// CPU twin of the inference forward pass (running statistics).
-#[allow(clippy::too_many_arguments)]
 pub fn bn_infer_cpu<T: Real>(
     d: &BnDims,
     x: &[T],
@@ -288,7 +287,6 @@ pub fn bn_infer_gpu(
     apply_gpu(gpu, d, &p, x, gb, stats, y)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn apply_gpu(
     gpu: &Gpu,
     d: &BnDims,

@@ -76,7 +76,6 @@ struct Pass {
 const SAMPLE_PER_CHILD: usize = 256;
 
 impl Pass {
-    #[allow(clippy::too_many_arguments)]
     fn new(
         be: &Backend,
         z: &[f32],

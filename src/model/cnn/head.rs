@@ -111,7 +111,6 @@ pub fn head_forward(
 
 /// Backward through the head from dL/dlogits: the head's gradients, ∂L/∂c
 /// terms onto `dcs`; returns dL/d(trunk output).
-#[allow(clippy::too_many_arguments)]
 pub fn head_backward(
     m: &mut Cnn,
     be: &Backend,

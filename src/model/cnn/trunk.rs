@@ -85,7 +85,6 @@ pub fn forward(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn bn_forward(
     m: &mut Cnn,
     be: &Backend,
@@ -243,7 +242,6 @@ pub fn backward(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn euclidean_backward(
     m: &mut Cnn,
     be: &Backend,
@@ -304,7 +302,6 @@ fn euclidean_backward(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
 fn poincare_backward(
     m: &mut Cnn,
     be: &Backend,
