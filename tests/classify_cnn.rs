@@ -20,9 +20,23 @@ use crest::train::optimizer::{mixed_step, sumsq_buffer};
 
 // ------------------------------------------------------------------ kernels
 
+/// A batch-norm forward pass's host outputs.
+fn out<'a, T>(stats: &'a mut [T], y: &'a mut [T]) -> BnOut<&'a mut [T]> {
+    BnOut { stats, y }
+}
+
+/// The batch-norm backward pass's host outputs.
+fn grads<'a, T>(dx: &'a mut [T], dgb: &'a mut [T]) -> BnGrads<&'a mut [T]> {
+    BnGrads { dx, dgb }
+}
+
 #[test]
 fn batchnorm_backward_matches_finite_differences() {
     let mut rng = Rng::new(31);
+    let cfg = BnConfig {
+        eps: 1e-5,
+        momentum: 0.0,
+    };
     for (batch, channels, len) in [(2, 3, 5), (3, 1, 1), (1, 2, 7)] {
         let d = BnDims {
             batch,
@@ -38,14 +52,14 @@ fn batchnorm_backward_matches_finite_differences() {
         let loss = |x: &[f64], gb: &[f64]| {
             let mut run = vec![0.0; 2 * channels];
             let (mut st, mut y) = (vec![0.0; 2 * channels], vec![0.0; d.n()]);
-            bn_train_cpu(&d, x, gb, 1e-5, 0.0, &mut run, &mut st, &mut y).unwrap();
+            bn_train_cpu(&d, &cfg, x, gb, &mut run, out(&mut st, &mut y)).unwrap();
             dot(&y, &dy)
         };
         let mut run = vec![0.0; 2 * channels];
         let (mut st, mut y) = (vec![0.0; 2 * channels], vec![0.0; d.n()]);
-        bn_train_cpu(&d, &x, &gb, 1e-5, 0.0, &mut run, &mut st, &mut y).unwrap();
+        bn_train_cpu(&d, &cfg, &x, &gb, &mut run, out(&mut st, &mut y)).unwrap();
         let (mut dx, mut dg) = (vec![0.0; d.n()], vec![0.0; 2 * channels]);
-        bn_backward_cpu(&d, &x, &dy, &gb, &st, &mut dx, &mut dg).unwrap();
+        bn_backward_cpu(&d, &x, &dy, &gb, &st, grads(&mut dx, &mut dg)).unwrap();
         assert_grad("bn dx", &dx, &fd(&x, |x| loss(x, &gb)), 1e-5);
         assert_grad("bn dγβ", &dg, &fd(&gb, |g| loss(&x, g)), 1e-5);
     }
@@ -62,12 +76,16 @@ fn batchnorm_running_statistics_and_inference() {
     let gb = [2.0, 0.5];
     let mut run = vec![0.0, 1.0];
     let (mut st, mut y) = (vec![0.0; 2], vec![0.0; 4]);
-    bn_train_cpu(&d, &x, &gb, 0.0, 0.5, &mut run, &mut st, &mut y).unwrap();
+    let cfg = BnConfig {
+        eps: 0.0,
+        momentum: 0.5,
+    };
+    bn_train_cpu(&d, &cfg, &x, &gb, &mut run, out(&mut st, &mut y)).unwrap();
     // mean 4, biased var 5, unbiased 20/3
     assert!((st[0] - 4.0).abs() < 1e-12 && (st[1] - 1.0 / 5f64.sqrt()).abs() < 1e-12);
     assert!((run[0] - 2.0).abs() < 1e-12 && (run[1] - (0.5 + 0.5 * 20.0 / 3.0)).abs() < 1e-12);
     let mut yi = vec![0.0; 4];
-    bn_infer_cpu(&d, &x, &gb, 0.0, &run, &mut st, &mut yi).unwrap();
+    bn_infer_cpu(&d, 0.0, &x, &gb, &run, out(&mut st, &mut yi)).unwrap();
     let want = 2.0 * (1.0 - 2.0) / run[1].sqrt() + 0.5;
     assert!((yi[0] - want).abs() < 1e-12, "{} vs {want}", yi[0]);
 }
@@ -94,6 +112,10 @@ fn xent_matches_finite_differences_and_rejects_bad_labels() {
 fn new_kernels_match_twins_on_awkward_sizes() {
     let Some(g) = gpu() else { return };
     let mut rng = Rng::new(33);
+    let cfg = BnConfig {
+        eps: BN_EPS,
+        momentum: 0.1,
+    };
     for (batch, channels, len) in [(3, 5, 17), (1, 1, 1), (7, 33, 9), (2, 3, 301)] {
         let d = BnDims {
             batch,
@@ -109,7 +131,7 @@ fn new_kernels_match_twins_on_awkward_sizes() {
             vec![0.0f32; 2 * channels],
             vec![0.0f32; d.n()],
         );
-        bn_train_cpu(&d, &x, &gb, BN_EPS, 0.1, &mut run, &mut st, &mut y).unwrap();
+        bn_train_cpu(&d, &cfg, &x, &gb, &mut run, out(&mut st, &mut y)).unwrap();
         let (gx, ggb, gdy) = (
             g.upload("x", &x).unwrap(),
             g.upload("gb", &gb).unwrap(),
@@ -120,7 +142,19 @@ fn new_kernels_match_twins_on_awkward_sizes() {
             g.poisoned("st", 2 * channels).unwrap(),
             g.poisoned("y", d.n()).unwrap(),
         );
-        bn_train_gpu(&g, &d, &gx, &ggb, BN_EPS, 0.1, &grun, &gst, &gy).unwrap();
+        bn_train_gpu(
+            &g,
+            &d,
+            &cfg,
+            &gx,
+            &ggb,
+            &grun,
+            BnOut {
+                stats: &gst,
+                y: &gy,
+            },
+        )
+        .unwrap();
         let tag = format!("{d:?}");
         assert_close(
             &format!("bn y {tag}"),
@@ -144,12 +178,16 @@ fn new_kernels_match_twins_on_awkward_sizes() {
             1e-5,
         );
         let (mut dx, mut dg) = (vec![0.0f32; d.n()], vec![0.0f32; 2 * channels]);
-        bn_backward_cpu(&d, &x, &dy, &gb, &st, &mut dx, &mut dg).unwrap();
+        bn_backward_cpu(&d, &x, &dy, &gb, &st, grads(&mut dx, &mut dg)).unwrap();
         let (gdx, gdg) = (
             g.poisoned("dx", d.n()).unwrap(),
             g.poisoned("dg", 2 * channels).unwrap(),
         );
-        bn_backward_gpu(&g, &d, &gx, &gdy, &ggb, &gst, &gdx, &gdg).unwrap();
+        let gr = BnGrads {
+            dx: &gdx,
+            dgb: &gdg,
+        };
+        bn_backward_gpu(&g, &d, &gx, &gdy, &ggb, &gst, gr).unwrap();
         assert_close(
             &format!("bn dx {tag}"),
             &g.read(&gdx).unwrap(),
@@ -165,9 +203,21 @@ fn new_kernels_match_twins_on_awkward_sizes() {
             1e-3,
         );
         let mut yi = vec![0.0f32; d.n()];
-        bn_infer_cpu(&d, &x, &gb, BN_EPS, &run, &mut st, &mut yi).unwrap();
+        bn_infer_cpu(&d, BN_EPS, &x, &gb, &run, out(&mut st, &mut yi)).unwrap();
         let gyi = g.poisoned("yi", d.n()).unwrap();
-        bn_infer_gpu(&g, &d, &gx, &ggb, BN_EPS, &grun, &gst, &gyi).unwrap();
+        bn_infer_gpu(
+            &g,
+            &d,
+            BN_EPS,
+            &gx,
+            &ggb,
+            &grun,
+            BnOut {
+                stats: &gst,
+                y: &gyi,
+            },
+        )
+        .unwrap();
         assert_close(
             &format!("bn infer {tag}"),
             &g.read(&gyi).unwrap(),
