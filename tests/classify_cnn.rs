@@ -25,6 +25,15 @@ fn out<'a, T>(stats: &'a mut [T], y: &'a mut [T]) -> BnOut<&'a mut [T]> {
     BnOut { stats, y }
 }
 
+/// The shape of a cross-entropy.
+fn xd(rows: usize, classes: usize, scale: f32) -> XentDims {
+    XentDims {
+        rows,
+        classes,
+        scale,
+    }
+}
+
 /// The batch-norm backward pass's host outputs.
 fn grads<'a, T>(dx: &'a mut [T], dgb: &'a mut [T]) -> BnGrads<&'a mut [T]> {
     BnGrads { dx, dgb }
@@ -97,15 +106,15 @@ fn xent_matches_finite_differences_and_rejects_bad_labels() {
     let z = rand64(&mut rng, rows * k);
     let labels: Vec<f32> = (0..rows).map(|r| (r % k) as f32).collect();
     let (mut loss, mut dz) = (vec![0.0; rows], vec![0.0; rows * k]);
-    xent_cpu(&z, &labels, rows, k, 1.0, &mut loss, &mut dz).unwrap();
+    xent_cpu(&xd(rows, k, 1.0), &z, &labels, &mut loss, &mut dz).unwrap();
     let total = |z: &[f64]| {
         let (mut l, mut g) = (vec![0.0; rows], vec![0.0; rows * k]);
-        xent_cpu(z, &labels, rows, k, 1.0, &mut l, &mut g).unwrap();
+        xent_cpu(&xd(rows, k, 1.0), z, &labels, &mut l, &mut g).unwrap();
         l.iter().sum::<f64>()
     };
     assert_grad("xent dz", &dz, &fd(&z, total), 1e-6);
     let bad = [0.0f32, 4.0, 1.0, 0.0, 2.0];
-    assert!(xent_cpu(&z, &bad, rows, k, 1.0, &mut loss, &mut dz).is_err());
+    assert!(xent_cpu(&xd(rows, k, 1.0), &z, &bad, &mut loss, &mut dz).is_err());
 }
 
 #[test]
@@ -255,14 +264,14 @@ fn new_kernels_match_twins_on_awkward_sizes() {
         let z = rng.vec_f32(rows * k, -4.0, 4.0);
         let labels: Vec<f32> = (0..rows).map(|_| rng.below(k as u64) as f32).collect();
         let (mut loss, mut dz) = (vec![0.0f32; rows], vec![0.0f32; rows * k]);
-        xent_cpu(&z, &labels, rows, k, 0.25, &mut loss, &mut dz).unwrap();
+        xent_cpu(&xd(rows, k, 0.25), &z, &labels, &mut loss, &mut dz).unwrap();
         let gz = g.upload("z", &z).unwrap();
         let gl = g.upload("l", &labels).unwrap();
         let (go, gd) = (
             g.poisoned("loss", rows).unwrap(),
             g.poisoned("dz", rows * k).unwrap(),
         );
-        xent_gpu(&g, &gz, &labels, &gl, rows, k, 0.25, &go, &gd).unwrap();
+        xent_gpu(&g, &xd(rows, k, 0.25), &gz, &labels, &gl, &go, &gd).unwrap();
         assert_close("xent loss", &g.read(&go).unwrap(), &loss, 1e-4, 1e-5);
         assert_close("xent dz", &g.read(&gd).unwrap(), &dz, 1e-4, 1e-6);
     }
@@ -309,7 +318,7 @@ fn model_loss(be: &Backend, m: &mut Cnn, x: &Tensor, labels: &[f32], n: usize) -
     let act = m.forward(be, x, n, Mode::Train).unwrap();
     let k = m.cfg.classes;
     let (mut l, mut dz) = (be.zeros(n).unwrap(), be.zeros(n * k).unwrap());
-    be.xent(&act.logits, labels, n, k, 1.0, &mut l, &mut dz)
+    be.xent(&xd(n, k, 1.0), &act.logits, labels, &mut l, &mut dz)
         .unwrap();
     be.read(&l).unwrap().iter().map(|&v| v as f64).sum()
 }
@@ -341,7 +350,7 @@ fn check_model_gradients(kind: CnnKind) {
     let act = m.forward(&be, &x, n, Mode::Train).unwrap();
     let k = cfg.classes;
     let (mut l, mut dz) = (be.zeros(n).unwrap(), be.zeros(n * k).unwrap());
-    be.xent(&act.logits, &labels, n, k, 1.0, &mut l, &mut dz)
+    be.xent(&xd(n, k, 1.0), &act.logits, &labels, &mut l, &mut dz)
         .unwrap();
     m.backward(&be, &act, &dz).unwrap();
     let grads: Vec<Vec<f32>> = m.params.iter().map(|p| cpu_vals(&p.grad).clone()).collect();
@@ -423,11 +432,9 @@ fn one_training_step_on_the_gpu_equals_the_cpu_twins() {
             let logits = be.read(&act.logits).unwrap();
             let (mut l, mut dz) = (be.zeros(n).unwrap(), be.zeros(n * cfg.classes).unwrap());
             be.xent(
+                &xd(n, cfg.classes, 1.0 / n as f32),
                 &act.logits,
                 &labels,
-                n,
-                cfg.classes,
-                1.0 / n as f32,
                 &mut l,
                 &mut dz,
             )

@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::gpu::GpuBuf;
 use crate::ops::batchnorm::{self as bn, BnConfig, BnDims, BnGrads, BnOut};
 use crate::ops::permute::{self, TransposeDims};
-use crate::ops::xent;
+use crate::ops::xent::{self, XentDims};
 
 impl Backend {
     /// Batch norm (`gb` = γ then β), training mode: batch statistics into `out.stats`,
@@ -57,36 +57,21 @@ impl Backend {
             bn::bn_backward_cpu(d, c(x)?, c(dy)?, c(gb)?, c(stats)?, grads_cpu(grads)?))
     }
 
-    /// Softmax cross-entropy: per-row losses and `scale`·(softmax − onehot).
-    #[allow(clippy::too_many_arguments)]
+    /// Softmax cross-entropy: per-row losses and `d.scale`·(softmax − onehot).
     pub fn xent(
         &self,
+        d: &XentDims,
         logits: &Tensor,
         labels: &[f32],
-        rows: usize,
-        classes: usize,
-        scale: f32,
         loss: &mut Tensor,
         dz: &mut Tensor,
     ) -> Result<()> {
         match self {
             Backend::Gpu(gpu) => {
                 let l = gpu.upload("labels", labels)?;
-                xent::xent_gpu(
-                    gpu,
-                    g(logits)?,
-                    labels,
-                    &l,
-                    rows,
-                    classes,
-                    scale,
-                    g(loss)?,
-                    g(dz)?,
-                )
+                xent::xent_gpu(gpu, d, g(logits)?, labels, &l, g(loss)?, g(dz)?)
             }
-            Backend::CpuReference => {
-                xent::xent_cpu(c(logits)?, labels, rows, classes, scale, cm(loss)?, cm(dz)?)
-            }
+            Backend::CpuReference => xent::xent_cpu(d, c(logits)?, labels, cm(loss)?, cm(dz)?),
         }
     }
 

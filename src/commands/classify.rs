@@ -171,9 +171,9 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<Database> {
     };
     let t0 = std::time::Instant::now();
     let db = if spec.trainable() {
-        build_database(be, enc, &opts, &train, &val, &levels, on_epoch, on_step)?
+        build_database(be, enc, &opts, &train, &val, &levels, (on_epoch, on_step))?
     } else {
-        build_database(be, enc, &opts, &train, &val, &levels, |_| {}, |_, _| {})?
+        build_database(be, enc, &opts, &train, &val, &levels, ())?
     };
     pb.finish_and_clear();
     if let Some(e) = write_err {
