@@ -5,7 +5,7 @@
 use super::{chunk_rows, Tree, TreeShape};
 use crate::backend::{Backend, Tensor, Words};
 use crate::error::{CrestError, Result};
-use crate::ops::index::{self as ix, AssignDims, Metric, NONE};
+use crate::ops::index::{self as ix, AssignDims, AssignInputs, Metric, NONE};
 use crate::rng::Rng;
 
 /// Build options.
@@ -138,7 +138,12 @@ impl Pass {
                 branch: b,
                 row0: *row0,
             };
-            be.kmeans_assign(&d, data, &ct, &self.group_t, metric, &mut scores, &mut best)?;
+            let inp = AssignInputs {
+                data,
+                centroids: &ct,
+                group: &self.group_t,
+            };
+            be.kmeans_assign(&d, inp, metric, &mut scores, &mut best)?;
         }
         Ok((be.read(&scores)?, be.read_words(&best)?))
     }
