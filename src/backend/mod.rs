@@ -353,9 +353,13 @@ impl Backend {
         let n = labels.len();
         match self {
             Backend::Gpu(gpu) => {
-                let scale = loss::anchor_scale(labels, gamma);
+                let d = loss::SupconDims {
+                    n,
+                    gamma,
+                    scale: loss::anchor_scale(labels, gamma),
+                };
                 let l = gpu.upload("labels", bytemuck::cast_slice::<[u32; 2], u32>(labels))?;
-                loss::supcon_gpu(gpu, g(s)?, &l, n, gamma, scale, g(ds)?, g(rows)?)
+                loss::supcon_gpu(gpu, &d, g(s)?, &l, g(ds)?, g(rows)?)
             }
             Backend::CpuReference => {
                 loss::supcon_cpu(c(s)?, labels, gamma, cm(ds)?, cm(rows)?).map(|_| ())
