@@ -6,7 +6,7 @@ use super::hyp::{beta_ratio, tail_backward, tail_forward, two_mut, BallTail};
 use super::trunk::TrunkActs;
 use super::{Cnn, CnnKind};
 use crate::backend::{Backend, Tensor};
-use crate::error::{CrestError, Result};
+use crate::error::Result;
 use crate::model::Linear;
 use crate::ops::gemm::GemmDims;
 use crate::ops::poincare::{Radial, PROJ_EPS};
@@ -122,7 +122,6 @@ pub fn head_backward(
 ) -> Result<Tensor> {
     let cfg = m.cfg.clone();
     let (flat, h, k) = (cfg.flat(), cfg.hidden, cfg.classes);
-    let missing = || CrestError::Invalid("classifier backward: no input gradient".into());
     match acts {
         HeadActs::Euclidean { f0, f } => {
             let (wi, bi) = (m.idx("out.w")?, m.idx("out.b")?);
@@ -131,9 +130,7 @@ pub fn head_backward(
                 input: h,
                 output: k,
             };
-            let df = out
-                .backward(be, f, dlogits, batch, w, b, true)?
-                .ok_or_else(missing)?;
+            let df = out.backward(be, f, dlogits, batch, w, b)?;
             let mut df0 = be.zeros(batch * h)?;
             be.relu_bwd(f0, &df, &mut df0)?;
             let (wi, bi) = (m.idx("fc.w")?, m.idx("fc.b")?);
@@ -142,8 +139,7 @@ pub fn head_backward(
                 input: flat,
                 output: h,
             };
-            fc.backward(be, trunk.out(), &df0, batch, w, b, true)?
-                .ok_or_else(missing)
+            fc.backward(be, trunk.out(), &df0, batch, w, b)
         }
         HeadActs::Hyperbolic {
             v,
