@@ -178,7 +178,7 @@ pub fn head_backward(
                 &mut dc3,
             )?;
             dcs.extend([dc0, dc1, dc2, dc3]);
-            let du = tail_backward(m, be, &curv, tail, "fc.hb", batch, h, &dz0, dcs)?;
+            let du = tail_backward(m, be, &curv, tail, "fc.hb", &dz0, dcs)?;
             be.gemm(
                 &GemmDims::new(h, flat, batch, true, false),
                 &du,

@@ -327,17 +327,7 @@ fn poincare_backward(
         be.mobius_add_bwd(
             &curv, &b.h_in, &b.p2, &dy, rows, rows, c, &mut dha, &mut dp2, &mut dc2,
         )?;
-        let dt1 = hyp::pconv_backward_dx(
-            m,
-            be,
-            &curv,
-            &format!("b{j}.c2"),
-            &b.c2,
-            batch,
-            c,
-            &dp2,
-            dcs,
-        )?;
+        let dt1 = hyp::pconv_backward_dx(m, be, &curv, &format!("b{j}.c2"), &b.c2, &dp2, dcs)?;
         let mut dl1 = be.zeros(n)?;
         be.relu_bwd(&b.l1, &dt1, &mut dl1)?;
         let (mut dp1, mut dc3) = (be.zeros(n)?, be.zeros(rows)?);
@@ -351,17 +341,7 @@ fn poincare_backward(
             &mut dp1,
             &mut dc3,
         )?;
-        let dl0 = hyp::pconv_backward_dx(
-            m,
-            be,
-            &curv,
-            &format!("b{j}.c1"),
-            &b.c1,
-            batch,
-            c,
-            &dp1,
-            dcs,
-        )?;
+        let dl0 = hyp::pconv_backward_dx(m, be, &curv, &format!("b{j}.c1"), &b.c1, &dp1, dcs)?;
         let (mut dhb, mut dc4) = (be.zeros(n)?, be.zeros(rows)?);
         be.radial_bwd(
             Radial::Log0,
@@ -378,6 +358,6 @@ fn poincare_backward(
         be.add(&dha, &dhb, &mut next)?;
         dh = next;
     }
-    hyp::pconv_backward(m, be, &curv, "stem", stem, batch, 4, &dh, dcs)?;
+    hyp::pconv_backward(m, be, &curv, "stem", stem, &dh, dcs)?;
     Ok(())
 }
