@@ -2,7 +2,7 @@
 // Layouts: x [batch, cin, len], w [cout, cin, kw], bias [cout], y [batch, cout, len].
 // pad = (kw - 1) / 2 on the left, kw - 1 - pad on the right:
 //   y[b, o, l] = bias[o] + sum_{c, t} w[o, c, t] * x[b, c, l + t - pad]
-// MODE (a constant prepended when the shader is built) selects the pass:
+// MODE (set per pass when the shader is built: a gpu::variant) selects the pass:
 //   0 forward       M = batch*len, N = cout, K = cin*kw   a = x,  b = w, out = y
 //   1 input grad    M = batch*len, N = cin,  K = cout*kw  a = dy, b = w, out = dx
 //       dx[b, c, l] = sum_{o, t} w[o, c, t] * dy[b, o, l - t + pad]
@@ -11,6 +11,8 @@
 // Stores are out = alpha * acc + beta * out (beta = 0 never reads out), or, in
 // split mode, raw partials [split, M, N] for splitk.wgsl.
 // The tiled body is tile_gemm.wgsl, appended when this shader is built.
+
+const MODE: u32 = 0u;
 
 struct Params {
     m: u32,

@@ -25,7 +25,9 @@
 //   one dispatch each: the first starts from the bias (`first`), the others
 //   from the running sums acc_t (window-minor, so lanes read neighbouring
 //   words); the last (`last`) writes y and ReLU(y)ᵀ, the others acc_t.
-// OB4 (output vec4s per thread) is prepended when the shader is built.
+// OB4 (output vec4s per thread) is set when the shader is built (a gpu::variant).
+
+const OB4: u32 = 8u;
 
 struct Params {
     batch: u32,

@@ -81,7 +81,24 @@ pub enum CrestError {
         /// What was found.
         message: String,
     },
-    /// A user-supplied option is invalid.
+    /// A command-line option (or a combination of options) has a value
+    /// crest cannot use. The message names the option.
+    #[error("{message}")]
+    Option {
+        /// The option, as typed (`--pq`).
+        option: &'static str,
+        /// What is wrong, naming the option.
+        message: String,
+    },
+    /// An operand is on another backend than the op that reads it (a
+    /// programming error surfaced as an error, not a panic).
+    #[error("{what} is on a different backend than the op")]
+    MixedBackends {
+        /// The operand.
+        what: &'static str,
+    },
+    /// Anything else crest refuses: an input's content that does not fit
+    /// what reads it, a request it cannot serve.
     #[error("{0}")]
     Invalid(String),
 }
@@ -94,6 +111,14 @@ impl CrestError {
     pub fn shape(op: &'static str, message: impl Into<String>) -> Self {
         CrestError::Shape {
             op,
+            message: message.into(),
+        }
+    }
+
+    /// Shorthand for a [`CrestError::Option`] error.
+    pub fn option(option: &'static str, message: impl Into<String>) -> Self {
+        CrestError::Option {
+            option,
             message: message.into(),
         }
     }

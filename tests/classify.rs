@@ -600,7 +600,7 @@ fn classify_train_and_search_end_to_end() {
     );
 
     // the pooled conv encoder, fine-tuned from the bundled mapping model
-    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/mammoth_chrM.crest");
+    let model = common::asset("mammoth_chrM.crest");
     let model_s = s(&model);
     let cdb_s = s(&tmp.path().join("conv.crest-db"));
     let mut cargs = vec![
@@ -768,7 +768,7 @@ fn classify_bad_input_is_one_clear_error() {
     ]);
     assert_eq!(code, 1);
     assert!(err.contains("not a crest classification database"), "{err}");
-    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/mammoth_chrM.crest");
+    let model = common::asset("mammoth_chrM.crest");
     if model.exists() {
         let (code, _, err) = crest(&[
             "classify",

@@ -1,7 +1,7 @@
 //! The damage profile: orientation of reverse-strand reads, mapDamage's
 //! layout, and recovery of the deamination rate the simulator put in.
 
-use std::path::Path;
+mod common;
 
 use crest::damage::{DamageProfile, End};
 use crest::io::{Contig, Reference, SamRecord};
@@ -95,8 +95,7 @@ fn misincorporation_table_has_mapdamage_layout() {
 
 #[test]
 fn simulated_deamination_is_recovered() {
-    let r = Reference::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/mammoth_chrM.fa"))
-        .unwrap();
+    let r = Reference::load(&common::asset("mammoth_chrM.fa")).unwrap();
     let cfg = crest::sim::SimConfig {
         n: 6000,
         seed: 11,
@@ -234,8 +233,7 @@ fn varied_records(r: &Reference, n: usize) -> Vec<SamRecord> {
 
 #[test]
 fn profiles_read_back_exactly_and_shards_sum_to_the_whole() {
-    let r = Reference::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/mammoth_chrM.fa"))
-        .unwrap();
+    let r = Reference::load(&common::asset("mammoth_chrM.fa")).unwrap();
     let recs = varied_records(&r, 3000);
     let mut whole = DamageProfile::new(&r, 25);
     recs.iter().for_each(|x| whole.add(x, &r));
@@ -294,8 +292,7 @@ fn profiles_read_back_exactly_and_shards_sum_to_the_whole() {
 
 #[test]
 fn a_damaged_table_names_the_file_and_line() {
-    let r =
-        Reference::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/phix174.fa")).unwrap();
+    let r = Reference::load(&common::asset("phix174.fa")).unwrap();
     let mut d = DamageProfile::new(&r, 3);
     varied_records(&r, 50).iter().for_each(|x| d.add(x, &r));
     let dir = tempfile::tempdir().unwrap();
@@ -366,8 +363,7 @@ fn damaged(n: usize, deamination: f64) -> crest::sim::SimConfig {
 
 #[test]
 fn damage_length_follows_the_library() {
-    let r = Reference::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/mammoth_chrM.fa"))
-        .unwrap();
+    let r = Reference::load(&common::asset("mammoth_chrM.fa")).unwrap();
     // a modern library: nothing to forgive
     let fit = true_profile(&r, &damaged(3000, 0.0))
         .fit_damage_len(100)

@@ -2,6 +2,8 @@
 //! both ends; the best-quality copy stays. Checked on designed records and on
 //! the real JK2782 BAM against an independent count from `samtools view`.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
@@ -26,8 +28,7 @@ fn rec(name: &str, pos: usize, len: usize, rev: bool, q: u8) -> SamRecord {
 }
 
 fn sorted_bam(dir: &Path, recs: &[SamRecord]) -> std::path::PathBuf {
-    let r =
-        Reference::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/phix174.fa")).unwrap();
+    let r = Reference::load(&common::asset("phix174.fa")).unwrap();
     let p = dir.join("in.bam");
     let out = Output::open(Target::resolve(Some(&p), &[]).unwrap()).unwrap();
     let mut w = SamWriter::create_sorted(
@@ -110,8 +111,7 @@ fn copies_share_both_ends_and_strand_and_the_best_stays() {
     assert_eq!(view(&out2).len(), 5);
     let unsorted = dir.path().join("unsorted.bam");
     {
-        let r = Reference::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/phix174.fa"))
-            .unwrap();
+        let r = Reference::load(&common::asset("phix174.fa")).unwrap();
         let o = Output::open(Target::resolve(Some(&unsorted), &[]).unwrap()).unwrap();
         let mut w = SamWriter::create(o, SamFormat::Bam, &r, None, "t").unwrap();
         for x in &recs {

@@ -1,6 +1,8 @@
 //! Reading every test data file (counts equal samtools/zcat counts) and the
 //! malformed-input cases: one clear error naming file and record, no panic.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -216,8 +218,7 @@ fn sample_records() -> Vec<SamRecord> {
 #[test]
 fn sam_and_bam_writers_hold_the_same_records() {
     let dir = tempfile::tempdir().unwrap();
-    let r =
-        Reference::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/phix174.fa")).unwrap();
+    let r = Reference::load(&common::asset("phix174.fa")).unwrap();
     let rg = Some("@RG\\tID:lib1\\tSM:x");
     for name in ["out.sam", "out.bam", "out.sam.gz"] {
         let p = dir.path().join(name);
@@ -285,8 +286,7 @@ fn sam_and_bam_writers_hold_the_same_records() {
 #[test]
 fn unfinished_output_is_removed() {
     let dir = tempfile::tempdir().unwrap();
-    let r =
-        Reference::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/phix174.fa")).unwrap();
+    let r = Reference::load(&common::asset("phix174.fa")).unwrap();
     let p = dir.path().join("x.sam");
     {
         let mut w = sam_writer(&p, &r, None);

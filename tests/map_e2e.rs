@@ -9,16 +9,10 @@ use common::asset;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The crest binary: (success, stdout, stderr).
 fn crest(args: &[&str]) -> (bool, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_crest"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        o.status.success(),
-        String::from_utf8_lossy(&o.stdout).into(),
-        String::from_utf8_lossy(&o.stderr).into(),
-    )
+    let (code, out, err) = common::crest(args);
+    (code == 0, out, err)
 }
 
 /// Reads from mammoth mtDNA by `crest::sim` (truth in the name), 30–90 bp,

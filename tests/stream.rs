@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
 use common::gpu;
@@ -18,7 +17,7 @@ use crest::io::Reference;
 use crest::model::{Checkpoint, Encoder};
 
 fn assets() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets")
+    common::asset("")
 }
 
 #[test]

@@ -142,16 +142,16 @@ pub fn run_bench(
 ) -> Result<BenchReport> {
     if let (Some(b), true) = (&plan.bwa, plan.bwa_required) {
         if find_program(b).is_none() {
-            return Err(CrestError::Invalid(format!(
-                "--bwa {}: not found or not a file",
-                b.display()
-            )));
+            return Err(CrestError::option(
+                "--bwa",
+                format!("--bwa {}: not found or not a file", b.display()),
+            ));
         }
     }
     if plan.breakdown && plan.vs_bam.is_some() {
-        return Err(CrestError::Invalid(
-            "--breakdown needs the truth in simulated read names; it does not apply with --vs-bam"
-                .into(),
+        return Err(CrestError::option(
+            "--breakdown",
+            "--breakdown needs the truth in simulated read names; it does not apply with --vs-bam",
         ));
     }
     std::fs::create_dir_all(&plan.workdir).map_err(|e| CrestError::io(&plan.workdir, e))?;

@@ -68,9 +68,8 @@ impl LabelSource {
             )),
             (Some(path), None) => {
                 if levels.is_empty() {
-                    return Err(CrestError::Invalid(
-                        "--levels names the label levels, coarsest first (e.g. class,mechanism,group)"
-                            .into(),
+                    return Err(CrestError::option("--levels", 
+                        "--levels names the label levels, coarsest first (e.g. class,mechanism,group)",
                     ));
                 }
                 Ok(match id_column {
@@ -86,8 +85,9 @@ impl LabelSource {
                 })
             }
             (None, Some(re)) => {
-                let regex = regex::Regex::new(re)
-                    .map_err(|e| CrestError::Invalid(format!("--label-regex: {e}")))?;
+                let regex = regex::Regex::new(re).map_err(|e| {
+                    CrestError::option("--label-regex", format!("--label-regex: {e}"))
+                })?;
                 let groups: Vec<String> =
                     regex.capture_names().flatten().map(String::from).collect();
                 let levels = if levels.is_empty() {
@@ -96,16 +96,18 @@ impl LabelSource {
                     levels.to_vec()
                 };
                 if levels.is_empty() {
-                    return Err(CrestError::Invalid(
-                        "--label-regex needs named groups, one per level, e.g. 'p:(?P<phylum>[^,;]+)'"
-                            .into(),
+                    return Err(CrestError::option("--label-regex", 
+                        "--label-regex needs named groups, one per level, e.g. 'p:(?P<phylum>[^,;]+)'",
                     ));
                 }
                 if let Some(l) = levels.iter().find(|l| !groups.contains(l)) {
-                    return Err(CrestError::Invalid(format!(
-                        "--label-regex has no group named '{l}' (groups: {})",
-                        groups.join(", ")
-                    )));
+                    return Err(CrestError::option(
+                        "--label-regex",
+                        format!(
+                            "--label-regex has no group named '{l}' (groups: {})",
+                            groups.join(", ")
+                        ),
+                    ));
                 }
                 Ok(LabelSource::Regex { regex, levels })
             }

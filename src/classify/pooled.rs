@@ -66,8 +66,9 @@ impl PooledConfig {
             ));
         }
         if self.stride == 0 || self.train_windows == 0 {
-            return Err(CrestError::Invalid(
-                "--stride and --train-windows must be positive".into(),
+            return Err(CrestError::option(
+                "--stride",
+                "--stride and --train-windows must be positive",
             ));
         }
         Ok(())

@@ -168,18 +168,19 @@ impl LabelledSeqs {
     }
 
     fn fasta(path: &Path, text: &str, fmt: &TableFormat) -> Result<LabelledSeqs> {
-        let re = match fmt.label_regex.as_deref() {
-            Some(r) => Some(
-                Regex::new(r).map_err(|e| CrestError::Invalid(format!("--label-regex: {e}")))?,
-            ),
-            None if fmt.labels_optional => None,
-            None => {
-                return Err(CrestError::Invalid(format!(
-                    "{} is FASTA: give --label-regex to find the label in each header",
-                    path.display()
-                )))
-            }
-        };
+        let re =
+            match fmt.label_regex.as_deref() {
+                Some(r) => Some(Regex::new(r).map_err(|e| {
+                    CrestError::option("--label-regex", format!("--label-regex: {e}"))
+                })?),
+                None if fmt.labels_optional => None,
+                None => {
+                    return Err(CrestError::Invalid(format!(
+                        "{} is FASTA: give --label-regex to find the label in each header",
+                        path.display()
+                    )))
+                }
+            };
         let mut set = LabelledSeqs {
             path: path.into(),
             ..Default::default()

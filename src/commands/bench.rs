@@ -115,26 +115,56 @@ impl Drop for WorkDir {
     }
 }
 
-/// Run `crest bench`; `device` is the global --device value, `adapter` its name.
-pub fn bench(a: &BenchArgs, device: &str, adapter: &str) -> Result<BenchReport> {
+/// The report files, checked before any work.
+fn check_outputs(a: &BenchArgs) -> Result<()> {
     if a.calibration_plot.is_some() && a.vs_bam.is_some() {
-        return Err(CrestError::Invalid(
-            "--calibration-plot needs the truth in simulated read names; it does not apply with --vs-bam".into(),
+        return Err(CrestError::option("--calibration-plot", 
+            "--calibration-plot needs the truth in simulated read names; it does not apply with --vs-bam",
         ));
     }
-    crate::io::output::refuse_collisions(
-        &[
-            ("--json", &a.json),
-            ("--plot", &a.plot),
-            ("--calibration-plot", &a.calibration_plot),
-        ]
+    let named = [
+        ("--json", &a.json),
+        ("--plot", &a.plot),
+        ("--calibration-plot", &a.calibration_plot),
+    ];
+    let given: Vec<_> = named
         .iter()
         .filter_map(|(n, p)| p.as_deref().map(|p| (*n, Some(p))))
-        .collect::<Vec<_>>(),
-    )?;
+        .collect();
+    crate::io::output::refuse_collisions(&given)?;
     for p in a.json.iter().chain(&a.plot).chain(&a.calibration_plot) {
         crate::io::output::check(p, &[])?;
     }
+    Ok(())
+}
+
+/// `--json`, `--plot` and `--calibration-plot`.
+fn write_reports(a: &BenchArgs, report: &BenchReport) -> Result<()> {
+    if let Some(j) = &a.json {
+        let s =
+            serde_json::to_string_pretty(report).map_err(|e| CrestError::Invalid(e.to_string()))?;
+        crate::io::output::write_all(j, &[], s.as_bytes())?;
+    }
+    if let Some(p) = &a.plot {
+        let title = format!(
+            "{} — {} reads",
+            a.reference
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default(),
+            report.reads
+        );
+        plot_pr(report, &title, p)?;
+    }
+    if let Some(p) = &a.calibration_plot {
+        crate::bench::plot::plot_calibration(report, p)?;
+    }
+    Ok(())
+}
+
+/// Run `crest bench`; `device` is the global --device value, `adapter` its name.
+pub fn bench(a: &BenchArgs, device: &str, adapter: &str) -> Result<BenchReport> {
+    check_outputs(a)?;
     let work = WorkDir::new(a.workdir.as_ref())?;
     let reads = match &a.reads {
         Some(r) => r.clone(),
@@ -165,24 +195,6 @@ pub fn bench(a: &BenchArgs, device: &str, adapter: &str) -> Result<BenchReport> 
     };
     let report = run_bench(&plan, adapter, &mut |m| eprintln!("{m}"))?;
     super::print_out(&report.markdown())?;
-    if let Some(j) = &a.json {
-        let s = serde_json::to_string_pretty(&report)
-            .map_err(|e| CrestError::Invalid(e.to_string()))?;
-        crate::io::output::write_all(j, &[], s.as_bytes())?;
-    }
-    if let Some(p) = &a.plot {
-        let title = format!(
-            "{} — {} reads",
-            a.reference
-                .file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default(),
-            report.reads
-        );
-        plot_pr(&report, &title, p)?;
-    }
-    if let Some(p) = &a.calibration_plot {
-        crate::bench::plot::plot_calibration(&report, p)?;
-    }
+    write_reports(a, &report)?;
     Ok(report)
 }

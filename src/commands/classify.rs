@@ -9,8 +9,8 @@ use crate::classify::plot::plot_precision;
 use crate::classify::search::decide;
 use crate::classify::train::EpochReport;
 use crate::classify::{
-    build_database, Database, EncoderKind, EncoderSpec, LabelSource, Labelled, PooledConfig,
-    SeqEncoder, SeqSet, TripletOptions,
+    build_database, Database, EncoderKind, EncoderSpec, LabelSource, LabelTable, Labelled,
+    PooledConfig, SeqEncoder, SeqSet, TripletOptions,
 };
 use crate::error::{CrestError, Result};
 use crate::index::L2Index;
@@ -79,35 +79,33 @@ fn label_source(a: &LabelArgs, levels: &[String]) -> Result<LabelSource> {
     )
 }
 
-/// Run `crest classify train`; returns the database written.
-pub fn train(be: &Backend, a: &TrainArgs) -> Result<Database> {
-    let Objective::Triplet = a.objective;
-    let val_path = a.val.as_ref().ok_or_else(|| {
-        CrestError::Invalid("crest classify train: --val (--dev) is required".into())
-    })?;
-    let (epochs, lr, patience) = (
-        a.epochs.unwrap_or(30),
-        a.lr.unwrap_or(3e-4),
-        a.patience.unwrap_or(6),
-    );
-    let mut inputs: Vec<&Path> = vec![&a.train, val_path];
+/// The database and `--metrics` outputs, checked and opened before any work.
+fn open_train_outputs(a: &TrainArgs, val: &Path) -> Result<(Output, Option<Output>)> {
+    let mut inputs: Vec<&Path> = vec![&a.train, val];
     if let Some(l) = &a.labels.labels {
         inputs.push(l);
     }
     let mut outputs = vec![("--out", Some(a.out.as_path()))];
     outputs.extend(a.metrics.as_deref().map(|p| ("--metrics", Some(p))));
     crate::io::output::refuse_collisions(&outputs)?;
-    let mut out = Database::open_output(&a.out, &inputs)?;
-    let mut metrics = match &a.metrics {
+    let out = Database::open_output(&a.out, &inputs)?;
+    let metrics = match &a.metrics {
         Some(p) => Some(Output::open(Target::resolve(Some(p), &inputs)?)?),
         None => None,
     };
-    let enc = initial_encoder(be, a)?;
-    let spec = enc.spec.clone();
+    Ok((out, metrics))
+}
+
+/// The labelled training and validation sets, every sequence usable by `spec`.
+fn load_sets(
+    a: &TrainArgs,
+    val: &Path,
+    spec: &EncoderSpec,
+) -> Result<(Vec<String>, SeqSet, SeqSet)> {
     let table = label_source(&a.labels, &a.levels)?.load()?;
     let levels = table.levels().to_vec();
     let train = SeqSet::load(&a.train, Some(&table), Labelled::Required)?;
-    let val = SeqSet::load(val_path, Some(&table), Labelled::Required)?;
+    let val = SeqSet::load(val, Some(&table), Labelled::Required)?;
     for set in [&train, &val] {
         if let Some(i) = (0..set.len()).find(|&i| !spec.usable(&set.seqs[i])) {
             return Err(CrestError::Format {
@@ -117,14 +115,21 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<Database> {
             });
         }
     }
+    Ok((levels, train, val))
+}
+
+/// The triplet training's options (`--epochs`, `--lr` and `--patience`
+/// default to 30, 3e-4 and 6).
+fn triplet_options(a: &TrainArgs) -> Result<TripletOptions> {
+    let lr = a.lr.unwrap_or(3e-4);
     if !(a.margin.is_finite() && a.margin > 0.0 && lr.is_finite() && lr > 0.0) {
         return Err(CrestError::Invalid(
             "--margin and --lr must be positive".into(),
         ));
     }
-    let opts = TripletOptions {
+    Ok(TripletOptions {
         batch: a.batch,
-        epochs,
+        epochs: a.epochs.unwrap_or(30),
         minutes: a.minutes,
         margin: a.margin,
         adam: AdamConfig {
@@ -133,18 +138,21 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<Database> {
         },
         seed: a.seed,
         hits: a.hits,
-        patience,
-    };
-    eprintln!(
-        "crest classify train: {} training and {} validation sequences, levels {}; encoder {} \
-         ({} parameters); device {}",
-        train.len(),
-        val.len(),
-        levels.join(" > "),
-        spec.kind().name(),
-        spec.num_params(),
-        be.name()
-    );
+        patience: a.patience.unwrap_or(6),
+    })
+}
+
+/// Train (when the encoder learns) and embed the training set, with a
+/// progress bar, a line per epoch and `--metrics` JSON lines.
+fn train_with_progress(
+    be: &Backend,
+    enc: SeqEncoder,
+    opts: &TripletOptions,
+    sets: (&SeqSet, &SeqSet, &[String]),
+    metrics: &mut Option<Output>,
+) -> Result<Database> {
+    let (train, val, levels) = sets;
+    let trainable = enc.spec.trainable();
     let pb = super::bar(0, "training");
     let mut write_err = None;
     let on_epoch = |r: &EpochReport| {
@@ -154,11 +162,11 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<Database> {
                 r.epoch,
                 r.steps,
                 r.loss,
-                fmt_levels(&levels, &r.val_accuracy),
+                fmt_levels(levels, &r.val_accuracy),
                 r.triplets_per_s
             )
         });
-        if let Some(m) = &mut metrics {
+        if let Some(m) = metrics {
             let line = serde_json::to_string(r).unwrap_or_default() + "\n";
             if let Err(e) = m.write_bytes(line.as_bytes()) {
                 write_err.get_or_insert(e);
@@ -169,16 +177,41 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<Database> {
         pb.set_length(total);
         pb.set_position(s);
     };
-    let t0 = std::time::Instant::now();
-    let db = if spec.trainable() {
-        build_database(be, enc, &opts, &train, &val, &levels, (on_epoch, on_step))?
+    let db = if trainable {
+        build_database(be, enc, opts, train, val, levels, (on_epoch, on_step))?
     } else {
-        build_database(be, enc, &opts, &train, &val, &levels, ())?
+        build_database(be, enc, opts, train, val, levels, ())?
     };
     pb.finish_and_clear();
-    if let Some(e) = write_err {
-        return Err(e);
+    match write_err {
+        Some(e) => Err(e),
+        None => Ok(db),
     }
+}
+
+/// Run `crest classify train`; returns the database written.
+pub fn train(be: &Backend, a: &TrainArgs) -> Result<Database> {
+    let Objective::Triplet = a.objective;
+    let val_path = a.val.as_ref().ok_or_else(|| {
+        CrestError::Invalid("crest classify train: --val (--dev) is required".into())
+    })?;
+    let (mut out, mut metrics) = open_train_outputs(a, val_path)?;
+    let enc = initial_encoder(be, a)?;
+    let spec = enc.spec.clone();
+    let (levels, train, val) = load_sets(a, val_path, &spec)?;
+    let opts = triplet_options(a)?;
+    eprintln!(
+        "crest classify train: {} training and {} validation sequences, levels {}; encoder {} \
+         ({} parameters); device {}",
+        train.len(),
+        val.len(),
+        levels.join(" > "),
+        spec.kind().name(),
+        spec.num_params(),
+        be.name()
+    );
+    let t0 = std::time::Instant::now();
+    let db = train_with_progress(be, enc, &opts, (&train, &val, &levels), &mut metrics)?;
     out.write_bytes(&db.to_bytes()?)?;
     let mut staged = vec![crate::io::output::Staged::from(out)];
     staged.extend(metrics.map(Into::into));
@@ -277,63 +310,36 @@ pub struct LevelSummary {
     pub calibration: Calibration,
 }
 
-/// Run `crest classify search`; returns per-level summaries when the queries have truth.
-pub fn search(be: &Backend, a: &SearchArgs) -> Result<Vec<LevelSummary>> {
-    let mut inputs: Vec<&Path> = vec![&a.db, &a.query];
-    if let Some(l) = &a.labels.labels {
-        inputs.push(l);
+/// Truth labels for the queries, when given; their levels must be the database's.
+fn load_truth(a: &SearchArgs, levels: &[String]) -> Result<Option<LabelTable>> {
+    if a.labels.labels.is_none() && a.labels.label_regex.is_none() {
+        return Ok(None);
     }
-    let mut outputs = vec![("--out", Some(a.out.as_path()))];
-    outputs.extend(a.plot.as_deref().map(|p| ("--plot", Some(p))));
-    crate::io::output::refuse_collisions(&outputs)?;
-    let mut out = Output::create(Some(&a.out), &inputs)?;
-    if let Some(p) = &a.plot {
-        crate::io::output::check(p, &inputs)?;
+    let t = label_source(&a.labels, levels)?.load()?;
+    if t.levels() != levels {
+        return Err(CrestError::Invalid(format!(
+            "truth levels {} differ from the database's {}",
+            t.levels().join(","),
+            levels.join(",")
+        )));
     }
-    if !(0.0..=1.0).contains(&a.threshold) {
-        return Err(CrestError::Invalid("--threshold must be in [0, 1]".into()));
-    }
-    let db = Database::load(&a.db)?;
-    let levels = db.meta.levels.clone();
-    let has_truth = a.labels.labels.is_some() || a.labels.label_regex.is_some();
-    let table = if has_truth {
-        Some(label_source(&a.labels, &levels)?.load()?)
-    } else {
-        None
-    };
-    if let Some(t) = &table {
-        if t.levels() != levels.as_slice() {
-            return Err(CrestError::Invalid(format!(
-                "truth levels {} differ from the database's {}",
-                t.levels().join(","),
-                levels.join(",")
-            )));
-        }
-    }
-    let q = SeqSet::load(&a.query, table.as_ref(), Labelled::Optional)?;
-    let cfg = db.meta.encoder.clone();
-    let enc = SeqEncoder::from_values(
-        be,
-        &cfg,
-        db.weights
-            .iter()
-            .map(|(n, _, v)| (n.clone(), v.clone()))
-            .collect(),
-    )?;
-    let t0 = std::time::Instant::now();
-    let usable: Vec<usize> = (0..q.len()).filter(|&i| cfg.usable(&q.seqs[i])).collect();
-    let seqs: Vec<&[u8]> = usable.iter().map(|&i| q.seqs[i].as_slice()).collect();
-    let pb = super::bar(seqs.len() as u64, "embedding");
-    let z = enc.embed(be, &seqs, |n| pb.inc(n as u64))?;
-    pb.finish_and_clear();
-    let index = L2Index::new(be, &db.z, cfg.out_dim())?;
-    let hits = a.hits.unwrap_or(db.meta.hits).max(1);
-    let found = index.search(be, &z, hits)?;
-    let seconds = t0.elapsed().as_secs_f64();
+    Ok(Some(t))
+}
+
+/// The answers file (a row per query and level) and, per level, each
+/// answer's (confidence, correct) where the query has truth.
+fn answer_rows(
+    q: &SeqSet,
+    usable: &[usize],
+    found: &[Vec<crate::index::Neighbour>],
+    db: &Database,
+    with_truth: bool,
+) -> (String, Vec<Vec<(f32, bool)>>) {
+    let levels = &db.meta.levels;
     let nl = levels.len();
     let mut answers: Vec<Vec<(f32, bool)>> = vec![Vec::new(); nl];
     let mut text = String::from("query\tlevel\tlabel\tconfidence\tdistance\tbest_hit");
-    if table.is_some() {
+    if with_truth {
         text.push_str("\ttruth\tcorrect");
     }
     text.push('\n');
@@ -359,7 +365,7 @@ pub fn search(be: &Backend, a: &SearchArgs) -> Result<Vec<LevelSummary>> {
                 "{}\t{level}\t{label}\t{conf:.4}\t{dist}\t{hit}",
                 q.name(i)
             ));
-            if table.is_some() {
+            if with_truth {
                 match &q.lineages[i] {
                     Some(t) => {
                         let ok = t[l] == label;
@@ -372,6 +378,90 @@ pub fn search(be: &Backend, a: &SearchArgs) -> Result<Vec<LevelSummary>> {
             text.push('\n');
         }
     }
+    (text, answers)
+}
+
+/// Accuracy and calibration per level on stdout, and `--plot`.
+fn summarise(
+    a: &SearchArgs,
+    levels: &[String],
+    answers: &[Vec<(f32, bool)>],
+    kind: &str,
+    inputs: &[&Path],
+) -> Result<Vec<LevelSummary>> {
+    let mut summary = Vec::new();
+    let with_truth = answers.first().map_or(0, |v| v.len());
+    if with_truth == 0 {
+        eprintln!("crest classify search: no query has truth labels; no accuracy to report");
+        return Ok(summary);
+    }
+    for (l, level) in levels.iter().enumerate() {
+        let c = calibration(&answers[l], a.threshold);
+        outln!(
+            "level {level} accuracy {:.4} confident_precision {:.4} confident_fraction {:.4} \
+             ece {:.4} n {}",
+            c.accuracy,
+            c.confident_precision,
+            c.confident_fraction,
+            c.ece,
+            c.n
+        );
+        summary.push(LevelSummary {
+            level: level.clone(),
+            calibration: c,
+        });
+    }
+    if let Some(p) = &a.plot {
+        let curves: Vec<(String, Vec<(f64, f64)>)> = summary
+            .iter()
+            .map(|s| (s.level.clone(), s.calibration.curve.clone()))
+            .collect();
+        let title = format!(
+            "{kind} on {}",
+            a.query
+                .file_name()
+                .map_or("queries".into(), |f| f.to_string_lossy())
+        );
+        plot_precision(&title, &curves, p, inputs)?;
+    }
+    Ok(summary)
+}
+
+/// Run `crest classify search`; returns per-level summaries when the queries have truth.
+pub fn search(be: &Backend, a: &SearchArgs) -> Result<Vec<LevelSummary>> {
+    let mut inputs: Vec<&Path> = vec![&a.db, &a.query];
+    inputs.extend(a.labels.labels.as_deref());
+    let mut outputs = vec![("--out", Some(a.out.as_path()))];
+    outputs.extend(a.plot.as_deref().map(|p| ("--plot", Some(p))));
+    crate::io::output::refuse_collisions(&outputs)?;
+    let mut out = Output::create(Some(&a.out), &inputs)?;
+    if let Some(p) = &a.plot {
+        crate::io::output::check(p, &inputs)?;
+    }
+    if !(0.0..=1.0).contains(&a.threshold) {
+        return Err(CrestError::Invalid("--threshold must be in [0, 1]".into()));
+    }
+    let db = Database::load(&a.db)?;
+    let table = load_truth(a, &db.meta.levels)?;
+    if table.is_none() && a.plot.is_some() {
+        return Err(CrestError::Invalid(
+            "--plot needs truth labels for the queries (--labels or --label-regex)".into(),
+        ));
+    }
+    let q = SeqSet::load(&a.query, table.as_ref(), Labelled::Optional)?;
+    let cfg = db.meta.encoder.clone();
+    let weights = db.weights.iter().map(|(n, _, v)| (n.clone(), v.clone()));
+    let enc = SeqEncoder::from_values(be, &cfg, weights.collect())?;
+    let t0 = std::time::Instant::now();
+    let usable: Vec<usize> = (0..q.len()).filter(|&i| cfg.usable(&q.seqs[i])).collect();
+    let seqs: Vec<&[u8]> = usable.iter().map(|&i| q.seqs[i].as_slice()).collect();
+    let pb = super::bar(seqs.len() as u64, "embedding");
+    let z = enc.embed(be, &seqs, |n| pb.inc(n as u64))?;
+    pb.finish_and_clear();
+    let index = L2Index::new(be, &db.z, cfg.out_dim())?;
+    let found = index.search(be, &z, a.hits.unwrap_or(db.meta.hits).max(1))?;
+    let seconds = t0.elapsed().as_secs_f64();
+    let (text, answers) = answer_rows(&q, &usable, &found, &db, table.is_some());
     out.write_bytes(text.as_bytes())?;
     out.commit()?;
     let skipped = q.len() - usable.len();
@@ -391,47 +481,8 @@ pub fn search(be: &Backend, a: &SearchArgs) -> Result<Vec<LevelSummary>> {
             String::new()
         }
     );
-    let mut summary = Vec::new();
-    if table.is_some() {
-        let with_truth = answers.first().map_or(0, |v| v.len());
-        if with_truth == 0 {
-            eprintln!("crest classify search: no query has truth labels; no accuracy to report");
-            return Ok(summary);
-        }
-        for (l, level) in levels.iter().enumerate() {
-            let c = calibration(&answers[l], a.threshold);
-            outln!(
-                "level {level} accuracy {:.4} confident_precision {:.4} confident_fraction {:.4} \
-                 ece {:.4} n {}",
-                c.accuracy,
-                c.confident_precision,
-                c.confident_fraction,
-                c.ece,
-                c.n
-            );
-            summary.push(LevelSummary {
-                level: level.clone(),
-                calibration: c,
-            });
-        }
-        if let Some(p) = &a.plot {
-            let curves: Vec<(String, Vec<(f64, f64)>)> = summary
-                .iter()
-                .map(|s| (s.level.clone(), s.calibration.curve.clone()))
-                .collect();
-            let title = format!(
-                "{} on {}",
-                cfg.kind().name(),
-                a.query
-                    .file_name()
-                    .map_or("queries".into(), |f| f.to_string_lossy())
-            );
-            plot_precision(&title, &curves, p, &inputs)?;
-        }
-    } else if a.plot.is_some() {
-        return Err(CrestError::Invalid(
-            "--plot needs truth labels for the queries (--labels or --label-regex)".into(),
-        ));
+    match table {
+        Some(_) => summarise(a, &db.meta.levels, &answers, cfg.kind().name(), &inputs),
+        None => Ok(Vec::new()),
     }
-    Ok(summary)
 }

@@ -11,7 +11,7 @@ use crate::classify::supervised::{self, Classifier, EpochReport, TrainOptions};
 use crate::classify::table::{LabelledSeqs, TableFormat};
 use crate::error::{CrestError, Result};
 use crate::io::{Output, Target};
-use crate::model::cnn::CnnConfig;
+use crate::model::cnn::{CnnConfig, CnnKind};
 use crate::ops::optim::AdamConfig;
 
 /// Options of `crest classify eval`.
@@ -68,15 +68,10 @@ fn format_of(
     }
 }
 
-/// Run `crest classify train --model`; returns the classifier written.
-pub fn train(be: &Backend, a: &TrainArgs) -> Result<Classifier> {
-    let kind = a
-        .model
-        .ok_or_else(|| CrestError::Invalid("--model is required here".into()))?;
+/// The classifier and `--metrics` outputs, checked and opened before any work.
+fn open_outputs(a: &TrainArgs) -> Result<(Output, Option<Output>)> {
     let mut inputs: Vec<&Path> = vec![&a.train];
-    if let Some(v) = &a.val {
-        inputs.push(v);
-    }
+    inputs.extend(a.val.as_deref());
     let mut outputs = vec![("--out", Some(a.out.as_path()))];
     outputs.extend(a.metrics.as_deref().map(|p| ("--metrics", Some(p))));
     crate::io::output::refuse_collisions(&outputs)?;
@@ -87,11 +82,17 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<Classifier> {
             a.out.display()
         )));
     }
-    let mut out = Output::open(target)?;
-    let mut metrics = match &a.metrics {
+    let out = Output::open(target)?;
+    let metrics = match &a.metrics {
         Some(p) => Some(Output::open(Target::resolve(Some(p), &inputs)?)?),
         None => None,
     };
+    Ok((out, metrics))
+}
+
+/// The training and dev sets: `--dev`, or a seeded `--holdout` share of the
+/// training file.
+fn load_splits(a: &TrainArgs) -> Result<(LabelledSeqs, LabelledSeqs)> {
     let fmt = format_of(&a.seq_column, &a.label_column, &a.labels.label_regex, false);
     let full = LabelledSeqs::load(&a.train, &fmt)?;
     let (train, dev) = match (&a.val, a.holdout) {
@@ -108,18 +109,19 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<Classifier> {
             (t, d)
         }
         (None, Some(f)) => {
-            return Err(CrestError::Invalid(format!(
-                "--holdout {f} is not a fraction in (0, 1)"
-            )))
+            return Err(CrestError::option(
+                "--holdout",
+                format!("--holdout {f} is not a fraction in (0, 1)"),
+            ))
         }
         (Some(_), Some(_)) => {
             return Err(CrestError::Invalid(
                 "give --dev or --holdout, not both".into(),
             ))
         }
-        (None, None) => return Err(CrestError::Invalid(
-            "--model needs a dev set for checkpoint selection: --dev FILE or --holdout FRACTION"
-                .into(),
+        (None, None) => return Err(CrestError::option(
+            "--model",
+            "--model needs a dev set for checkpoint selection: --dev FILE or --holdout FRACTION",
         )),
     };
     if train.is_empty() || dev.is_empty() {
@@ -127,16 +129,25 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<Classifier> {
             "the training or dev split is empty".into(),
         ));
     }
+    Ok((train, dev))
+}
+
+/// The network and the training's options from the options and the data.
+fn plan(
+    a: &TrainArgs,
+    kind: CnnKind,
+    train: &LabelledSeqs,
+    dev: &LabelledSeqs,
+) -> Result<(CnnConfig, TrainOptions)> {
     let classes = train.classes().max(dev.classes());
     let longest = train.seqs.iter().map(Vec::len).max().unwrap_or(1);
-    let len = a.len.unwrap_or(longest);
-    let mut cfg = CnnConfig::new(kind, len, classes);
+    let mut cfg = CnnConfig::new(kind, a.len.unwrap_or(longest), classes);
     cfg.channels = a.channels.unwrap_or(cfg.channels);
     cfg.hidden = a.hidden.unwrap_or(cfg.hidden);
     cfg.validate()?;
     let lr = a.lr.unwrap_or(1e-3);
     if !(lr.is_finite() && lr > 0.0) {
-        return Err(CrestError::Invalid("--lr must be a positive number".into()));
+        return Err(CrestError::option("--lr", "--lr must be a positive number"));
     }
     let opts = TrainOptions {
         epochs: a.epochs.unwrap_or(10),
@@ -149,14 +160,20 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<Classifier> {
         },
         seed: a.seed,
     };
-    let params = cfg.num_params();
+    Ok((cfg, opts))
+}
+
+/// What is about to be trained, on stderr.
+fn describe(be: &Backend, cfg: &CnnConfig, train: &LabelledSeqs, dev: &LabelledSeqs) {
+    let (len, classes) = (cfg.len, cfg.classes);
     let counts: Vec<usize> = (0..classes)
         .map(|k| train.labels.iter().filter(|&&l| l as usize == k).count())
         .collect();
     eprintln!(
-        "crest: {} classifier, {params} parameters, input {len} bp, {classes} classes; \
+        "crest: {} classifier, {} parameters, input {len} bp, {classes} classes; \
          {} training sequences (per class {counts:?}), {} dev; on {}",
-        kind.name(),
+        cfg.kind.name(),
+        cfg.num_params(),
         train.len(),
         dev.len(),
         be.name()
@@ -167,6 +184,17 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<Classifier> {
             "crest: {longer} dev sequences are longer than {len} bp: classified by overlapping windows"
         );
     }
+}
+
+/// Train with a progress bar, a line per epoch and `--metrics` JSON lines.
+fn train_with_progress(
+    be: &Backend,
+    plan: (&CnnConfig, &TrainOptions),
+    train: &LabelledSeqs,
+    dev: &LabelledSeqs,
+    metrics: &mut Option<Output>,
+) -> Result<Classifier> {
+    let (cfg, opts) = plan;
     let pb = super::bar(opts.epochs as u64, "epochs");
     let mut err: Option<CrestError> = None;
     let mut report = |r: &EpochReport| {
@@ -192,11 +220,24 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<Classifier> {
             }
         }
     };
-    let clf = supervised::train(be, &cfg, &opts, &train, &dev, &mut report)?;
+    let clf = supervised::train(be, cfg, opts, train, dev, &mut report)?;
     pb.finish_and_clear();
-    if let Some(e) = err {
-        return Err(e);
+    match err {
+        Some(e) => Err(e),
+        None => Ok(clf),
     }
+}
+
+/// Run `crest classify train --model`; returns the classifier written.
+pub fn train(be: &Backend, a: &TrainArgs) -> Result<Classifier> {
+    let kind = a
+        .model
+        .ok_or_else(|| CrestError::option("--model", "--model is required here"))?;
+    let (mut out, mut metrics) = open_outputs(a)?;
+    let (train, dev) = load_splits(a)?;
+    let (cfg, opts) = plan(a, kind, &train, &dev)?;
+    describe(be, &cfg, &train, &dev);
+    let clf = train_with_progress(be, (&cfg, &opts), &train, &dev, &mut metrics)?;
     eprintln!(
         "crest: kept epoch {} (dev MCC {:.4}); writing {}",
         clf.meta.best_epoch,

@@ -49,7 +49,7 @@ pub fn dedup(a: &DedupArgs, command_line: &str) -> Result<DedupStats> {
             "removed": a.remove,
         });
         let text = serde_json::to_string_pretty(&json)
-            .map_err(|e| crate::error::CrestError::Invalid(format!("--json: {e}")))?;
+            .map_err(|e| crate::error::CrestError::option("--json", format!("--json: {e}")))?;
         o.write_bytes(text.as_bytes())?;
         o.write_bytes(b"\n")?;
         o.commit()?;

@@ -108,22 +108,8 @@ impl Drop for Assets {
     }
 }
 
-/// Run the demo (`device`: the global --device value, passed to `crest map`).
-pub fn demo(be: &Backend, device: &str, a: &DemoArgs) -> Result<()> {
-    let t_start = Instant::now();
-    let mut t = Instant::now();
-    let mut lap = |what: &str| {
-        eprintln!("   ({what}: {:.0}s)", t.elapsed().as_secs_f64());
-        t = Instant::now();
-    };
-    // outputs written at the end are checked now
-    crate::io::output::refuse_collisions(&[
-        ("--out", Some(a.out.as_path())),
-        ("--plot", Some(a.plot.as_path())),
-    ])?;
-    for p in [&a.out, &a.plot] {
-        crate::io::output::check(p, &[])?;
-    }
+/// Step 1: every kernel against its twin, one line each.
+fn self_test(be: &Backend) -> Result<()> {
     eprintln!("== 1/4 kernel self-test on {}", be.name());
     let rows = crate::selftest::run(be, 1, 1)?;
     for r in &rows {
@@ -134,52 +120,29 @@ pub fn demo(be: &Backend, device: &str, a: &DemoArgs) -> Result<()> {
             r.seconds * 1e3
         );
     }
-    lap("self-test");
-    let assets = Assets::find(a.assets.as_deref())?;
-    let reference = assets.dir.join("mammoth_chrM.fa");
-    let bundled = assets.dir.join("mammoth_chrM.crest");
-    if a.steps > 0 {
-        eprintln!(
-            "== 2/4 training on {} ({} steps)",
-            reference.display(),
-            a.steps
-        );
-        let mut train = super::train::TrainArgs::for_demo(&reference, &a.out, a.steps);
-        train.batch = a.batch;
-        super::train::train(be, &train)?;
-        lap("training");
+    Ok(())
+}
+
+/// Step 3's `eval-embed`: 2,000 aDNA-damaged queries, a fixed seed.
+fn recall_args(model: PathBuf, reference: &Path) -> super::train::EvalArgs {
+    super::train::EvalArgs {
+        model,
+        reference: reference.to_path_buf(),
+        queries: 2000,
+        stride: None,
+        gamma: None,
+        augment: crate::commands::train::AugmentProfile::Adna,
+        seed: 12345,
+        json: false,
+        index: None,
+        beam: crate::index::DEFAULT_BEAM,
+        route_width: crate::index::route::DEFAULT_WIDTH,
     }
-    let recall = |model: PathBuf| {
-        super::train::eval_embed(
-            be,
-            &super::train::EvalArgs {
-                model,
-                reference: reference.clone(),
-                queries: 2000,
-                stride: None,
-                gamma: None,
-                augment: crate::commands::train::AugmentProfile::Adna,
-                seed: 12345,
-                json: false,
-                index: None,
-                beam: crate::index::DEFAULT_BEAM,
-                route_width: crate::index::route::DEFAULT_WIDTH,
-            },
-        )
-    };
-    eprintln!("== 3/4 neighbour recall of 2000 held-out aDNA-damaged k-mers");
-    if a.steps > 0 {
-        recall(a.out.clone())?;
-        eprintln!(
-            "   (the short run above; next, the bundled model: 1,500 encoder steps, same queries)"
-        );
-    }
-    recall(bundled.clone())?;
-    lap("recall");
-    eprintln!(
-        "== 4/4 {} simulated aDNA reads (median 45 bp, deamination 0.3): crest (bundled model) vs bwa aln",
-        a.reads
-    );
+}
+
+/// Step 4's benchmark: simulated reads (median 45 bp, deamination 0.3),
+/// crest with `model` against bwa aln, and the precision–recall plot.
+fn bench_args(a: &DemoArgs, reference: &Path, model: PathBuf) -> super::bench::BenchArgs {
     let sim = super::simulate::SimOpts {
         n: a.reads,
         seed: 7,
@@ -196,9 +159,9 @@ pub fn demo(be: &Backend, device: &str, a: &DemoArgs) -> Result<()> {
         contaminant: Vec::new(),
         contamination: 0.0,
     };
-    let args = super::bench::BenchArgs {
-        reference: reference.clone(),
-        model: bundled,
+    super::bench::BenchArgs {
+        reference: reference.to_path_buf(),
+        model,
         reads: None,
         bwa: None,
         no_bwa: false,
@@ -215,13 +178,55 @@ pub fn demo(be: &Backend, device: &str, a: &DemoArgs) -> Result<()> {
         breakdown: false,
         calibration_plot: None,
         sim,
+    }
+}
+
+/// Run the demo (`device`: the global --device value, passed to `crest map`).
+pub fn demo(be: &Backend, device: &str, a: &DemoArgs) -> Result<()> {
+    let t_start = Instant::now();
+    let mut t = Instant::now();
+    let mut lap = |what: &str| {
+        eprintln!("   ({what}: {:.0}s)", t.elapsed().as_secs_f64());
+        t = Instant::now();
     };
-    super::bench::bench(&args, device, &be.name())?;
-    lap("mapping benchmark");
+    // outputs written at the end are checked now
+    crate::io::output::refuse_collisions(&[
+        ("--out", Some(a.out.as_path())),
+        ("--plot", Some(a.plot.as_path())),
+    ])?;
+    for p in [&a.out, &a.plot] {
+        crate::io::output::check(p, &[])?;
+    }
+    self_test(be)?;
+    lap("self-test");
+    let assets = Assets::find(a.assets.as_deref())?;
+    let reference = assets.dir.join("mammoth_chrM.fa");
+    let bundled = assets.dir.join("mammoth_chrM.crest");
+    if a.steps > 0 {
+        let (r, n) = (reference.display(), a.steps);
+        eprintln!("== 2/4 training on {r} ({n} steps)");
+        let mut train = super::train::TrainArgs::for_demo(&reference, &a.out, a.steps);
+        train.batch = a.batch;
+        super::train::train(be, &train)?;
+        lap("training");
+    }
+    eprintln!("== 3/4 neighbour recall of 2000 held-out aDNA-damaged k-mers");
+    if a.steps > 0 {
+        super::train::eval_embed(be, &recall_args(a.out.clone(), &reference))?;
+        eprintln!(
+            "   (the short run above; next, the bundled model: 1,500 encoder steps, same queries)"
+        );
+    }
+    super::train::eval_embed(be, &recall_args(bundled.clone(), &reference))?;
+    lap("recall");
     eprintln!(
-        "demo finished in {:.1} min",
-        t_start.elapsed().as_secs_f64() / 60.0
+        "== 4/4 {} simulated aDNA reads (median 45 bp, deamination 0.3): crest (bundled model) vs bwa aln",
+        a.reads
     );
+    super::bench::bench(&bench_args(a, &reference, bundled), device, &be.name())?;
+    lap("mapping benchmark");
+    let minutes = t_start.elapsed().as_secs_f64() / 60.0;
+    eprintln!("demo finished in {minutes:.1} min");
     if a.steps > 0 {
         eprintln!("demo model written to {}", Path::new(&a.out).display());
     }

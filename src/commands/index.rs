@@ -319,6 +319,95 @@ pub fn load_or_build(
     Ok(index)
 }
 
+/// A streamed (chunked, resumable, shardable) build; `None` when this run
+/// was one shard of several, whose chunks wait for `--merge`.
+fn stream_build(
+    be: &Backend,
+    a: &IndexArgs,
+    model: (&Checkpoint, &Encoder),
+    reference: &Reference,
+    work: &Path,
+) -> Result<Option<Index>> {
+    let (ck, enc) = model;
+    let (opts, route) = (a.build.options(), a.build.route());
+    let so = crate::index::stream::StreamOptions {
+        chunk: a.chunk,
+        work: work.to_path_buf(),
+        resume: a.resume,
+        stop_after: a.stop_after,
+        shard: a.shard,
+        merge: a.merge,
+    };
+    let (built, took) =
+        with_progress(|p| crate::index::stream::build(be, ck, enc, reference, &opts, &so, p))?;
+    let Some(mut index) = built else {
+        let (i, n) = a.shard.unwrap_or((0, 1));
+        eprintln!(
+            "crest index: shard {i}/{n} done in {took}; its chunks are in {}; when every shard is done, the same command with --merge instead of --shard writes {}",
+            work.display(),
+            a.out.display()
+        );
+        return Ok(None);
+    };
+    summary(be, &index, &took);
+    if route.steps > 0 {
+        add_router(be, enc, reference, &mut index, &route)?;
+    }
+    Ok(Some(index))
+}
+
+/// `--from`: an existing index with another `--spill`, `--pq` or a router.
+fn rebuild_from(
+    be: &Backend,
+    a: &IndexArgs,
+    from: &Path,
+    model: (&Checkpoint, &Encoder),
+    reference: &Reference,
+) -> Result<Index> {
+    let (ck, enc) = model;
+    let route = a.build.route();
+    let mut index = Index::load(from)?;
+    index.check(from, ck, &a.model, reference, &a.reference)?;
+    let spill = a.build.spill;
+    let have_pq = index.meta.pq.map_or(0, |p| p.m);
+    let pq = a.build.pq;
+    if route.steps == 0 && spill == index.meta.spill && pq == have_pq {
+        return Err(crate::error::CrestError::option("--from", format!(
+            "--from {} changes nothing: it already has --spill {spill} and --pq {pq}; give --route-steps N to add a router, or another --spill or --pq",
+            from.display()
+        )));
+    }
+    if have_pq > 0 && (pq != have_pq || (spill != index.meta.spill && spill != 0)) {
+        return Err(crate::error::CrestError::option("--from", format!(
+            "--from {} holds codes (--pq {have_pq}), not float embeddings: changing --pq, or --spill other than to 0, needs a new build",
+            from.display()
+        )));
+    }
+    if have_pq > 0 && spill == 0 && index.meta.spill > 0 {
+        // copies are dropped without the embeddings
+        index.tree.drop_copies();
+        index.meta.spill = 0;
+    }
+    // indexes from before the bisection numbering: renumber (same
+    // partition; a no-op on a tree numbered that way already)
+    crate::index::tree::order_children(&mut index.tree, index.grid.dim);
+    if spill != index.meta.spill {
+        respill(be, &mut index, spill)?;
+    }
+    if route.steps > 0 {
+        add_router(be, enc, reference, &mut index, &route)?;
+    }
+    if pq > 0 && have_pq == 0 {
+        let t = Instant::now();
+        index.quantize(be, pq)?;
+        eprintln!(
+            "crest index: quantized to {pq} codes per k-mer in {:.1}s",
+            t.elapsed().as_secs_f64()
+        );
+    }
+    Ok(index)
+}
+
 /// Run `crest index`.
 pub fn index(be: &Backend, a: &IndexArgs) -> Result<()> {
     crate::index::tree::check_spill(a.build.spill)?;
@@ -327,8 +416,7 @@ pub fn index(be: &Backend, a: &IndexArgs) -> Result<()> {
     let mut out = crate::index::file::open_output(&a.out, &inputs)?;
     let (ck, enc) = super::load_model(be, &a.model)?;
     let reference = Reference::load(&a.reference)?;
-    let route = a.build.route();
-    let opts = a.build.options();
+    let (route, opts) = (a.build.route(), a.build.options());
     let grid: usize = reference
         .contigs
         .iter()
@@ -339,77 +427,16 @@ pub fn index(be: &Backend, a: &IndexArgs) -> Result<()> {
         && (a.stream || a.resume || a.merge || a.shard.is_some() || grid > STREAM_ABOVE);
     let work = crate::index::stream::StreamOptions::work_for(&a.out);
     let index = match &a.from {
-        None if stream => {
-            let so = crate::index::stream::StreamOptions {
-                chunk: a.chunk,
-                work: work.clone(),
-                resume: a.resume,
-                stop_after: a.stop_after,
-                shard: a.shard,
-                merge: a.merge,
-            };
-            let (built, took) = with_progress(|p| {
-                crate::index::stream::build(be, &ck, &enc, &reference, &opts, &so, p)
-            })?;
-            let Some(mut index) = built else {
-                let (i, n) = a.shard.unwrap_or((0, 1));
+        None if stream => match stream_build(be, a, (&ck, &enc), &reference, &work)? {
+            Some(index) => index,
+            None => {
+                // one shard of several: no index file yet
                 drop(out);
-                eprintln!(
-                    "crest index: shard {i}/{n} done in {took}; its chunks are in {}; when every shard is done, the same command with --merge instead of --shard writes {}",
-                    work.display(),
-                    a.out.display()
-                );
                 return Ok(());
-            };
-            summary(be, &index, &took);
-            if route.steps > 0 {
-                add_router(be, &enc, &reference, &mut index, &route)?;
             }
-            index
-        }
+        },
         None => build_with_progress(be, &ck, &enc, &reference, &opts, &route)?,
-        Some(from) => {
-            let mut index = Index::load(from)?;
-            index.check(from, &ck, &a.model, &reference, &a.reference)?;
-            let spill = a.build.spill;
-            let have_pq = index.meta.pq.map_or(0, |p| p.m);
-            let pq = a.build.pq;
-            if route.steps == 0 && spill == index.meta.spill && pq == have_pq {
-                return Err(crate::error::CrestError::Invalid(format!(
-                    "--from {} changes nothing: it already has --spill {spill} and --pq {pq}; give --route-steps N to add a router, or another --spill or --pq",
-                    from.display()
-                )));
-            }
-            if have_pq > 0 && (pq != have_pq || (spill != index.meta.spill && spill != 0)) {
-                return Err(crate::error::CrestError::Invalid(format!(
-                    "--from {} holds codes (--pq {have_pq}), not float embeddings: changing --pq, or --spill other than to 0, needs a new build",
-                    from.display()
-                )));
-            }
-            if have_pq > 0 && spill == 0 && index.meta.spill > 0 {
-                // copies are dropped without the embeddings
-                index.tree.drop_copies();
-                index.meta.spill = 0;
-            }
-            // indexes from before the bisection numbering: renumber (same
-            // partition; a no-op on a tree numbered that way already)
-            crate::index::tree::order_children(&mut index.tree, index.grid.dim);
-            if spill != index.meta.spill {
-                respill(be, &mut index, spill)?;
-            }
-            if route.steps > 0 {
-                add_router(be, &enc, &reference, &mut index, &route)?;
-            }
-            if pq > 0 && have_pq == 0 {
-                let t = Instant::now();
-                index.quantize(be, pq)?;
-                eprintln!(
-                    "crest index: quantized to {pq} codes per k-mer in {:.1}s",
-                    t.elapsed().as_secs_f64()
-                );
-            }
-            index
-        }
+        Some(from) => rebuild_from(be, a, from, (&ck, &enc), &reference)?,
     };
     out.write_bytes(&crate::index::file::to_bytes(&index)?)?;
     out.commit()?;
@@ -417,8 +444,7 @@ pub fn index(be: &Backend, a: &IndexArgs) -> Result<()> {
     if stream {
         std::fs::remove_dir_all(&work).map_err(|e| crate::error::CrestError::io(&work, e))?;
     }
-    report_sizes(&index)?;
-    Ok(())
+    report_sizes(&index)
 }
 
 /// One line per part of the index: bytes and bytes per reference base.

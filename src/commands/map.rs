@@ -1,19 +1,18 @@
 //! `crest map`: stream reads through the mapper into SAM/BAM.
 
-use std::path::PathBuf;
-use std::sync::mpsc::sync_channel;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::backend::Backend;
 use crate::damage::DamageProfile;
 use crate::error::{CrestError, Result};
-use crate::io::sam::{qname_problem, ReadGroups};
+use crate::io::sam::ReadGroups;
 use crate::io::{
-    IndexFormat, Output, ReadReader, ReadRecord, Reference, SamFormat, SamRecord, SamWriter,
-    SortOptions, Target,
+    IndexFormat, Output, ReadReader, Reference, SamFormat, SamWriter, SortOptions, Target,
 };
-use crate::map::{MapConfig, MapStats, Mapper, Propose, ReadTrace};
-use crate::model::BitHead;
+use crate::map::stream::{stream, Sinks, StreamOptions, TraceOut};
+use crate::map::{MapConfig, MapStats, Mapper, Propose};
+use crate::model::{BitHead, Checkpoint, Encoder};
 
 /// Options of `crest map`.
 #[derive(clap::Args, Debug)]
@@ -166,59 +165,6 @@ pub struct MapArgs {
     pub build: super::index::BuildArgs,
 }
 
-/// The trace file being written (`--trace`).
-struct TraceOut {
-    out: Output,
-    contigs: Vec<String>,
-}
-
-impl TraceOut {
-    fn push(&mut self, reads: &[ReadRecord], traces: &[ReadTrace]) -> Result<()> {
-        for (r, t) in reads.iter().zip(traces) {
-            crate::map::trace::write_read(&mut self.out, &r.name, t, &self.contigs)
-                .map_err(|e| self.out.error(e))?;
-        }
-        Ok(())
-    }
-}
-
-type Batch = Result<Vec<ReadRecord>>;
-
-fn read_batches(readers: Vec<ReadReader>, batch: usize, tx: &std::sync::mpsc::SyncSender<Batch>) {
-    for mut r in readers {
-        let f = r.path().to_path_buf();
-        let mut seen = 0u64;
-        loop {
-            let mut v = Vec::with_capacity(batch);
-            match r.next_batch(batch, &mut v) {
-                Ok(0) => break,
-                Ok(_) => {
-                    // a name SAM cannot hold is an error of this input record
-                    let bad = v.iter().enumerate().find_map(|(i, rec)| {
-                        qname_problem(&rec.name).map(|m| (seen + i as u64 + 1, m))
-                    });
-                    if let Some((record, message)) = bad {
-                        let _ = tx.send(Err(CrestError::Format {
-                            path: f.clone(),
-                            record,
-                            message,
-                        }));
-                        return;
-                    }
-                    seen += v.len() as u64;
-                    if tx.send(Ok(v)).is_err() {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                    return;
-                }
-            }
-        }
-    }
-}
-
 /// What a `--sort` run needs: the sort's options and, for a BAM file, the
 /// index target. Checked before any work (the index name against the inputs,
 /// the run folder exists).
@@ -228,12 +174,13 @@ fn sort_plan(
     a: &MapArgs,
     target: &Target,
     format: SamFormat,
-    inputs: &[&std::path::Path],
+    inputs: &[&Path],
 ) -> Result<SortPlan> {
     if !a.sort {
         if a.no_index || a.tmp_dir.is_some() {
-            return Err(CrestError::Invalid(
-                "--no-index and --tmp-dir apply to sorted output; add --sort".into(),
+            return Err(CrestError::option(
+                "--no-index",
+                "--no-index and --tmp-dir apply to sorted output; add --sort",
             ));
         }
         return Ok(None);
@@ -280,130 +227,156 @@ fn parse_damage_len(s: &str) -> std::result::Result<DamageLen, String> {
         .map_err(|_| format!("'{s}': expected auto or a number of bases"))
 }
 
-/// Fit damage and error rate on the first batch and say what was chosen.
-fn fit_damage(mapper: &mut Mapper, reads: &[ReadRecord]) -> Result<()> {
-    let fit = mapper.fit_library(reads)?;
-    match (&fit.damage, fit.error_rate) {
-        (Some(d), Some(e)) => eprintln!(
-            "crest map: {}; {:.4} differences per base",
-            d.summary(),
-            e
-        ),
-        _ => eprintln!(
-            "crest map: {} confident alignments in the first batch, too few to fit the library (needs {}); damage length {}",
-            fit.confident,
-            crate::map::DAMAGE_FIT_MIN_READS,
-            mapper.cfg.damage_len
-        ),
-    }
-    Ok(())
+/// Every output of a run, checked and opened before any work: a bad name
+/// fails before the model is loaded.
+struct Outputs {
+    alignments: Output,
+    format: SamFormat,
+    sorted: SortPlan,
+    trace: Option<Output>,
+    stats: Option<Output>,
 }
 
-/// Run `crest map`.
-pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
-    // The output is checked and opened first: a bad name fails before any work.
-    let mut inputs: Vec<&std::path::Path> = vec![&a.model, &a.reference];
-    inputs.extend(a.reads.iter().map(|p| p.as_path()));
-    inputs.extend(a.index.as_deref());
-    let bam_index = match (&a.out, a.sort, a.no_index) {
-        (Some(p), true, false) if p.as_os_str() != "-" => Some(a.index_format.path_for(p)),
-        _ => None,
-    };
-    let mut outputs: Vec<(&str, Option<&std::path::Path>)> = vec![("-o", a.out.as_deref())];
-    outputs.extend(bam_index.as_deref().map(|p| ("the BAM index", Some(p))));
-    outputs.extend(a.trace.as_deref().map(|p| ("--trace", Some(p))));
-    outputs.extend(a.stats.as_deref().map(|p| ("--stats", Some(p))));
-    outputs.extend(
-        a.damage_profile
-            .as_deref()
-            .map(|p| ("--damage-profile", Some(p))),
-    );
-    crate::io::output::refuse_collisions(&outputs)?;
-    if let Some(rg) = &a.read_group {
-        crate::io::sam::parse_read_group(rg)?;
-    }
-    let target = Target::resolve(a.out.as_deref(), &inputs)?;
-    let format = SamFormat::resolve(&target, a.output_format)?;
-    let sorted = sort_plan(a, &target, format, &inputs)?;
-    let trace_target = match &a.trace {
-        Some(p) => {
-            let t = Target::resolve(Some(p), &inputs)?;
-            if t == target {
-                return Err(CrestError::Invalid(format!(
-                    "--trace {}: the same file as the alignments",
-                    p.display()
-                )));
+impl Outputs {
+    fn open(a: &MapArgs, inputs: &[&Path]) -> Result<Outputs> {
+        let bam_index = match (&a.out, a.sort, a.no_index) {
+            (Some(p), true, false) if p.as_os_str() != "-" => Some(a.index_format.path_for(p)),
+            _ => None,
+        };
+        let mut outputs: Vec<(&str, Option<&Path>)> = vec![("-o", a.out.as_deref())];
+        outputs.extend(bam_index.as_deref().map(|p| ("the BAM index", Some(p))));
+        outputs.extend(a.trace.as_deref().map(|p| ("--trace", Some(p))));
+        outputs.extend(a.stats.as_deref().map(|p| ("--stats", Some(p))));
+        outputs.extend(
+            a.damage_profile
+                .as_deref()
+                .map(|p| ("--damage-profile", Some(p))),
+        );
+        crate::io::output::refuse_collisions(&outputs)?;
+        if let Some(rg) = &a.read_group {
+            crate::io::sam::parse_read_group(rg)?;
+        }
+        let target = Target::resolve(a.out.as_deref(), inputs)?;
+        let format = SamFormat::resolve(&target, a.output_format)?;
+        let sorted = sort_plan(a, &target, format, inputs)?;
+        let trace_target = match &a.trace {
+            Some(p) => {
+                let t = Target::resolve(Some(p), inputs)?;
+                if t == target {
+                    return Err(CrestError::option(
+                        "--trace",
+                        format!("--trace {}: the same file as the alignments", p.display()),
+                    ));
+                }
+                Some(t)
             }
-            Some(t)
+            None => None,
+        };
+        let alignments = Output::open(target)?;
+        let trace = match trace_target {
+            Some(t) => {
+                let mut out = Output::open(t)?;
+                crate::map::trace::write_header(&mut out, a.pad).map_err(|e| out.error(e))?;
+                Some(out)
+            }
+            None => None,
+        };
+        if let Some(d) = &a.damage_profile {
+            crate::damage::check_dir(d, "--damage-profile")?;
         }
-        None => None,
-    };
-    let output = Output::open(target)?;
-    let trace_out = match trace_target {
-        Some(t) => {
-            let mut out = Output::open(t)?;
-            crate::map::trace::write_header(&mut out, a.pad).map_err(|e| out.error(e))?;
-            Some(out)
-        }
-        None => None,
-    };
-    if let Some(d) = &a.damage_profile {
-        crate::damage::check_dir(d, "--damage-profile")?;
+        let stats = match &a.stats {
+            Some(p) => Some(Output::create(Some(p), inputs)?),
+            None => None,
+        };
+        Ok(Outputs {
+            alignments,
+            format,
+            sorted,
+            trace,
+            stats,
+        })
     }
-    let stats_out = match &a.stats {
-        Some(p) => Some(Output::create(Some(p), &inputs)?),
-        None => None,
-    };
-    let (ck, enc) = super::load_model(be, &a.model)?;
-    let reference = Reference::load(&a.reference)?;
-    reference.check_contig_names(&a.reference, "SAM")?;
-    let wants_head = a.propose.contains(&Propose::Head);
-    let head = match (&ck.meta.head, wants_head) {
-        (_, false) => None,
-        (Some(h), true) => {
+
+    /// The SAM/BAM writer, with the read groups of `readers` (or `--read-group`).
+    fn writer(
+        alignments: Output,
+        format: SamFormat,
+        sorted: SortPlan,
+        header: (&Reference, ReadGroups, &str),
+    ) -> Result<SamWriter> {
+        let (reference, groups, command_line) = header;
+        match sorted {
+            None => SamWriter::create_with(alignments, format, reference, groups, command_line),
+            Some((sort, index)) => {
+                let index = match index {
+                    Some((target, f)) => Some((Output::open(target)?, f)),
+                    None => None,
+                };
+                SamWriter::create_sorted_with(
+                    alignments,
+                    format,
+                    reference,
+                    groups,
+                    command_line,
+                    sort,
+                    index,
+                )
+            }
+        }
+    }
+}
+
+/// The bit head, when `--propose head` asks for it.
+fn load_head(
+    be: &Backend,
+    a: &MapArgs,
+    ck: &Checkpoint,
+    reference: &Reference,
+) -> Result<Option<BitHead>> {
+    if !a.propose.contains(&Propose::Head) {
+        return Ok(None);
+    }
+    match &ck.meta.head {
+        Some(h) => {
             // the raw-coordinate head only knows the genome it was trained on
-            ck.meta
-                .check_reference(&a.model, &reference, &a.reference)?;
-            Some(BitHead::from_values(be, h, ck.weights())?)
+            ck.meta.check_reference(&a.model, reference, &a.reference)?;
+            Ok(Some(BitHead::from_values(be, h, ck.weights())?))
         }
-        (None, true) => {
-            return Err(CrestError::Invalid(format!(
-                "{} has no bit head: use --propose index, or train one with `crest train --head-steps N`",
-                a.model.display()
-            )))
-        }
-    };
-    for f in &a.reads {
-        // Fail on a missing or unrecognisable input before any output exists.
-        // (a pipe or `-` is read once, by the mapping itself)
-        if crate::io::rereadable(f) {
-            crate::io::detect_format(f)?;
-        }
+        None => Err(CrestError::Invalid(format!(
+            "{} has no bit head: use --propose index, or train one with `crest train --head-steps N`",
+            a.model.display()
+        ))),
     }
-    let needs_index = a.propose.iter().any(|p| *p != Propose::Head);
-    let index = match needs_index {
-        false => None,
-        true => Some(super::index::load_or_build(
-            be,
-            a.index.as_deref(),
-            &ck,
-            &a.model,
-            &enc,
-            &reference,
-            &a.reference,
-            &crate::index::IndexOptions {
-                // an index built here for flat search keeps its floats
-                pq: if a.propose.contains(&Propose::Flat) {
-                    0
-                } else {
-                    a.build.pq
-                },
-                ..a.build.options()
-            },
-            &a.build.route(),
-        )?),
+}
+
+/// The index (loaded, or built and saved), unless only the head proposes.
+fn load_index(
+    be: &Backend,
+    a: &MapArgs,
+    model: (&Checkpoint, &Encoder),
+    reference: &Reference,
+) -> Result<Option<crate::index::Index>> {
+    if a.propose.iter().all(|p| *p == Propose::Head) {
+        return Ok(None);
+    }
+    let (ck, enc) = model;
+    let opts = crate::index::IndexOptions {
+        // an index built here for flat search keeps its floats
+        pq: if a.propose.contains(&Propose::Flat) {
+            0
+        } else {
+            a.build.pq
+        },
+        ..a.build.options()
     };
-    let cfg = MapConfig {
+    let route = a.build.route();
+    let (index, model, refp) = (a.index.as_deref(), &a.model, &a.reference);
+    super::index::load_or_build(be, index, ck, model, enc, reference, refp, &opts, &route).map(Some)
+}
+
+/// The mapper's configuration from the options.
+fn map_config(a: &MapArgs) -> MapConfig {
+    MapConfig {
         stride: a.stride,
         flip: a.flip,
         max_candidates: a.candidates,
@@ -430,146 +403,65 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
         min_base_quality: a.min_base_quality,
         // fitted with the damage (`--damage-len auto`), else bwa's scale
         error_rate: crate::map::mapq::BWA_ERROR_RATE,
-    };
-    let mut mapper = Mapper::new(be, &enc, head.as_ref(), index.as_ref(), &reference, cfg)?;
-    let mut fit_pending = a.damage_len == DamageLen::Auto;
-    let mut trace_out = trace_out.map(|out| TraceOut {
-        out,
-        contigs: reference.contigs.iter().map(|c| c.name.clone()).collect(),
-    });
-    let traced = trace_out.is_some();
-    let run = |mapper: &Mapper,
-               b: &[ReadRecord],
-               stats: &mut MapStats|
-     -> Result<(Vec<SamRecord>, Vec<ReadTrace>)> {
-        if traced {
-            mapper.map_batch_traced(b, stats)
-        } else {
-            Ok((mapper.map_batch(b, stats)?, Vec::new()))
+    }
+}
+
+/// Every input opened now (each once: `-` and pipes cannot be reopened), so
+/// that the read groups of unaligned SAM/BAM inputs reach the header. A
+/// missing or unrecognisable file fails before any output exists.
+fn open_reads(a: &MapArgs) -> Result<Vec<ReadReader>> {
+    for f in &a.reads {
+        // (a pipe or `-` is read once, by the mapping itself)
+        if crate::io::rereadable(f) {
+            crate::io::detect_format(f)?;
         }
-    };
-    // every input opened now (each once: `-` and pipes cannot be reopened),
-    // so that the read groups of unaligned SAM/BAM inputs reach the header
-    let readers: Vec<ReadReader> = a
-        .reads
-        .iter()
-        .map(|f| ReadReader::open(f))
-        .collect::<Result<_>>()?;
+    }
+    a.reads.iter().map(|f| ReadReader::open(f)).collect()
+}
+
+/// Run `crest map`.
+pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
+    let mut inputs: Vec<&Path> = vec![&a.model, &a.reference];
+    inputs.extend(a.reads.iter().map(|p| p.as_path()));
+    inputs.extend(a.index.as_deref());
+    let outs = Outputs::open(a, &inputs)?;
+    let (ck, enc) = super::load_model(be, &a.model)?;
+    let reference = Reference::load(&a.reference)?;
+    reference.check_contig_names(&a.reference, "SAM")?;
+    let head = load_head(be, a, &ck, &reference)?;
+    let index = load_index(be, a, (&ck, &enc), &reference)?;
+    let cfg = map_config(a);
+    let mut mapper = Mapper::new(be, &enc, head.as_ref(), index.as_ref(), &reference, cfg)?;
+    let readers = open_reads(a)?;
     let input_groups = crate::io::reads::merged_read_groups(&readers);
     let groups = match (&a.read_group, input_groups.is_empty()) {
         (Some(rg), _) => ReadGroups::Given(rg),
         (None, false) => ReadGroups::Input(&input_groups),
         (None, true) => ReadGroups::None,
     };
-    let mut writer = match sorted {
-        None => SamWriter::create_with(output, format, &reference, groups, command_line)?,
-        Some((sort, index)) => {
-            let index = match index {
-                Some((target, f)) => Some((Output::open(target)?, f)),
-                None => None,
-            };
-            SamWriter::create_sorted_with(
-                output,
-                format,
-                &reference,
-                groups,
-                command_line,
-                sort,
-                index,
-            )?
-        }
-    };
-    let mut stats = MapStats::default();
+    let header = (&reference, groups, command_line);
+    let mut writer = Outputs::writer(outs.alignments, outs.format, outs.sorted, header)?;
     let mut damage = a
         .damage_profile
         .as_ref()
         .map(|_| DamageProfile::new(&reference, a.damage_positions));
+    let mut trace = outs.trace.map(|out| TraceOut {
+        out,
+        contigs: reference.contigs.iter().map(|c| c.name.clone()).collect(),
+    });
     let t0 = Instant::now();
-    let pb = indicatif::ProgressBar::new_spinner();
-    pb.set_style(
-        indicatif::ProgressStyle::with_template(
-            "map {spinner} {pos} reads [{elapsed_precise}] {msg}",
-        )
-        .expect("template"),
-    );
-    let batch = a.batch.max(1);
-    if a.threads >= 2 {
-        std::thread::scope(|s| -> Result<()> {
-            let (rtx, rrx) = sync_channel::<Batch>(2);
-            type Mapped = (Vec<ReadRecord>, Vec<SamRecord>, Vec<ReadTrace>);
-            let (wtx, wrx) = sync_channel::<Mapped>(2);
-            s.spawn(move || read_batches(readers, batch, &rtx));
-            let w = &mut writer;
-            let tw = &mut trace_out;
-            let writer_thread = s.spawn(move || -> Result<()> {
-                for (reads, recs, traces) in wrx {
-                    if let Some(t) = tw.as_mut() {
-                        t.push(&reads, &traces)?;
-                    }
-                    for r in recs {
-                        w.push(r)?;
-                    }
-                }
-                Ok(())
-            });
-            let mut result = Ok(());
-            for b in rrx {
-                let mapped = b.and_then(|b| {
-                    if std::mem::take(&mut fit_pending) {
-                        pb.suspend(|| fit_damage(&mut mapper, &b))?;
-                    }
-                    run(&mapper, &b, &mut stats).map(|(r, t)| (b, r, t))
-                });
-                match mapped {
-                    Ok((reads, recs, traces)) => {
-                        if let Some(d) = &mut damage {
-                            recs.iter().for_each(|r| d.add(r, &reference));
-                        }
-                        pb.set_position(stats.reads);
-                        pb.set_message(format!("{} mapped", stats.mapped));
-                        if wtx.send((reads, recs, traces)).is_err() {
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        result = Err(e);
-                        break;
-                    }
-                }
-            }
-            drop(wtx);
-            let wres = writer_thread
-                .join()
-                .map_err(|_| CrestError::Invalid("writer thread panicked".into()))?;
-            result.and(wres)
-        })?;
-    } else {
-        let (tx, rx) = sync_channel::<Batch>(1);
-        std::thread::scope(|s| -> Result<()> {
-            s.spawn(move || read_batches(readers, batch, &tx));
-            for b in rx {
-                let b = b?;
-                if std::mem::take(&mut fit_pending) {
-                    pb.suspend(|| fit_damage(&mut mapper, &b))?;
-                }
-                let (recs, traces) = run(&mapper, &b, &mut stats)?;
-                if let Some(t) = trace_out.as_mut() {
-                    t.push(&b, &traces)?;
-                }
-                for r in recs {
-                    if let Some(d) = &mut damage {
-                        d.add(&r, &reference);
-                    }
-                    writer.push(r)?;
-                }
-                pb.set_position(stats.reads);
-            }
-            Ok(())
-        })?;
-    }
-    if a.sort {
-        pb.set_message(format!("{} mapped; writing sorted output", stats.mapped));
-    }
+    let sinks = Sinks {
+        writer: &mut writer,
+        trace: trace.as_mut(),
+        damage: damage.as_mut(),
+    };
+    let opts = StreamOptions {
+        batch: a.batch,
+        threads: a.threads,
+        fit_first: a.damage_len == DamageLen::Auto,
+    };
+    let stats = stream(&mut mapper, readers, sinks, &reference, opts)?;
+    let spinner = finishing_spinner(a.sort, &stats);
     // Every output is written first and committed together: a failure in
     // any of them leaves none behind.
     let mut staged = writer.finish_staged()?;
@@ -577,28 +469,54 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
         let names: Vec<String> = a.reads.iter().map(|p| p.display().to_string()).collect();
         staged.push(d.write_staged(dir, &names.join(", "))?.into());
     }
-    if let Some(t) = trace_out {
+    if let Some(t) = trace {
         staged.push(t.out.into());
     }
-    if let Some(mut o) = stats_out {
-        let json = serde_json::json!({
-            "crest": crate::VERSION,
-            "adapter": be.name(),
-            "command": command_line,
-            "seconds": t0.elapsed().as_secs_f64(),
-            "steady_state_per_batch": stats.steady_state(),
-            "flush_every": crate::gpu::FLUSH_EVERY,
-            "stats": &stats,
-        });
-        let text = serde_json::to_string_pretty(&json)
-            .map_err(|e| CrestError::Invalid(format!("--stats: {e}")))?;
-        o.write_bytes(text.as_bytes())?;
-        o.write_bytes(b"\n")?;
-        staged.push(o.into());
+    if let Some(o) = outs.stats {
+        staged.push(write_stats(o, be, command_line, t0, &stats)?.into());
     }
     crate::io::output::commit_all(staged)?;
-    pb.finish_and_clear();
-    let secs = t0.elapsed().as_secs_f64();
+    spinner.finish_and_clear();
+    report(&stats, t0.elapsed().as_secs_f64(), be);
+    Ok(stats)
+}
+
+/// A spinner while a sorted output is merged and written.
+fn finishing_spinner(sort: bool, stats: &MapStats) -> indicatif::ProgressBar {
+    if !sort {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_message(format!("{} mapped; writing sorted output", stats.mapped));
+    pb
+}
+
+/// `--stats`: the run's counts as JSON.
+fn write_stats(
+    mut o: Output,
+    be: &Backend,
+    command_line: &str,
+    t0: Instant,
+    stats: &MapStats,
+) -> Result<Output> {
+    let json = serde_json::json!({
+        "crest": crate::VERSION,
+        "adapter": be.name(),
+        "command": command_line,
+        "seconds": t0.elapsed().as_secs_f64(),
+        "steady_state_per_batch": stats.steady_state(),
+        "flush_every": crate::gpu::FLUSH_EVERY,
+        "stats": stats,
+    });
+    let text = serde_json::to_string_pretty(&json)
+        .map_err(|e| CrestError::option("--stats", format!("--stats: {e}")))?;
+    o.write_bytes(text.as_bytes())?;
+    o.write_bytes(b"\n")?;
+    Ok(o)
+}
+
+/// The summary on stderr.
+fn report(stats: &MapStats, secs: f64, be: &Backend) {
     eprintln!(
         "crest map: {} reads, {} mapped ({:.1}%; {} of {} tried by the rescue pass in {:.1}s), {} with MAPQ ≥ 20, {} alignments verified, {:.1}s, {:.0} reads/s on {}",
         stats.reads,
@@ -634,7 +552,6 @@ pub fn map(be: &Backend, a: &MapArgs, command_line: &str) -> Result<MapStats> {
             c.bytes_down
         );
     }
-    Ok(stats)
 }
 
 /// `--rescue-mask`: 0 (off) up to [`crate::map::views::MAX_RESCUE_MASK`].

@@ -1,5 +1,6 @@
 //! Subcommand implementations behind the `crest` binary. Each takes its
-//! parsed clap arguments and the chosen backend; `main.rs` only dispatches.
+//! parsed clap arguments and the chosen backend; [`cli`] defines the command
+//! line and dispatches, `main.rs` only parses and exits.
 
 /// `println!` into [`print_out`]: a failed write returns the error from the
 /// enclosing function instead of panicking.
@@ -13,17 +14,20 @@ pub mod bench;
 pub mod classify;
 pub mod classify_args;
 pub mod classify_cnn;
+pub mod cli;
 pub mod damage;
 pub mod dedup;
 pub mod demo;
+pub mod devices;
 pub mod embed;
 pub mod index;
 pub mod map;
 pub mod parse;
 pub mod profile;
 pub mod scaling;
-
+pub mod selftest;
 pub mod simulate;
+pub mod stats;
 pub mod sv;
 pub mod train;
 

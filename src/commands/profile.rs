@@ -60,8 +60,8 @@ pub struct ProfileArgs {
     pub build: super::index::BuildArgs,
 }
 
-/// Run `crest profile`.
-pub fn profile(be: &Backend, a: &ProfileArgs) -> Result<Profile> {
+/// The outputs' targets (`-o`, `--assignments`, `--plot`), checked before any work.
+fn targets(a: &ProfileArgs) -> Result<(Target, Option<Target>, Option<Target>)> {
     let mut inputs: Vec<&Path> = vec![&a.model, &a.reference];
     inputs.extend(a.reads.iter().map(|p| p.as_path()));
     inputs.extend(a.index.as_deref());
@@ -70,57 +70,25 @@ pub fn profile(be: &Backend, a: &ProfileArgs) -> Result<Profile> {
     outputs.extend(a.assignments.as_deref().map(|p| ("--assignments", Some(p))));
     outputs.extend(a.plot.as_deref().map(|p| ("--plot", Some(p))));
     crate::io::output::refuse_collisions(&outputs)?;
+    let resolve = |p: Option<&Path>| p.map(|p| Target::resolve(Some(p), &inputs)).transpose();
     let out_t = Target::resolve(a.out.as_deref(), &inputs)?;
-    let assign_t = a
-        .assignments
-        .as_deref()
-        .map(|p| Target::resolve(Some(p), &inputs))
-        .transpose()?;
-    let plot_t = a
-        .plot
-        .as_deref()
-        .map(|p| Target::resolve(Some(p), &inputs))
-        .transpose()?;
-    let reference = Reference::load(&a.reference)?;
-    let groups = match &a.groups {
-        Some(p) => Groups::load(p, &reference)?,
-        None => Groups::per_contig(&reference),
-    };
-    for f in &a.reads {
-        // (a pipe or `-` is read once, by the mapping itself)
-        if crate::io::rereadable(f) {
-            crate::io::detect_format(f)?;
-        }
-    }
-    let (ck, enc) = super::load_model(be, &a.model)?;
-    let index = super::index::load_or_build(
-        be,
-        a.index.as_deref(),
-        &ck,
-        &a.model,
-        &enc,
-        &reference,
-        &a.reference,
-        &a.build.options(),
-        &a.build.route(),
-    )?;
-    let cfg = MapConfig {
-        max_diff: a.max_diff,
-        min_len: a.min_len,
-        ..MapConfig::default()
-    };
-    let mapper = Mapper::new(be, &enc, None, Some(&index), &reference, cfg)?;
-    let mut per_read = match assign_t {
-        Some(t) => {
-            let mut o = Output::open(t)?;
-            writeln!(o, "read\tassignment\tmapq").map_err(|e| o.error(e))?;
-            Some(o)
-        }
-        None => None,
-    };
-    let mut prof = Profile::new(&groups);
+    Ok((
+        out_t,
+        resolve(a.assignments.as_deref())?,
+        resolve(a.plot.as_deref())?,
+    ))
+}
+
+/// Map every read and count it for its genome (or as ambiguous or
+/// unassigned), writing `--assignments` lines as it goes.
+fn count_reads(
+    a: &ProfileArgs,
+    mapper: &Mapper,
+    groups: &Groups,
+    per_read: &mut Option<Output>,
+) -> Result<Profile> {
+    let mut prof = Profile::new(groups);
     let mut stats = MapStats::default();
-    let t0 = Instant::now();
     let pb = indicatif::ProgressBar::new_spinner();
     pb.set_style(
         indicatif::ProgressStyle::with_template(
@@ -137,7 +105,7 @@ pub fn profile(be: &Backend, a: &ProfileArgs) -> Result<Profile> {
             }
             let (recs, ties) = mapper.map_batch_ties(&batch, &mut stats)?;
             for ((rd, rec), tied) in batch.iter().zip(&recs).zip(&ties) {
-                let who = assign(rec, tied, &groups, a.min_mapq);
+                let who = assign(rec, tied, groups, a.min_mapq);
                 prof.add(who);
                 if let Some(o) = per_read.as_mut() {
                     let label = match who {
@@ -153,16 +121,16 @@ pub fn profile(be: &Backend, a: &ProfileArgs) -> Result<Profile> {
         }
     }
     pb.finish_and_clear();
-    if prof.total() == 0 {
-        return Err(CrestError::Invalid(format!(
-            "no reads in {}",
-            a.reads
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
+    Ok(prof)
+}
+
+/// The profile TSV and `--plot`, committed with `--assignments`.
+fn write_outputs(
+    a: &ProfileArgs,
+    prof: &Profile,
+    (out_t, plot_t): (Target, Option<Target>),
+    per_read: Option<Output>,
+) -> Result<()> {
     let mut out = Output::open(out_t)?;
     prof.write_tsv(&mut out).map_err(|e| out.error(e))?;
     let mut staged: Vec<Staged> = vec![out.into()];
@@ -175,13 +143,67 @@ pub fn profile(be: &Backend, a: &ProfileArgs) -> Result<Profile> {
                 .map(|n| n.to_string_lossy().to_string())
                 .unwrap_or_default()
         );
-        let svg = plot(&prof, &title)?;
+        let svg = plot(prof, &title)?;
         let mut o = Output::open(t)?;
         o.write_bytes(svg.as_bytes())?;
         staged.push(o.into());
     }
     staged.extend(per_read.map(Staged::from));
-    crate::io::output::commit_all(staged)?;
+    crate::io::output::commit_all(staged)
+}
+
+/// `--assignments`, with its header line.
+fn open_assignments(t: Target) -> Result<Output> {
+    let mut o = Output::open(t)?;
+    writeln!(o, "read\tassignment\tmapq").map_err(|e| o.error(e))?;
+    Ok(o)
+}
+
+/// Run `crest profile`.
+pub fn profile(be: &Backend, a: &ProfileArgs) -> Result<Profile> {
+    let (out_t, assign_t, plot_t) = targets(a)?;
+    let reference = Reference::load(&a.reference)?;
+    let groups = match &a.groups {
+        Some(p) => Groups::load(p, &reference)?,
+        None => Groups::per_contig(&reference),
+    };
+    for f in &a.reads {
+        // (a pipe or `-` is read once, by the mapping itself)
+        if crate::io::rereadable(f) {
+            crate::io::detect_format(f)?;
+        }
+    }
+    let (ck, enc) = super::load_model(be, &a.model)?;
+    let (model, refp, route) = (&a.model, &a.reference, a.build.route());
+    let opts = a.build.options();
+    let index = super::index::load_or_build(
+        be,
+        a.index.as_deref(),
+        &ck,
+        model,
+        &enc,
+        &reference,
+        refp,
+        &opts,
+        &route,
+    )?;
+    let cfg = MapConfig {
+        max_diff: a.max_diff,
+        min_len: a.min_len,
+        ..MapConfig::default()
+    };
+    let mapper = Mapper::new(be, &enc, None, Some(&index), &reference, cfg)?;
+    let mut per_read = assign_t.map(open_assignments).transpose()?;
+    let t0 = Instant::now();
+    let prof = count_reads(a, &mapper, &groups, &mut per_read)?;
+    if prof.total() == 0 {
+        let names: Vec<String> = a.reads.iter().map(|p| p.display().to_string()).collect();
+        return Err(CrestError::Invalid(format!(
+            "no reads in {}",
+            names.join(", ")
+        )));
+    }
+    write_outputs(a, &prof, (out_t, plot_t), per_read)?;
     let secs = t0.elapsed().as_secs_f64();
     eprintln!(
         "crest profile: {} reads, {} assigned to {} genomes, {} ambiguous, {} unassigned; {:.1}s ({:.0} reads/s) on {}",

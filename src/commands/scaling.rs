@@ -59,76 +59,89 @@ pub struct ScalingArgs {
     pub sim: SimOpts,
 }
 
+/// `crest map` arguments: `--propose` and the user's `--crest-args`.
+fn propose_args(a: &ScalingArgs, propose: &str) -> Vec<String> {
+    let mut v = vec!["--propose".to_string(), propose.to_string()];
+    v.extend(a.crest_args.iter().cloned());
+    v
+}
+
+/// The tree (and, up to `--flat-max-bp`, the flat) search and bwa aln on
+/// reads simulated from one reference, in `dir`.
+fn scale_point(
+    a: &ScalingArgs,
+    rpath: &std::path::Path,
+    dir: &std::path::Path,
+    (device, adapter): (&str, &str),
+) -> Result<Vec<ScalingPoint>> {
+    let reference = Reference::load(rpath)?;
+    let bp = reference.total_len();
+    let name = rpath.file_name().map_or_else(
+        || rpath.display().to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    );
+    eprintln!("== {name}: {bp} bp");
+    std::fs::create_dir_all(dir).map_err(|e| CrestError::io(dir, e))?;
+    let reads = dir.join("reads.fq");
+    a.sim.write_fastq(&reference, &reads)?;
+    let bwa = Some(a.bwa.clone().unwrap_or_else(|| "bwa".into()));
+    let with = |propose: &str| propose_args(a, propose);
+    let plan = BenchPlan {
+        reference: rpath.to_path_buf(),
+        model: a.model.clone(),
+        reads,
+        workdir: dir.to_path_buf(),
+        threads: a.threads.max(1),
+        bwa,
+        bwa_required: a.bwa.is_some(),
+        device: device.to_string(),
+        tolerance: 5,
+        vs_bam: None,
+        crest_args: with("index"),
+        index_args: a.index_args.clone(),
+        index: None,
+        breakdown: false,
+        reuse: a.reuse,
+    };
+    let tree = run_bench(&plan, adapter, &mut |m| eprintln!("{m}"))?;
+    let mut all = points(&tree, &name, bp, "crest tree");
+    if bp <= a.flat_max_bp {
+        let flat_plan = BenchPlan {
+            bwa: None,
+            crest_args: with("flat"),
+            // flat search reads float embeddings: an index of its own
+            // (the tree's holds codes)
+            index_args: [
+                a.index_args.clone(),
+                vec!["--pq".to_string(), "0".to_string()],
+            ]
+            .concat(),
+            index: None,
+            workdir: dir.join("flat"),
+            ..plan
+        };
+        let flat = run_bench(&flat_plan, adapter, &mut |m| eprintln!("{m}"))?;
+        all.extend(points(&flat, &name, bp, "crest flat"));
+    }
+    Ok(all)
+}
+
 /// Run `crest scaling`.
 pub fn scaling(a: &ScalingArgs, device: &str, adapter: &str) -> Result<Vec<ScalingPoint>> {
-    crate::io::output::refuse_collisions(
-        &[("--json", &a.json), ("--plot", &a.plot)]
-            .iter()
-            .filter_map(|(n, p)| p.as_deref().map(|p| (*n, Some(p))))
-            .collect::<Vec<_>>(),
-    )?;
+    let named = [("--json", &a.json), ("--plot", &a.plot)];
+    let given: Vec<_> = named
+        .iter()
+        .filter_map(|(n, p)| p.as_deref().map(|p| (*n, Some(p))))
+        .collect();
+    crate::io::output::refuse_collisions(&given)?;
     for p in a.json.iter().chain(&a.plot) {
         crate::io::output::check(p, &[])?;
     }
     let work = WorkDir::new(a.workdir.as_ref())?;
     let mut all = Vec::new();
     for (i, rpath) in a.references.iter().enumerate() {
-        let reference = Reference::load(rpath)?;
-        let bp = reference.total_len();
-        let name = rpath
-            .file_name()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| rpath.display().to_string());
-        eprintln!("== {name}: {bp} bp");
         let dir = work.path.join(format!("{i}"));
-        std::fs::create_dir_all(&dir).map_err(|e| CrestError::io(&dir, e))?;
-        let reads = dir.join("reads.fq");
-        a.sim.write_fastq(&reference, &reads)?;
-        let plan = BenchPlan {
-            reference: rpath.clone(),
-            model: a.model.clone(),
-            reads: reads.clone(),
-            workdir: dir.clone(),
-            threads: a.threads.max(1),
-            bwa: Some(a.bwa.clone().unwrap_or_else(|| "bwa".into())),
-            bwa_required: a.bwa.is_some(),
-            device: device.to_string(),
-            tolerance: 5,
-            vs_bam: None,
-            crest_args: [
-                vec!["--propose".to_string(), "index".to_string()],
-                a.crest_args.clone(),
-            ]
-            .concat(),
-            index_args: a.index_args.clone(),
-            index: None,
-            breakdown: false,
-            reuse: a.reuse,
-        };
-        let tree = run_bench(&plan, adapter, &mut |m| eprintln!("{m}"))?;
-        all.extend(points(&tree, &name, bp, "crest tree"));
-        if bp <= a.flat_max_bp {
-            let flat_plan = BenchPlan {
-                bwa: None,
-                crest_args: [
-                    vec!["--propose".to_string(), "flat".to_string()],
-                    a.crest_args.clone(),
-                ]
-                .concat(),
-                // flat search reads float embeddings: an index of its own
-                // (the tree's holds codes)
-                index_args: [
-                    a.index_args.clone(),
-                    vec!["--pq".to_string(), "0".to_string()],
-                ]
-                .concat(),
-                index: None,
-                workdir: dir.join("flat"),
-                ..plan
-            };
-            let flat = run_bench(&flat_plan, adapter, &mut |m| eprintln!("{m}"))?;
-            all.extend(points(&flat, &name, bp, "crest flat"));
-        }
+        all.extend(scale_point(a, rpath, &dir, (device, adapter))?);
     }
     super::print_out(&markdown(&all))?;
     if let Some(j) = &a.json {
@@ -137,11 +150,8 @@ pub fn scaling(a: &ScalingArgs, device: &str, adapter: &str) -> Result<Vec<Scali
         crate::io::output::write_all(j, &[], s.as_bytes())?;
     }
     if let Some(p) = &a.plot {
-        crate::bench::plot::plot_scaling(
-            &all,
-            &format!("cost per read vs genome size ({adapter})"),
-            p,
-        )?;
+        let title = format!("cost per read vs genome size ({adapter})");
+        crate::bench::plot::plot_scaling(&all, &title, p)?;
         eprintln!("wrote {}", p.display());
     }
     Ok(all)

@@ -72,8 +72,9 @@ impl SimOpts {
     pub fn prepare(&self) -> Result<(SimConfig, Vec<(String, Reference)>)> {
         let a = self;
         if !(0.0..=1.0).contains(&a.contamination) {
-            return Err(CrestError::Invalid(
-                "--contamination must be in [0, 1]".into(),
+            return Err(CrestError::option(
+                "--contamination",
+                "--contamination must be in [0, 1]",
             ));
         }
         if a.min_len == 0 || a.min_len > a.max_len || a.length == Some(0) {
@@ -82,8 +83,9 @@ impl SimOpts {
             ));
         }
         if a.contamination > 0.0 && a.contaminant.is_empty() {
-            return Err(CrestError::Invalid(
-                "--contamination needs at least one --contaminant FASTA".into(),
+            return Err(CrestError::option(
+                "--contamination",
+                "--contamination needs at least one --contaminant FASTA",
             ));
         }
         let contaminants = a

@@ -109,6 +109,63 @@ fn ref_span(rec: &crate::io::SamRecord) -> u64 {
         .sum()
 }
 
+/// Every window of every query at least k long, with its owner: (query,
+/// offset, length).
+fn query_windows(
+    a: &SvArgs,
+    k: usize,
+    queries: &[(PathBuf, ReadRecord)],
+) -> Vec<(usize, u32, u32)> {
+    let mut windows = Vec::new();
+    for (qi, (_, q)) in queries.iter().enumerate() {
+        if q.seq.len() < k {
+            continue;
+        }
+        let w = a.window.min(q.seq.len());
+        for o in crate::seq::window_starts(q.seq.len(), w, a.step) {
+            windows.push((qi, o as u32, w as u32));
+        }
+    }
+    windows
+}
+
+/// Map a chunk of windows as reads.
+fn place(
+    mapper: &Mapper,
+    queries: &[(PathBuf, ReadRecord)],
+    chunk: &[(usize, u32, u32)],
+    stats: &mut MapStats,
+) -> Result<Vec<crate::io::SamRecord>> {
+    let reads: Vec<ReadRecord> = chunk
+        .iter()
+        .map(|&(qi, o, l)| ReadRecord {
+            name: format!("w{qi}_{o}"),
+            seq: queries[qi].1.seq[o as usize..(o + l) as usize].to_vec(),
+            qual: Vec::new(),
+            rg: None,
+        })
+        .collect();
+    mapper.map_batch(&reads, stats)
+}
+
+/// The anchor of a window's alignment, when placed with MAPQ ≥ `min_mapq`.
+fn anchor_of(rec: &crate::io::SamRecord, (o, l): (u32, u32), min_mapq: u8) -> Option<Anchor> {
+    let (Some(ci), Some(pos)) = (rec.contig, rec.pos) else {
+        return None;
+    };
+    if rec.is_unmapped() || rec.mapq < min_mapq {
+        return None;
+    }
+    Some(Anchor::from_alignment(
+        o,
+        l,
+        ci,
+        rec.is_reverse(),
+        pos as u64,
+        ref_span(rec),
+    ))
+}
+
 /// Place every query's windows with the mapper; anchors per query.
 fn embed_anchors(
     be: &Backend,
@@ -137,47 +194,17 @@ fn embed_anchors(
         ..MapConfig::default()
     };
     let mapper = Mapper::new(be, enc, None, Some(&index), reference, cfg)?;
-    // every window of every query, with its owner
-    let mut windows: Vec<(usize, u32, u32)> = Vec::new(); // (query, offset, len)
-    for (qi, (_, q)) in queries.iter().enumerate() {
-        if q.seq.len() < k {
-            continue;
-        }
-        let w = a.window.min(q.seq.len());
-        for o in crate::seq::window_starts(q.seq.len(), w, a.step) {
-            windows.push((qi, o as u32, w as u32));
-        }
-    }
+    let windows = query_windows(a, k, queries);
     let pb = super::bar(windows.len() as u64, "sv: placing windows");
     let mut stats = MapStats::default();
     let mut anchors: Vec<Vec<Anchor>> = vec![Vec::new(); queries.len()];
     let t0 = Instant::now();
     for chunk in windows.chunks(a.batch.max(1)) {
-        let reads: Vec<ReadRecord> = chunk
-            .iter()
-            .map(|&(qi, o, l)| ReadRecord {
-                name: format!("w{qi}_{o}"),
-                seq: queries[qi].1.seq[o as usize..(o + l) as usize].to_vec(),
-                qual: Vec::new(),
-                rg: None,
-            })
-            .collect();
-        let recs = mapper.map_batch(&reads, &mut stats)?;
+        let recs = place(&mapper, queries, chunk, &mut stats)?;
         for (&(qi, o, l), rec) in chunk.iter().zip(&recs) {
-            let (Some(ci), Some(pos)) = (rec.contig, rec.pos) else {
-                continue;
-            };
-            if rec.is_unmapped() || rec.mapq < a.min_mapq {
-                continue;
+            if let Some(an) = anchor_of(rec, (o, l), a.min_mapq) {
+                anchors[qi].push(an);
             }
-            anchors[qi].push(Anchor::from_alignment(
-                o,
-                l,
-                ci,
-                rec.is_reverse(),
-                pos as u64,
-                ref_span(rec),
-            ));
         }
         pb.inc(chunk.len() as u64);
     }
@@ -197,8 +224,10 @@ fn embed_anchors(
     Ok(anchors)
 }
 
-/// Run `crest sv`.
-pub fn sv(be: &Backend, a: &SvArgs, command_line: &str) -> Result<Vec<SvCall>> {
+/// The outputs' targets (VCF, `--bed`, `--plot`), checked before any work.
+type SvTargets = (Target, Option<Target>, Option<Target>);
+
+fn sv_targets(a: &SvArgs) -> Result<SvTargets> {
     let mut inputs: Vec<&Path> = vec![&a.reference];
     inputs.extend(a.queries.iter().map(|p| p.as_path()));
     inputs.extend(a.model.as_deref());
@@ -208,80 +237,130 @@ pub fn sv(be: &Backend, a: &SvArgs, command_line: &str) -> Result<Vec<SvCall>> {
     outputs.extend(a.bed.as_deref().map(|p| ("--bed", Some(p))));
     outputs.extend(a.plot.as_deref().map(|p| ("--plot", Some(p))));
     crate::io::output::refuse_collisions(&outputs)?;
+    let resolve = |p: Option<&Path>| p.map(|p| Target::resolve(Some(p), &inputs)).transpose();
     let out_t = Target::resolve(a.out.as_deref(), &inputs)?;
-    let bed_t = a
-        .bed
-        .as_deref()
-        .map(|p| Target::resolve(Some(p), &inputs))
-        .transpose()?;
-    let plot_t = a
-        .plot
-        .as_deref()
-        .map(|p| Target::resolve(Some(p), &inputs))
-        .transpose()?;
+    let bed_t = resolve(a.bed.as_deref())?;
+    let plot_t = resolve(a.plot.as_deref())?;
     if a.window == 0 || a.step == 0 {
-        return Err(CrestError::Invalid(
-            "--window and --step must be positive".into(),
+        return Err(CrestError::option(
+            "--window",
+            "--window and --step must be positive",
         ));
     }
+    Ok((out_t, bed_t, plot_t))
+}
+
+/// `--paf`: anchors from minimap2's alignments of the same queries.
+fn paf_anchors(
+    a: &SvArgs,
+    p: &Path,
+    reference: &Reference,
+    queries: &[(PathBuf, ReadRecord)],
+) -> Result<Vec<Vec<Anchor>>> {
+    let mut by_name = paf::read_paf(p, reference, a.min_mapq, a.min_size)?;
+    let paf_names: Vec<String> = by_name.keys().take(1).cloned().collect();
+    let anchors: Vec<_> = queries
+        .iter()
+        .map(|(_, q)| by_name.remove(&q.name).unwrap_or_default())
+        .collect();
+    if anchors.iter().all(|v: &Vec<_>| v.is_empty()) {
+        return Err(CrestError::Invalid(format!(
+            "{}: no alignment (at --min-mapq {}) names any of the {} queries (PAF query e.g. {:?}, FASTA query e.g. '{}'): a PAF of other sequences?",
+            p.display(),
+            a.min_mapq,
+            queries.len(),
+            paf_names.first().map(String::as_str).unwrap_or("none"),
+            queries[0].1.name
+        )));
+    }
+    Ok(anchors)
+}
+
+/// Anchors from the model: every query's windows placed by the mapper.
+fn model_anchors(
+    be: &Backend,
+    a: &SvArgs,
+    model: &Path,
+    reference: &Reference,
+    queries: &[(PathBuf, ReadRecord)],
+) -> Result<Vec<Vec<Anchor>>> {
+    let (ck, enc) = super::load_model(be, model)?;
+    let k = enc.cfg.k;
+    let short: Vec<&(PathBuf, ReadRecord)> =
+        queries.iter().filter(|(_, q)| q.seq.len() < k).collect();
+    if short.len() == queries.len() {
+        let (p, q) = short[0];
+        return Err(CrestError::Invalid(format!(
+            "{}: every query is shorter than the model's k ({k} bp), e.g. '{}' ({} bp): nothing to place",
+            p.display(),
+            q.name,
+            q.seq.len()
+        )));
+    }
+    if !short.is_empty() {
+        eprintln!(
+            "crest sv: {} queries shorter than k ({k} bp) skipped, e.g. '{}' in {}",
+            short.len(),
+            short[0].1.name,
+            short[0].0.display()
+        );
+    }
+    embed_anchors(be, a, (model, &ck, &enc), reference, queries)
+}
+
+/// The VCF, `--bed` and `--plot`, committed together.
+fn write_outputs(
+    a: &SvArgs,
+    targets: SvTargets,
+    calls: &[SvCall],
+    reference: &Reference,
+    tracks: &[Track],
+    command_line: &str,
+) -> Result<()> {
+    let (out_t, bed_t, plot_t) = targets;
+    let mut out = Output::open(out_t)?;
+    let source = format!("crest {} ({command_line})", crate::VERSION);
+    vcf::write_vcf(&mut out, calls, reference, &source).map_err(|e| out.error(e))?;
+    let mut staged: Vec<Staged> = vec![out.into()];
+    if let Some(t) = bed_t {
+        let mut o = Output::open(t)?;
+        vcf::write_bed(&mut o, calls, reference).map_err(|e| o.error(e))?;
+        staged.push(o.into());
+    }
+    if let Some(t) = plot_t {
+        let title = format!(
+            "{} queries on {}",
+            tracks.len(),
+            a.reference
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default()
+        );
+        let svg = dot_plot(tracks, calls, reference, &title)?;
+        let mut o = Output::open(t)?;
+        o.write_bytes(svg.as_bytes())?;
+        staged.push(o.into());
+    }
+    crate::io::output::commit_all(staged)
+}
+
+/// Run `crest sv`.
+pub fn sv(be: &Backend, a: &SvArgs, command_line: &str) -> Result<Vec<SvCall>> {
+    let targets = sv_targets(a)?;
     let reference = Reference::load(&a.reference)?;
     vcf::check_contig_names(&reference, &a.reference)?;
     let queries = load_queries(&a.queries)?;
     if queries.is_empty() {
+        let names: Vec<String> = a.queries.iter().map(|p| p.display().to_string()).collect();
         return Err(CrestError::Invalid(format!(
             "no query sequences in {}",
-            a.queries
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            names.join(", ")
         )));
     }
-    let anchors = match &a.paf {
-        Some(p) => {
-            let mut by_name = paf::read_paf(p, &reference, a.min_mapq, a.min_size)?;
-            let paf_names: Vec<String> = by_name.keys().take(1).cloned().collect();
-            let anchors: Vec<_> = queries
-                .iter()
-                .map(|(_, q)| by_name.remove(&q.name).unwrap_or_default())
-                .collect();
-            if anchors.iter().all(|v: &Vec<_>| v.is_empty()) {
-                return Err(CrestError::Invalid(format!(
-                    "{}: no alignment (at --min-mapq {}) names any of the {} queries (PAF query e.g. {:?}, FASTA query e.g. '{}'): a PAF of other sequences?",
-                    p.display(),
-                    a.min_mapq,
-                    queries.len(),
-                    paf_names.first().map(String::as_str).unwrap_or("none"),
-                    queries[0].1.name
-                )));
-            }
-            anchors
-        }
-        None => {
-            let model = a.model.as_deref().expect("clap: --model unless --paf");
-            let (ck, enc) = super::load_model(be, model)?;
-            let k = enc.cfg.k;
-            let short: Vec<&(PathBuf, ReadRecord)> =
-                queries.iter().filter(|(_, q)| q.seq.len() < k).collect();
-            if short.len() == queries.len() {
-                let (p, q) = short[0];
-                return Err(CrestError::Invalid(format!(
-                    "{}: every query is shorter than the model's k ({k} bp), e.g. '{}' ({} bp): nothing to place",
-                    p.display(),
-                    q.name,
-                    q.seq.len()
-                )));
-            }
-            if !short.is_empty() {
-                eprintln!(
-                    "crest sv: {} queries shorter than k ({k} bp) skipped, e.g. '{}' in {}",
-                    short.len(),
-                    short[0].1.name,
-                    short[0].0.display()
-                );
-            }
-            embed_anchors(be, a, (model, &ck, &enc), &reference, &queries)?
-        }
+    let anchors = match (&a.paf, a.model.as_deref()) {
+        (Some(p), _) => paf_anchors(a, p, &reference, &queries)?,
+        (None, Some(model)) => model_anchors(be, a, model, &reference, &queries)?,
+        (None, None) => return Err(CrestError::Invalid("give --model or --paf".into())),
     };
     let cfg = ChainConfig {
         tolerance: a.tolerance,
@@ -296,58 +375,29 @@ pub fn sv(be: &Backend, a: &SvArgs, command_line: &str) -> Result<Vec<SvCall>> {
     let raw = all.len();
     let mut calls = absorb_partial_views(cluster_calls(all, a.merge), a.merge);
     calls.retain(|c| c.support >= a.min_support);
-    let mut out = Output::open(out_t)?;
-    vcf::write_vcf(
-        &mut out,
-        &calls,
-        &reference,
-        &format!("crest {} ({command_line})", crate::VERSION),
-    )
-    .map_err(|e| out.error(e))?;
-    let mut staged: Vec<Staged> = vec![out.into()];
-    if let Some(t) = bed_t {
-        let mut o = Output::open(t)?;
-        vcf::write_bed(&mut o, &calls, &reference).map_err(|e| o.error(e))?;
-        staged.push(o.into());
-    }
-    if let Some(t) = plot_t {
-        let tracks: Vec<Track> = queries
-            .iter()
-            .zip(&anchors)
-            .map(|((_, q), an)| Track {
-                len: q.seq.len() as u32,
-                anchors: an,
-            })
-            .collect();
-        let title = format!(
-            "{} queries on {}",
-            queries.len(),
-            a.reference
-                .file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default()
-        );
-        let svg = dot_plot(&tracks, &calls, &reference, &title)?;
-        let mut o = Output::open(t)?;
-        o.write_bytes(svg.as_bytes())?;
-        staged.push(o.into());
-    }
-    crate::io::output::commit_all(staged)?;
-    let mut per: Vec<String> = Vec::new();
-    for k in SvKind::ALL {
-        let n = calls.iter().filter(|c| c.kind == k).count();
-        if n > 0 {
-            per.push(format!("{n} {}", k.svtype()));
-        }
-    }
+    let tracks: Vec<Track> = queries
+        .iter()
+        .zip(&anchors)
+        .map(|((_, q), an)| Track {
+            len: q.seq.len() as u32,
+            anchors: an,
+        })
+        .collect();
+    write_outputs(a, targets, &calls, &reference, &tracks, command_line)?;
+    let per: Vec<String> = SvKind::ALL
+        .iter()
+        .map(|&k| (calls.iter().filter(|c| c.kind == k).count(), k))
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, k)| format!("{n} {}", k.svtype()))
+        .collect();
+    let per = if per.is_empty() {
+        "none".to_string()
+    } else {
+        per.join(", ")
+    };
     eprintln!(
-        "crest sv: {} calls ({}) from {raw} breaks in {} queries",
+        "crest sv: {} calls ({per}) from {raw} breaks in {} queries",
         calls.len(),
-        if per.is_empty() {
-            "none".to_string()
-        } else {
-            per.join(", ")
-        },
         queries.len()
     );
     Ok(calls)
@@ -427,37 +477,31 @@ pub fn simulate_sv(a: &SimulateSvArgs, command_line: &str) -> Result<()> {
     let reads_t = match (&a.reads_out, a.long_reads) {
         (Some(p), n) if n > 0 => Some(Target::resolve(Some(p), &inputs)?),
         (None, n) if n > 0 => {
-            return Err(CrestError::Invalid(
-                "--long-reads needs --reads-out FILE".into(),
+            return Err(CrestError::option(
+                "--long-reads",
+                "--long-reads needs --reads-out FILE",
             ))
         }
         _ => None,
     };
     let reference = Reference::load(&a.reference)?;
     vcf::check_contig_names(&reference, &a.reference)?;
-    let p = plant::plant(
-        &reference,
-        &plant::PlantConfig {
-            per_kind: a.per_kind,
-            kinds: a.kinds.clone(),
-            min_size: a.min_size,
-            max_size: a.max_size,
-            spacing: a.spacing,
-            seed: a.seed,
-        },
-    )?;
+    let cfg = plant::PlantConfig {
+        per_kind: a.per_kind,
+        kinds: a.kinds.clone(),
+        min_size: a.min_size,
+        max_size: a.max_size,
+        spacing: a.spacing,
+        seed: a.seed,
+    };
+    let p = plant::plant(&reference, &cfg)?;
     let mut g = Output::open(genome_t)?;
     for c in &p.genome.contigs {
         write_fasta(&mut g, &c.name, &c.seq).map_err(|e| g.error(e))?;
     }
     let mut v = Output::open(vcf_t)?;
-    vcf::write_vcf(
-        &mut v,
-        &p.truth,
-        &reference,
-        &format!("crest simulate-sv ({command_line})"),
-    )
-    .map_err(|e| v.error(e))?;
+    let source = format!("crest simulate-sv ({command_line})");
+    vcf::write_vcf(&mut v, &p.truth, &reference, &source).map_err(|e| v.error(e))?;
     let mut staged: Vec<Staged> = vec![g.into(), v.into()];
     if let Some(t) = reads_t {
         let reads = plant::long_reads(&p.genome, a.long_reads, a.read_length, a.error_rate, a.seed);

@@ -57,7 +57,7 @@ pub struct TrainArgs {
     pub proj_dim: usize,
     /// Embedding geometry: euclidean (cosine) or poincare (hyperbolic ball, −distance).
     #[arg(long, value_enum, default_value = "euclidean")]
-    pub geometry: GeometryArg,
+    pub geometry: Geometry,
     /// Curvature c of the Poincaré ball (−c); the starting value with --learn-curvature.
     #[arg(long, default_value_t = 1.0, value_parser = crate::commands::parse::positive_f32)]
     pub curvature: f32,
@@ -255,17 +255,8 @@ fn print_eval(step: u64, r: &EvalReport, metrics: &mut Option<Output>) {
     }
 }
 
-/// `--geometry` values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum GeometryArg {
-    /// Cosine similarity of L2-normalised embeddings.
-    Euclidean,
-    /// Poincaré ball of curvature −c; similarity = −hyperbolic distance.
-    Poincare,
-}
-
-/// Run `crest train`.
-pub fn train(be: &Backend, a: &TrainArgs) -> Result<()> {
+/// The encoder's and the training's configuration from the options.
+fn plan(a: &TrainArgs) -> Result<(EncoderConfig, TrainConfig)> {
     let enc = EncoderConfig {
         k: a.k,
         channels: a.channels,
@@ -273,10 +264,7 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<()> {
         blocks: a.blocks,
         embed_dim: a.embed_dim,
         proj_dim: a.proj_dim,
-        geometry: match a.geometry {
-            GeometryArg::Euclidean => Geometry::Euclidean,
-            GeometryArg::Poincare => Geometry::Poincare,
-        },
+        geometry: a.geometry,
         curvature: a.curvature,
         learn_curvature: a.learn_curvature,
     };
@@ -303,21 +291,21 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<()> {
             a.d, a.gamma
         )));
     }
-    // Outputs are checked and opened before any work: a missing folder, an
-    // input named as output or an unwritable place fails now, not after
-    // training.
+    Ok((enc, cfg))
+}
+
+/// The model and `--metrics` outputs, checked and opened before any work: a
+/// missing folder, an input named as output or an unwritable place fails
+/// now, not after training.
+fn open_outputs(a: &TrainArgs) -> Result<(Output, Option<Output>)> {
     let mut inputs: Vec<&std::path::Path> = a.reference.iter().map(|p| p.as_path()).collect();
     inputs.extend(a.reads.as_deref());
     inputs.extend(a.resume.as_deref());
     inputs.extend(a.init.as_deref());
-    let init = match &a.init {
-        Some(p) => Some(Checkpoint::load(p)?),
-        None => None,
-    };
     let mut outputs = vec![("--out", Some(a.out.as_path()))];
     outputs.extend(a.metrics.as_deref().map(|p| ("--metrics", Some(p))));
     crate::io::output::refuse_collisions(&outputs)?;
-    let mut out = Output::create(Some(&a.out), &inputs)?;
+    let out = Output::create(Some(&a.out), &inputs)?;
     if out.target().is_stream() {
         return Err(CrestError::Invalid(format!(
             "--out {}: a model is a file; give a file name",
@@ -325,55 +313,64 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<()> {
         )));
     }
     inputs.push(&a.out);
-    let mut metrics = match &a.metrics {
+    let metrics = match &a.metrics {
         Some(p) => Some(Output::create(Some(p), &inputs)?),
         None => None,
     };
-    let reference = if a.reference.is_empty() {
-        None
-    } else {
-        let r = Reference::load_many(&a.reference)?;
-        let usable = r.contigs.iter().any(|c| {
-            c.seq
-                .windows(a.k)
-                .any(|w| w.iter().all(|&b| crate::seq::base_code(b).is_some()))
-        });
-        if !usable {
-            return Err(CrestError::Invalid(format!(
-                "{}: no {}-bp window free of N (or other non-ACGT bases): nothing to learn",
-                a.reference
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                a.k
-            )));
-        }
-        Some(r)
-    };
-    let reads: Vec<Vec<u8>>;
-    let mut trainer = match (&reference, &a.reads) {
-        (Some(reference), _) => {
-            let names: Vec<String> = a
-                .reference
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect();
-            eprintln!(
-                "reference {}: {} contigs, {} bp",
-                names.join(" + "),
-                reference.contigs.len(),
-                reference.total_len()
-            );
-            Trainer::on_reference(be, reference, &enc, cfg, a.seed)?
-        }
+    Ok((out, metrics))
+}
+
+/// The references to learn, refused when no k-mer of them is free of N.
+fn load_references(a: &TrainArgs) -> Result<Option<Reference>> {
+    if a.reference.is_empty() {
+        return Ok(None);
+    }
+    let r = Reference::load_many(&a.reference)?;
+    let usable = r.contigs.iter().any(|c| {
+        c.seq
+            .windows(a.k)
+            .any(|w| w.iter().all(|&b| crate::seq::base_code(b).is_some()))
+    });
+    if !usable {
+        return Err(CrestError::Invalid(format!(
+            "{}: no {}-bp window free of N (or other non-ACGT bases): nothing to learn",
+            joined(&a.reference, ", "),
+            a.k
+        )));
+    }
+    eprintln!(
+        "reference {}: {} contigs, {} bp",
+        joined(&a.reference, " + "),
+        r.contigs.len(),
+        r.total_len()
+    );
+    Ok(Some(r))
+}
+
+fn joined(paths: &[PathBuf], sep: &str) -> String {
+    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    names.join(sep)
+}
+
+/// The trainer on the reference, or self-supervised on `--reads`, started
+/// from `--init` or resumed from `--resume`.
+fn make_trainer<'a>(
+    be: &'a Backend,
+    a: &TrainArgs,
+    data: (Option<&'a Reference>, &'a mut Vec<Vec<u8>>),
+    plan: (&EncoderConfig, TrainConfig),
+    init: Option<&Checkpoint>,
+) -> Result<Trainer<'a>> {
+    let (enc, cfg) = plan;
+    let mut trainer = match (data.0, &a.reads) {
+        (Some(reference), _) => Trainer::on_reference(be, reference, enc, cfg, a.seed)?,
         (None, Some(r)) => {
-            reads = ReadReader::open(r)?
+            *data.1 = ReadReader::open(r)?
                 .map(|x| x.map(|x| x.seq))
                 .filter(|x| x.as_ref().map_or(true, |s| s.len() >= 8))
                 .collect::<Result<_>>()?;
-            eprintln!("reads {}: {} reads of ≥ 8 bp", r.display(), reads.len());
-            Trainer::on_reads(be, &reads, &enc, cfg, a.seed)?
+            eprintln!("reads {}: {} reads of ≥ 8 bp", r.display(), data.1.len());
+            Trainer::on_reads(be, data.1, enc, cfg, a.seed)?
         }
         (None, None) => {
             return Err(CrestError::Invalid(
@@ -381,7 +378,7 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<()> {
             ))
         }
     };
-    if let (Some(ck), Some(p)) = (&init, &a.init) {
+    if let (Some(ck), Some(p)) = (init, &a.init) {
         trainer.init_from(ck)?;
         eprintln!("starting from the encoder of {}", p.display());
     }
@@ -389,16 +386,17 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<()> {
         trainer.resume(&Checkpoint::load(r)?)?;
         eprintln!("resuming {} at step {}", r.display(), trainer.step);
     }
-    eprintln!(
-        "model: {} parameters, k {}, {} channels x {} blocks, kernel {}; {} views/step; device {}",
-        trainer.encoder.num_params(),
-        a.k,
-        a.channels,
-        a.blocks,
-        a.kernel,
-        2 * a.batch,
-        be.name()
-    );
+    Ok(trainer)
+}
+
+/// Train to `--steps` (or `--minutes`), evaluating every `--eval-every`.
+fn run_steps(
+    be: &Backend,
+    a: &TrainArgs,
+    trainer: &mut Trainer,
+    reference: Option<&Reference>,
+    cli: &mut Cli,
+) -> Result<Option<EvalConfig>> {
     let deadline = a
         .minutes
         .map(|m| Instant::now() + Duration::from_secs_f64(m * 60.0));
@@ -409,88 +407,119 @@ pub fn train(be: &Backend, a: &TrainArgs) -> Result<()> {
         augment: trainer.cfg.augment.clone(),
         seed: a.seed ^ 0xE7A1,
     };
-    let evaluate = reference.is_some() && a.eval_queries > 0;
-    let chunk = if a.eval_every > 0 && evaluate {
-        a.eval_every
-    } else {
-        a.steps
+    let eval_ref = reference.filter(|_| a.eval_queries > 0);
+    let chunk = match eval_ref {
+        Some(_) if a.eval_every > 0 => a.eval_every,
+        _ => a.steps,
     };
-    let pb = super::bar(a.steps, "train");
-    pb.set_position(trainer.step);
-    let mut cli = Cli {
-        pb,
-        metrics: metrics.take(),
-    };
-    let total = a.steps;
     loop {
-        let target = (trainer.step + chunk).min(total);
-        trainer.run(target, a.log_every, deadline, &mut cli)?;
-        if trainer.step >= total || deadline.is_some_and(|d| Instant::now() >= d) {
+        let target = (trainer.step + chunk).min(a.steps);
+        trainer.run(target, a.log_every, deadline, cli)?;
+        if trainer.step >= a.steps || deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
-        if evaluate {
-            let r = eval_now(
-                be,
-                &trainer,
-                reference.as_ref().expect("reference"),
-                &eval_cfg,
-            )?;
+        if let Some(r) = eval_ref {
+            let rep = eval_now(be, trainer, r, &eval_cfg)?;
             cli.pb
-                .suspend(|| print_eval(trainer.step, &r, &mut cli.metrics));
+                .suspend(|| print_eval(trainer.step, &rep, &mut cli.metrics));
         }
     }
     cli.pb.finish_and_clear();
-    let mut ck = trainer.checkpoint(!a.no_optimizer_state)?;
-    if a.head_steps > 0 {
-        let reference = reference
-            .as_ref()
-            .ok_or_else(|| CrestError::Invalid("--head-steps needs --reference".into()))?;
-        let mut ht = crate::train::head::HeadTrainer::new(
-            be,
-            &trainer.encoder,
-            reference,
-            crate::train::head::HeadTarget::coordinate(reference)?,
-            crate::train::head::HeadOptions {
-                hidden: a.head_hidden,
-                batch: 2 * a.batch,
-                steps: a.head_steps,
-                augment: trainer.cfg.augment.clone(),
-                seed: a.seed,
-            },
-        )?;
-        let pb = super::bar(a.head_steps, "head ");
-        while ht.step < a.head_steps {
-            ht.train_step()?;
-            pb.set_position(ht.step);
-            if ht.step.is_multiple_of(a.log_every.max(1)) || ht.step == a.head_steps {
-                let l = ht.take_loss()?;
-                pb.set_message(format!("bit BCE {l:.4}"));
-                if pb.is_hidden() {
-                    eprintln!("head step {:>6}  bit BCE {l:.4}", ht.step);
-                }
-                if let Some(f) = &mut cli.metrics {
-                    let _ = writeln!(
-                        f,
-                        "{}",
-                        serde_json::json!({"type": "head", "step": ht.step, "bce": l})
-                    );
-                }
+    Ok(eval_ref.map(|_| eval_cfg))
+}
+
+/// `--head-steps`: the raw-coordinate bit head, trained on the frozen
+/// encoder and added to the checkpoint.
+fn train_head(
+    be: &Backend,
+    a: &TrainArgs,
+    trainer: &Trainer,
+    reference: Option<&Reference>,
+    ck: &mut Checkpoint,
+    metrics: &mut Option<Output>,
+) -> Result<()> {
+    let reference =
+        reference.ok_or_else(|| CrestError::Invalid("--head-steps needs --reference".into()))?;
+    let mut ht = crate::train::head::HeadTrainer::new(
+        be,
+        &trainer.encoder,
+        reference,
+        crate::train::head::HeadTarget::coordinate(reference)?,
+        crate::train::head::HeadOptions {
+            hidden: a.head_hidden,
+            batch: 2 * a.batch,
+            steps: a.head_steps,
+            augment: trainer.cfg.augment.clone(),
+            seed: a.seed,
+        },
+    )?;
+    let pb = super::bar(a.head_steps, "head ");
+    while ht.step < a.head_steps {
+        ht.train_step()?;
+        pb.set_position(ht.step);
+        if ht.step.is_multiple_of(a.log_every.max(1)) || ht.step == a.head_steps {
+            let l = ht.take_loss()?;
+            pb.set_message(format!("bit BCE {l:.4}"));
+            if pb.is_hidden() {
+                eprintln!("head step {:>6}  bit BCE {l:.4}", ht.step);
+            }
+            if let Some(f) = metrics {
+                let _ = writeln!(
+                    f,
+                    "{}",
+                    serde_json::json!({"type": "head", "step": ht.step, "bce": l})
+                );
             }
         }
-        pb.finish_and_clear();
-        ck.tensors.extend(ht.head.values(be)?);
-        ck.meta.head = Some(ht.head.cfg.clone());
-        ck.meta.head_steps = ht.step;
+    }
+    pb.finish_and_clear();
+    ck.tensors.extend(ht.head.values(be)?);
+    ck.meta.head = Some(ht.head.cfg.clone());
+    ck.meta.head_steps = ht.step;
+    Ok(())
+}
+
+/// Run `crest train`.
+pub fn train(be: &Backend, a: &TrainArgs) -> Result<()> {
+    let (enc, cfg) = plan(a)?;
+    let init = match &a.init {
+        Some(p) => Some(Checkpoint::load(p)?),
+        None => None,
+    };
+    let (mut out, metrics) = open_outputs(a)?;
+    let reference = load_references(a)?;
+    let mut reads = Vec::new();
+    let data = (reference.as_ref(), &mut reads);
+    let mut trainer = make_trainer(be, a, data, (&enc, cfg), init.as_ref())?;
+    eprintln!(
+        "model: {} parameters, k {}, {} channels x {} blocks, kernel {}; {} views/step; device {}",
+        trainer.encoder.num_params(),
+        a.k,
+        a.channels,
+        a.blocks,
+        a.kernel,
+        2 * a.batch,
+        be.name()
+    );
+    let pb = super::bar(a.steps, "train");
+    pb.set_position(trainer.step);
+    let mut cli = Cli { pb, metrics };
+    let eval_cfg = run_steps(be, a, &mut trainer, reference.as_ref(), &mut cli)?;
+    let mut ck = trainer.checkpoint(!a.no_optimizer_state)?;
+    if a.head_steps > 0 {
+        train_head(
+            be,
+            a,
+            &trainer,
+            reference.as_ref(),
+            &mut ck,
+            &mut cli.metrics,
+        )?;
     }
     out.write_bytes(&ck.to_bytes()?)?;
-    if evaluate {
-        let r = eval_now(
-            be,
-            &trainer,
-            reference.as_ref().expect("reference"),
-            &eval_cfg,
-        )?;
-        print_eval(trainer.step, &r, &mut cli.metrics);
+    if let (Some(cfg), Some(r)) = (&eval_cfg, &reference) {
+        let rep = eval_now(be, &trainer, r, cfg)?;
+        print_eval(trainer.step, &rep, &mut cli.metrics);
     }
     // The model and its metrics land together or not at all.
     let mut staged = vec![crate::io::output::Staged::from(out)];
@@ -528,6 +557,112 @@ fn eval_now(be: &Backend, t: &Trainer, r: &Reference, cfg: &EvalConfig) -> Resul
     neighbour_recall(be, &t.encoder, r, &grid, &searcher, SearchKind::Flat, cfg)
 }
 
+/// `eval-embed --index`: recall of every search the index offers (flat,
+/// tree, router), and how often each finds the flat search's best.
+fn eval_with_index(
+    be: &Backend,
+    a: &EvalArgs,
+    model: (&Checkpoint, &crate::model::Encoder),
+    reference: &Reference,
+    cfg: &EvalConfig,
+    ip: &std::path::Path,
+) -> Result<()> {
+    let (ck, enc) = model;
+    let gamma = cfg.gamma;
+    let index = Index::load(ip)?;
+    index.check(ip, ck, &a.model, reference, &a.reference)?;
+    // flat search reads float embeddings; a coded index has none
+    let mut kinds = match index.pq {
+        None => vec![SearchKind::Flat, SearchKind::Tree],
+        Some(_) => vec![SearchKind::Tree],
+    };
+    if index.meta.route.is_some() {
+        kinds.extend([SearchKind::Route, SearchKind::TreeRoute]);
+    }
+    let mut searcher = Searcher::new(
+        be,
+        &index,
+        &kinds,
+        crate::index::BeamConfig { width: a.beam },
+    )?;
+    crate::index::route::width_flips(a.route_width)?;
+    searcher.route_width = a.route_width;
+    let (q, truth) = query_set(be, enc, reference, cfg)?;
+    let p = enc.cfg.proj_dim;
+    let mut flat: Vec<(f32, u32)> = Vec::new();
+    let mut rows = Vec::new();
+    for &kind in &kinds {
+        let t0 = Instant::now();
+        let r = search_with_progress(be, &searcher, kind, &q, p, kind.name())?;
+        let secs = t0.elapsed().as_secs_f64();
+        if kind == SearchKind::Flat {
+            flat = r.clone();
+        }
+        let (r1, r10) = recall_of(&r, &truth, &index.grid, gamma);
+        let same = (!flat.is_empty()).then(|| {
+            flat.chunks(10)
+                .zip(r.chunks(10))
+                .filter(|(f, t)| f[0].1 == t[0].1)
+                .count() as f64
+                / truth.len().max(1) as f64
+        });
+        rows.push(serde_json::json!({
+            "search": kind.name(), "recall_at_1": r1, "recall_at_10": r10,
+            "finds_flat_best": same, "seconds": secs,
+        }));
+    }
+    print_index_eval(a, ip, &index, truth.len(), &rows)
+}
+
+/// The table (or JSON) of `eval-embed --index`.
+fn print_index_eval(
+    a: &EvalArgs,
+    ip: &std::path::Path,
+    index: &Index,
+    queries: usize,
+    rows: &[serde_json::Value],
+) -> Result<()> {
+    let report = serde_json::json!({
+        "queries": queries, "grid": index.grid.len(), "grid_stride": index.meta.grid_stride,
+        "tree": index.meta.tree, "beam": a.beam, "route_width": a.route_width,
+        "router": index.meta.route, "searches": rows,
+    });
+    if a.json {
+        outln!("{report:#}");
+    } else {
+        outln!(
+            "model\t{}\nindex\t{}\nqueries\t{}\ngrid\t{} (stride {})\ntree\tbranch {} depth {} beam {}{}",
+            a.model.display(),
+            ip.display(),
+            queries,
+            index.grid.len(),
+            index.meta.grid_stride,
+            index.meta.tree.branch,
+            index.meta.tree.depth,
+            a.beam,
+            if index.meta.route.is_some() {
+                format!(", router width {}", a.route_width)
+            } else {
+                String::new()
+            }
+        );
+        outln!("search\trecall@1\trecall@10\tfinds flat's best\tseconds");
+        for r in rows {
+            outln!(
+                "{}\t{:.4}\t{:.4}\t{}\t{:.2}",
+                r["search"].as_str().unwrap_or(""),
+                r["recall_at_1"].as_f64().unwrap_or(f64::NAN),
+                r["recall_at_10"].as_f64().unwrap_or(f64::NAN),
+                r["finds_flat_best"]
+                    .as_f64()
+                    .map_or("n/a (coded index)".to_string(), |v| format!("{v:.4}")),
+                r["seconds"].as_f64().unwrap_or(f64::NAN)
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Run `crest eval-embed`.
 pub fn eval_embed(be: &Backend, a: &EvalArgs) -> Result<()> {
     let (ck, enc) = super::load_model(be, &a.model)?;
@@ -554,87 +689,7 @@ pub fn eval_embed(be: &Backend, a: &EvalArgs) -> Result<()> {
         seed: a.seed,
     };
     if let Some(ip) = &a.index {
-        let index = Index::load(ip)?;
-        index.check(ip, &ck, &a.model, &reference, &a.reference)?;
-        // flat search reads float embeddings; a coded index has none
-        let mut kinds = match index.pq {
-            None => vec![SearchKind::Flat, SearchKind::Tree],
-            Some(_) => vec![SearchKind::Tree],
-        };
-        if index.meta.route.is_some() {
-            kinds.extend([SearchKind::Route, SearchKind::TreeRoute]);
-        }
-        let mut searcher = Searcher::new(
-            be,
-            &index,
-            &kinds,
-            crate::index::BeamConfig { width: a.beam },
-        )?;
-        crate::index::route::width_flips(a.route_width)?;
-        searcher.route_width = a.route_width;
-        let (q, truth) = query_set(be, &enc, &reference, &cfg)?;
-        let p = enc.cfg.proj_dim;
-        let mut flat: Vec<(f32, u32)> = Vec::new();
-        let mut rows = Vec::new();
-        for &kind in &kinds {
-            let t0 = Instant::now();
-            let r = search_with_progress(be, &searcher, kind, &q, p, kind.name())?;
-            let secs = t0.elapsed().as_secs_f64();
-            if kind == SearchKind::Flat {
-                flat = r.clone();
-            }
-            let (r1, r10) = recall_of(&r, &truth, &index.grid, gamma);
-            let same = (!flat.is_empty()).then(|| {
-                flat.chunks(10)
-                    .zip(r.chunks(10))
-                    .filter(|(f, t)| f[0].1 == t[0].1)
-                    .count() as f64
-                    / truth.len().max(1) as f64
-            });
-            rows.push(serde_json::json!({
-                "search": kind.name(), "recall_at_1": r1, "recall_at_10": r10,
-                "finds_flat_best": same, "seconds": secs,
-            }));
-        }
-        let report = serde_json::json!({
-            "queries": truth.len(), "grid": index.grid.len(), "grid_stride": index.meta.grid_stride,
-            "tree": index.meta.tree, "beam": a.beam, "route_width": a.route_width,
-            "router": index.meta.route, "searches": rows,
-        });
-        if a.json {
-            outln!("{report:#}");
-        } else {
-            outln!(
-                "model\t{}\nindex\t{}\nqueries\t{}\ngrid\t{} (stride {})\ntree\tbranch {} depth {} beam {}{}",
-                a.model.display(),
-                ip.display(),
-                truth.len(),
-                index.grid.len(),
-                index.meta.grid_stride,
-                index.meta.tree.branch,
-                index.meta.tree.depth,
-                a.beam,
-                if index.meta.route.is_some() {
-                    format!(", router width {}", a.route_width)
-                } else {
-                    String::new()
-                }
-            );
-            outln!("search\trecall@1\trecall@10\tfinds flat's best\tseconds");
-            for r in &rows {
-                outln!(
-                    "{}\t{:.4}\t{:.4}\t{}\t{:.2}",
-                    r["search"].as_str().unwrap_or(""),
-                    r["recall_at_1"].as_f64().unwrap_or(f64::NAN),
-                    r["recall_at_10"].as_f64().unwrap_or(f64::NAN),
-                    r["finds_flat_best"]
-                        .as_f64()
-                        .map_or("n/a (coded index)".to_string(), |v| format!("{v:.4}")),
-                    r["seconds"].as_f64().unwrap_or(f64::NAN)
-                );
-            }
-        }
-        return Ok(());
+        return eval_with_index(be, a, (&ck, &enc), &reference, &cfg, ip);
     }
     let pb = super::bar(0, "eval: embed grid");
     let grid = reference_grid(be, &enc, &reference, cfg.stride, &mut |done, total| {

@@ -29,9 +29,12 @@ impl FromStr for DeviceChoice {
             "cpu" => Ok(DeviceChoice::Cpu),
             "cpu-reference" => Ok(DeviceChoice::CpuReference),
             n => n.parse::<usize>().map(DeviceChoice::Index).map_err(|_| {
-                CrestError::Invalid(format!(
+                CrestError::option(
+                    "--device",
+                    format!(
                     "--device '{n}': expected auto, gpu, cpu, cpu-reference or an adapter index"
-                ))
+                ),
+                )
             }),
         }
     }

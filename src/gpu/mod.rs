@@ -8,6 +8,7 @@ mod context;
 mod kernel;
 mod pool;
 mod timing;
+pub mod variant;
 
 pub use adapter::{bound_cpu_adapter_threads, describe_adapters, AdapterSummary, DeviceChoice};
 pub use buffer::GpuBuf;

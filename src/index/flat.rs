@@ -7,6 +7,7 @@ use crate::backend::{Backend, Tensor};
 use crate::error::Result;
 use crate::ops::gemm::GemmDims;
 use crate::ops::index::{Metric, EMPTY, NONE};
+use crate::ops::poincare::{PdistDims, PointSets};
 
 /// Grid k-mers per similarity block (with [`QUERY_BLOCK`] queries: 16M floats).
 pub const GRID_BLOCK: usize = 32_768;
@@ -54,7 +55,13 @@ impl FlatIndex {
             match &self.curv {
                 None => be.gemm(&GemmDims::new(nq, nb, p, false, true), q, block, &mut s)?,
                 Some(curv) => {
-                    be.pdist(curv, -1.0, q, block, nq, nb, p, &mut s, false)?;
+                    let dims = PdistDims {
+                        m: nq,
+                        n: nb,
+                        dim: p,
+                        alpha: -1.0,
+                    };
+                    be.pdist(curv, PointSets { x: q, y: block }, dims, &mut s, false)?;
                 }
             }
             let kb = top.min(nb);

@@ -13,6 +13,7 @@
 
 pub mod config;
 pub mod mapq;
+pub mod stream;
 pub mod tags;
 pub mod trace;
 pub mod views;
@@ -307,8 +308,9 @@ impl<'a> Mapper<'a> {
         cfg: MapConfig,
     ) -> Result<Self> {
         if cfg.propose.is_empty() {
-            return Err(CrestError::Invalid(
-                "--propose needs at least one source".into(),
+            return Err(CrestError::option(
+                "--propose",
+                "--propose needs at least one source",
             ));
         }
         if head.is_none() && cfg.propose.contains(&Propose::Head) {
@@ -326,24 +328,27 @@ impl<'a> Mapper<'a> {
                 Some(s)
             }
             (false, None) => {
-                return Err(CrestError::Invalid(
-                    "--propose index/flat/route needs an index (crest index)".into(),
+                return Err(CrestError::option(
+                    "--propose",
+                    "--propose index/flat/route needs an index (crest index)",
                 ))
             }
         };
         if cfg.pad > align::MAX_PAD {
-            return Err(CrestError::Invalid(format!(
-                "--pad {} exceeds {}",
-                cfg.pad,
-                align::MAX_PAD
-            )));
+            return Err(CrestError::option(
+                "--pad",
+                format!("--pad {} exceeds {}", cfg.pad, align::MAX_PAD),
+            ));
         }
         if cfg.flip > crate::ops::bithead::MAX_FLIP {
-            return Err(CrestError::Invalid(format!(
-                "--flip {} exceeds {}",
-                cfg.flip,
-                crate::ops::bithead::MAX_FLIP
-            )));
+            return Err(CrestError::option(
+                "--flip",
+                format!(
+                    "--flip {} exceeds {}",
+                    cfg.flip,
+                    crate::ops::bithead::MAX_FLIP
+                ),
+            ));
         }
         let mut packed = PackedSeq::default();
         for c in &reference.contigs {

@@ -18,20 +18,22 @@ use crate::error::{CrestError, Result};
 use crate::ops::conv1d::ConvDims;
 use crate::ops::elementwise::ChannelShape;
 use crate::ops::gemm::GemmDims;
-use crate::ops::poincare::Radial;
+use crate::ops::poincare::{AddGrads, MatvecDims, MatvecGrads, MobiusDims, Radial, RowGrads, Rows};
 use crate::ops::reduce::RowOp;
 use crate::rng::Rng;
 
 /// Windows embedded per encoder call.
 pub const EMBED_BATCH: usize = 1024;
 
-/// Embedding geometry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// Embedding geometry (also the values of `--geometry`).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Geometry {
-    /// Euclidean: cosine similarity of L2-normalised projections.
+    /// Cosine similarity of L2-normalised embeddings.
     Euclidean,
-    /// Poincaré ball: negative hyperbolic distance.
+    /// Poincaré ball of curvature −c; similarity = −hyperbolic distance.
     Poincare,
 }
 
@@ -604,10 +606,16 @@ impl Encoder {
         let hi = self.hyp_index();
         let curv = &self.params[hi + 2].value;
         let eps = crate::ops::poincare::PROJ_EPS;
+        let shape = Rows::new(batch, d);
+        let matvec = MatvecDims {
+            rows: batch,
+            din: d,
+            dout: d,
+        };
         let mut x0 = be.zeros(n)?;
-        be.radial(Radial::Exp0, curv, p, batch, d, &mut x0)?;
+        be.radial(Radial::Exp0, curv, p, shape, &mut x0)?;
         let mut x = be.zeros(n)?;
-        be.project(curv, eps, &x0, batch, d, &mut x)?;
+        be.project(curv, eps, &x0, shape, &mut x)?;
         let mut mx = be.zeros(n)?;
         be.gemm(
             &GemmDims::new(batch, d, d, false, true),
@@ -616,11 +624,12 @@ impl Encoder {
             &mut mx,
         )?;
         let mut y = be.zeros(n)?;
-        be.matvec_scale(curv, &x, &mx, batch, d, d, &mut y)?;
+        be.matvec_scale(curv, &x, &mx, matvec, &mut y)?;
         let mut y1 = be.zeros(n)?;
-        be.mobius_add(curv, &y, &self.params[hi + 1].value, batch, 1, d, &mut y1)?;
+        let bias = &self.params[hi + 1].value;
+        be.mobius_add(curv, &y, bias, MobiusDims::broadcast(batch, d), &mut y1)?;
         let mut z = be.zeros(n)?;
-        be.project(curv, eps, &y1, batch, d, &mut z)?;
+        be.project(curv, eps, &y1, shape, &mut z)?;
         Ok((z, [x0, x, mx, y, y1]))
     }
 
@@ -642,27 +651,32 @@ impl Encoder {
         let n = batch * d;
         let hi = self.hyp_index();
         let eps = crate::ops::poincare::PROJ_EPS;
+        let shape = Rows::new(batch, d);
+        let matvec = MatvecDims {
+            rows: batch,
+            din: d,
+            dout: d,
+        };
         let curv = self.params[hi + 2].value.clone();
         let mut dcs: Vec<Tensor> = Vec::new();
         let dc = || be.zeros(batch);
         // z = project(y1)
         let mut dy1 = be.zeros(n)?;
         let mut c1 = dc()?;
-        be.project_bwd(&curv, eps, y1, dz, batch, d, &mut dy1, &mut c1)?;
+        let grads = RowGrads {
+            dx: &mut dy1,
+            dc: &mut c1,
+        };
+        be.project_bwd(&curv, eps, y1, dz, shape, grads)?;
         // y1 = y ⊕ b
         let (mut dy, mut db_rows, mut c2) = (be.zeros(n)?, be.zeros(n)?, dc()?);
-        be.mobius_add_bwd(
-            &curv,
-            y,
-            &self.params[hi + 1].value,
-            &dy1,
-            batch,
-            1,
-            d,
-            &mut dy,
-            &mut db_rows,
-            &mut c2,
-        )?;
+        let grads = AddGrads {
+            dx: &mut dy,
+            dy: &mut db_rows,
+            dc: &mut c2,
+        };
+        let (bias, bshape) = (&self.params[hi + 1].value, MobiusDims::broadcast(batch, d));
+        be.mobius_add_bwd(&curv, y, bias, &dy1, bshape, grads)?;
         be.channel_sum(
             &ChannelShape {
                 outer: batch,
@@ -674,7 +688,12 @@ impl Encoder {
         )?;
         // y = W ⊗ x (M x by GEMM)
         let (mut dxa, mut dmx, mut c3) = (be.zeros(n)?, be.zeros(n)?, dc()?);
-        be.matvec_scale_bwd(&curv, x, mx, &dy, batch, d, d, &mut dxa, &mut dmx, &mut c3)?;
+        let grads = MatvecGrads {
+            dx: &mut dxa,
+            dmx: &mut dmx,
+            dc: &mut c3,
+        };
+        be.matvec_scale_bwd(&curv, x, mx, &dy, matvec, grads)?;
         be.gemm(
             &GemmDims::new(d, d, batch, true, false),
             &dmx,
@@ -692,19 +711,18 @@ impl Encoder {
         be.add(&dxa, &dx, &mut dxs)?;
         // x = project(x0)
         let (mut dx0, mut c4) = (be.zeros(n)?, dc()?);
-        be.project_bwd(&curv, eps, x0, &dxs, batch, d, &mut dx0, &mut c4)?;
+        let grads = RowGrads {
+            dx: &mut dx0,
+            dc: &mut c4,
+        };
+        be.project_bwd(&curv, eps, x0, &dxs, shape, grads)?;
         // x0 = exp₀(p)
         let (mut dp, mut c5) = (be.zeros(n)?, dc()?);
-        be.radial_bwd(
-            Radial::Exp0,
-            &curv,
-            &act.p,
-            &dx0,
-            batch,
-            d,
-            &mut dp,
-            &mut c5,
-        )?;
+        let grads = RowGrads {
+            dx: &mut dp,
+            dc: &mut c5,
+        };
+        be.radial_bwd(Radial::Exp0, &curv, &act.p, &dx0, shape, grads)?;
         if self.cfg.learn_curvature {
             dcs.extend([c1, c2, c3, c4, c5]);
             if let Some(extra) = dc_extra {

@@ -49,13 +49,16 @@ impl ConvPass {
     }
 }
 
-/// Full WGSL of one pass (MODE constant + family file + tiled body).
+/// Full WGSL of one pass: the family file with its MODE set (a
+/// [`crate::gpu::variant`]) and the tiled body.
 pub fn source(pass: ConvPass) -> &'static str {
-    static S: OnceLock<[String; 3]> = OnceLock::new();
-    let all = S.get_or_init(|| {
-        ConvPass::ALL.map(|p| format!("const MODE: u32 = {}u;\n{CONV}\n{TILE}", p.mode()))
-    });
-    &all[pass.mode() as usize]
+    variant(pass).source
+}
+
+fn variant(pass: ConvPass) -> crate::gpu::variant::Variant {
+    static S: OnceLock<String> = OnceLock::new();
+    let family = S.get_or_init(|| format!("{CONV}\n{TILE}"));
+    crate::gpu::variant::variant("conv1d", family, &[("MODE", pass.mode())])
 }
 
 /// Shape of a conv1d layer applied to a batch.
@@ -227,9 +230,10 @@ struct Params {
 }
 
 fn kernel(pass: ConvPass) -> Kernel {
+    let v = variant(pass);
     Kernel {
-        shader: pass.shader_name(),
-        source: source(pass),
+        shader: v.name,
+        source: v.source,
         entry: "tile_main",
     }
 }

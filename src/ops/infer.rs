@@ -19,13 +19,19 @@ pub const VARIANTS: [u32; 2] = [8, 16];
 /// Most output channels of the direct conv.
 pub const MAX_COUT: usize = 64;
 
-/// The shader with `OB4` prepended.
+/// The shader for `ob4` output vec4s per thread (one of [`VARIANTS`]): its
+/// `//ACC` lines written out once per accumulator, then `OB4` set (a
+/// [`crate::gpu::variant`]).
 pub fn source(ob4: u32) -> &'static str {
+    variant(ob4).source
+}
+
+fn variant(ob4: u32) -> crate::gpu::variant::Variant {
     static S: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
     let i = VARIANTS.iter().position(|&v| v == ob4).unwrap_or(0);
-    S[i].get_or_init(|| {
-        let ob4 = VARIANTS[i];
-        let mut out = format!("const OB4: u32 = {ob4}u;\n");
+    let ob4 = VARIANTS[i];
+    let unrolled = S[i].get_or_init(|| {
+        let mut out = String::new();
         for line in BODY.lines() {
             match line.trim_start().strip_prefix("//ACC ") {
                 Some(stmt) => {
@@ -43,13 +49,15 @@ pub fn source(ob4: u32) -> &'static str {
             }
         }
         out
-    })
+    });
+    crate::gpu::variant::variant("infer", unrolled, &[("OB4", ob4)])
 }
 
 fn kernel(ob4: u32, entry: &'static str) -> Kernel {
+    let v = variant(ob4);
     Kernel {
-        shader: if ob4 == 8 { "infer8" } else { "infer16" },
-        source: source(ob4),
+        shader: v.name,
+        source: v.source,
         entry,
     }
 }

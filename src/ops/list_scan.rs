@@ -19,14 +19,9 @@ use super::need;
 use super::window_scan::{GpuRows, RowCode, ScanInputs, ScanRows, MAX_M};
 use crate::error::{CrestError, Result};
 use crate::gpu::{Arg, Gpu, GpuBuf, Kernel, Launch};
-use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
 
 /// WGSL source as written (the variant for 32 vec4s per float row).
 pub const SOURCE: &str = include_str!("../../shaders/list_scan.wgsl");
-
-const DIM4_LINE: &str = "const DIM4: u32 = 32u;";
-const PQ_LINE: &str = "const PQ_M: u32 = 0u;";
 
 /// Words the device buffer of a plan holds at least (256 KiB): plans of
 /// small batches share one pooled size class whatever their size.
@@ -38,28 +33,13 @@ pub(crate) const WG: usize = 64;
 /// The kernel compiled for rows of `dim4` vec4s held as `rows` (the shader
 /// with its `DIM4` and `PQ_M` constants set); made once per process.
 pub fn kernel(dim4: usize, rows: RowCode) -> Kernel {
-    static VARIANTS: OnceLock<Mutex<HashMap<(usize, usize), Kernel>>> = OnceLock::new();
-    let m = rows.codes_per_row();
-    let mut v = VARIANTS
-        .get_or_init(|| Mutex::new(HashMap::new()))
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    *v.entry((dim4, m)).or_insert_with(|| Kernel {
-        shader: Box::leak(
-            match rows {
-                RowCode::F32 => format!("list_scan_d{dim4}"),
-                RowCode::Pq(m) => format!("list_scan_d{dim4}_pq{m}"),
-            }
-            .into_boxed_str(),
-        ),
-        source: Box::leak(
-            SOURCE
-                .replace(DIM4_LINE, &format!("const DIM4: u32 = {dim4}u;"))
-                .replace(PQ_LINE, &format!("const PQ_M: u32 = {m}u;"))
-                .into_boxed_str(),
-        ),
+    let consts = [("DIM4", dim4 as u32), ("PQ_M", rows.codes_per_row() as u32)];
+    let v = crate::gpu::variant::variant("list_scan", SOURCE, &consts);
+    Kernel {
+        shader: v.name,
+        source: v.source,
         entry: "list_scan",
-    })
+    }
 }
 
 /// Most rows one work item scans: what keeps an invocation within half of
@@ -569,12 +549,12 @@ mod tests {
 
     #[test]
     fn variants_set_the_row_width() {
-        assert!(SOURCE.contains(DIM4_LINE) && SOURCE.contains(PQ_LINE));
         let k = kernel(5, RowCode::F32);
-        assert!(k.source.contains("const DIM4: u32 = 5u;"));
-        assert_eq!(k.shader, "list_scan_d5");
+        assert!(k.source.contains("\nconst DIM4: u32 = 5u;\n"));
+        assert!(!k.source.contains("const DIM4: u32 = 32u;"));
+        assert_eq!(k.shader, "list_scan[DIM4=5,PQ_M=0]");
         let p = kernel(32, RowCode::Pq(16));
-        assert!(p.source.contains("const PQ_M: u32 = 16u;"));
-        assert_eq!(p.shader, "list_scan_d32_pq16");
+        assert!(p.source.contains("\nconst PQ_M: u32 = 16u;\n"));
+        assert_eq!(p.shader, "list_scan[DIM4=32,PQ_M=16]");
     }
 }

@@ -3,7 +3,7 @@
 
 use super::need;
 use super::optim::{AdamConfig, AdamStep, SUMSQ_STRIDE};
-use super::poincare::{curv_of, tau_f};
+use super::poincare::{curv_of, tau_f, Rows, PROJ_EPS};
 use crate::error::{CrestError, Result};
 use crate::gpu::{Arg, Gpu, GpuBuf, Kernel};
 
@@ -43,53 +43,78 @@ struct Params {
     proj_eps: f32,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn params(
-    cfg: &AdamConfig,
-    st: &AdamStep,
-    rows: usize,
-    dim: usize,
-    n_tensors: usize,
-    proj_eps: f32,
-) -> Params {
-    Params {
-        rows: rows as u32,
-        dim: dim as u32,
-        n_tensors: n_tensors as u32,
-        _p0: 0,
-        lr: st.lr,
-        beta1: cfg.beta1,
-        beta2: cfg.beta2,
-        eps: cfg.eps,
-        max_norm: cfg.max_norm,
-        bc1: (1.0 - (cfg.beta1 as f64).powf(st.t as f64)) as f32,
-        bc2: (1.0 - (cfg.beta2 as f64).powf(st.t as f64)) as f32,
-        proj_eps,
+/// One Riemannian Adam step over points of the ball.
+#[derive(Clone, Copy, Debug)]
+pub struct RadamStep<'a> {
+    /// Optimiser hyper-parameters.
+    pub cfg: &'a AdamConfig,
+    /// This step's learning rate and number.
+    pub st: &'a AdamStep,
+    /// `rows` points of width `dim`.
+    pub shape: Rows,
+    /// Projection margin ε the stepped points are kept inside.
+    pub proj_eps: f32,
+}
+
+impl<'a> RadamStep<'a> {
+    /// A step of `shape.rows` points with the default margin [`PROJ_EPS`].
+    pub fn new(cfg: &'a AdamConfig, st: &'a AdamStep, shape: Rows) -> Self {
+        RadamStep {
+            cfg,
+            st,
+            shape,
+            proj_eps: PROJ_EPS,
+        }
+    }
+
+    fn params(&self, n_tensors: usize) -> Params {
+        let (cfg, st) = (self.cfg, self.st);
+        Params {
+            rows: self.shape.rows as u32,
+            dim: self.shape.dim as u32,
+            n_tensors: n_tensors as u32,
+            _p0: 0,
+            lr: st.lr,
+            beta1: cfg.beta1,
+            beta2: cfg.beta2,
+            eps: cfg.eps,
+            max_norm: cfg.max_norm,
+            bc1: (1.0 - (cfg.beta1 as f64).powf(st.t as f64)) as f32,
+            bc2: (1.0 - (cfg.beta2 as f64).powf(st.t as f64)) as f32,
+            proj_eps: self.proj_eps,
+        }
     }
 }
 
-/// CPU twin of one Riemannian Adam step on `rows` points of width `dim`
+super::poincare::tensor_group! {
+    /// What a step updates in place, each `rows × dim`.
+    RadamState {
+        /// The points.
+        param,
+        /// Adam's first moment.
+        m1,
+        /// Adam's second moment.
+        m2,
+    }
+}
+
+/// CPU twin of one Riemannian Adam step from the gradient `grad`
 /// (`clip` = the global-norm clip factor, see [`super::optim::clip_factor`]).
-#[allow(clippy::too_many_arguments)]
 pub fn radam_cpu(
-    cfg: &AdamConfig,
-    st: &AdamStep,
+    step: &RadamStep,
     clip: f32,
     c: f32,
-    proj_eps: f32,
-    rows: usize,
-    dim: usize,
     grad: &[f32],
-    param: &mut [f32],
-    m1: &mut [f32],
-    m2: &mut [f32],
+    state: RadamState<&mut [f32]>,
 ) -> Result<()> {
+    let (Rows { rows, dim }, proj_eps) = (step.shape, step.proj_eps);
+    let RadamState { param, m1, m2 } = state;
     let n = rows * dim;
     need("radam", "grad", grad.len(), n)?;
     need("radam", "param", param.len(), n)?;
     need("radam", "m", m1.len(), n)?;
     need("radam", "v", m2.len(), n)?;
-    let p = params(cfg, st, rows, dim, 0, proj_eps);
+    let p = step.params(0);
     let c = curv_of(c as f64);
     let sc = c.sqrt();
     let (b1, b2) = (p.beta1 as f64, p.beta2 as f64);
@@ -142,23 +167,19 @@ pub fn radam_cpu(
     Ok(())
 }
 
-/// GPU: one Riemannian Adam step; `sumsq` as for [`super::optim::adamw_gpu`].
-#[allow(clippy::too_many_arguments)]
+/// GPU: one Riemannian Adam step; `sumsq` (`n_tensors` slots) as for
+/// [`super::optim::adamw_gpu`].
 pub fn radam_gpu(
     gpu: &Gpu,
-    cfg: &AdamConfig,
-    st: &AdamStep,
+    step: &RadamStep,
     sumsq: &GpuBuf,
     n_tensors: usize,
     curv: &GpuBuf,
-    proj_eps: f32,
-    rows: usize,
-    dim: usize,
     grad: &GpuBuf,
-    param: &GpuBuf,
-    m1: &GpuBuf,
-    m2: &GpuBuf,
+    state: RadamState<&GpuBuf>,
 ) -> Result<()> {
+    let Rows { rows, dim } = step.shape;
+    let RadamState { param, m1, m2 } = state;
     if dim > MAX_DIM {
         return Err(CrestError::shape(
             "radam",
@@ -172,7 +193,7 @@ pub fn radam_gpu(
     need("radam", "v", m2.len, n)?;
     need("radam", "sumsq", sumsq.len, n_tensors * SUMSQ_STRIDE)?;
     need("radam", "curv", curv.len, 1)?;
-    let p = params(cfg, st, rows, dim, n_tensors, proj_eps);
+    let p = step.params(n_tensors);
     gpu.dispatch(
         Kernel {
             shader: "radam",

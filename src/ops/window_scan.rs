@@ -14,48 +14,25 @@ use super::index::{dim4, pad_rows, score, Metric, Ranked, MAX_DIM, NONE};
 use super::need;
 use crate::error::{CrestError, Result};
 use crate::gpu::{Arg, Gpu, GpuBuf, Kernel, Launch};
-use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
 
 /// WGSL source as written (the variant for 32 vec4s per row).
 pub const SOURCE: &str = include_str!("../../shaders/window_scan.wgsl");
 
-/// The lines of [`SOURCE`] each variant replaces.
-const DIM4_LINE: &str = "const DIM4: u32 = 32u;";
-const PQ_LINE: &str = "const PQ_M: u32 = 0u;";
-const WIN_LINE: &str = "const WIN: u32 = 4096u;";
-
 /// The kernel compiled for rows of `dim4` vec4s (1..=64) held as `rows`:
 /// the shader with its `DIM4`, `PQ_M` and `WIN` constants set, so that
-/// loops over a row have a fixed trip count. Variants are made once and
-/// kept for the process.
+/// loops over a row have a fixed trip count (a [`crate::gpu::variant`]).
 pub fn kernel(dim4: usize, rows: RowCode) -> Kernel {
-    static VARIANTS: OnceLock<Mutex<HashMap<(usize, usize), Kernel>>> = OnceLock::new();
-    let m = rows.codes_per_row();
-    let mut v = VARIANTS
-        .get_or_init(|| Mutex::new(HashMap::new()))
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    *v.entry((dim4, m)).or_insert_with(|| Kernel {
-        shader: Box::leak(
-            match rows {
-                RowCode::F32 => format!("window_scan_d{dim4}"),
-                RowCode::Pq(m) => format!("window_scan_d{dim4}_pq{m}"),
-            }
-            .into_boxed_str(),
-        ),
-        source: Box::leak(
-            SOURCE
-                .replace(DIM4_LINE, &format!("const DIM4: u32 = {dim4}u;"))
-                .replace(PQ_LINE, &format!("const PQ_M: u32 = {m}u;"))
-                .replace(
-                    WIN_LINE,
-                    &format!("const WIN: u32 = {}u;", rows.window_vec4s(dim4 * 4)),
-                )
-                .into_boxed_str(),
-        ),
+    let consts = [
+        ("DIM4", dim4 as u32),
+        ("PQ_M", rows.codes_per_row() as u32),
+        ("WIN", rows.window_vec4s(dim4 * 4) as u32),
+    ];
+    let v = crate::gpu::variant::variant("window_scan", SOURCE, &consts);
+    Kernel {
+        shader: v.name,
+        source: v.source,
         entry: "window_scan",
-    })
+    }
 }
 
 /// What the rows of a windowed scan hold.
@@ -673,21 +650,19 @@ mod tests {
 
     #[test]
     fn variants_set_the_row_width() {
-        assert!(SOURCE.contains(DIM4_LINE));
-        assert!(SOURCE.contains(PQ_LINE) && SOURCE.contains(WIN_LINE));
         let k = kernel(5, RowCode::F32);
-        assert!(k.source.contains("const DIM4: u32 = 5u;"));
-        assert!(!k.source.contains(DIM4_LINE));
-        assert_eq!(k.shader, "window_scan_d5");
+        assert!(k.source.contains("\nconst DIM4: u32 = 5u;\n"));
+        assert!(!k.source.contains("const DIM4: u32 = 32u;"));
+        assert!(k.shader.starts_with("window_scan[DIM4=5,PQ_M=0,WIN="));
         assert_eq!(
             kernel(5, RowCode::F32).source.as_ptr(),
             k.source.as_ptr(),
             "made once"
         );
         let p = kernel(32, RowCode::Pq(16));
-        assert!(p.source.contains("const PQ_M: u32 = 16u;"));
-        assert!(p.source.contains("const WIN: u32 = 128u;"));
-        assert_eq!(p.shader, "window_scan_d32_pq16");
+        assert!(p.source.contains("\nconst PQ_M: u32 = 16u;\n"));
+        assert!(p.source.contains("\nconst WIN: u32 = 128u;\n"));
+        assert_eq!(p.shader, "window_scan[DIM4=32,PQ_M=16,WIN=128]");
     }
 
     #[test]

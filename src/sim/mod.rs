@@ -169,8 +169,9 @@ pub fn simulate(
         ));
     }
     if cfg.contamination > 0.0 && contaminants.is_empty() {
-        return Err(CrestError::Invalid(
-            "--contamination needs --contaminant FASTA files".into(),
+        return Err(CrestError::option(
+            "--contamination",
+            "--contamination needs --contaminant FASTA files",
         ));
     }
     let weights: Vec<u64> = usable

@@ -9,6 +9,8 @@ use crate::backend::{Backend, Tensor};
 use crate::error::{CrestError, Result};
 use crate::model::encoder::{Param, ParamKind};
 use crate::ops::optim::{AdamConfig, AdamStep, AdamTensor, SUMSQ_STRIDE};
+use crate::ops::poincare::Rows;
+use crate::ops::radam::{RadamState, RadamStep};
 
 /// A sum-of-squares buffer for `n` tensors.
 pub fn sumsq_buffer(be: &Backend, n: usize) -> Result<Tensor> {
@@ -71,19 +73,14 @@ pub fn mixed_step(
                     CrestError::Invalid("ball parameter without a curvature".into())
                 })?;
                 let dim = *p.shape.last().unwrap_or(&1);
-                be.radam(
-                    cfg,
-                    st,
-                    sumsq,
-                    nt,
-                    c,
-                    p.value.len() / dim.max(1),
-                    dim,
-                    &p.grad,
-                    &mut p.value,
-                    &mut p.m,
-                    &mut p.v,
-                )?
+                let shape = Rows::new(p.value.len() / dim.max(1), dim);
+                let state = RadamState {
+                    param: &mut p.value,
+                    m1: &mut p.m,
+                    m2: &mut p.v,
+                };
+                let step = RadamStep::new(cfg, st, shape);
+                be.radam(&step, sumsq, nt, c, &p.grad, state)?
             }
             ParamKind::Curvature if learn_c => {
                 be.adamw(cfg, st, sumsq, nt, false, adam_tensor(p))?;

@@ -8,6 +8,7 @@ use crate::io::Reference;
 use crate::model::{Checkpoint, Encoder, EncoderConfig, Geometry, ModelMeta};
 use crate::ops::gemm::GemmDims;
 use crate::ops::optim::{lr_at, AdamConfig, AdamStep, SUMSQ_STRIDE};
+use crate::ops::poincare::{PdistDims, PdistGrads, PointSets};
 
 use super::augment::AugmentConfig;
 use super::sampler::{reads_batch, step_rng, Batch, ReferenceSampler};
@@ -267,15 +268,28 @@ impl<'a> Trainer<'a> {
                     .curvature()
                     .ok_or_else(|| CrestError::Invalid("Poincaré model has no curvature".into()))?
                     .clone();
+                let pts = PointSets {
+                    x: &act.z,
+                    y: &act.z,
+                };
+                let dims = PdistDims {
+                    m: n,
+                    n,
+                    dim: p,
+                    alpha: -inv_tau,
+                };
                 let aux = be
-                    .pdist(&curv, -inv_tau, &act.z, &act.z, n, n, p, &mut s, true)?
+                    .pdist(&curv, pts, dims, &mut s, true)?
                     .ok_or_else(|| CrestError::Invalid("pdist kept no side tensor".into()))?;
                 be.supcon(&s, &batch.labels, self.gamma(), &mut ds, &mut rows)?;
                 let (mut dy, mut dc) = (be.zeros(n * p)?, be.zeros(n)?);
                 let mut dx = be.zeros(n * p)?;
-                be.pdist_bwd(
-                    &curv, -inv_tau, &act.z, &act.z, &ds, &aux, n, n, p, &mut dx, &mut dy, &mut dc,
-                )?;
+                let grads = PdistGrads {
+                    dx: &mut dx,
+                    dy: &mut dy,
+                    dc: &mut dc,
+                };
+                be.pdist_bwd(&curv, pts, &ds, &aux, dims, grads)?;
                 be.add(&dx, &dy, &mut dz)?;
                 self.encoder.backward_with_dc(be, &act, &dz, Some(&dc))?;
             }

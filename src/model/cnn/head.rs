@@ -9,7 +9,7 @@ use crate::backend::{Backend, Tensor};
 use crate::error::Result;
 use crate::model::Linear;
 use crate::ops::gemm::GemmDims;
-use crate::ops::poincare::{Radial, PROJ_EPS};
+use crate::ops::poincare::{MlrClasses, MlrDims, MlrGrads, Radial, RowGrads, Rows, PROJ_EPS};
 
 /// Saved head tensors.
 pub enum HeadActs {
@@ -54,14 +54,8 @@ pub fn head_forward(
     let v = if cfg.kind == CnnKind::Poincare {
         let rows = batch * cfg.len;
         let mut lf = be.zeros(batch * flat)?;
-        be.radial(
-            Radial::Log0,
-            &curv,
-            trunk.out(),
-            rows,
-            cfg.channels,
-            &mut lf,
-        )?;
+        let shape = Rows::new(rows, cfg.channels);
+        be.radial(Radial::Log0, &curv, trunk.out(), shape, &mut lf)?;
         let mut v = be.zeros(batch * flat)?;
         be.scale(batch * flat, beta_ratio(flat, cfg.channels), &lf, &mut v)?;
         v
@@ -77,25 +71,26 @@ pub fn head_forward(
     )?;
     let tail = tail_forward(m, be, &curv, u, "fc.hb", batch, h)?;
     let z0 = &tail.out;
+    let shape = Rows::new(batch, h);
     let mut l = be.zeros(batch * h)?;
-    be.radial(Radial::Log0, &curv, z0, batch, h, &mut l)?;
+    be.radial(Radial::Log0, &curv, z0, shape, &mut l)?;
     let mut t = be.zeros(batch * h)?;
     be.relu(&l, &mut t)?;
     let mut z1 = be.zeros(batch * h)?;
-    be.radial(Radial::Exp0, &curv, &t, batch, h, &mut z1)?;
+    be.radial(Radial::Exp0, &curv, &t, shape, &mut z1)?;
     let mut z = be.zeros(batch * h)?;
-    be.project(&curv, PROJ_EPS, &z1, batch, h, &mut z)?;
+    be.project(&curv, PROJ_EPS, &z1, shape, &mut z)?;
     let mut logits = be.zeros(batch * k)?;
-    be.mlr(
-        &curv,
-        &z,
-        &m.p("mlr.a")?.value,
-        &m.p("mlr.r")?.value,
-        batch,
-        k,
-        h,
-        &mut logits,
-    )?;
+    let cls = MlrClasses {
+        a: &m.p("mlr.a")?.value,
+        r: &m.p("mlr.r")?.value,
+    };
+    let dims = MlrDims {
+        m: batch,
+        classes: k,
+        dim: h,
+    };
+    be.mlr(&curv, &z, cls, dims, &mut logits)?;
     Ok((
         HeadActs::Hyperbolic {
             v,
@@ -155,28 +150,42 @@ pub fn head_backward(
             let (av, rv) = (m.p("mlr.a")?.value.clone(), m.p("mlr.r")?.value.clone());
             let (mut dz, mut da, mut dr, mut dc0) =
                 (be.zeros(n)?, be.zeros(k * h)?, be.zeros(k)?, rows()?);
-            be.mlr_bwd(
-                &curv, z, &av, &rv, dlogits, batch, k, h, &mut dz, &mut da, &mut dr, &mut dc0,
-            )?;
+            let cls = MlrClasses { a: &av, r: &rv };
+            let dims = MlrDims {
+                m: batch,
+                classes: k,
+                dim: h,
+            };
+            let grads = MlrGrads {
+                dx: &mut dz,
+                da: &mut da,
+                dr: &mut dr,
+                dc: &mut dc0,
+            };
+            be.mlr_bwd(&curv, z, cls, dlogits, dims, grads)?;
             *m.grad_mut("mlr.a")? = da;
             *m.grad_mut("mlr.r")? = dr;
             let (mut dz1, mut dc1) = (be.zeros(n)?, rows()?);
-            be.project_bwd(&curv, PROJ_EPS, z1, &dz, batch, h, &mut dz1, &mut dc1)?;
+            let shape = Rows::new(batch, h);
+            let grads = RowGrads {
+                dx: &mut dz1,
+                dc: &mut dc1,
+            };
+            be.project_bwd(&curv, PROJ_EPS, z1, &dz, shape, grads)?;
             let (mut dt, mut dc2) = (be.zeros(n)?, rows()?);
-            be.radial_bwd(Radial::Exp0, &curv, t, &dz1, batch, h, &mut dt, &mut dc2)?;
+            let grads = RowGrads {
+                dx: &mut dt,
+                dc: &mut dc2,
+            };
+            be.radial_bwd(Radial::Exp0, &curv, t, &dz1, shape, grads)?;
             let mut dl = be.zeros(n)?;
             be.relu_bwd(l, &dt, &mut dl)?;
             let (mut dz0, mut dc3) = (be.zeros(n)?, rows()?);
-            be.radial_bwd(
-                Radial::Log0,
-                &curv,
-                &tail.out,
-                &dl,
-                batch,
-                h,
-                &mut dz0,
-                &mut dc3,
-            )?;
+            let grads = RowGrads {
+                dx: &mut dz0,
+                dc: &mut dc3,
+            };
+            be.radial_bwd(Radial::Log0, &curv, &tail.out, &dl, shape, grads)?;
             dcs.extend([dc0, dc1, dc2, dc3]);
             let du = tail_backward(m, be, &curv, tail, "fc.hb", &dz0, dcs)?;
             be.gemm(
@@ -200,16 +209,12 @@ pub fn head_backward(
             let mut dlf = be.zeros(batch * flat)?;
             be.scale(batch * flat, beta_ratio(flat, cfg.channels), &dv, &mut dlf)?;
             let (mut dh, mut dc7) = (be.zeros(batch * flat)?, be.zeros(prow)?);
-            be.radial_bwd(
-                Radial::Log0,
-                &curv,
-                trunk.out(),
-                &dlf,
-                prow,
-                cfg.channels,
-                &mut dh,
-                &mut dc7,
-            )?;
+            let grads = RowGrads {
+                dx: &mut dh,
+                dc: &mut dc7,
+            };
+            let pshape = Rows::new(prow, cfg.channels);
+            be.radial_bwd(Radial::Log0, &curv, trunk.out(), &dlf, pshape, grads)?;
             dcs.push(dc7);
             Ok(dh)
         }

@@ -17,7 +17,7 @@ use crate::model::encoder::Param;
 use crate::ops::conv1d::ConvDims;
 use crate::ops::elementwise::ChannelShape;
 use crate::ops::permute::TransposeDims;
-use crate::ops::poincare::{Radial, PROJ_EPS};
+use crate::ops::poincare::{AddGrads, MobiusDims, Radial, RowGrads, Rows, PROJ_EPS};
 
 /// ln Γ(x) for x > 0 (Lanczos, g = 7, 9 terms; ~1e-15 relative).
 fn ln_gamma(x: f64) -> f64 {
@@ -91,12 +91,14 @@ pub(super) fn tail_forward(
     dim: usize,
 ) -> Result<BallTail> {
     let n = rows * dim;
+    let shape = Rows::new(rows, dim);
     let mut e = be.zeros(n)?;
-    be.radial(Radial::Exp0, curv, &u, rows, dim, &mut e)?;
+    be.radial(Radial::Exp0, curv, &u, shape, &mut e)?;
     let mut y = be.zeros(n)?;
-    be.mobius_add(curv, &e, &m.p(bias)?.value, rows, 1, dim, &mut y)?;
+    let bshape = MobiusDims::broadcast(rows, dim);
+    be.mobius_add(curv, &e, &m.p(bias)?.value, bshape, &mut y)?;
     let mut out = be.zeros(n)?;
-    be.project(curv, PROJ_EPS, &y, rows, dim, &mut out)?;
+    be.project(curv, PROJ_EPS, &y, shape, &mut out)?;
     Ok(BallTail {
         u,
         e,
@@ -120,21 +122,34 @@ pub(super) fn tail_backward(
 ) -> Result<Tensor> {
     let (rows, dim) = (t.rows, t.dim);
     let n = rows * dim;
+    let shape = Rows::new(rows, dim);
     let (mut dy, mut dc1) = (be.zeros(n)?, be.zeros(rows)?);
-    be.project_bwd(curv, PROJ_EPS, &t.y, dout, rows, dim, &mut dy, &mut dc1)?;
+    let grads = RowGrads {
+        dx: &mut dy,
+        dc: &mut dc1,
+    };
+    be.project_bwd(curv, PROJ_EPS, &t.y, dout, shape, grads)?;
     let hb = m.p(bias)?.value.clone();
     let (mut de, mut dhb, mut dc2) = (be.zeros(n)?, be.zeros(n)?, be.zeros(rows)?);
-    be.mobius_add_bwd(
-        curv, &t.e, &hb, &dy, rows, 1, dim, &mut de, &mut dhb, &mut dc2,
-    )?;
-    let shape = ChannelShape {
+    let grads = AddGrads {
+        dx: &mut de,
+        dy: &mut dhb,
+        dc: &mut dc2,
+    };
+    let bshape = MobiusDims::broadcast(rows, dim);
+    be.mobius_add_bwd(curv, &t.e, &hb, &dy, bshape, grads)?;
+    let sum_shape = ChannelShape {
         outer: rows,
         channels: dim,
         inner: 1,
     };
-    be.channel_sum(&shape, &dhb, m.grad_mut(bias)?)?;
+    be.channel_sum(&sum_shape, &dhb, m.grad_mut(bias)?)?;
     let (mut du, mut dc3) = (be.zeros(n)?, be.zeros(rows)?);
-    be.radial_bwd(Radial::Exp0, curv, &t.u, &de, rows, dim, &mut du, &mut dc3)?;
+    let grads = RowGrads {
+        dx: &mut du,
+        dc: &mut dc3,
+    };
+    be.radial_bwd(Radial::Exp0, curv, &t.u, &de, shape, grads)?;
     dcs.extend([dc1, dc2, dc3]);
     Ok(du)
 }

@@ -10,7 +10,7 @@ use crate::ops::batchnorm::{BnDims, BnGrads, BnOut, BN_MOMENTUM};
 use crate::ops::conv1d::ConvDims;
 use crate::ops::elementwise::ChannelShape;
 use crate::ops::permute::TransposeDims;
-use crate::ops::poincare::{Radial, PROJ_EPS};
+use crate::ops::poincare::{AddGrads, MobiusDims, Radial, RowGrads, Rows, PROJ_EPS};
 
 /// One Euclidean residual block's saved tensors.
 pub struct EBlock {
@@ -170,6 +170,7 @@ fn euclidean_forward(
 fn poincare_forward(m: &mut Cnn, be: &Backend, x: &Tensor, batch: usize) -> Result<TrunkActs> {
     let (c, len) = (m.cfg.channels, m.cfg.len);
     let rows = batch * len;
+    let shape = Rows::new(rows, c);
     let curv = m.curvature_or_err()?.clone();
     // exp₀ of each position's one-hot column; its log₀ is the column itself,
     // so the stem convolution takes the one-hot columns as tangent vectors.
@@ -188,19 +189,19 @@ fn poincare_forward(m: &mut Cnn, be: &Backend, x: &Tensor, batch: usize) -> Resu
     let mut blocks = Vec::with_capacity(m.cfg.blocks);
     for j in 0..m.cfg.blocks {
         let mut l0 = be.zeros(rows * c)?;
-        be.radial(Radial::Log0, &curv, &h, rows, c, &mut l0)?;
+        be.radial(Radial::Log0, &curv, &h, shape, &mut l0)?;
         let c1 = hyp::pconv_forward(m, be, &curv, &format!("b{j}.c1"), &l0, batch, c)?;
         let p1 = c1.out().clone();
         let mut l1 = be.zeros(rows * c)?;
-        be.radial(Radial::Log0, &curv, &p1, rows, c, &mut l1)?;
+        be.radial(Radial::Log0, &curv, &p1, shape, &mut l1)?;
         let mut t1 = be.zeros(rows * c)?;
         be.relu(&l1, &mut t1)?;
         let c2 = hyp::pconv_forward(m, be, &curv, &format!("b{j}.c2"), &t1, batch, c)?;
         let p2 = c2.out().clone();
         let mut y = be.zeros(rows * c)?;
-        be.mobius_add(&curv, &h, &p2, rows, rows, c, &mut y)?;
+        be.mobius_add(&curv, &h, &p2, MobiusDims::per_row(rows, c), &mut y)?;
         let mut out = be.zeros(rows * c)?;
-        be.project(&curv, PROJ_EPS, &y, rows, c, &mut out)?;
+        be.project(&curv, PROJ_EPS, &y, shape, &mut out)?;
         blocks.push(PBlock {
             h_in: std::mem::replace(&mut h, out),
             c1,
@@ -318,41 +319,40 @@ fn poincare_backward(
     let (c, len) = (m.cfg.channels, m.cfg.len);
     let rows = batch * len;
     let n = rows * c;
+    let shape = Rows::new(rows, c);
     let curv = m.curvature_or_err()?.clone();
     for (j, b) in blocks.iter().enumerate().rev() {
         // out = project(y), y = h_in ⊕ p2
         let (mut dy, mut dc1) = (be.zeros(n)?, be.zeros(rows)?);
-        be.project_bwd(&curv, PROJ_EPS, &b.y, &dh, rows, c, &mut dy, &mut dc1)?;
+        let grads = RowGrads {
+            dx: &mut dy,
+            dc: &mut dc1,
+        };
+        be.project_bwd(&curv, PROJ_EPS, &b.y, &dh, shape, grads)?;
         let (mut dha, mut dp2, mut dc2) = (be.zeros(n)?, be.zeros(n)?, be.zeros(rows)?);
-        be.mobius_add_bwd(
-            &curv, &b.h_in, &b.p2, &dy, rows, rows, c, &mut dha, &mut dp2, &mut dc2,
-        )?;
+        let grads = AddGrads {
+            dx: &mut dha,
+            dy: &mut dp2,
+            dc: &mut dc2,
+        };
+        let pshape = MobiusDims::per_row(rows, c);
+        be.mobius_add_bwd(&curv, &b.h_in, &b.p2, &dy, pshape, grads)?;
         let dt1 = hyp::pconv_backward_dx(m, be, &curv, &format!("b{j}.c2"), &b.c2, &dp2, dcs)?;
         let mut dl1 = be.zeros(n)?;
         be.relu_bwd(&b.l1, &dt1, &mut dl1)?;
         let (mut dp1, mut dc3) = (be.zeros(n)?, be.zeros(rows)?);
-        be.radial_bwd(
-            Radial::Log0,
-            &curv,
-            &b.p1,
-            &dl1,
-            rows,
-            c,
-            &mut dp1,
-            &mut dc3,
-        )?;
+        let grads = RowGrads {
+            dx: &mut dp1,
+            dc: &mut dc3,
+        };
+        be.radial_bwd(Radial::Log0, &curv, &b.p1, &dl1, shape, grads)?;
         let dl0 = hyp::pconv_backward_dx(m, be, &curv, &format!("b{j}.c1"), &b.c1, &dp1, dcs)?;
         let (mut dhb, mut dc4) = (be.zeros(n)?, be.zeros(rows)?);
-        be.radial_bwd(
-            Radial::Log0,
-            &curv,
-            &b.h_in,
-            &dl0,
-            rows,
-            c,
-            &mut dhb,
-            &mut dc4,
-        )?;
+        let grads = RowGrads {
+            dx: &mut dhb,
+            dc: &mut dc4,
+        };
+        be.radial_bwd(Radial::Log0, &curv, &b.h_in, &dl0, shape, grads)?;
         dcs.extend([dc1, dc2, dc3, dc4]);
         let mut next = be.zeros(n)?;
         be.add(&dha, &dhb, &mut next)?;
