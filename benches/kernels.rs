@@ -185,6 +185,10 @@ fn bench_index(c: &mut Criterion) {
     let curv = gpu.upload("c", &[1.0f32]).unwrap();
     let out_s = gpu.zeros("s", nq * m).unwrap();
     let out_i = gpu.zeros("i", nq * m).unwrap();
+    let out = Ranked {
+        scores: &out_s,
+        ids: &out_i,
+    };
     let d = LeafDims {
         queries: nq,
         dim,
@@ -204,19 +208,13 @@ fn bench_index(c: &mut Criterion) {
         ),
         |b| {
             b.iter(|| {
-                leaf_scan_gpu(
-                    &gpu,
-                    &d,
-                    &qpad,
-                    &data,
-                    &chosen,
-                    &op,
-                    Metric::Cosine,
-                    &curv,
-                    &out_s,
-                    &out_i,
-                )
-                .unwrap();
+                let inp = LeafInputs {
+                    queries: &qpad,
+                    data: &data,
+                    leaves: &chosen,
+                    offsets_perm: &op,
+                };
+                leaf_scan_gpu(&gpu, &d, inp, Metric::Cosine, &curv, out).unwrap();
                 gpu.sync().unwrap();
             })
         },
@@ -255,19 +253,12 @@ fn bench_index(c: &mut Criterion) {
                         window_rows(dim),
                     )
                     .unwrap();
-                    window_scan_gpu(
-                        &gpu,
-                        &wd,
-                        &plan,
-                        &qpad,
-                        GpuRows::F32(&wdata),
-                        &wids,
-                        Metric::Cosine,
-                        &curv,
-                        &out_s,
-                        &out_i,
-                    )
-                    .unwrap();
+                    let inp = ScanInputs {
+                        queries: &qpad,
+                        data: GpuRows::F32(&wdata),
+                        ids: &wids,
+                    };
+                    window_scan_gpu(&gpu, &wd, &plan, inp, Metric::Cosine, &curv, out).unwrap();
                     gpu.sync().unwrap();
                 })
             },
@@ -301,22 +292,15 @@ fn bench_index(c: &mut Criterion) {
                         RowCode::Pq(pm).window_rows(dim),
                     )
                     .unwrap();
-                    window_scan_gpu(
-                        &gpu,
-                        &pd,
-                        &plan,
-                        &qpad,
-                        GpuRows::Pq {
+                    let inp = ScanInputs {
+                        queries: &qpad,
+                        data: GpuRows::Pq {
                             codes: &wcodes,
                             codebook: &book,
                         },
-                        &wids,
-                        Metric::Cosine,
-                        &curv,
-                        &out_s,
-                        &out_i,
-                    )
-                    .unwrap();
+                        ids: &wids,
+                    };
+                    window_scan_gpu(&gpu, &pd, &plan, inp, Metric::Cosine, &curv, out).unwrap();
                     gpu.sync().unwrap();
                 })
             },
@@ -351,19 +335,17 @@ fn bench_index(c: &mut Criterion) {
         ),
         |b| {
             b.iter(|| {
-                beam_step_gpu(
-                    &gpu,
-                    &bd,
-                    &q,
-                    &cent,
-                    &beam_in,
-                    &sizes,
-                    Metric::Cosine,
-                    &curv,
-                    &bs,
-                    &bi,
-                )
-                .unwrap();
+                let inp = BeamInputs {
+                    queries: &q,
+                    centroids: &cent,
+                    beam_in: &beam_in,
+                    leaf_offsets: &sizes,
+                };
+                let out = Ranked {
+                    scores: &bs,
+                    ids: &bi,
+                };
+                beam_step_gpu(&gpu, &bd, inp, Metric::Cosine, &curv, out).unwrap();
                 gpu.sync().unwrap();
             })
         },

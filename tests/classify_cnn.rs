@@ -20,9 +20,32 @@ use crest::train::optimizer::{mixed_step, sumsq_buffer};
 
 // ------------------------------------------------------------------ kernels
 
+/// A batch-norm forward pass's host outputs.
+fn out<'a, T>(stats: &'a mut [T], y: &'a mut [T]) -> BnOut<&'a mut [T]> {
+    BnOut { stats, y }
+}
+
+/// The shape of a cross-entropy.
+fn xd(rows: usize, classes: usize, scale: f32) -> XentDims {
+    XentDims {
+        rows,
+        classes,
+        scale,
+    }
+}
+
+/// The batch-norm backward pass's host outputs.
+fn grads<'a, T>(dx: &'a mut [T], dgb: &'a mut [T]) -> BnGrads<&'a mut [T]> {
+    BnGrads { dx, dgb }
+}
+
 #[test]
 fn batchnorm_backward_matches_finite_differences() {
     let mut rng = Rng::new(31);
+    let cfg = BnConfig {
+        eps: 1e-5,
+        momentum: 0.0,
+    };
     for (batch, channels, len) in [(2, 3, 5), (3, 1, 1), (1, 2, 7)] {
         let d = BnDims {
             batch,
@@ -38,14 +61,14 @@ fn batchnorm_backward_matches_finite_differences() {
         let loss = |x: &[f64], gb: &[f64]| {
             let mut run = vec![0.0; 2 * channels];
             let (mut st, mut y) = (vec![0.0; 2 * channels], vec![0.0; d.n()]);
-            bn_train_cpu(&d, x, gb, 1e-5, 0.0, &mut run, &mut st, &mut y).unwrap();
+            bn_train_cpu(&d, &cfg, x, gb, &mut run, out(&mut st, &mut y)).unwrap();
             dot(&y, &dy)
         };
         let mut run = vec![0.0; 2 * channels];
         let (mut st, mut y) = (vec![0.0; 2 * channels], vec![0.0; d.n()]);
-        bn_train_cpu(&d, &x, &gb, 1e-5, 0.0, &mut run, &mut st, &mut y).unwrap();
+        bn_train_cpu(&d, &cfg, &x, &gb, &mut run, out(&mut st, &mut y)).unwrap();
         let (mut dx, mut dg) = (vec![0.0; d.n()], vec![0.0; 2 * channels]);
-        bn_backward_cpu(&d, &x, &dy, &gb, &st, &mut dx, &mut dg).unwrap();
+        bn_backward_cpu(&d, &x, &dy, &gb, &st, grads(&mut dx, &mut dg)).unwrap();
         assert_grad("bn dx", &dx, &fd(&x, |x| loss(x, &gb)), 1e-5);
         assert_grad("bn dγβ", &dg, &fd(&gb, |g| loss(&x, g)), 1e-5);
     }
@@ -62,12 +85,16 @@ fn batchnorm_running_statistics_and_inference() {
     let gb = [2.0, 0.5];
     let mut run = vec![0.0, 1.0];
     let (mut st, mut y) = (vec![0.0; 2], vec![0.0; 4]);
-    bn_train_cpu(&d, &x, &gb, 0.0, 0.5, &mut run, &mut st, &mut y).unwrap();
+    let cfg = BnConfig {
+        eps: 0.0,
+        momentum: 0.5,
+    };
+    bn_train_cpu(&d, &cfg, &x, &gb, &mut run, out(&mut st, &mut y)).unwrap();
     // mean 4, biased var 5, unbiased 20/3
     assert!((st[0] - 4.0).abs() < 1e-12 && (st[1] - 1.0 / 5f64.sqrt()).abs() < 1e-12);
     assert!((run[0] - 2.0).abs() < 1e-12 && (run[1] - (0.5 + 0.5 * 20.0 / 3.0)).abs() < 1e-12);
     let mut yi = vec![0.0; 4];
-    bn_infer_cpu(&d, &x, &gb, 0.0, &run, &mut st, &mut yi).unwrap();
+    bn_infer_cpu(&d, 0.0, &x, &gb, &run, out(&mut st, &mut yi)).unwrap();
     let want = 2.0 * (1.0 - 2.0) / run[1].sqrt() + 0.5;
     assert!((yi[0] - want).abs() < 1e-12, "{} vs {want}", yi[0]);
 }
@@ -79,21 +106,25 @@ fn xent_matches_finite_differences_and_rejects_bad_labels() {
     let z = rand64(&mut rng, rows * k);
     let labels: Vec<f32> = (0..rows).map(|r| (r % k) as f32).collect();
     let (mut loss, mut dz) = (vec![0.0; rows], vec![0.0; rows * k]);
-    xent_cpu(&z, &labels, rows, k, 1.0, &mut loss, &mut dz).unwrap();
+    xent_cpu(&xd(rows, k, 1.0), &z, &labels, &mut loss, &mut dz).unwrap();
     let total = |z: &[f64]| {
         let (mut l, mut g) = (vec![0.0; rows], vec![0.0; rows * k]);
-        xent_cpu(z, &labels, rows, k, 1.0, &mut l, &mut g).unwrap();
+        xent_cpu(&xd(rows, k, 1.0), z, &labels, &mut l, &mut g).unwrap();
         l.iter().sum::<f64>()
     };
     assert_grad("xent dz", &dz, &fd(&z, total), 1e-6);
     let bad = [0.0f32, 4.0, 1.0, 0.0, 2.0];
-    assert!(xent_cpu(&z, &bad, rows, k, 1.0, &mut loss, &mut dz).is_err());
+    assert!(xent_cpu(&xd(rows, k, 1.0), &z, &bad, &mut loss, &mut dz).is_err());
 }
 
 #[test]
 fn new_kernels_match_twins_on_awkward_sizes() {
     let Some(g) = gpu() else { return };
     let mut rng = Rng::new(33);
+    let cfg = BnConfig {
+        eps: BN_EPS,
+        momentum: 0.1,
+    };
     for (batch, channels, len) in [(3, 5, 17), (1, 1, 1), (7, 33, 9), (2, 3, 301)] {
         let d = BnDims {
             batch,
@@ -109,7 +140,7 @@ fn new_kernels_match_twins_on_awkward_sizes() {
             vec![0.0f32; 2 * channels],
             vec![0.0f32; d.n()],
         );
-        bn_train_cpu(&d, &x, &gb, BN_EPS, 0.1, &mut run, &mut st, &mut y).unwrap();
+        bn_train_cpu(&d, &cfg, &x, &gb, &mut run, out(&mut st, &mut y)).unwrap();
         let (gx, ggb, gdy) = (
             g.upload("x", &x).unwrap(),
             g.upload("gb", &gb).unwrap(),
@@ -120,7 +151,19 @@ fn new_kernels_match_twins_on_awkward_sizes() {
             g.poisoned("st", 2 * channels).unwrap(),
             g.poisoned("y", d.n()).unwrap(),
         );
-        bn_train_gpu(&g, &d, &gx, &ggb, BN_EPS, 0.1, &grun, &gst, &gy).unwrap();
+        bn_train_gpu(
+            &g,
+            &d,
+            &cfg,
+            &gx,
+            &ggb,
+            &grun,
+            BnOut {
+                stats: &gst,
+                y: &gy,
+            },
+        )
+        .unwrap();
         let tag = format!("{d:?}");
         assert_close(
             &format!("bn y {tag}"),
@@ -144,12 +187,16 @@ fn new_kernels_match_twins_on_awkward_sizes() {
             1e-5,
         );
         let (mut dx, mut dg) = (vec![0.0f32; d.n()], vec![0.0f32; 2 * channels]);
-        bn_backward_cpu(&d, &x, &dy, &gb, &st, &mut dx, &mut dg).unwrap();
+        bn_backward_cpu(&d, &x, &dy, &gb, &st, grads(&mut dx, &mut dg)).unwrap();
         let (gdx, gdg) = (
             g.poisoned("dx", d.n()).unwrap(),
             g.poisoned("dg", 2 * channels).unwrap(),
         );
-        bn_backward_gpu(&g, &d, &gx, &gdy, &ggb, &gst, &gdx, &gdg).unwrap();
+        let gr = BnGrads {
+            dx: &gdx,
+            dgb: &gdg,
+        };
+        bn_backward_gpu(&g, &d, &gx, &gdy, &ggb, &gst, gr).unwrap();
         assert_close(
             &format!("bn dx {tag}"),
             &g.read(&gdx).unwrap(),
@@ -165,9 +212,21 @@ fn new_kernels_match_twins_on_awkward_sizes() {
             1e-3,
         );
         let mut yi = vec![0.0f32; d.n()];
-        bn_infer_cpu(&d, &x, &gb, BN_EPS, &run, &mut st, &mut yi).unwrap();
+        bn_infer_cpu(&d, BN_EPS, &x, &gb, &run, out(&mut st, &mut yi)).unwrap();
         let gyi = g.poisoned("yi", d.n()).unwrap();
-        bn_infer_gpu(&g, &d, &gx, &ggb, BN_EPS, &grun, &gst, &gyi).unwrap();
+        bn_infer_gpu(
+            &g,
+            &d,
+            BN_EPS,
+            &gx,
+            &ggb,
+            &grun,
+            BnOut {
+                stats: &gst,
+                y: &gyi,
+            },
+        )
+        .unwrap();
         assert_close(
             &format!("bn infer {tag}"),
             &g.read(&gyi).unwrap(),
@@ -205,14 +264,14 @@ fn new_kernels_match_twins_on_awkward_sizes() {
         let z = rng.vec_f32(rows * k, -4.0, 4.0);
         let labels: Vec<f32> = (0..rows).map(|_| rng.below(k as u64) as f32).collect();
         let (mut loss, mut dz) = (vec![0.0f32; rows], vec![0.0f32; rows * k]);
-        xent_cpu(&z, &labels, rows, k, 0.25, &mut loss, &mut dz).unwrap();
+        xent_cpu(&xd(rows, k, 0.25), &z, &labels, &mut loss, &mut dz).unwrap();
         let gz = g.upload("z", &z).unwrap();
         let gl = g.upload("l", &labels).unwrap();
         let (go, gd) = (
             g.poisoned("loss", rows).unwrap(),
             g.poisoned("dz", rows * k).unwrap(),
         );
-        xent_gpu(&g, &gz, &labels, &gl, rows, k, 0.25, &go, &gd).unwrap();
+        xent_gpu(&g, &xd(rows, k, 0.25), &gz, &labels, &gl, &go, &gd).unwrap();
         assert_close("xent loss", &g.read(&go).unwrap(), &loss, 1e-4, 1e-5);
         assert_close("xent dz", &g.read(&gd).unwrap(), &dz, 1e-4, 1e-6);
     }
@@ -259,7 +318,7 @@ fn model_loss(be: &Backend, m: &mut Cnn, x: &Tensor, labels: &[f32], n: usize) -
     let act = m.forward(be, x, n, Mode::Train).unwrap();
     let k = m.cfg.classes;
     let (mut l, mut dz) = (be.zeros(n).unwrap(), be.zeros(n * k).unwrap());
-    be.xent(&act.logits, labels, n, k, 1.0, &mut l, &mut dz)
+    be.xent(&xd(n, k, 1.0), &act.logits, labels, &mut l, &mut dz)
         .unwrap();
     be.read(&l).unwrap().iter().map(|&v| v as f64).sum()
 }
@@ -291,7 +350,7 @@ fn check_model_gradients(kind: CnnKind) {
     let act = m.forward(&be, &x, n, Mode::Train).unwrap();
     let k = cfg.classes;
     let (mut l, mut dz) = (be.zeros(n).unwrap(), be.zeros(n * k).unwrap());
-    be.xent(&act.logits, &labels, n, k, 1.0, &mut l, &mut dz)
+    be.xent(&xd(n, k, 1.0), &act.logits, &labels, &mut l, &mut dz)
         .unwrap();
     m.backward(&be, &act, &dz).unwrap();
     let grads: Vec<Vec<f32>> = m.params.iter().map(|p| cpu_vals(&p.grad).clone()).collect();
@@ -373,11 +432,9 @@ fn one_training_step_on_the_gpu_equals_the_cpu_twins() {
             let logits = be.read(&act.logits).unwrap();
             let (mut l, mut dz) = (be.zeros(n).unwrap(), be.zeros(n * cfg.classes).unwrap());
             be.xent(
+                &xd(n, cfg.classes, 1.0 / n as f32),
                 &act.logits,
                 &labels,
-                n,
-                cfg.classes,
-                1.0 / n as f32,
                 &mut l,
                 &mut dz,
             )

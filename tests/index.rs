@@ -15,7 +15,11 @@ use crest::index::{
 };
 use crest::io::{Contig, Reference};
 use crest::model::{Checkpoint, Encoder, EncoderConfig};
-use crest::ops::index::{self as ix, AssignDims, BeamDims, LeafDims, Metric, EMPTY, NONE};
+use crest::ops::index::{
+    self as ix, AssignDims, AssignInputs, BeamDims, BeamInputs, LeafDims, LeafInputs, Metric,
+    Ranked, EMPTY, NONE,
+};
+use crest::ops::window_scan::ScanInputs;
 use crest::rng::Rng;
 
 /// Unit vectors (cosine) or points spread over the ball of curvature c.
@@ -68,6 +72,19 @@ fn poisoned(be: &Backend, n: usize) -> (Tensor, Words) {
         be.upload(&vec![f32::NAN; n]).unwrap(),
         be.upload_words(&vec![0xdead_beef; n]).unwrap(),
     )
+}
+
+/// A search's outputs on the host.
+fn ranked<'a>(scores: &'a mut [f32], ids: &'a mut [u32]) -> Ranked<&'a mut [f32], &'a mut [u32]> {
+    Ranked { scores, ids }
+}
+
+/// A search's outputs on a backend.
+fn ranked_be<'a>(
+    scores: &'a mut Tensor,
+    ids: &'a mut Words,
+) -> Ranked<&'a mut Tensor, &'a mut Words> {
+    Ranked { scores, ids }
 }
 
 /// (score, id) pairs of a search's outputs.
@@ -124,20 +141,21 @@ fn assign_and_accumulate_match_twin() {
             let mut s_cpu = vec![f32::NAN; n * branch];
             let mut b_cpu = vec![0xdead_beef; n];
             let cent = ix::pad_rows(&cent, dim);
-            ix::assign_cpu(&d, &blocked, &cent, &group, metric, &mut s_cpu, &mut b_cpu).unwrap();
+            let inp = AssignInputs {
+                data: &blocked[..],
+                centroids: &cent[..],
+                group: &group[..],
+            };
+            ix::assign_cpu(&d, inp, metric, &mut s_cpu, &mut b_cpu).unwrap();
             let (mut s, mut b) = poisoned(&be, n * branch);
             let mut bw = be.upload_words(&vec![0xdead_beef; n]).unwrap();
             let _ = &mut b;
-            be.kmeans_assign(
-                &d,
-                &be.upload(&blocked).unwrap(),
-                &be.upload(&cent).unwrap(),
-                &be.upload_words(&group).unwrap(),
-                metric,
-                &mut s,
-                &mut bw,
-            )
-            .unwrap();
+            let inp = AssignInputs {
+                data: &be.upload(&blocked).unwrap(),
+                centroids: &be.upload(&cent).unwrap(),
+                group: &be.upload_words(&group).unwrap(),
+            };
+            be.kmeans_assign(&d, inp, metric, &mut s, &mut bw).unwrap();
             let s_gpu = be.read(&s).unwrap();
             let b_gpu = be.read_words(&bw).unwrap();
             let lo = row0 * branch;
@@ -247,22 +265,22 @@ fn beam_step_and_leaf_scan_match_twin() {
         };
         let mut s_cpu = vec![f32::NAN; nq * 5];
         let mut i_cpu = vec![0u32; nq * 5];
-        ix::beam_step_cpu(
-            &d, &q, &level2, &beam_in, &offsets, metric, &mut s_cpu, &mut i_cpu,
-        )
-        .unwrap();
+        let inp = BeamInputs {
+            queries: &q[..],
+            centroids: &level2[..],
+            beam_in: &beam_in[..],
+            leaf_offsets: &offsets[..],
+        };
+        ix::beam_step_cpu(&d, inp, metric, ranked(&mut s_cpu, &mut i_cpu)).unwrap();
         let (mut s, mut ids) = poisoned(&be, nq * 5);
-        be.beam_step(
-            &d,
-            &be.upload(&q).unwrap(),
-            &be.upload(&level2).unwrap(),
-            &be.upload_words(&beam_in).unwrap(),
-            &be.upload_words(&offsets).unwrap(),
-            metric,
-            &mut s,
-            &mut ids,
-        )
-        .unwrap();
+        let inp = BeamInputs {
+            queries: &be.upload(&q).unwrap(),
+            centroids: &be.upload(&level2).unwrap(),
+            beam_in: &be.upload_words(&beam_in).unwrap(),
+            leaf_offsets: &be.upload_words(&offsets).unwrap(),
+        };
+        be.beam_step(&d, inp, metric, ranked_be(&mut s, &mut ids))
+            .unwrap();
         let got = read_results(&be, &s, &ids);
         let want: Vec<(f32, u32)> = s_cpu.into_iter().zip(i_cpu).collect();
         same_results(&format!("beam_step {metric:?}"), &got, &want, 5, 1e-4);
@@ -331,11 +349,20 @@ fn beam_step_and_leaf_scan_match_twin() {
                 slot1: s1,
                 first,
             };
-            ix::leaf_scan_cpu(
-                &d, &qpad, blocked, &chosen, &op, metric, &mut s_cpu, &mut i_cpu,
-            )
-            .unwrap();
-            be.leaf_scan(&d, &qt, &gt[buf], &lt, &opt, metric, &mut s, &mut ids)
+            let inp = LeafInputs {
+                queries: &qpad[..],
+                data: &blocked[..],
+                leaves: &chosen[..],
+                offsets_perm: &op[..],
+            };
+            ix::leaf_scan_cpu(&d, inp, metric, ranked(&mut s_cpu, &mut i_cpu)).unwrap();
+            let inp = LeafInputs {
+                queries: &qt,
+                data: &gt[buf],
+                leaves: &lt,
+                offsets_perm: &opt,
+            };
+            be.leaf_scan(&d, inp, metric, ranked_be(&mut s, &mut ids))
                 .unwrap();
         }
         let got = read_results(&be, &s, &ids);
@@ -457,30 +484,26 @@ fn window_and_list_scans_match_their_twins_and_leaf_scan() {
             }
         }
         let (mut s_cpu, mut i_cpu) = (s0.clone(), i0.clone());
-        ws::window_scan_cpu(
-            &dims,
-            &plan,
-            &qpad,
-            ws::ScanRows::F32(&wdata),
-            &wids,
-            metric,
-            &mut s_cpu,
-            &mut i_cpu,
-        )
-        .unwrap();
+        let host = ScanInputs {
+            queries: &qpad[..],
+            data: ws::ScanRows::F32(&wdata),
+            ids: &wids[..],
+        };
+        ws::window_scan_cpu(&dims, &plan, host, metric, ranked(&mut s_cpu, &mut i_cpu)).unwrap();
         let mut s = be.upload(&s0).unwrap();
         let mut ids = be.upload_words(&i0).unwrap();
-        be.window_scan(
-            &dims,
-            &plan,
-            &be.upload(&qpad).unwrap(),
-            &crest::backend::ScanData::F32(be.upload(&wdata).unwrap()),
-            &be.upload_words(&wids).unwrap(),
-            metric,
-            &mut s,
-            &mut ids,
-        )
-        .unwrap();
+        let (gq, gdata, gids) = (
+            be.upload(&qpad).unwrap(),
+            crest::backend::ScanData::F32(be.upload(&wdata).unwrap()),
+            be.upload_words(&wids).unwrap(),
+        );
+        let dev = ScanInputs {
+            queries: &gq,
+            data: &gdata,
+            ids: &gids,
+        };
+        be.window_scan(&dims, &plan, dev, metric, ranked_be(&mut s, &mut ids))
+            .unwrap();
         let got = read_results(&be, &s, &ids);
         let want: Vec<(f32, u32)> = s_cpu.iter().copied().zip(i_cpu.iter().copied()).collect();
         let what = format!("window_scan {metric:?} dim {dim}");
@@ -505,17 +528,7 @@ fn window_and_list_scans_match_their_twins_and_leaf_scan() {
         // from nothing, the twin finds what leaf_scan's twin finds over the
         // same leaves
         let (mut s_w, mut i_w) = (vec![ix::EMPTY; nq * m], vec![NONE; nq * m]);
-        ws::window_scan_cpu(
-            &dims,
-            &plan,
-            &qpad,
-            ws::ScanRows::F32(&wdata),
-            &wids,
-            metric,
-            &mut s_w,
-            &mut i_w,
-        )
-        .unwrap();
+        ws::window_scan_cpu(&dims, &plan, host, metric, ranked(&mut s_w, &mut i_w)).unwrap();
         let (mut s_l, mut i_l) = (vec![0.0; nq * m], vec![0; nq * m]);
         let mut op = offsets.clone();
         op.extend_from_slice(&perm);
@@ -530,17 +543,14 @@ fn window_and_list_scans_match_their_twins_and_leaf_scan() {
             slot1: n,
             first: true,
         };
-        ix::leaf_scan_cpu(
-            &ld,
-            &qpad,
-            &ix::to_blocked(&data, dim),
-            &chosen,
-            &op,
-            metric,
-            &mut s_l,
-            &mut i_l,
-        )
-        .unwrap();
+        let blocked = ix::to_blocked(&data, dim);
+        let inp = LeafInputs {
+            queries: &qpad[..],
+            data: &blocked[..],
+            leaves: &chosen[..],
+            offsets_perm: &op[..],
+        };
+        ix::leaf_scan_cpu(&ld, inp, metric, ranked(&mut s_l, &mut i_l)).unwrap();
         assert_eq!(i_w, i_l, "{what}: window twin = leaf twin");
         assert_eq!(s_w, s_l, "{what}: window twin = leaf twin");
         // the list scan (GPUs' layout), leaves cut into pieces of 32 rows:
@@ -580,17 +590,7 @@ fn window_and_list_scans_match_their_twins_and_leaf_scan() {
             rows: ws::RowCode::F32,
         };
         let list_twin = |s: &mut Vec<f32>, i: &mut Vec<u32>| {
-            ls::list_scan_cpu(
-                &ldims,
-                &lplan,
-                &qpad,
-                ws::ScanRows::F32(&wdata),
-                &wids,
-                metric,
-                s,
-                i,
-            )
-            .unwrap()
+            ls::list_scan_cpu(&ldims, &lplan, host, metric, ranked(s, i)).unwrap()
         };
         let (mut s_lt, mut i_lt) = (vec![ix::EMPTY; nq * m], vec![NONE; nq * m]);
         list_twin(&mut s_lt, &mut i_lt);
@@ -601,17 +601,8 @@ fn window_and_list_scans_match_their_twins_and_leaf_scan() {
         assert_eq!(i_lm, i_cpu, "{what}: list twin = window twin, merged");
         let mut s = be.upload(&s0).unwrap();
         let mut ids = be.upload_words(&i0).unwrap();
-        be.list_scan(
-            &ldims,
-            &lplan,
-            &be.upload(&qpad).unwrap(),
-            &crest::backend::ScanData::F32(be.upload(&wdata).unwrap()),
-            &be.upload_words(&wids).unwrap(),
-            metric,
-            &mut s,
-            &mut ids,
-        )
-        .unwrap();
+        be.list_scan(&ldims, &lplan, dev, metric, ranked_be(&mut s, &mut ids))
+            .unwrap();
         let got = read_results(&be, &s, &ids);
         let want: Vec<(f32, u32)> = s_lm.iter().copied().zip(i_lm.iter().copied()).collect();
         same_results(

@@ -13,11 +13,16 @@ use crest::backend::{Backend, ScanData};
 use crest::index::pq::Pq;
 use crest::index::tree::{self, RowSource};
 use crest::index::{BeamConfig, BuildConfig, DeviceTree, ScanLayout, TreeShape};
-use crest::ops::index::{self as ix, Metric, EMPTY, NONE};
+use crest::ops::index::{self as ix, Metric, Ranked, EMPTY, NONE};
 use crest::ops::list_scan::{self as ls, ListDims, ListPlan};
 use crest::ops::pq::{assign_cpu, PqDims, K};
-use crest::ops::window_scan::{self as ws, RowCode, WindowDims, WindowPlan};
+use crest::ops::window_scan::{self as ws, RowCode, ScanInputs, WindowDims, WindowPlan};
 use crest::rng::Rng;
+
+/// A search's outputs on the host.
+fn ranked<'a>(scores: &'a mut [f32], ids: &'a mut [u32]) -> Ranked<&'a mut [f32], &'a mut [u32]> {
+    Ranked { scores, ids }
+}
 
 fn gbe(g: &Arc<crest::gpu::Gpu>) -> Backend {
     Backend::Gpu(g.clone())
@@ -221,20 +226,15 @@ fn code_window_scan_matches_twin_and_decoded_floats() {
         let wcodes = ws::codes_to_windows(&slot_codes, pm);
         let wids = ws::ids_windows(&perm);
         let (mut s_cpu, mut i_cpu) = (vec![EMPTY; nq * m], vec![NONE; nq * m]);
-        ws::window_scan_cpu(
-            &dims,
-            &plan,
-            &qpad,
-            ws::ScanRows::Pq {
+        let codes = ScanInputs {
+            queries: &qpad[..],
+            data: ws::ScanRows::Pq {
                 codes: &wcodes,
                 codebook: &pq.codebook,
             },
-            &wids,
-            metric,
-            &mut s_cpu,
-            &mut i_cpu,
-        )
-        .unwrap();
+            ids: &wids[..],
+        };
+        ws::window_scan_cpu(&dims, &plan, codes, metric, ranked(&mut s_cpu, &mut i_cpu)).unwrap();
         let what = format!("code scan {metric:?} dim {dim} m {pm}");
         // the twin over codes = the float twin over the decoded rows
         let fplan =
@@ -244,17 +244,12 @@ fn code_window_scan_matches_twin_and_decoded_floats() {
             ..dims
         };
         let (mut s_f, mut i_f) = (vec![EMPTY; nq * m], vec![NONE; nq * m]);
-        ws::window_scan_cpu(
-            &fdims,
-            &fplan,
-            &qpad,
-            ws::ScanRows::F32(&ws::to_windows(&decoded, dim)),
-            &wids,
-            metric,
-            &mut s_f,
-            &mut i_f,
-        )
-        .unwrap();
+        let rows = ws::to_windows(&decoded, dim);
+        let floats = ScanInputs {
+            data: ws::ScanRows::F32(&rows),
+            ..codes
+        };
+        ws::window_scan_cpu(&fdims, &fplan, floats, metric, ranked(&mut s_f, &mut i_f)).unwrap();
         assert_eq!(i_cpu, i_f, "{what}: ids of the code and float twins");
         assert_eq!(s_cpu, s_f, "{what}: scores of the code and float twins");
         // the list scan of the same codes: its twin = the window twin, and
@@ -275,38 +270,26 @@ fn code_window_scan_matches_twin_and_decoded_floats() {
             rows: RowCode::Pq(pm),
         };
         let (mut s_l, mut i_l) = (vec![EMPTY; nq * m], vec![NONE; nq * m]);
-        ls::list_scan_cpu(
-            &ldims,
-            &lplan,
-            &qpad,
-            ws::ScanRows::Pq {
-                codes: &wcodes,
-                codebook: &pq.codebook,
-            },
-            &wids,
-            metric,
-            &mut s_l,
-            &mut i_l,
-        )
-        .unwrap();
+        ls::list_scan_cpu(&ldims, &lplan, codes, metric, ranked(&mut s_l, &mut i_l)).unwrap();
         assert_eq!(i_l, i_cpu, "{what}: list twin = window twin");
         assert_eq!(s_l, s_cpu, "{what}: list twin = window twin");
         let mut s = be.upload(&vec![EMPTY; nq * m]).unwrap();
         let mut ids = be.upload_words(&vec![NONE; nq * m]).unwrap();
-        be.list_scan(
-            &ldims,
-            &lplan,
-            &be.upload(&qpad).unwrap(),
-            &ScanData::Pq {
-                codes: be.upload_words(&wcodes).unwrap(),
-                codebook: be.upload(&pq.codebook).unwrap(),
-            },
-            &be.upload_words(&wids).unwrap(),
-            metric,
-            &mut s,
-            &mut ids,
-        )
-        .unwrap();
+        let (gq, gids) = (be.upload(&qpad).unwrap(), be.upload_words(&wids).unwrap());
+        let data = ScanData::Pq {
+            codes: be.upload_words(&wcodes).unwrap(),
+            codebook: be.upload(&pq.codebook).unwrap(),
+        };
+        let inp = ScanInputs {
+            queries: &gq,
+            data: &data,
+            ids: &gids,
+        };
+        let out = Ranked {
+            scores: &mut s,
+            ids: &mut ids,
+        };
+        be.list_scan(&ldims, &lplan, inp, metric, out).unwrap();
         let (ls_s, ls_i) = (be.read(&s).unwrap(), be.read_words(&ids).unwrap());
         let agree = (0..nq * m)
             .filter(|&i| {
@@ -326,20 +309,20 @@ fn code_window_scan_matches_twin_and_decoded_floats() {
         // the outputs hold, so start from empty lists
         let mut s = be.upload(&vec![EMPTY; nq * m]).unwrap();
         let mut ids = be.upload_words(&vec![NONE; nq * m]).unwrap();
-        be.window_scan(
-            &dims,
-            &plan,
-            &be.upload(&qpad).unwrap(),
-            &ScanData::Pq {
-                codes: be.upload_words(&wcodes).unwrap(),
-                codebook: be.upload(&ws::pad_codebook(&pq.codebook)).unwrap(),
-            },
-            &be.upload_words(&wids).unwrap(),
-            metric,
-            &mut s,
-            &mut ids,
-        )
-        .unwrap();
+        let data = ScanData::Pq {
+            codes: be.upload_words(&wcodes).unwrap(),
+            codebook: be.upload(&ws::pad_codebook(&pq.codebook)).unwrap(),
+        };
+        let inp = ScanInputs {
+            queries: &gq,
+            data: &data,
+            ids: &gids,
+        };
+        let out = Ranked {
+            scores: &mut s,
+            ids: &mut ids,
+        };
+        be.window_scan(&dims, &plan, inp, metric, out).unwrap();
         let got_s = be.read(&s).unwrap();
         let got_i = be.read_words(&ids).unwrap();
         for i in 0..nq * m {

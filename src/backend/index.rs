@@ -5,10 +5,13 @@
 use super::{c, cm, g, Backend, Tensor};
 use crate::error::{CrestError, Result};
 use crate::gpu::GpuBuf;
-use crate::ops::index::{self as ix, AssignDims, BeamDims, LeafDims, Metric};
+use crate::ops::index::{
+    self as ix, AssignDims, AssignInputs, BeamDims, BeamInputs, LeafDims, LeafInputs, Metric,
+    Ranked,
+};
 use crate::ops::list_scan::{self as ls, ListDims, ListPlan};
 use crate::ops::pq::{self, PqDims};
-use crate::ops::window_scan::{self as ws, WindowDims, WindowPlan};
+use crate::ops::window_scan::{self as ws, ScanInputs, WindowDims, WindowPlan};
 
 /// A u32 tensor living on a backend.
 #[derive(Clone, Debug)]
@@ -75,6 +78,62 @@ pub enum ScanData {
     },
 }
 
+/// A search's outputs as device buffers.
+fn ranked_gpu<'a>(
+    out: &'a Ranked<&mut Tensor, &mut Words>,
+) -> Result<Ranked<&'a GpuBuf, &'a GpuBuf>> {
+    Ok(Ranked {
+        scores: g(out.scores)?,
+        ids: gw(out.ids)?,
+    })
+}
+
+/// A search's outputs as host slices.
+fn ranked_cpu<'a>(
+    out: Ranked<&'a mut Tensor, &'a mut Words>,
+) -> Result<Ranked<&'a mut [f32], &'a mut [u32]>> {
+    Ok(Ranked {
+        scores: cm(out.scores)?,
+        ids: cwm(out.ids)?,
+    })
+}
+
+/// A scan's inputs as device buffers.
+fn scan_gpu<'a>(
+    inp: &ScanInputs<&'a Tensor, &'a ScanData, &'a Words>,
+) -> Result<ScanInputs<&'a GpuBuf, ws::GpuRows<'a>, &'a GpuBuf>> {
+    let data = match inp.data {
+        ScanData::F32(t) => ws::GpuRows::F32(g(t)?),
+        ScanData::Pq { codes, codebook } => ws::GpuRows::Pq {
+            codes: gw(codes)?,
+            codebook: g(codebook)?,
+        },
+    };
+    Ok(ScanInputs {
+        queries: g(inp.queries)?,
+        data,
+        ids: gw(inp.ids)?,
+    })
+}
+
+/// A scan's inputs as host slices.
+fn scan_cpu<'a>(
+    inp: &ScanInputs<&'a Tensor, &'a ScanData, &'a Words>,
+) -> Result<ScanInputs<&'a [f32], ws::ScanRows<'a>, &'a [u32]>> {
+    let data = match inp.data {
+        ScanData::F32(t) => ws::ScanRows::F32(c(t)?),
+        ScanData::Pq { codes, codebook } => ws::ScanRows::Pq {
+            codes: cw(codes)?,
+            codebook: c(codebook)?,
+        },
+    };
+    Ok(ScanInputs {
+        queries: c(inp.queries)?,
+        data,
+        ids: cw(inp.ids)?,
+    })
+}
+
 /// The curvature a metric carries, as the one-element tensor GPU kernels bind.
 fn metric_c(metric: Metric) -> f32 {
     match metric {
@@ -113,13 +172,10 @@ impl Backend {
     }
 
     /// k-means assignment of one data chunk (see [`ix::assign_cpu`]).
-    #[allow(clippy::too_many_arguments)]
     pub fn kmeans_assign(
         &self,
         d: &AssignDims,
-        data: &Tensor,
-        centroids: &Tensor,
-        group: &Words,
+        inp: AssignInputs<&Tensor, &Words>,
         metric: Metric,
         scores: &mut Tensor,
         best: &mut Words,
@@ -127,27 +183,21 @@ impl Backend {
         match self {
             Backend::Gpu(gpu) => {
                 let curv = self.curv_buf(metric)?;
-                ix::assign_gpu(
-                    gpu,
-                    d,
-                    g(data)?,
-                    g(centroids)?,
-                    gw(group)?,
-                    metric,
-                    g(&curv)?,
-                    g(scores)?,
-                    gw(best)?,
-                )
+                let inp = AssignInputs {
+                    data: g(inp.data)?,
+                    centroids: g(inp.centroids)?,
+                    group: gw(inp.group)?,
+                };
+                ix::assign_gpu(gpu, d, inp, metric, g(&curv)?, g(scores)?, gw(best)?)
             }
-            Backend::CpuReference => ix::assign_cpu(
-                d,
-                c(data)?,
-                c(centroids)?,
-                cw(group)?,
-                metric,
-                cm(scores)?,
-                cwm(best)?,
-            ),
+            Backend::CpuReference => {
+                let inp = AssignInputs {
+                    data: c(inp.data)?,
+                    centroids: c(inp.centroids)?,
+                    group: cw(inp.group)?,
+                };
+                ix::assign_cpu(d, inp, metric, cm(scores)?, cwm(best)?)
+            }
         }
     }
 
@@ -166,199 +216,103 @@ impl Backend {
     }
 
     /// One beam step (see [`ix::beam_step_cpu`]).
-    #[allow(clippy::too_many_arguments)]
     pub fn beam_step(
         &self,
         d: &BeamDims,
-        queries: &Tensor,
-        centroids: &Tensor,
-        beam_in: &Words,
-        leaf_offsets: &Words,
+        inp: BeamInputs<&Tensor, &Words>,
         metric: Metric,
-        out_scores: &mut Tensor,
-        out_ids: &mut Words,
+        out: Ranked<&mut Tensor, &mut Words>,
     ) -> Result<()> {
         match self {
             Backend::Gpu(gpu) => {
                 let curv = self.curv_buf(metric)?;
-                ix::beam_step_gpu(
-                    gpu,
-                    d,
-                    g(queries)?,
-                    g(centroids)?,
-                    gw(beam_in)?,
-                    gw(leaf_offsets)?,
-                    metric,
-                    g(&curv)?,
-                    g(out_scores)?,
-                    gw(out_ids)?,
-                )
+                let inp = BeamInputs {
+                    queries: g(inp.queries)?,
+                    centroids: g(inp.centroids)?,
+                    beam_in: gw(inp.beam_in)?,
+                    leaf_offsets: gw(inp.leaf_offsets)?,
+                };
+                ix::beam_step_gpu(gpu, d, inp, metric, g(&curv)?, ranked_gpu(&out)?)
             }
-            Backend::CpuReference => ix::beam_step_cpu(
-                d,
-                c(queries)?,
-                c(centroids)?,
-                cw(beam_in)?,
-                cw(leaf_offsets)?,
-                metric,
-                cm(out_scores)?,
-                cwm(out_ids)?,
-            ),
+            Backend::CpuReference => {
+                let inp = BeamInputs {
+                    queries: c(inp.queries)?,
+                    centroids: c(inp.centroids)?,
+                    beam_in: cw(inp.beam_in)?,
+                    leaf_offsets: cw(inp.leaf_offsets)?,
+                };
+                ix::beam_step_cpu(d, inp, metric, ranked_cpu(out)?)
+            }
         }
     }
 
     /// Exact scan of chosen leaves in one data chunk (see [`ix::leaf_scan_cpu`]).
-    #[allow(clippy::too_many_arguments)]
     pub fn leaf_scan(
         &self,
         d: &LeafDims,
-        queries: &Tensor,
-        data: &Tensor,
-        leaves: &Words,
-        offsets_perm: &Words,
+        inp: LeafInputs<&Tensor, &Words>,
         metric: Metric,
-        out_scores: &mut Tensor,
-        out_ids: &mut Words,
+        out: Ranked<&mut Tensor, &mut Words>,
     ) -> Result<()> {
         match self {
             Backend::Gpu(gpu) => {
                 let curv = self.curv_buf(metric)?;
-                ix::leaf_scan_gpu(
-                    gpu,
-                    d,
-                    g(queries)?,
-                    g(data)?,
-                    gw(leaves)?,
-                    gw(offsets_perm)?,
-                    metric,
-                    g(&curv)?,
-                    g(out_scores)?,
-                    gw(out_ids)?,
-                )
+                let inp = LeafInputs {
+                    queries: g(inp.queries)?,
+                    data: g(inp.data)?,
+                    leaves: gw(inp.leaves)?,
+                    offsets_perm: gw(inp.offsets_perm)?,
+                };
+                ix::leaf_scan_gpu(gpu, d, inp, metric, g(&curv)?, ranked_gpu(&out)?)
             }
-            Backend::CpuReference => ix::leaf_scan_cpu(
-                d,
-                c(queries)?,
-                c(data)?,
-                cw(leaves)?,
-                cw(offsets_perm)?,
-                metric,
-                cm(out_scores)?,
-                cwm(out_ids)?,
-            ),
+            Backend::CpuReference => {
+                let inp = LeafInputs {
+                    queries: c(inp.queries)?,
+                    data: c(inp.data)?,
+                    leaves: cw(inp.leaves)?,
+                    offsets_perm: cw(inp.offsets_perm)?,
+                };
+                ix::leaf_scan_cpu(d, inp, metric, ranked_cpu(out)?)
+            }
         }
     }
 
     /// Exact scan of chosen leaves, one window of rows per dispatch (see
-    /// [`crate::ops::window_scan`]): `data` from `to_windows`, `ids` from
-    /// `ids_windows`; merges into what the outputs hold.
-    #[allow(clippy::too_many_arguments)]
+    /// [`crate::ops::window_scan`]): `inp.data` from `to_windows`, `inp.ids`
+    /// from `ids_windows`; merges into what `out` holds.
     pub fn window_scan(
         &self,
         d: &WindowDims,
         plan: &WindowPlan,
-        queries: &Tensor,
-        data: &ScanData,
-        ids: &Words,
+        inp: ScanInputs<&Tensor, &ScanData, &Words>,
         metric: Metric,
-        out_scores: &mut Tensor,
-        out_ids: &mut Words,
+        out: Ranked<&mut Tensor, &mut Words>,
     ) -> Result<()> {
         match self {
             Backend::Gpu(gpu) => {
                 let curv = self.curv_buf(metric)?;
-                let rows = match data {
-                    ScanData::F32(t) => ws::GpuRows::F32(g(t)?),
-                    ScanData::Pq { codes, codebook } => ws::GpuRows::Pq {
-                        codes: gw(codes)?,
-                        codebook: g(codebook)?,
-                    },
-                };
-                ws::window_scan_gpu(
-                    gpu,
-                    d,
-                    plan,
-                    g(queries)?,
-                    rows,
-                    gw(ids)?,
-                    metric,
-                    g(&curv)?,
-                    g(out_scores)?,
-                    gw(out_ids)?,
-                )
+                let inp = scan_gpu(&inp)?;
+                ws::window_scan_gpu(gpu, d, plan, inp, metric, g(&curv)?, ranked_gpu(&out)?)
             }
-            Backend::CpuReference => ws::window_scan_cpu(
-                d,
-                plan,
-                c(queries)?,
-                match data {
-                    ScanData::F32(t) => ws::ScanRows::F32(c(t)?),
-                    ScanData::Pq { codes, codebook } => ws::ScanRows::Pq {
-                        codes: cw(codes)?,
-                        codebook: c(codebook)?,
-                    },
-                },
-                cw(ids)?,
-                metric,
-                cm(out_scores)?,
-                cwm(out_ids)?,
-            ),
+            Backend::CpuReference => {
+                ws::window_scan_cpu(d, plan, scan_cpu(&inp)?, metric, ranked_cpu(out)?)
+            }
         }
     }
 
     /// Exact scan of chosen leaves, leaf-major, one dispatch per pass (see
     /// [`crate::ops::list_scan`]): the rows of the windowed scan; merges into
-    /// what the outputs hold.
-    #[allow(clippy::too_many_arguments)]
+    /// what `out` holds.
     pub fn list_scan(
         &self,
         d: &ListDims,
         plan: &ListPlan,
-        queries: &Tensor,
-        data: &ScanData,
-        ids: &Words,
+        inp: ScanInputs<&Tensor, &ScanData, &Words>,
         metric: Metric,
-        out_scores: &mut Tensor,
-        out_ids: &mut Words,
+        out: Ranked<&mut Tensor, &mut Words>,
     ) -> Result<()> {
-        match self {
-            Backend::Gpu(gpu) => {
-                let rows = match data {
-                    ScanData::F32(t) => ws::GpuRows::F32(g(t)?),
-                    ScanData::Pq { codes, codebook } => ws::GpuRows::Pq {
-                        codes: gw(codes)?,
-                        codebook: g(codebook)?,
-                    },
-                };
-                ls::list_scan_gpu(
-                    gpu,
-                    d,
-                    plan,
-                    g(queries)?,
-                    rows,
-                    gw(ids)?,
-                    metric,
-                    g(out_scores)?,
-                    gw(out_ids)?,
-                )
-            }
-            Backend::CpuReference => ls::list_scan_cpu(
-                d,
-                plan,
-                c(queries)?,
-                match data {
-                    ScanData::F32(t) => ws::ScanRows::F32(c(t)?),
-                    ScanData::Pq { codes, codebook } => ws::ScanRows::Pq {
-                        codes: cw(codes)?,
-                        codebook: c(codebook)?,
-                    },
-                },
-                cw(ids)?,
-                metric,
-                cm(out_scores)?,
-                cwm(out_ids)?,
-            ),
-        }
+        gpu_or_cpu!(self, gpu => ls::list_scan_gpu(gpu, d, plan, scan_gpu(&inp)?, metric, ranked_gpu(&out)?),
+            ls::list_scan_cpu(d, plan, scan_cpu(&inp)?, metric, ranked_cpu(out)?))
     }
 
     /// Nearest codebook entry of every subspace of every point (see

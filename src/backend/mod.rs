@@ -13,7 +13,7 @@ use crate::ops::encode::{self, GpuSeq, Window};
 use crate::ops::gemm::{self, GemmDims};
 use crate::ops::kmer::{self, KmerDims};
 use crate::ops::loss;
-use crate::ops::optim::{self, AdamConfig, AdamStep};
+use crate::ops::optim::{self, AdamConfig, AdamStep, AdamTensor};
 use crate::ops::pool::{self, SegmentDims};
 use crate::ops::reduce::{self, RowOp};
 use crate::ops::triplet::{self, TripletDims};
@@ -353,9 +353,13 @@ impl Backend {
         let n = labels.len();
         match self {
             Backend::Gpu(gpu) => {
-                let scale = loss::anchor_scale(labels, gamma);
+                let d = loss::SupconDims {
+                    n,
+                    gamma,
+                    scale: loss::anchor_scale(labels, gamma),
+                };
                 let l = gpu.upload("labels", bytemuck::cast_slice::<[u32; 2], u32>(labels))?;
-                loss::supcon_gpu(gpu, g(s)?, &l, n, gamma, scale, g(ds)?, g(rows)?)
+                loss::supcon_gpu(gpu, &d, g(s)?, &l, g(ds)?, g(rows)?)
             }
             Backend::CpuReference => {
                 loss::supcon_cpu(c(s)?, labels, gamma, cm(ds)?, cm(rows)?).map(|_| ())
@@ -378,8 +382,8 @@ impl Backend {
         }
     }
 
-    /// One AdamW update (see [`optim`]); `sumsq` holds all tensors' Σg² slots.
-    #[allow(clippy::too_many_arguments)]
+    /// One AdamW update of `t` (see [`optim`]); `sumsq` holds all `n_tensors`
+    /// tensors' Σg² slots.
     pub fn adamw(
         &self,
         cfg: &AdamConfig,
@@ -387,30 +391,30 @@ impl Backend {
         sumsq: &Tensor,
         n_tensors: usize,
         decay: bool,
-        grad: &Tensor,
-        param: &mut Tensor,
-        m1: &mut Tensor,
-        m2: &mut Tensor,
+        t: AdamTensor<&Tensor, &mut Tensor>,
     ) -> Result<()> {
         match self {
-            Backend::Gpu(gpu) => optim::adamw_gpu(
-                gpu,
-                cfg,
-                st,
-                g(sumsq)?,
-                n_tensors,
-                decay,
-                g(grad)?,
-                g(param)?,
-                g(m1)?,
-                g(m2)?,
-            ),
+            Backend::Gpu(gpu) => {
+                let t = AdamTensor {
+                    grad: g(t.grad)?,
+                    param: g(t.param)?,
+                    m1: g(t.m1)?,
+                    m2: g(t.m2)?,
+                };
+                optim::adamw_gpu(gpu, cfg, st, g(sumsq)?, n_tensors, decay, t)
+            }
             Backend::CpuReference => {
                 let slots: Vec<f32> = (0..n_tensors)
                     .map(|t| c(sumsq).map(|v| v[t * optim::SUMSQ_STRIDE]))
                     .collect::<Result<_>>()?;
                 let clip = optim::clip_factor(cfg, &slots);
-                optim::adamw_cpu(cfg, st, clip, decay, c(grad)?, cm(param)?, cm(m1)?, cm(m2)?)
+                let t = AdamTensor {
+                    grad: c(t.grad)?,
+                    param: cm(t.param)?.as_mut_slice(),
+                    m1: cm(t.m1)?.as_mut_slice(),
+                    m2: cm(t.m2)?.as_mut_slice(),
+                };
+                optim::adamw_cpu(cfg, st, clip, decay, t)
             }
         }
     }
@@ -491,7 +495,6 @@ impl Backend {
     }
 
     /// Per-bit BCE with logits: gradient (scaled by 1/(rows·bits)) and per-row losses.
-    #[allow(clippy::too_many_arguments)]
     pub fn bce(
         &self,
         logits: &Tensor,

@@ -405,11 +405,9 @@ fn mlp_backward(
     let ([w1, b1], [w2, b2]) = (first, second) else {
         return Err(CrestError::Invalid("k-mer MLP needs 4 tensors".into()));
     };
-    let dr = l2
-        .backward(be, r, &dy, rows, w2, b2, true)?
-        .ok_or_else(|| CrestError::Invalid("linear backward gave no dx".into()))?;
+    let dr = l2.backward(be, r, &dy, rows, w2, b2)?;
     let mut da = be.zeros(rows * m.hidden)?;
     be.relu_bwd(a, &dr, &mut da)?;
-    l1.backward(be, x, &da, rows, w1, b1, false)?;
+    l1.backward_params(be, x, &da, rows, w1, b1)?;
     Ok(())
 }

@@ -26,4 +26,4 @@ pub use db::Database;
 pub use encoder::{EncoderKind, EncoderSpec, MlpConfig, ProfileConfig, SeqEncoder};
 pub use labels::{LabelSource, LabelTable};
 pub use pooled::PooledConfig;
-pub use train::{build_database, TripletOptions};
+pub use train::{build_database, TrainProgress, TripletOptions};

@@ -20,6 +20,7 @@ use crate::model::cnn::{one_hot, Cnn, CnnConfig, Mode};
 use crate::model::encoder::NamedTensor;
 use crate::ops::optim::{lr_at, AdamConfig, AdamStep};
 use crate::ops::reduce::RowOp;
+use crate::ops::xent::XentDims;
 use crate::train::optimizer::{mixed_step, sumsq_buffer};
 
 /// Format tag of classifier files.
@@ -257,7 +258,7 @@ pub fn train(
     let mut step = 0u64;
     let mut rng = crate::rng::Rng::new(opts.seed ^ 0x004f_5244_4552);
     let mut order: Vec<usize> = (0..train.len()).collect();
-    'epochs: for epoch in 1..=opts.epochs {
+    for epoch in 1..=opts.epochs {
         let te = Instant::now();
         for i in (1..order.len()).rev() {
             let j = rng.below(i as u64 + 1) as usize;
@@ -266,6 +267,7 @@ pub fn train(
         let mut losses: Vec<Tensor> = Vec::new();
         let mut seen = 0usize;
         let mut lr = 0.0;
+        let mut out_of_time = false;
         for idx in order.chunks(opts.batch) {
             // a last batch of one has no batch statistics: fold it into the next epoch
             if idx.len() < 2 {
@@ -278,15 +280,12 @@ pub fn train(
             let x = be.upload(&one_hot(&refs, cfg.len))?;
             let act = model.forward(be, &x, b, Mode::Train)?;
             let (mut loss, mut dz) = (be.zeros(b)?, be.zeros(b * cfg.classes)?);
-            be.xent(
-                &act.logits,
-                &labels,
-                b,
-                cfg.classes,
-                1.0 / b as f32,
-                &mut loss,
-                &mut dz,
-            )?;
+            let xd = XentDims {
+                rows: b,
+                classes: cfg.classes,
+                scale: 1.0 / b as f32,
+            };
+            be.xent(&xd, &act.logits, &labels, &mut loss, &mut dz)?;
             model.backward(be, &act, &dz)?;
             lr = lr_at(&opts.adam, step, total);
             let st = AdamStep { lr, t: step };
@@ -305,18 +304,24 @@ pub fn train(
                 .minutes
                 .is_some_and(|m| t0.elapsed().as_secs_f64() > m * 60.0)
             {
-                let r = finish_epoch(
-                    be, &mut model, cfg, opts, dev, epoch, step, &losses, seen, lr, te, t0,
-                    &mut best,
-                )?;
-                report(&r);
-                break 'epochs;
+                out_of_time = true;
+                break;
             }
         }
-        let r = finish_epoch(
-            be, &mut model, cfg, opts, dev, epoch, step, &losses, seen, lr, te, t0, &mut best,
-        )?;
+        let progress = Progress {
+            epoch,
+            step,
+            losses: &losses,
+            seen,
+            lr,
+            te,
+            t0,
+        };
+        let r = finish_epoch(be, &mut model, cfg, opts, dev, &progress, &mut best)?;
         report(&r);
+        if out_of_time {
+            break;
+        }
         since_best = if r.best { 0 } else { since_best + 1 };
         if since_best >= opts.patience {
             break;
@@ -325,22 +330,45 @@ pub fn train(
     best.ok_or_else(|| CrestError::Invalid("training ran no epoch".into()))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Where a training run stands at the end of an epoch (what its report is
+/// made of).
+struct Progress<'a> {
+    /// The epoch, from 1.
+    epoch: usize,
+    /// Optimiser steps so far in the run.
+    step: u64,
+    /// The epoch's per-row training losses, one tensor a batch.
+    losses: &'a [Tensor],
+    /// Training sequences the epoch saw.
+    seen: usize,
+    /// The learning rate of the epoch's last step.
+    lr: f32,
+    /// When the epoch began.
+    te: Instant,
+    /// When the run began.
+    t0: Instant,
+}
+
+/// Evaluate on `dev` at the end of an epoch, keep the model in `best` when
+/// its dev MCC is the best yet, and report the epoch.
 fn finish_epoch(
     be: &Backend,
     model: &mut Cnn,
     cfg: &CnnConfig,
     opts: &TrainOptions,
     dev: &LabelledSeqs,
-    epoch: usize,
-    step: u64,
-    losses: &[Tensor],
-    seen: usize,
-    lr: f32,
-    te: Instant,
-    t0: Instant,
+    progress: &Progress,
     best: &mut Option<Classifier>,
 ) -> Result<EpochReport> {
+    let Progress {
+        epoch,
+        step,
+        losses,
+        seen,
+        lr,
+        te,
+        t0,
+    } = *progress;
     let train_s = te.elapsed().as_secs_f64();
     let mut total = 0.0f64;
     let mut n = 0usize;

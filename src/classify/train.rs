@@ -164,9 +164,29 @@ fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
-/// Train `enc` (unless it is the raw profile) and build the database. `on_epoch` sees every
-/// epoch's report; `on_step` sees (steps done, total steps).
-#[allow(clippy::too_many_arguments)]
+/// What [`build_database`] tells its caller while it trains: every epoch's
+/// report, and (steps done, total steps) after every step. `()` ignores both;
+/// a pair of closures `(on_epoch, on_step)` receives them.
+pub trait TrainProgress {
+    /// An epoch ended.
+    fn epoch(&mut self, _report: &EpochReport) {}
+    /// A step ended: (steps done, total steps).
+    fn step(&mut self, _done: u64, _total: u64) {}
+}
+
+impl TrainProgress for () {}
+
+impl<E: FnMut(&EpochReport), S: FnMut(u64, u64)> TrainProgress for (E, S) {
+    fn epoch(&mut self, report: &EpochReport) {
+        (self.0)(report)
+    }
+    fn step(&mut self, done: u64, total: u64) {
+        (self.1)(done, total)
+    }
+}
+
+/// Train `enc` (unless it is the raw profile) and build the database;
+/// `progress` hears of every epoch and step (see [`TrainProgress`]).
 pub fn build_database(
     be: &Backend,
     mut enc: SeqEncoder,
@@ -174,8 +194,7 @@ pub fn build_database(
     train: &SeqSet,
     val: &SeqSet,
     levels: &[String],
-    mut on_epoch: impl FnMut(&EpochReport),
-    mut on_step: impl FnMut(u64, u64),
+    mut progress: impl TrainProgress,
 ) -> Result<Database> {
     let nl = levels.len();
     let vocab = Vocab::of(train, nl);
@@ -255,7 +274,7 @@ pub fn build_database(
                 adamw_step(be, &opts.adam, &st, &mut sumsq, enc.params_mut())?;
                 losses.push(loss);
                 be.end_step()?;
-                on_step(step, total);
+                progress.step(step, total);
                 if opts
                     .minutes
                     .is_some_and(|m| start.elapsed().as_secs_f64() > m * 60.0)
@@ -281,7 +300,7 @@ pub fn build_database(
                 seconds: start.elapsed().as_secs_f64(),
                 triplets_per_s: (losses.len() * opts.batch) as f64 / train_s.max(1e-9),
             };
-            on_epoch(&report);
+            progress.epoch(&report);
             summary.epochs = epoch;
             summary.steps = step;
             let score = mean(&ev.accuracy);

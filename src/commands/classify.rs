@@ -178,9 +178,9 @@ fn train_with_progress(
         pb.set_position(s);
     };
     let db = if trainable {
-        build_database(be, enc, opts, train, val, levels, on_epoch, on_step)?
+        build_database(be, enc, opts, train, val, levels, (on_epoch, on_step))?
     } else {
-        build_database(be, enc, opts, train, val, levels, |_| {}, |_, _| {})?
+        build_database(be, enc, opts, train, val, levels, ())?
     };
     pb.finish_and_clear();
     match write_err {

@@ -445,11 +445,13 @@ fn train_head(
         &trainer.encoder,
         reference,
         crate::train::head::HeadTarget::coordinate(reference)?,
-        a.head_hidden,
-        2 * a.batch,
-        a.head_steps,
-        trainer.cfg.augment.clone(),
-        a.seed,
+        crate::train::head::HeadOptions {
+            hidden: a.head_hidden,
+            batch: 2 * a.batch,
+            steps: a.head_steps,
+            augment: trainer.cfg.augment.clone(),
+            seed: a.seed,
+        },
     )?;
     let pb = super::bar(a.head_steps, "head ");
     while ht.step < a.head_steps {

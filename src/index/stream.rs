@@ -234,17 +234,12 @@ pub fn build(
                     )));
                 }
                 let z = enc.embed_windows(be, &all, &windows[lo..hi], &mut |_, _| {})?;
-                let l = tree::nearest_leaves(
-                    be,
-                    &coarse,
-                    &z,
-                    dim,
-                    metric,
+                let cfg = tree::NearestConfig {
                     keep,
-                    SPILL_WIDTH.max(keep),
-                    false,
-                    &mut |_, _| {},
-                )?;
+                    width: SPILL_WIDTH.max(keep),
+                    skip_empty: false,
+                };
+                let l = tree::nearest_leaves(be, &coarse, &z, dim, metric, &cfg, &mut |_, _| {})?;
                 let q = pq.encode(be, &z)?;
                 work.save_chunk(c, &l, &q)?;
                 built += 1;

@@ -128,12 +128,10 @@ impl BitHead {
         let [w2, b2] = second else {
             return Err(CrestError::Invalid("bit head needs 4 tensors".into()));
         };
-        let dr = l2
-            .backward(be, &act.r, dlogits, b, w2, b2, true)?
-            .ok_or_else(|| CrestError::Invalid("linear backward gave no dx".into()))?;
+        let dr = l2.backward(be, &act.r, dlogits, b, w2, b2)?;
         let mut da = be.zeros(b * self.cfg.hidden)?;
         be.relu_bwd(&act.a, &dr, &mut da)?;
-        l1.backward(be, e, &da, b, w1, b1, false)?;
+        l1.backward_params(be, e, &da, b, w1, b1)?;
         Ok(())
     }
 

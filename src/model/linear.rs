@@ -1,6 +1,6 @@
 //! One fully connected layer, `y = x Wᵀ + b`, on the backend: its parameter
 //! layout, forward pass and backward pass (gradients of W and b written into
-//! the parameters, dL/dx returned when asked). Every MLP in crest (the bit
+//! the parameters, dL/dx returned unless it is a first layer's). Every MLP in crest (the bit
 //! head, the k-mer classifier encoder) is built from it.
 
 use super::encoder::{Layout, Param};
@@ -58,9 +58,28 @@ impl Linear {
         Ok(y)
     }
 
-    /// From dL/dy: dL/dW into `w.grad`, dL/db into `b.grad` (both overwritten),
-    /// and dL/dx when `want_dx`.
-    #[allow(clippy::too_many_arguments)]
+    /// From dL/dy: dL/dW into `w.grad` and dL/db into `b.grad` (both
+    /// overwritten); nothing for the input (a first layer).
+    pub fn backward_params(
+        &self,
+        be: &Backend,
+        x: &Tensor,
+        dy: &Tensor,
+        rows: usize,
+        w: &mut Param,
+        b: &mut Param,
+    ) -> Result<()> {
+        be.gemm(
+            &GemmDims::new(self.output, self.input, rows, true, false),
+            dy,
+            x,
+            &mut w.grad,
+        )?;
+        be.channel_sum(&self.channels(rows), dy, &mut b.grad)
+    }
+
+    /// From dL/dy: the parameters' gradients as [`Linear::backward_params`],
+    /// then dL/dx, returned.
     pub fn backward(
         &self,
         be: &Backend,
@@ -69,18 +88,8 @@ impl Linear {
         rows: usize,
         w: &mut Param,
         b: &mut Param,
-        want_dx: bool,
-    ) -> Result<Option<Tensor>> {
-        be.gemm(
-            &GemmDims::new(self.output, self.input, rows, true, false),
-            dy,
-            x,
-            &mut w.grad,
-        )?;
-        be.channel_sum(&self.channels(rows), dy, &mut b.grad)?;
-        if !want_dx {
-            return Ok(None);
-        }
+    ) -> Result<Tensor> {
+        self.backward_params(be, x, dy, rows, w, b)?;
         let mut dx = be.zeros(rows * self.input)?;
         be.gemm(
             &GemmDims::new(rows, self.input, self.output, false, false),
@@ -88,7 +97,7 @@ impl Linear {
             &w.value,
             &mut dx,
         )?;
-        Ok(Some(dx))
+        Ok(dx)
     }
 
     fn channels(&self, rows: usize) -> ChannelShape {

@@ -69,24 +69,54 @@ impl BnDims {
     }
 }
 
+/// Hyperparameters of a training forward pass.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BnConfig {
+    /// Variance epsilon (see [`BN_EPS`]).
+    pub eps: f32,
+    /// Running-statistics momentum (see [`BN_MOMENTUM`]); 0 leaves the
+    /// running statistics as they are.
+    pub momentum: f32,
+}
+
+/// The outputs of a forward pass: `stats` (means, then inverse deviations,
+/// `2 * channels`; the backward pass reads them) and the normalised `y`.
+/// `S` is the storage: `&mut [T]` for the CPU twins, `&GpuBuf` on the device.
+#[derive(Debug)]
+pub struct BnOut<S> {
+    /// Means, then inverse deviations (`2 * channels`).
+    pub stats: S,
+    /// Normalised output (`[batch, channels, len]`).
+    pub y: S,
+}
+
+/// The outputs of the backward pass: `dx` and `dgb` (dγ, then dβ).
+/// `S` is the storage, as for [`BnOut`].
+#[derive(Debug)]
+pub struct BnGrads<S> {
+    /// ∂L/∂x (`[batch, channels, len]`).
+    pub dx: S,
+    /// ∂L/∂γ, then ∂L/∂β (`2 * channels`).
+    pub dgb: S,
+}
+
 fn f<T: Real>(v: T) -> f64 {
     v.to_f64()
 }
 
-/// CPU twin of the training forward pass: writes `stats` (means, inverse
+/// CPU twin of the training forward pass: writes `out.stats` (means, inverse
 /// deviations), updates `running` (means, unbiased variances) with
-/// `momentum` when it is positive, and writes `y`.
-#[allow(clippy::too_many_arguments)]
+/// `cfg.momentum` when it is positive, and writes `out.y`.
 pub fn bn_train_cpu<T: Real>(
     d: &BnDims,
+    cfg: &BnConfig,
     x: &[T],
     gb: &[T],
-    eps: f32,
-    momentum: f32,
     running: &mut [T],
-    stats: &mut [T],
-    y: &mut [T],
+    out: BnOut<&mut [T]>,
 ) -> Result<()> {
+    let BnConfig { eps, momentum } = *cfg;
+    let BnOut { stats, y } = out;
     d.check(x.len(), gb.len(), stats.len(), y.len())?;
     need("batchnorm", "running", running.len(), 2 * d.channels)?;
     let n = d.per_channel() as f64;
@@ -112,16 +142,15 @@ pub fn bn_train_cpu<T: Real>(
 }
 
 /// CPU twin of the inference forward pass (running statistics).
-#[allow(clippy::too_many_arguments)]
 pub fn bn_infer_cpu<T: Real>(
     d: &BnDims,
+    eps: f32,
     x: &[T],
     gb: &[T],
-    eps: f32,
     running: &[T],
-    stats: &mut [T],
-    y: &mut [T],
+    out: BnOut<&mut [T]>,
 ) -> Result<()> {
+    let BnOut { stats, y } = out;
     d.check(x.len(), gb.len(), stats.len(), y.len())?;
     need("batchnorm", "running", running.len(), 2 * d.channels)?;
     for c in 0..d.channels {
@@ -141,16 +170,16 @@ fn apply_cpu<T: Real>(d: &BnDims, x: &[T], gb: &[T], stats: &[T], y: &mut [T]) {
 }
 
 /// CPU twin of the backward pass from the training forward's `stats`:
-/// `dx`, and `grads` = (dγ, then dβ).
+/// `grads.dx`, and `grads.dgb` = (dγ, then dβ).
 pub fn bn_backward_cpu<T: Real>(
     d: &BnDims,
     x: &[T],
     dy: &[T],
     gb: &[T],
     stats: &[T],
-    dx: &mut [T],
-    grads: &mut [T],
+    grads: BnGrads<&mut [T]>,
 ) -> Result<()> {
+    let BnGrads { dx, dgb: grads } = grads;
     d.check(x.len(), gb.len(), stats.len(), dx.len())?;
     need("batchnorm", "dy", dy.len(), d.n())?;
     need("batchnorm", "grads", grads.len(), 2 * d.channels)?;
@@ -226,20 +255,18 @@ fn forward_check(gpu: &Gpu, d: &BnDims, [x, gb, running, stats, y]: [&GpuBuf; 5]
 }
 
 /// GPU: training forward (see [`bn_train_cpu`]).
-#[allow(clippy::too_many_arguments)]
 pub fn bn_train_gpu(
     gpu: &Gpu,
     d: &BnDims,
+    cfg: &BnConfig,
     x: &GpuBuf,
     gb: &GpuBuf,
-    eps: f32,
-    momentum: f32,
     running: &GpuBuf,
-    stats: &GpuBuf,
-    y: &GpuBuf,
+    out: BnOut<&GpuBuf>,
 ) -> Result<()> {
+    let BnOut { stats, y } = out;
     forward_check(gpu, d, [x, gb, running, stats, y])?;
-    let p = params(d, eps, momentum);
+    let p = params(d, cfg.eps, cfg.momentum);
     gpu.dispatch(
         kernel("bn_stats"),
         &[
@@ -258,17 +285,16 @@ pub fn bn_train_gpu(
 }
 
 /// GPU: inference forward from running statistics (see [`bn_infer_cpu`]).
-#[allow(clippy::too_many_arguments)]
 pub fn bn_infer_gpu(
     gpu: &Gpu,
     d: &BnDims,
+    eps: f32,
     x: &GpuBuf,
     gb: &GpuBuf,
-    eps: f32,
     running: &GpuBuf,
-    stats: &GpuBuf,
-    y: &GpuBuf,
+    out: BnOut<&GpuBuf>,
 ) -> Result<()> {
+    let BnOut { stats, y } = out;
     forward_check(gpu, d, [x, gb, running, stats, y])?;
     let p = params(d, eps, 0.0);
     gpu.dispatch(
@@ -288,7 +314,6 @@ pub fn bn_infer_gpu(
     apply_gpu(gpu, d, &p, x, gb, stats, y)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn apply_gpu(
     gpu: &Gpu,
     d: &BnDims,
@@ -315,7 +340,6 @@ fn apply_gpu(
 }
 
 /// GPU: backward (see [`bn_backward_cpu`]).
-#[allow(clippy::too_many_arguments)]
 pub fn bn_backward_gpu(
     gpu: &Gpu,
     d: &BnDims,
@@ -323,9 +347,9 @@ pub fn bn_backward_gpu(
     dy: &GpuBuf,
     gb: &GpuBuf,
     stats: &GpuBuf,
-    dx: &GpuBuf,
-    grads: &GpuBuf,
+    grads: BnGrads<&GpuBuf>,
 ) -> Result<()> {
+    let BnGrads { dx, dgb: grads } = grads;
     gpu_check(gpu, d)?;
     d.check(x.len, gb.len, stats.len, dx.len)?;
     need("batchnorm", "dy", dy.len, d.n())?;

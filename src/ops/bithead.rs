@@ -62,7 +62,6 @@ pub fn bce_cpu(
 }
 
 /// GPU BCE.
-#[allow(clippy::too_many_arguments)]
 pub fn bce_gpu(
     gpu: &Gpu,
     logits: &GpuBuf,

@@ -372,7 +372,6 @@ pub fn conv1d_input_grad_gpu(
 
 /// GPU weight gradient: `dw = alpha * sum_b,l dy ⊗ x + beta * dw`
 /// (beta = 1 accumulates, e.g. across micro-batches).
-#[allow(clippy::too_many_arguments)]
 pub fn conv1d_weight_grad_gpu(
     gpu: &Gpu,
     d: &ConvDims,

@@ -61,6 +61,21 @@ impl GemmDims {
         2.0 * self.m as f64 * self.n as f64 * self.k as f64
     }
 
+    /// Row and column strides of op(A), then of op(B), in their storage.
+    fn strides(&self) -> [usize; 4] {
+        let a = if self.trans_a {
+            [1, self.m]
+        } else {
+            [self.k, 1]
+        };
+        let b = if self.trans_b {
+            [1, self.k]
+        } else {
+            [self.n, 1]
+        };
+        [a[0], a[1], b[0], b[1]]
+    }
+
     fn validate(&self, a: usize, b: usize, c: usize) -> Result<()> {
         need("gemm", "A", a, self.m * self.k)?;
         need("gemm", "B", b, self.k * self.n)?;
@@ -175,19 +190,12 @@ pub(crate) fn reduce_splits(
     )
 }
 
-#[allow(clippy::too_many_arguments)]
-fn launch(
-    gpu: &Gpu,
-    m: usize,
-    n: usize,
-    k: usize,
-    strides: [usize; 4],
-    alpha: f32,
-    beta: f32,
-    a: Arg<'_>,
-    b: Arg<'_>,
-    c: Arg<'_>,
-) -> Result<()> {
+/// One GEMM dispatch (split-K when the output is small) on operands that
+/// fit one binding each: `d` is the launch's own shape (a chunk of the
+/// caller's), its strides those of whole rows of A and B.
+fn launch(gpu: &Gpu, d: &GemmDims, a: Arg<'_>, b: Arg<'_>, c: Arg<'_>) -> Result<()> {
+    let (m, n, k, alpha, beta) = (d.m, d.n, d.k, d.alpha, d.beta);
+    let strides = d.strides();
     let gx = n.div_ceil(64);
     let gy = m.div_ceil(64);
     let mut splits = choose_splits(gx * gy, k);
@@ -241,7 +249,6 @@ pub fn gemm_gpu(gpu: &Gpu, d: &GemmDims, a: &GpuBuf, b: &GpuBuf, c: &GpuBuf) -> 
     if m == 0 || n == 0 {
         return Ok(());
     }
-    let b_strides = if d.trans_b { [1, k] } else { [n, 1] };
     if k == 0 {
         // C = beta * C: a split-K reduction over zero slices.
         let dummy = gpu.zeros("empty", 1)?;
@@ -256,12 +263,7 @@ pub fn gemm_gpu(gpu: &Gpu, d: &GemmDims, a: &GpuBuf, b: &GpuBuf, c: &GpuBuf) -> 
             let r = rows.min(m - r0);
             launch(
                 gpu,
-                r,
-                n,
-                k,
-                [k, 1, b_strides[0], b_strides[1]],
-                d.alpha,
-                d.beta,
+                &GemmDims { m: r, ..*d },
                 Arg::Slice(a, r0 * k, r * k),
                 Arg::Buf(b),
                 Arg::Slice(c, r0 * n, r * n),
@@ -283,18 +285,7 @@ pub fn gemm_gpu(gpu: &Gpu, d: &GemmDims, a: &GpuBuf, b: &GpuBuf, c: &GpuBuf) -> 
     if d.trans_b {
         fits(gpu, "gemm A", k * m)?;
         fits(gpu, "gemm B", k * n)?;
-        return launch(
-            gpu,
-            m,
-            n,
-            k,
-            [1, m, 1, k],
-            d.alpha,
-            d.beta,
-            Arg::Buf(a),
-            Arg::Buf(b),
-            Arg::Buf(c),
-        );
+        return launch(gpu, d, Arg::Buf(a), Arg::Buf(b), Arg::Buf(c));
     }
     // Split K: A chunk [kc, m], B chunk [kc, n]; later chunks accumulate.
     let rows = chunk_rows(gpu, "gemm", k, &[m, n], usize::MAX)?;
@@ -304,12 +295,7 @@ pub fn gemm_gpu(gpu: &Gpu, d: &GemmDims, a: &GpuBuf, b: &GpuBuf, c: &GpuBuf) -> 
         let beta = if k0 == 0 { d.beta } else { 1.0 };
         launch(
             gpu,
-            m,
-            n,
-            kc,
-            [1, m, n, 1],
-            d.alpha,
-            beta,
+            &GemmDims { k: kc, beta, ..*d },
             Arg::Slice(a, k0 * m, kc * m),
             Arg::Slice(b, k0 * n, kc * n),
             Arg::Buf(c),

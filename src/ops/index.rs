@@ -167,6 +167,18 @@ pub fn beats(a: (f32, u32), b: (f32, u32)) -> bool {
     a.0 > b.0 || (a.0 == b.0 && a.1 < b.1)
 }
 
+/// Where a search op writes each query's best results, best first, padded
+/// with (EMPTY, NONE): `scores` and `ids`, `m` (a beam's `width_out`) a
+/// query. `F` and `U` are the storage of floats and words: `&mut [f32]` and
+/// `&mut [u32]` for the CPU twins, `&GpuBuf` for both on the device.
+#[derive(Clone, Copy, Debug)]
+pub struct Ranked<F, U> {
+    /// Scores (larger is closer).
+    pub scores: F,
+    /// Ids (grid indexes, or nodes for a beam step).
+    pub ids: U,
+}
+
 fn check_dim(op: &'static str, dim: usize) -> Result<()> {
     if dim == 0 || dim > MAX_DIM {
         return Err(CrestError::shape(
@@ -188,6 +200,18 @@ pub struct AssignDims {
     pub branch: usize,
     /// Index of the chunk's first point in `group`, `scores` and `best`.
     pub row0: usize,
+}
+
+/// The buffers `assign` reads. `F` and `U` are the storage of floats and
+/// words: `&[f32]` and `&[u32]` for the CPU twin, `&GpuBuf` on the device.
+#[derive(Clone, Copy, Debug)]
+pub struct AssignInputs<F, U> {
+    /// The chunk's points, blocked (see [`to_blocked`]).
+    pub data: F,
+    /// B centroids per group, padded (see [`pad_rows`]).
+    pub centroids: F,
+    /// Group of every point (the chunk's from `row0`).
+    pub group: U,
 }
 
 impl AssignDims {
@@ -212,13 +236,16 @@ impl AssignDims {
 /// B centroids, and the first best child.
 pub fn assign_cpu(
     d: &AssignDims,
-    data: &[f32],
-    centroids: &[f32],
-    group: &[u32],
+    inp: AssignInputs<&[f32], &[u32]>,
     metric: Metric,
     scores: &mut [f32],
     best: &mut [u32],
 ) -> Result<()> {
+    let AssignInputs {
+        data,
+        centroids,
+        group,
+    } = inp;
     d.validate(data.len(), centroids.len(), group.len())?;
     need(
         "assign",
@@ -254,18 +281,20 @@ pub fn assign_cpu(
 }
 
 /// GPU `assign`. `curv` holds c (Poincaré) and is bound but unread for cosine.
-#[allow(clippy::too_many_arguments)]
 pub fn assign_gpu(
     gpu: &Gpu,
     d: &AssignDims,
-    data: &GpuBuf,
-    centroids: &GpuBuf,
-    group: &GpuBuf,
+    inp: AssignInputs<&GpuBuf, &GpuBuf>,
     metric: Metric,
     curv: &GpuBuf,
     scores: &GpuBuf,
     best: &GpuBuf,
 ) -> Result<()> {
+    let AssignInputs {
+        data,
+        centroids,
+        group,
+    } = inp;
     d.validate(data.len, centroids.len, group.len)?;
     need("assign", "scores", scores.len, (d.row0 + d.rows) * d.branch)?;
     need("assign", "best", best.len, d.row0 + d.rows)?;
@@ -399,6 +428,20 @@ pub struct BeamDims {
     pub span: usize,
 }
 
+/// The buffers `beam_step` reads. `F` and `U` are the storage of floats and
+/// words, as for [`AssignInputs`].
+#[derive(Clone, Copy, Debug)]
+pub struct BeamInputs<F, U> {
+    /// Queries `[queries, dim]`.
+    pub queries: F,
+    /// The level's centroids, padded (see [`pad_rows`]).
+    pub centroids: F,
+    /// Nodes of the level above kept per query (`width_in`, NONE allowed).
+    pub beam_in: U,
+    /// Leaf offsets (leaves + 1): empty subtrees are skipped.
+    pub leaf_offsets: U,
+}
+
 impl BeamDims {
     fn validate(&self, q: usize, centroids: usize, beam: usize) -> Result<()> {
         check_dim("beam_step", self.dim)?;
@@ -426,17 +469,22 @@ impl BeamDims {
 }
 
 /// CPU twin of `beam_step` (centroids padded, see [`pad_rows`]).
-#[allow(clippy::too_many_arguments)]
 pub fn beam_step_cpu(
     d: &BeamDims,
-    queries: &[f32],
-    centroids: &[f32],
-    beam_in: &[u32],
-    leaf_offsets: &[u32],
+    inp: BeamInputs<&[f32], &[u32]>,
     metric: Metric,
-    out_scores: &mut [f32],
-    out_ids: &mut [u32],
+    out: Ranked<&mut [f32], &mut [u32]>,
 ) -> Result<()> {
+    let BeamInputs {
+        queries,
+        centroids,
+        beam_in,
+        leaf_offsets,
+    } = inp;
+    let Ranked {
+        scores: out_scores,
+        ids: out_ids,
+    } = out;
     d.validate(queries.len(), centroids.len(), beam_in.len())?;
     need(
         "beam_step",
@@ -507,20 +555,25 @@ pub(crate) fn write_top(
     }
 }
 
-/// GPU `beam_step`.
-#[allow(clippy::too_many_arguments)]
+/// GPU `beam_step` (`curv` as for [`assign_gpu`]).
 pub fn beam_step_gpu(
     gpu: &Gpu,
     d: &BeamDims,
-    queries: &GpuBuf,
-    centroids: &GpuBuf,
-    beam_in: &GpuBuf,
-    leaf_offsets: &GpuBuf,
+    inp: BeamInputs<&GpuBuf, &GpuBuf>,
     metric: Metric,
     curv: &GpuBuf,
-    out_scores: &GpuBuf,
-    out_ids: &GpuBuf,
+    out: Ranked<&GpuBuf, &GpuBuf>,
 ) -> Result<()> {
+    let BeamInputs {
+        queries,
+        centroids,
+        beam_in,
+        leaf_offsets,
+    } = inp;
+    let Ranked {
+        scores: out_scores,
+        ids: out_ids,
+    } = out;
     d.validate(queries.len, centroids.len, beam_in.len)?;
     need("beam_step", "out", out_scores.len, d.queries * d.width_out)?;
     need("beam_step", "out", out_ids.len, d.queries * d.width_out)?;
@@ -585,6 +638,20 @@ pub struct LeafDims {
     pub first: bool,
 }
 
+/// The buffers `leaf_scan` reads. `F` and `U` are the storage of floats and
+/// words, as for [`AssignInputs`].
+#[derive(Clone, Copy, Debug)]
+pub struct LeafInputs<F, U> {
+    /// Queries, padded (see [`pad_queries`]).
+    pub queries: F,
+    /// The chunk's leaf-ordered rows, blocked (see [`to_blocked`]).
+    pub data: F,
+    /// Leaves per query (`width`, NONE allowed).
+    pub leaves: U,
+    /// Leaf offsets (leaves + 1), then the slot → grid index permutation.
+    pub offsets_perm: U,
+}
+
 impl LeafDims {
     fn validate(&self, q: usize, data: usize, leaves: usize, offsets_perm: usize) -> Result<()> {
         check_dim("leaf_scan", self.dim)?;
@@ -618,17 +685,22 @@ impl LeafDims {
 
 /// CPU twin of `leaf_scan` (`queries` padded, see [`pad_queries`]; `data`
 /// blocked; merges with what `out` holds unless `first`).
-#[allow(clippy::too_many_arguments)]
 pub fn leaf_scan_cpu(
     d: &LeafDims,
-    queries: &[f32],
-    data: &[f32],
-    leaves: &[u32],
-    offsets_perm: &[u32],
+    inp: LeafInputs<&[f32], &[u32]>,
     metric: Metric,
-    out_scores: &mut [f32],
-    out_ids: &mut [u32],
+    out: Ranked<&mut [f32], &mut [u32]>,
 ) -> Result<()> {
+    let LeafInputs {
+        queries,
+        data,
+        leaves,
+        offsets_perm,
+    } = inp;
+    let Ranked {
+        scores: out_scores,
+        ids: out_ids,
+    } = out;
     d.validate(queries.len(), data.len(), leaves.len(), offsets_perm.len())?;
     need("leaf_scan", "out", out_scores.len(), d.queries * d.m)?;
     need("leaf_scan", "out", out_ids.len(), d.queries * d.m)?;
@@ -671,20 +743,25 @@ pub fn leaf_scan_cpu(
     Ok(())
 }
 
-/// GPU `leaf_scan`.
-#[allow(clippy::too_many_arguments)]
+/// GPU `leaf_scan` (`curv` as for [`assign_gpu`]).
 pub fn leaf_scan_gpu(
     gpu: &Gpu,
     d: &LeafDims,
-    queries: &GpuBuf,
-    data: &GpuBuf,
-    leaves: &GpuBuf,
-    offsets_perm: &GpuBuf,
+    inp: LeafInputs<&GpuBuf, &GpuBuf>,
     metric: Metric,
     curv: &GpuBuf,
-    out_scores: &GpuBuf,
-    out_ids: &GpuBuf,
+    out: Ranked<&GpuBuf, &GpuBuf>,
 ) -> Result<()> {
+    let LeafInputs {
+        queries,
+        data,
+        leaves,
+        offsets_perm,
+    } = inp;
+    let Ranked {
+        scores: out_scores,
+        ids: out_ids,
+    } = out;
     d.validate(queries.len, data.len, leaves.len, offsets_perm.len)?;
     need("leaf_scan", "out", out_scores.len, d.queries * d.m)?;
     need("leaf_scan", "out", out_ids.len, d.queries * d.m)?;

@@ -14,9 +14,9 @@
 //! per window of 128 rows: 10⁵ on a 100 Mbp genome); [`list_scan_cpu`] is its
 //! twin.
 
-use super::index::{dim4, score, write_top, Metric, MAX_DIM, NONE};
+use super::index::{dim4, score, write_top, Metric, Ranked, MAX_DIM, NONE};
 use super::need;
-use super::window_scan::{GpuRows, RowCode, ScanRows, MAX_M};
+use super::window_scan::{GpuRows, RowCode, ScanInputs, ScanRows, MAX_M};
 use crate::error::{CrestError, Result};
 use crate::gpu::{Arg, Gpu, GpuBuf, Kernel, Launch};
 
@@ -275,20 +275,20 @@ impl ListDims {
     }
 }
 
-/// CPU twin of `list_scan`: `queries` padded rows (`index::pad_queries`),
-/// `data` and `ids` as for the windowed scan; merges into what
-/// `out_scores`/`out_ids` hold (EMPTY/NONE = nothing yet).
-#[allow(clippy::too_many_arguments)]
+/// CPU twin of `list_scan`: `inp` as for the windowed scan; merges into
+/// what `out` holds (EMPTY/NONE = nothing yet).
 pub fn list_scan_cpu(
     d: &ListDims,
     plan: &ListPlan,
-    queries: &[f32],
-    data: ScanRows<'_>,
-    ids: &[u32],
+    inp: ScanInputs<&[f32], ScanRows<'_>, &[u32]>,
     metric: Metric,
-    out_scores: &mut [f32],
-    out_ids: &mut [u32],
+    out: Ranked<&mut [f32], &mut [u32]>,
 ) -> Result<()> {
+    let ScanInputs { queries, data, ids } = inp;
+    let Ranked {
+        scores: out_scores,
+        ids: out_ids,
+    } = out;
     let data_len = match (data, d.rows) {
         (ScanRows::F32(v), RowCode::F32) => v.len(),
         (ScanRows::Pq { codes, codebook }, RowCode::Pq(m)) => {
@@ -369,18 +369,19 @@ struct Params {
 }
 
 /// GPU `list_scan`: one dispatch per pass of the plan, in one compute pass.
-#[allow(clippy::too_many_arguments)]
 pub fn list_scan_gpu(
     gpu: &Gpu,
     d: &ListDims,
     plan: &ListPlan,
-    queries: &GpuBuf,
-    data: GpuRows<'_>,
-    ids: &GpuBuf,
+    inp: ScanInputs<&GpuBuf, GpuRows<'_>, &GpuBuf>,
     metric: Metric,
-    out_scores: &GpuBuf,
-    out_ids: &GpuBuf,
+    out: Ranked<&GpuBuf, &GpuBuf>,
 ) -> Result<()> {
+    let ScanInputs { queries, data, ids } = inp;
+    let Ranked {
+        scores: out_scores,
+        ids: out_ids,
+    } = out;
     let (rows, codebook) = match (data, d.rows) {
         (GpuRows::F32(v), RowCode::F32) => (v, None),
         (GpuRows::Pq { codes, codebook }, RowCode::Pq(m)) => {

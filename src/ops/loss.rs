@@ -29,6 +29,17 @@ struct Params {
     _pad: u32,
 }
 
+/// Shape and scaling of one loss on the device.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SupconDims {
+    /// Views (rows and columns of the similarity matrix).
+    pub n: usize,
+    /// Γ: the largest locus distance of a positive pair.
+    pub gamma: u32,
+    /// Scale of the gradient (see [`anchor_scale`]).
+    pub scale: f32,
+}
+
 /// Positive weight of j for anchor i (0 = not a positive).
 pub fn pair_weight(labels: &[[u32; 2]], i: usize, j: usize, gamma: u32) -> f64 {
     if i == j || labels[i][0] != labels[j][0] {
@@ -98,18 +109,16 @@ pub fn supcon_cpu<T: super::Real>(
     Ok(total)
 }
 
-#[allow(clippy::too_many_arguments)]
 /// GPU: per-row losses and dL/dS. `labels` holds `[group, pos]` pairs (2n words).
 pub fn supcon_gpu(
     gpu: &Gpu,
+    d: &SupconDims,
     s: &GpuBuf,
     labels: &GpuBuf,
-    n: usize,
-    gamma: u32,
-    scale: f32,
     ds: &GpuBuf,
     loss: &GpuBuf,
 ) -> Result<()> {
+    let SupconDims { n, gamma, scale } = *d;
     need("supcon", "S", s.len, n * n)?;
     need("supcon", "labels", labels.len, 2 * n)?;
     need("supcon", "dS", ds.len, n * n)?;

@@ -64,6 +64,22 @@ pub struct AdamStep {
     pub t: u64,
 }
 
+/// The tensor one optimiser step updates: its gradient (read) and its
+/// values and first and second moment estimates (updated in place). `G` and
+/// `S` are the storage: `&[f32]` and `&mut [f32]` for the CPU twin, `&GpuBuf`
+/// for both on the device.
+#[derive(Debug)]
+pub struct AdamTensor<G, S> {
+    /// The gradient.
+    pub grad: G,
+    /// The values.
+    pub param: S,
+    /// First moment estimate.
+    pub m1: S,
+    /// Second moment estimate.
+    pub m2: S,
+}
+
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct Params {
@@ -106,17 +122,19 @@ pub fn clip_factor(cfg: &AdamConfig, sumsq: &[f32]) -> f32 {
 }
 
 /// CPU twin of one AdamW update of one tensor (f32, same operation order as the GPU).
-#[allow(clippy::too_many_arguments)]
 pub fn adamw_cpu(
     cfg: &AdamConfig,
     st: &AdamStep,
     clip: f32,
     decay: bool,
-    grad: &[f32],
-    param: &mut [f32],
-    m1: &mut [f32],
-    m2: &mut [f32],
+    t: AdamTensor<&[f32], &mut [f32]>,
 ) -> Result<()> {
+    let AdamTensor {
+        grad,
+        param,
+        m1,
+        m2,
+    } = t;
     let n = param.len();
     need("adamw", "grad", grad.len(), n)?;
     need("adamw", "m", m1.len(), n)?;
@@ -136,7 +154,6 @@ pub fn adamw_cpu(
 
 /// GPU: one AdamW update of one tensor; `sumsq` holds every tensor's Σg² at
 /// `t * SUMSQ_STRIDE` for the global clip.
-#[allow(clippy::too_many_arguments)]
 pub fn adamw_gpu(
     gpu: &Gpu,
     cfg: &AdamConfig,
@@ -144,11 +161,14 @@ pub fn adamw_gpu(
     sumsq: &GpuBuf,
     n_tensors: usize,
     decay: bool,
-    grad: &GpuBuf,
-    param: &GpuBuf,
-    m1: &GpuBuf,
-    m2: &GpuBuf,
+    t: AdamTensor<&GpuBuf, &GpuBuf>,
 ) -> Result<()> {
+    let AdamTensor {
+        grad,
+        param,
+        m1,
+        m2,
+    } = t;
     let n = param.len;
     need("adamw", "grad", grad.len, n)?;
     need("adamw", "m", m1.len, n)?;

@@ -327,7 +327,6 @@ pub fn row_op_gpu(
 }
 
 /// GPU log-sum-exp backward.
-#[allow(clippy::too_many_arguments)]
 pub fn logsumexp_bwd_gpu(
     gpu: &Gpu,
     x: &GpuBuf,

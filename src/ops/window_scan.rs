@@ -10,7 +10,7 @@
 //! launches one dispatch per window in one submission; [`window_scan_cpu`]
 //! is the twin.
 
-use super::index::{dim4, pad_rows, score, Metric, MAX_DIM, NONE};
+use super::index::{dim4, pad_rows, score, Metric, Ranked, MAX_DIM, NONE};
 use super::need;
 use crate::error::{CrestError, Result};
 use crate::gpu::{Arg, Gpu, GpuBuf, Kernel, Launch};
@@ -142,6 +142,21 @@ pub enum GpuRows<'a> {
         /// Codebook.
         codebook: &'a GpuBuf,
     },
+}
+
+/// What a window or list scan reads: the queries, padded (see
+/// `index::pad_queries`), the leaf-ordered rows and their ids (from
+/// [`ids_windows`]). `F`, `R` and `U` are the storage of floats, rows and
+/// words: `&[f32]`, [`ScanRows`] and `&[u32]` for the CPU twins; `&GpuBuf`,
+/// [`GpuRows`] and `&GpuBuf` on the device.
+#[derive(Clone, Copy, Debug)]
+pub struct ScanInputs<F, R, U> {
+    /// Padded queries.
+    pub queries: F,
+    /// The rows scanned.
+    pub data: R,
+    /// Grid index of every row (NONE: never reported).
+    pub ids: U,
 }
 
 /// Decode row `r` of code words into `out` (dim floats).
@@ -388,21 +403,22 @@ impl WindowDims {
     }
 }
 
-/// CPU twin of `window_scan`: `queries` padded rows (see
-/// `index::pad_queries`), `data` from [`to_windows`] or
-/// [`codes_to_windows`], `ids` from [`ids_windows`]; merges into what
-/// `out_scores`/`out_ids` hold (EMPTY/NONE = nothing yet).
-#[allow(clippy::too_many_arguments)]
+/// CPU twin of `window_scan`: `inp.queries` padded rows (see
+/// `index::pad_queries`), `inp.data` from [`to_windows`] or
+/// [`codes_to_windows`], `inp.ids` from [`ids_windows`]; merges into what
+/// `out` holds (EMPTY/NONE = nothing yet).
 pub fn window_scan_cpu(
     d: &WindowDims,
     plan: &WindowPlan,
-    queries: &[f32],
-    data: ScanRows<'_>,
-    ids: &[u32],
+    inp: ScanInputs<&[f32], ScanRows<'_>, &[u32]>,
     metric: Metric,
-    out_scores: &mut [f32],
-    out_ids: &mut [u32],
+    out: Ranked<&mut [f32], &mut [u32]>,
 ) -> Result<()> {
+    let ScanInputs { queries, data, ids } = inp;
+    let Ranked {
+        scores: out_scores,
+        ids: out_ids,
+    } = out;
     let data_len = match (data, d.rows) {
         (ScanRows::F32(v), RowCode::F32) => v.len(),
         (ScanRows::Pq { codes, codebook }, RowCode::Pq(m)) => {
@@ -484,20 +500,22 @@ struct Params {
     _pad: u32,
 }
 
-/// GPU `window_scan`: one dispatch per window of the plan, in one submission.
-#[allow(clippy::too_many_arguments)]
+/// GPU `window_scan`: one dispatch per window of the plan, in one
+/// submission. `curv` holds c (Poincaré) and is bound but unread for cosine.
 pub fn window_scan_gpu(
     gpu: &Gpu,
     d: &WindowDims,
     plan: &WindowPlan,
-    queries: &GpuBuf,
-    data: GpuRows<'_>,
-    ids: &GpuBuf,
+    inp: ScanInputs<&GpuBuf, GpuRows<'_>, &GpuBuf>,
     metric: Metric,
     curv: &GpuBuf,
-    out_scores: &GpuBuf,
-    out_ids: &GpuBuf,
+    out: Ranked<&GpuBuf, &GpuBuf>,
 ) -> Result<()> {
+    let ScanInputs { queries, data, ids } = inp;
+    let Ranked {
+        scores: out_scores,
+        ids: out_ids,
+    } = out;
     let (rows, codebook) = match (data, d.rows) {
         (GpuRows::F32(v), RowCode::F32) => (v, None),
         (GpuRows::Pq { codes, codebook }, RowCode::Pq(_)) => {

@@ -8,7 +8,20 @@ use crate::gpu::{Arg, Gpu, GpuBuf, Kernel};
 /// WGSL source.
 pub const SOURCE: &str = include_str!("../../shaders/xent.wgsl");
 
-fn check(rows: usize, classes: usize, labels: &[f32]) -> Result<()> {
+/// Shape and scaling of one cross-entropy: `rows` rows of `classes` logits,
+/// the gradient scaled by `scale` (e.g. 1/rows for a mean loss).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct XentDims {
+    /// Rows (examples).
+    pub rows: usize,
+    /// Logits per row.
+    pub classes: usize,
+    /// Scale of the gradient.
+    pub scale: f32,
+}
+
+fn check(d: &XentDims, labels: &[f32]) -> Result<()> {
+    let (rows, classes) = (d.rows, d.classes);
     if classes == 0 {
         return Err(CrestError::shape("xent", "no classes"));
     }
@@ -30,15 +43,14 @@ fn check(rows: usize, classes: usize, labels: &[f32]) -> Result<()> {
 
 /// CPU twin: `loss[r]` = −log softmax(z_r)[y_r]; `dz` = scale · (softmax − onehot).
 pub fn xent_cpu<T: Real>(
+    d: &XentDims,
     logits: &[T],
     labels: &[f32],
-    rows: usize,
-    classes: usize,
-    scale: f32,
     loss: &mut [T],
     dz: &mut [T],
 ) -> Result<()> {
-    check(rows, classes, labels)?;
+    check(d, labels)?;
+    let (rows, classes, scale) = (d.rows, d.classes, d.scale);
     need("xent", "logits", logits.len(), rows * classes)?;
     need("xent", "loss", loss.len(), rows)?;
     need("xent", "dlogits", dz.len(), rows * classes)?;
@@ -68,19 +80,17 @@ struct Params {
 
 /// GPU: as [`xent_cpu`]; `labels` is a device copy of the host labels
 /// (checked on the host first).
-#[allow(clippy::too_many_arguments)]
 pub fn xent_gpu(
     gpu: &Gpu,
+    d: &XentDims,
     logits: &GpuBuf,
     labels_host: &[f32],
     labels: &GpuBuf,
-    rows: usize,
-    classes: usize,
-    scale: f32,
     loss: &GpuBuf,
     dz: &GpuBuf,
 ) -> Result<()> {
-    check(rows, classes, labels_host)?;
+    check(d, labels_host)?;
+    let (rows, classes, scale) = (d.rows, d.classes, d.scale);
     need("xent", "logits", logits.len, rows * classes)?;
     need("xent", "labels", labels.len, rows)?;
     need("xent", "loss", loss.len, rows)?;

@@ -145,6 +145,21 @@ impl HeadTarget {
     }
 }
 
+/// How a bit head is trained.
+#[derive(Clone, Debug)]
+pub struct HeadOptions {
+    /// Hidden units of the head.
+    pub hidden: usize,
+    /// Windows per step (at least 2).
+    pub batch: usize,
+    /// Optimiser steps (the learning-rate schedule's length).
+    pub steps: u64,
+    /// Damage and noise applied to the windows.
+    pub augment: AugmentConfig,
+    /// Seed of the windows and the initial weights.
+    pub seed: u64,
+}
+
 /// Trains a bit head.
 pub struct HeadTrainer<'a> {
     be: &'a Backend,
@@ -167,18 +182,20 @@ pub struct HeadTrainer<'a> {
 
 impl<'a> HeadTrainer<'a> {
     /// A fresh head for `encoder` on `reference` learning `target`.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         be: &'a Backend,
         encoder: &'a Encoder,
         reference: &'a Reference,
         target: HeadTarget,
-        hidden: usize,
-        batch: usize,
-        steps: u64,
-        augment: AugmentConfig,
-        seed: u64,
+        opts: HeadOptions,
     ) -> Result<Self> {
+        let HeadOptions {
+            hidden,
+            batch,
+            steps,
+            augment,
+            seed,
+        } = opts;
         let input = match target {
             HeadTarget::Coordinate { .. } => encoder.cfg.embed_dim,
             HeadTarget::Leaf(_) => encoder.cfg.proj_dim,
@@ -319,17 +336,14 @@ pub fn train_router(
         index.tree.codes(),
         index.tree.shape.bits(),
     )?;
-    let mut ht = HeadTrainer::new(
-        be,
-        encoder,
-        reference,
-        HeadTarget::Leaf(codes),
-        opts.hidden,
-        opts.batch,
-        opts.steps,
-        AugmentConfig::adna(),
-        opts.seed,
-    )?;
+    let head = HeadOptions {
+        hidden: opts.hidden,
+        batch: opts.batch,
+        steps: opts.steps,
+        augment: AugmentConfig::adna(),
+        seed: opts.seed,
+    };
+    let mut ht = HeadTrainer::new(be, encoder, reference, HeadTarget::Leaf(codes), head)?;
     let mut last = f64::NAN;
     while ht.step < opts.steps {
         ht.train_step()?;

@@ -8,13 +8,23 @@
 use crate::backend::{Backend, Tensor};
 use crate::error::{CrestError, Result};
 use crate::model::encoder::{Param, ParamKind};
-use crate::ops::optim::{AdamConfig, AdamStep, SUMSQ_STRIDE};
+use crate::ops::optim::{AdamConfig, AdamStep, AdamTensor, SUMSQ_STRIDE};
 use crate::ops::poincare::Rows;
 use crate::ops::radam::{RadamState, RadamStep};
 
 /// A sum-of-squares buffer for `n` tensors.
 pub fn sumsq_buffer(be: &Backend, n: usize) -> Result<Tensor> {
     be.zeros(n.max(1) * SUMSQ_STRIDE)
+}
+
+/// The optimiser's view of a parameter: its gradient, values and moments.
+fn adam_tensor(p: &mut Param) -> AdamTensor<&Tensor, &mut Tensor> {
+    AdamTensor {
+        grad: &p.grad,
+        param: &mut p.value,
+        m1: &mut p.m,
+        m2: &mut p.v,
+    }
 }
 
 /// AdamW on every parameter from its `grad`, clipped by the global norm.
@@ -30,17 +40,7 @@ pub fn adamw_step(
         be.sumsq_into(&p.grad, sumsq, t)?;
     }
     for p in params.iter_mut() {
-        be.adamw(
-            cfg,
-            st,
-            sumsq,
-            nt,
-            p.decay,
-            &p.grad,
-            &mut p.value,
-            &mut p.m,
-            &mut p.v,
-        )?;
+        be.adamw(cfg, st, sumsq, nt, p.decay, adam_tensor(p))?;
     }
     Ok(())
 }
@@ -67,17 +67,7 @@ pub fn mixed_step(
         .map(|p| p.value.clone());
     for p in params.iter_mut() {
         match p.kind() {
-            ParamKind::Euclidean => be.adamw(
-                cfg,
-                st,
-                sumsq,
-                nt,
-                p.decay,
-                &p.grad,
-                &mut p.value,
-                &mut p.m,
-                &mut p.v,
-            )?,
+            ParamKind::Euclidean => be.adamw(cfg, st, sumsq, nt, p.decay, adam_tensor(p))?,
             ParamKind::Ball => {
                 let c = curv.as_ref().ok_or_else(|| {
                     CrestError::Invalid("ball parameter without a curvature".into())
@@ -93,17 +83,7 @@ pub fn mixed_step(
                 be.radam(&step, sumsq, nt, c, &p.grad, state)?
             }
             ParamKind::Curvature if learn_c => {
-                be.adamw(
-                    cfg,
-                    st,
-                    sumsq,
-                    nt,
-                    false,
-                    &p.grad,
-                    &mut p.value,
-                    &mut p.m,
-                    &mut p.v,
-                )?;
+                be.adamw(cfg, st, sumsq, nt, false, adam_tensor(p))?;
                 be.clamp_curvature(&mut p.value)?;
             }
             ParamKind::Curvature => {}

@@ -5,7 +5,7 @@
 use super::{chunk_rows, Tree, TreeShape};
 use crate::backend::{Backend, Tensor, Words};
 use crate::error::{CrestError, Result};
-use crate::ops::index::{self as ix, AssignDims, Metric, NONE};
+use crate::ops::index::{self as ix, AssignDims, AssignInputs, Metric, NONE};
 use crate::rng::Rng;
 
 /// Build options.
@@ -76,7 +76,6 @@ struct Pass {
 const SAMPLE_PER_CHILD: usize = 256;
 
 impl Pass {
-    #[allow(clippy::too_many_arguments)]
     fn new(
         be: &Backend,
         z: &[f32],
@@ -139,7 +138,12 @@ impl Pass {
                 branch: b,
                 row0: *row0,
             };
-            be.kmeans_assign(&d, data, &ct, &self.group_t, metric, &mut scores, &mut best)?;
+            let inp = AssignInputs {
+                data,
+                centroids: &ct,
+                group: &self.group_t,
+            };
+            be.kmeans_assign(&d, inp, metric, &mut scores, &mut best)?;
         }
         Ok((be.read(&scores)?, be.read_words(&best)?))
     }
@@ -382,7 +386,12 @@ pub fn spill(
     let mut copies: Vec<Vec<u32>> = vec![Vec::new(); leaves];
     if extra > 0 {
         let width = SPILL_WIDTH.max(extra + 1);
-        let beam = nearest_leaves(be, tree, z, dim, metric, extra, width, true, progress)?;
+        let cfg = NearestConfig {
+            keep: extra,
+            width,
+            skip_empty: true,
+        };
+        let beam = nearest_leaves(be, tree, z, dim, metric, &cfg, progress)?;
         for (i, near) in beam.chunks(extra).enumerate() {
             let mut seen = Vec::with_capacity(extra);
             for &leaf in near {
@@ -411,6 +420,17 @@ pub fn spill(
     Ok(())
 }
 
+/// How [`nearest_leaves`] searches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NearestConfig {
+    /// Leaves kept per point, best first.
+    pub keep: usize,
+    /// Nodes kept per level (at least `keep`).
+    pub width: usize,
+    /// Never enter subtrees without slots (a built tree).
+    pub skip_empty: bool,
+}
+
 /// The `keep` nearest leaves (best first) of every point of `z` (`[n, dim]`)
 /// by a beam search of its own embedding that keeps `width` nodes per level,
 /// run as `assign` passes (one thread per point scores the B children of
@@ -420,18 +440,20 @@ pub fn spill(
 /// node is (a tree whose centroids were trained on a sample, its slots not
 /// yet assigned). Fewer candidates than `keep` repeat the best.
 /// `progress(done, total)` counts passes.
-#[allow(clippy::too_many_arguments)]
 pub fn nearest_leaves(
     be: &Backend,
     tree: &Tree,
     z: &[f32],
     dim: usize,
     metric: Metric,
-    keep: usize,
-    width: usize,
-    skip_empty: bool,
+    cfg: &NearestConfig,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Vec<u32>> {
+    let NearestConfig {
+        keep,
+        width,
+        skip_empty,
+    } = *cfg;
     let (b, depth) = (tree.shape.branch, tree.shape.depth);
     let n = z.len() / dim.max(1);
     let width = width.max(keep).max(1);

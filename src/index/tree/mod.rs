@@ -35,7 +35,8 @@ mod build;
 mod search;
 
 pub use build::{
-    build, check_spill, nearest_leaves, order_children, spill, BuildConfig, MAX_SPILL, SPILL_WIDTH,
+    build, check_spill, nearest_leaves, order_children, spill, BuildConfig, NearestConfig,
+    MAX_SPILL, SPILL_WIDTH,
 };
 pub use search::{BeamConfig, DeviceTree, RowSource, ScanLayout, DEFAULT_BEAM, SPLIT_MAX};
 

@@ -4,9 +4,11 @@
 use super::{chunk_rows, Tree, TreeShape};
 use crate::backend::{Backend, ScanData, Tensor, Words};
 use crate::error::{CrestError, Result};
-use crate::ops::index::{self as ix, BeamDims, LeafDims, Metric, EMPTY, NONE};
+use crate::ops::index::{
+    self as ix, BeamDims, BeamInputs, LeafDims, LeafInputs, Metric, Ranked, EMPTY, NONE,
+};
 use crate::ops::list_scan::{self as ls, ListDims, ListPlan};
-use crate::ops::window_scan::{self as ws, RowCode, WindowDims, WindowPlan};
+use crate::ops::window_scan::{self as ws, RowCode, ScanInputs, WindowDims, WindowPlan};
 
 /// The rows a device tree scans, in grid order.
 #[derive(Clone, Copy, Debug)]
@@ -366,16 +368,17 @@ impl DeviceTree {
             };
             let mut scores = be.zeros(nq * width_out)?;
             let mut ids = be.upload_words(&vec![NONE; nq * width_out])?;
-            be.beam_step(
-                &d,
-                q,
-                cent,
-                &beam,
-                &self.offsets_perm,
-                self.metric,
-                &mut scores,
-                &mut ids,
-            )?;
+            let inp = BeamInputs {
+                queries: q,
+                centroids: cent,
+                beam_in: &beam,
+                leaf_offsets: &self.offsets_perm,
+            };
+            let out = Ranked {
+                scores: &mut scores,
+                ids: &mut ids,
+            };
+            be.beam_step(&d, inp, self.metric, out)?;
             beam = ids;
             width_in = width_out;
         }
@@ -409,16 +412,16 @@ impl DeviceTree {
             };
             let mut scores = be.upload(&vec![EMPTY; nq * width_out])?;
             let mut kept = be.upload_words(&vec![NONE; nq * width_out])?;
-            be.window_scan(
-                &d,
-                &plan,
-                qp,
-                rows,
+            let inp = ScanInputs {
+                queries: qp,
+                data: rows,
                 ids,
-                self.metric,
-                &mut scores,
-                &mut kept,
-            )?;
+            };
+            let out = Ranked {
+                scores: &mut scores,
+                ids: &mut kept,
+            };
+            be.window_scan(&d, &plan, inp, self.metric, out)?;
             nodes = be.read_words(&kept)?;
             width_in = width_out;
         }
@@ -616,16 +619,16 @@ impl DeviceTree {
                 .ids
                 .as_ref()
                 .ok_or_else(|| CrestError::Invalid("windowed chunk without its row ids".into()))?;
-            be.window_scan(
-                &d,
-                &plan,
-                qp,
-                &c.data,
-                row_ids,
-                self.metric,
-                &mut scores,
-                &mut ids,
-            )?;
+            let inp = ScanInputs {
+                queries: qp,
+                data: &c.data,
+                ids: row_ids,
+            };
+            let out = Ranked {
+                scores: &mut scores,
+                ids: &mut ids,
+            };
+            be.window_scan(&d, &plan, inp, self.metric, out)?;
         }
         let s = be.read(&scores)?;
         let ids = be.read_words(&ids)?;
@@ -658,16 +661,16 @@ impl DeviceTree {
                 .ids
                 .as_ref()
                 .ok_or_else(|| CrestError::Invalid("list chunk without its row ids".into()))?;
-            be.list_scan(
-                &d,
-                &plan,
-                qp,
-                &c.data,
-                row_ids,
-                self.metric,
-                &mut scores,
-                &mut ids,
-            )?;
+            let inp = ScanInputs {
+                queries: qp,
+                data: &c.data,
+                ids: row_ids,
+            };
+            let out = Ranked {
+                scores: &mut scores,
+                ids: &mut ids,
+            };
+            be.list_scan(&d, &plan, inp, self.metric, out)?;
         }
         let s = be.read(&scores)?;
         let ids = be.read_words(&ids)?;
@@ -711,16 +714,17 @@ impl DeviceTree {
                     slot1,
                     first,
                 };
-                be.leaf_scan(
-                    &d,
-                    q,
+                let inp = LeafInputs {
+                    queries: q,
                     data,
                     leaves,
-                    &self.offsets_perm,
-                    self.metric,
-                    &mut scores,
-                    &mut ids,
-                )?;
+                    offsets_perm: &self.offsets_perm,
+                };
+                let out = Ranked {
+                    scores: &mut scores,
+                    ids: &mut ids,
+                };
+                be.leaf_scan(&d, inp, self.metric, out)?;
                 first = false;
             }
         }

@@ -6,7 +6,7 @@ use super::hyp::{beta_ratio, tail_backward, tail_forward, two_mut, BallTail};
 use super::trunk::TrunkActs;
 use super::{Cnn, CnnKind};
 use crate::backend::{Backend, Tensor};
-use crate::error::{CrestError, Result};
+use crate::error::Result;
 use crate::model::Linear;
 use crate::ops::gemm::GemmDims;
 use crate::ops::poincare::{MlrClasses, MlrDims, MlrGrads, Radial, RowGrads, Rows, PROJ_EPS};
@@ -106,7 +106,6 @@ pub fn head_forward(
 
 /// Backward through the head from dL/dlogits: the head's gradients, ∂L/∂c
 /// terms onto `dcs`; returns dL/d(trunk output).
-#[allow(clippy::too_many_arguments)]
 pub fn head_backward(
     m: &mut Cnn,
     be: &Backend,
@@ -118,7 +117,6 @@ pub fn head_backward(
 ) -> Result<Tensor> {
     let cfg = m.cfg.clone();
     let (flat, h, k) = (cfg.flat(), cfg.hidden, cfg.classes);
-    let missing = || CrestError::Invalid("classifier backward: no input gradient".into());
     match acts {
         HeadActs::Euclidean { f0, f } => {
             let (wi, bi) = (m.idx("out.w")?, m.idx("out.b")?);
@@ -127,9 +125,7 @@ pub fn head_backward(
                 input: h,
                 output: k,
             };
-            let df = out
-                .backward(be, f, dlogits, batch, w, b, true)?
-                .ok_or_else(missing)?;
+            let df = out.backward(be, f, dlogits, batch, w, b)?;
             let mut df0 = be.zeros(batch * h)?;
             be.relu_bwd(f0, &df, &mut df0)?;
             let (wi, bi) = (m.idx("fc.w")?, m.idx("fc.b")?);
@@ -138,8 +134,7 @@ pub fn head_backward(
                 input: flat,
                 output: h,
             };
-            fc.backward(be, trunk.out(), &df0, batch, w, b, true)?
-                .ok_or_else(missing)
+            fc.backward(be, trunk.out(), &df0, batch, w, b)
         }
         HeadActs::Hyperbolic {
             v,
@@ -192,7 +187,7 @@ pub fn head_backward(
             };
             be.radial_bwd(Radial::Log0, &curv, &tail.out, &dl, shape, grads)?;
             dcs.extend([dc0, dc1, dc2, dc3]);
-            let du = tail_backward(m, be, &curv, tail, "fc.hb", batch, h, &dz0, dcs)?;
+            let du = tail_backward(m, be, &curv, tail, "fc.hb", &dz0, dcs)?;
             be.gemm(
                 &GemmDims::new(h, flat, batch, true, false),
                 &du,

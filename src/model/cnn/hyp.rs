@@ -76,6 +76,8 @@ pub struct BallTail {
     y: Tensor,
     /// Points of the ball, one per row.
     pub out: Tensor,
+    rows: usize,
+    dim: usize,
 }
 
 /// Forward of the tail with the ball bias `{bias}` (`.hb`) of `m`.
@@ -97,23 +99,28 @@ pub(super) fn tail_forward(
     be.mobius_add(curv, &e, &m.p(bias)?.value, bshape, &mut y)?;
     let mut out = be.zeros(n)?;
     be.project(curv, PROJ_EPS, &y, shape, &mut out)?;
-    Ok(BallTail { u, e, y, out })
+    Ok(BallTail {
+        u,
+        e,
+        y,
+        out,
+        rows,
+        dim,
+    })
 }
 
-/// Backward of [`tail_forward`] from dL/d(out): the bias gradient, ∂L/∂c
-/// terms onto `dcs`; returns dL/du.
-#[allow(clippy::too_many_arguments)]
+/// Backward of [`tail_forward`] from dL/d(out) (of the forward's shape): the
+/// bias gradient, ∂L/∂c terms onto `dcs`; returns dL/du.
 pub(super) fn tail_backward(
     m: &mut Cnn,
     be: &Backend,
     curv: &Tensor,
     t: &BallTail,
     bias: &str,
-    rows: usize,
-    dim: usize,
     dout: &Tensor,
     dcs: &mut Vec<Tensor>,
 ) -> Result<Tensor> {
+    let (rows, dim) = (t.rows, t.dim);
     let n = rows * dim;
     let shape = Rows::new(rows, dim);
     let (mut dy, mut dc1) = (be.zeros(n)?, be.zeros(rows)?);
@@ -151,6 +158,8 @@ pub(super) fn tail_backward(
 pub struct PConvActs {
     ut: Tensor,
     tail: BallTail,
+    batch: usize,
+    cin: usize,
 }
 
 impl PConvActs {
@@ -210,37 +219,31 @@ pub fn pconv_forward(
         &mut at,
     )?;
     let tail = tail_forward(m, be, curv, at, &format!("{name}.hb"), rows, c)?;
-    Ok(PConvActs { ut, tail })
+    Ok(PConvActs {
+        ut,
+        tail,
+        batch,
+        cin,
+    })
 }
 
-/// Backward of [`pconv_forward`] from dL/d(out): the layer's gradients, ∂L/∂c
-/// terms onto `dcs`; returns the raw conv output gradient `[B, C, L]`.
-#[allow(clippy::too_many_arguments)]
+/// Backward of [`pconv_forward`] (of the forward's batch and input
+/// channels) from dL/d(out): the layer's gradients, ∂L/∂c terms onto `dcs`;
+/// returns the raw conv output gradient `[B, C, L]`.
 pub fn pconv_backward(
     m: &mut Cnn,
     be: &Backend,
     curv: &Tensor,
     name: &str,
     a: &PConvActs,
-    batch: usize,
-    cin: usize,
     dout: &Tensor,
     dcs: &mut Vec<Tensor>,
 ) -> Result<Tensor> {
+    let (batch, cin) = (a.batch, a.cin);
     let (c, len) = (m.cfg.channels, m.cfg.len);
     let rows = batch * len;
     let n = rows * c;
-    let dat = tail_backward(
-        m,
-        be,
-        curv,
-        &a.tail,
-        &format!("{name}.hb"),
-        rows,
-        c,
-        dout,
-        dcs,
-    )?;
+    let dat = tail_backward(m, be, curv, &a.tail, &format!("{name}.hb"), dout, dcs)?;
     let mut da = be.zeros(n)?;
     be.transpose(
         &TransposeDims {
@@ -257,19 +260,17 @@ pub fn pconv_backward(
 }
 
 /// As [`pconv_backward`], also returning dL/du (`[B, L, cin]`).
-#[allow(clippy::too_many_arguments)]
 pub fn pconv_backward_dx(
     m: &mut Cnn,
     be: &Backend,
     curv: &Tensor,
     name: &str,
     a: &PConvActs,
-    batch: usize,
-    cin: usize,
     dout: &Tensor,
     dcs: &mut Vec<Tensor>,
 ) -> Result<Tensor> {
-    let da = pconv_backward(m, be, curv, name, a, batch, cin, dout, dcs)?;
+    let (batch, cin) = (a.batch, a.cin);
+    let da = pconv_backward(m, be, curv, name, a, dout, dcs)?;
     let rows = batch * m.cfg.len;
     let d = pconv_dims(m, batch, cin);
     let w = m.p(&format!("{name}.w"))?.value.clone();

@@ -6,7 +6,7 @@ use super::hyp::{self, PConvActs};
 use super::{Cnn, CnnKind, Mode};
 use crate::backend::{Backend, Tensor};
 use crate::error::Result;
-use crate::ops::batchnorm::{BnDims, BN_MOMENTUM};
+use crate::ops::batchnorm::{BnDims, BnGrads, BnOut, BN_MOMENTUM};
 use crate::ops::conv1d::ConvDims;
 use crate::ops::elementwise::ChannelShape;
 use crate::ops::permute::TransposeDims;
@@ -85,7 +85,6 @@ pub fn forward(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn bn_forward(
     m: &mut Cnn,
     be: &Backend,
@@ -98,17 +97,13 @@ fn bn_forward(
     let mut stats = be.zeros(2 * d.channels)?;
     let mut y = be.zeros(d.n())?;
     let gb = m.p(name)?.value.clone();
+    let out = BnOut {
+        stats: &mut stats,
+        y: &mut y,
+    };
     match mode {
-        Mode::Train => be.bn_train(
-            d,
-            a,
-            &gb,
-            BN_MOMENTUM,
-            &mut m.running[layer],
-            &mut stats,
-            &mut y,
-        )?,
-        Mode::Infer => be.bn_infer(d, a, &gb, &m.running[layer], &mut stats, &mut y)?,
+        Mode::Train => be.bn_train(d, a, &gb, BN_MOMENTUM, &mut m.running[layer], out)?,
+        Mode::Infer => be.bn_infer(d, a, &gb, &m.running[layer], out)?,
     }
     Ok((stats, y))
 }
@@ -244,7 +239,6 @@ pub fn backward(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn euclidean_backward(
     m: &mut Cnn,
     be: &Backend,
@@ -274,7 +268,11 @@ fn euclidean_backward(
         );
         let mut da2 = be.zeros(n)?;
         let gb2 = m.p(&bn2)?.value.clone();
-        be.bn_backward(&bd, &b.a2, &ds, &gb2, &b.s2, &mut da2, m.grad_mut(&bn2)?)?;
+        let grads = BnGrads {
+            dx: &mut da2,
+            dgb: m.grad_mut(&bn2)?,
+        };
+        be.bn_backward(&bd, &b.a2, &ds, &gb2, &b.s2, grads)?;
         let w2 = m.p(&c2)?.value.clone();
         be.conv1d_weight_grad(&d, &da2, &b.r1, m.grad_mut(&c2)?)?;
         let mut dr1 = be.zeros(n)?;
@@ -283,7 +281,11 @@ fn euclidean_backward(
         be.relu_bwd(&b.n1, &dr1, &mut dn1)?;
         let mut da1 = be.zeros(n)?;
         let gb1 = m.p(&bn1)?.value.clone();
-        be.bn_backward(&bd, &b.a1, &dn1, &gb1, &b.s1, &mut da1, m.grad_mut(&bn1)?)?;
+        let grads = BnGrads {
+            dx: &mut da1,
+            dgb: m.grad_mut(&bn1)?,
+        };
+        be.bn_backward(&bd, &b.a1, &dn1, &gb1, &b.s1, grads)?;
         let w1 = m.p(&c1)?.value.clone();
         be.conv1d_weight_grad(&d, &da1, &b.h_in, m.grad_mut(&c1)?)?;
         let mut dh_conv = be.zeros(n)?;
@@ -305,7 +307,6 @@ fn euclidean_backward(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
 fn poincare_backward(
     m: &mut Cnn,
     be: &Backend,
@@ -336,17 +337,7 @@ fn poincare_backward(
         };
         let pshape = MobiusDims::per_row(rows, c);
         be.mobius_add_bwd(&curv, &b.h_in, &b.p2, &dy, pshape, grads)?;
-        let dt1 = hyp::pconv_backward_dx(
-            m,
-            be,
-            &curv,
-            &format!("b{j}.c2"),
-            &b.c2,
-            batch,
-            c,
-            &dp2,
-            dcs,
-        )?;
+        let dt1 = hyp::pconv_backward_dx(m, be, &curv, &format!("b{j}.c2"), &b.c2, &dp2, dcs)?;
         let mut dl1 = be.zeros(n)?;
         be.relu_bwd(&b.l1, &dt1, &mut dl1)?;
         let (mut dp1, mut dc3) = (be.zeros(n)?, be.zeros(rows)?);
@@ -355,17 +346,7 @@ fn poincare_backward(
             dc: &mut dc3,
         };
         be.radial_bwd(Radial::Log0, &curv, &b.p1, &dl1, shape, grads)?;
-        let dl0 = hyp::pconv_backward_dx(
-            m,
-            be,
-            &curv,
-            &format!("b{j}.c1"),
-            &b.c1,
-            batch,
-            c,
-            &dp1,
-            dcs,
-        )?;
+        let dl0 = hyp::pconv_backward_dx(m, be, &curv, &format!("b{j}.c1"), &b.c1, &dp1, dcs)?;
         let (mut dhb, mut dc4) = (be.zeros(n)?, be.zeros(rows)?);
         let grads = RowGrads {
             dx: &mut dhb,
@@ -377,6 +358,6 @@ fn poincare_backward(
         be.add(&dha, &dhb, &mut next)?;
         dh = next;
     }
-    hyp::pconv_backward(m, be, &curv, "stem", stem, batch, 4, &dh, dcs)?;
+    hyp::pconv_backward(m, be, &curv, "stem", stem, &dh, dcs)?;
     Ok(())
 }
