@@ -290,18 +290,17 @@ pub fn add_router(
 /// Load `path` and check it against the model and reference, or build it
 /// (and save it to `path`) when the file does not exist; without a path,
 /// build it in memory for this run.
-#[allow(clippy::too_many_arguments)]
+/// `model` is the checkpoint, its file and its encoder; `reference` the
+/// reference and its file (an index is checked against both).
 pub fn load_or_build(
     be: &Backend,
     path: Option<&Path>,
-    ck: &Checkpoint,
-    model_path: &Path,
-    enc: &Encoder,
-    reference: &Reference,
-    ref_path: &Path,
+    model: (&Checkpoint, &Path, &Encoder),
+    reference: (&Reference, &Path),
     opts: &IndexOptions,
     route: &RouteOptions,
 ) -> Result<Index> {
+    let ((ck, model_path, enc), (reference, ref_path)) = (model, reference);
     let Some(path) = path else {
         return build_with_progress(be, ck, enc, reference, opts, route);
     };

@@ -371,7 +371,15 @@ fn load_index(
     };
     let route = a.build.route();
     let (index, model, refp) = (a.index.as_deref(), &a.model, &a.reference);
-    super::index::load_or_build(be, index, ck, model, enc, reference, refp, &opts, &route).map(Some)
+    super::index::load_or_build(
+        be,
+        index,
+        (ck, model, enc),
+        (reference, refp),
+        &opts,
+        &route,
+    )
+    .map(Some)
 }
 
 /// The mapper's configuration from the options.

@@ -179,11 +179,8 @@ pub fn profile(be: &Backend, a: &ProfileArgs) -> Result<Profile> {
     let index = super::index::load_or_build(
         be,
         a.index.as_deref(),
-        &ck,
-        model,
-        &enc,
-        &reference,
-        refp,
+        (&ck, model, &enc),
+        (&reference, refp),
         &opts,
         &route,
     )?;

@@ -178,11 +178,8 @@ fn embed_anchors(
     let index = super::index::load_or_build(
         be,
         a.index.as_deref(),
-        ck,
-        model,
-        enc,
-        reference,
-        &a.reference,
+        (ck, model, enc),
+        (reference, &a.reference),
         &a.build.options(),
         &a.build.route(),
     )?;
