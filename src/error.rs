@@ -92,7 +92,7 @@ pub enum CrestError {
     },
     /// An operand is on another backend than the op that reads it (a
     /// programming error surfaced as an error, not a panic).
-    #[error("{what} is on a different backend than the op")]
+    #[error("an operand ({what}) is on a different backend than the op")]
     MixedBackends {
         /// The operand.
         what: &'static str,

@@ -39,27 +39,21 @@ impl Words {
 fn gw(w: &Words) -> Result<&GpuBuf> {
     match w {
         Words::Gpu(b) => Ok(b),
-        Words::Cpu(_) => Err(CrestError::Invalid(
-            "words are on a different backend than the op".into(),
-        )),
+        Words::Cpu(_) => Err(CrestError::MixedBackends { what: "words" }),
     }
 }
 
 fn cw(w: &Words) -> Result<&[u32]> {
     match w {
         Words::Cpu(v) => Ok(v),
-        Words::Gpu(_) => Err(CrestError::Invalid(
-            "words are on a different backend than the op".into(),
-        )),
+        Words::Gpu(_) => Err(CrestError::MixedBackends { what: "words" }),
     }
 }
 
 fn cwm(w: &mut Words) -> Result<&mut Vec<u32>> {
     match w {
         Words::Cpu(v) => Ok(v),
-        Words::Gpu(_) => Err(CrestError::Invalid(
-            "words are on a different backend than the op".into(),
-        )),
+        Words::Gpu(_) => Err(CrestError::MixedBackends { what: "words" }),
     }
 }
 

@@ -52,7 +52,7 @@ pub enum Backend {
 }
 
 fn mixed() -> CrestError {
-    CrestError::Invalid("tensor is on a different backend than the op".into())
+    CrestError::MixedBackends { what: "tensor" }
 }
 
 macro_rules! gpu_or_cpu {
@@ -131,9 +131,9 @@ impl Backend {
                     CrestError::shape("read", format!("{len} values of a tensor of {}", v.len()))
                 })
             }
-            _ => Err(CrestError::Invalid(
-                "the tensor is on a different backend than the read".into(),
-            )),
+            _ => Err(CrestError::MixedBackends {
+                what: "tensor read",
+            }),
         }
     }
 
@@ -156,9 +156,9 @@ impl Backend {
                 d[at..end].copy_from_slice(s);
                 Ok(())
             }
-            _ => Err(CrestError::Invalid(
-                "tensors are on a different backend than the copy".into(),
-            )),
+            _ => Err(CrestError::MixedBackends {
+                what: "tensor copied",
+            }),
         }
     }
 

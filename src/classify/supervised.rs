@@ -242,8 +242,9 @@ pub fn train(
     report: &mut dyn FnMut(&EpochReport),
 ) -> Result<Classifier> {
     if opts.batch < 2 {
-        return Err(CrestError::Invalid(
-            "--batch must be at least 2 (batch statistics)".into(),
+        return Err(CrestError::option(
+            "--batch",
+            "--batch must be at least 2 (batch statistics)",
         ));
     }
     train.check_labels(cfg.classes)?;

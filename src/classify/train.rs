@@ -227,8 +227,9 @@ pub fn build_database(
     };
     if spec.trainable() {
         if opts.batch == 0 || opts.epochs == 0 {
-            return Err(CrestError::Invalid(
-                "--batch and --epochs must be positive".into(),
+            return Err(CrestError::option(
+                "--batch",
+                "--batch and --epochs must be positive",
             ));
         }
         let sampler = TripletSampler::new(ids.clone());

@@ -123,8 +123,9 @@ fn load_sets(
 fn triplet_options(a: &TrainArgs) -> Result<TripletOptions> {
     let lr = a.lr.unwrap_or(3e-4);
     if !(a.margin.is_finite() && a.margin > 0.0 && lr.is_finite() && lr > 0.0) {
-        return Err(CrestError::Invalid(
-            "--margin and --lr must be positive".into(),
+        return Err(CrestError::option(
+            "--margin",
+            "--margin and --lr must be positive",
         ));
     }
     Ok(TripletOptions {
@@ -257,8 +258,9 @@ fn initial_encoder(be: &Backend, a: &TrainArgs) -> Result<SeqEncoder> {
             let window = match &a.init {
                 Some(path) => {
                     if a.window.is_some() {
-                        return Err(CrestError::Invalid(
-                            "--window cannot change the window of an --init model".into(),
+                        return Err(CrestError::option(
+                            "--window",
+                            "--window cannot change the window of an --init model",
                         ));
                     }
                     let ck = crate::model::Checkpoint::load(path)?;
@@ -439,13 +441,17 @@ pub fn search(be: &Backend, a: &SearchArgs) -> Result<Vec<LevelSummary>> {
         crate::io::output::check(p, &inputs)?;
     }
     if !(0.0..=1.0).contains(&a.threshold) {
-        return Err(CrestError::Invalid("--threshold must be in [0, 1]".into()));
+        return Err(CrestError::option(
+            "--threshold",
+            "--threshold must be in [0, 1]",
+        ));
     }
     let db = Database::load(&a.db)?;
     let table = load_truth(a, &db.meta.levels)?;
     if table.is_none() && a.plot.is_some() {
-        return Err(CrestError::Invalid(
-            "--plot needs truth labels for the queries (--labels or --label-regex)".into(),
+        return Err(CrestError::option(
+            "--plot",
+            "--plot needs truth labels for the queries (--labels or --label-regex)",
         ));
     }
     let q = SeqSet::load(&a.query, table.as_ref(), Labelled::Optional)?;

@@ -269,8 +269,9 @@ fn plan(a: &TrainArgs) -> Result<(EncoderConfig, TrainConfig)> {
         learn_curvature: a.learn_curvature,
     };
     if a.learn_curvature && enc.geometry != Geometry::Poincare {
-        return Err(CrestError::Invalid(
-            "--learn-curvature needs --geometry poincare".into(),
+        return Err(CrestError::option(
+            "--learn-curvature",
+            "--learn-curvature needs --geometry poincare",
         ));
     }
     enc.validate()?;
@@ -286,10 +287,13 @@ fn plan(a: &TrainArgs) -> Result<(EncoderConfig, TrainConfig)> {
     cfg.adam.lr = a.lr;
     cfg.adam.warmup = a.warmup;
     if a.d as u32 > a.gamma {
-        return Err(CrestError::Invalid(format!(
-            "--d {} exceeds --gamma {}: anchor and positive would not count as positives",
-            a.d, a.gamma
-        )));
+        return Err(CrestError::option(
+            "--d",
+            format!(
+                "--d {} exceeds --gamma {}: anchor and positive would not count as positives",
+                a.d, a.gamma
+            ),
+        ));
     }
     Ok((enc, cfg))
 }
@@ -307,10 +311,13 @@ fn open_outputs(a: &TrainArgs) -> Result<(Output, Option<Output>)> {
     crate::io::output::refuse_collisions(&outputs)?;
     let out = Output::create(Some(&a.out), &inputs)?;
     if out.target().is_stream() {
-        return Err(CrestError::Invalid(format!(
-            "--out {}: a model is a file; give a file name",
-            a.out.display()
-        )));
+        return Err(CrestError::option(
+            "--out",
+            format!(
+                "--out {}: a model is a file; give a file name",
+                a.out.display()
+            ),
+        ));
     }
     inputs.push(&a.out);
     let metrics = match &a.metrics {
@@ -438,8 +445,8 @@ fn train_head(
     ck: &mut Checkpoint,
     metrics: &mut Option<Output>,
 ) -> Result<()> {
-    let reference =
-        reference.ok_or_else(|| CrestError::Invalid("--head-steps needs --reference".into()))?;
+    let reference = reference
+        .ok_or_else(|| CrestError::option("--head-steps", "--head-steps needs --reference"))?;
     let mut ht = crate::train::head::HeadTrainer::new(
         be,
         &trainer.encoder,

@@ -154,12 +154,13 @@ impl<'a> Trainer<'a> {
         reference_info: Vec<crate::model::ContigInfo>,
     ) -> Result<Self> {
         if cfg.anchors < 2 {
-            return Err(CrestError::Invalid(
-                "--batch must be at least 2 anchors".into(),
+            return Err(CrestError::option(
+                "--batch",
+                "--batch must be at least 2 anchors",
             ));
         }
         if cfg.tau <= 0.0 {
-            return Err(CrestError::Invalid("--tau must be positive".into()));
+            return Err(CrestError::option("--tau", "--tau must be positive"));
         }
         let sumsq = backend.zeros(encoder.params.len() * SUMSQ_STRIDE)?;
         Ok(Trainer {
@@ -178,13 +179,15 @@ impl<'a> Trainer<'a> {
     /// Continue from a checkpoint saved with optimiser state.
     pub fn resume(&mut self, ck: &Checkpoint) -> Result<()> {
         if ck.meta.encoder != self.encoder.cfg {
-            return Err(CrestError::Invalid(
-                "--resume: the checkpoint's architecture differs from the options given".into(),
+            return Err(CrestError::option(
+                "--resume",
+                "--resume: the checkpoint's architecture differs from the options given",
             ));
         }
         if ck.meta.reference != self.reference_info {
-            return Err(CrestError::Invalid(
-                "--resume: the checkpoint was trained on a different reference".into(),
+            return Err(CrestError::option(
+                "--resume",
+                "--resume: the checkpoint was trained on a different reference",
             ));
         }
         self.encoder = Encoder::from_values(self.backend, &ck.meta.encoder, ck.weights())?;
@@ -198,8 +201,8 @@ impl<'a> Trainer<'a> {
     /// architecture, fresh optimiser state, step 0 (the schedule starts over).
     pub fn init_from(&mut self, ck: &Checkpoint) -> Result<()> {
         if ck.meta.encoder != self.encoder.cfg {
-            return Err(CrestError::Invalid(
-                "--init: the model's architecture differs from the options given (k, channels, blocks, kernel, embedding, projection and geometry must match)".into(),
+            return Err(CrestError::option("--init", 
+                "--init: the model's architecture differs from the options given (k, channels, blocks, kernel, embedding, projection and geometry must match)",
             ));
         }
         self.encoder = Encoder::from_values(self.backend, &ck.meta.encoder, ck.weights())?;

@@ -353,7 +353,7 @@ pub const MAX_SPILL: usize = 8;
 /// Refuse a spill count past [`MAX_SPILL`] (before any work is done).
 pub fn check_spill(extra: usize) -> Result<()> {
     if extra > MAX_SPILL {
-        return Err(CrestError::Invalid(format!(
+        return Err(CrestError::option("--spill", format!(
             "--spill {extra}: at most {MAX_SPILL} copies per grid k-mer (each adds up to a grid's worth of slots to every search)"
         )));
     }
