@@ -16,7 +16,9 @@
 
 use super::index::{dim4, score, write_top, Metric, Ranked, MAX_DIM, NONE};
 use super::need;
-use super::window_scan::{GpuRows, RowCode, ScanInputs, ScanRows, MAX_M};
+use super::window_scan::{
+    need_out, seed_candidates, GpuRows, RowCode, ScanInputs, ScanRows, MAX_M,
+};
 use crate::error::{CrestError, Result};
 use crate::gpu::{Arg, Gpu, GpuBuf, Kernel, Launch};
 
@@ -285,71 +287,28 @@ pub fn list_scan_cpu(
     out: Ranked<&mut [f32], &mut [u32]>,
 ) -> Result<()> {
     let ScanInputs { queries, data, ids } = inp;
-    let Ranked {
-        scores: out_scores,
-        ids: out_ids,
-    } = out;
-    let data_len = match (data, d.rows) {
-        (ScanRows::F32(v), RowCode::F32) => v.len(),
-        (ScanRows::Pq { codes, codebook }, RowCode::Pq(m)) => {
-            need(
-                "list_scan",
-                "codebook",
-                codebook.len(),
-                m * 256 * (d.dim / m.max(1)),
-            )?;
-            codes.len()
-        }
-        _ => {
-            return Err(CrestError::shape(
-                "list_scan",
-                format!("rows do not match {:?}", d.rows),
-            ))
-        }
-    };
+    let data_len = data.checked_len(d.rows, d.dim, "list_scan")?;
     d.validate(plan, queries.len(), data_len, ids.len())?;
-    need("list_scan", "out", out_scores.len(), d.queries * d.m)?;
-    need("list_scan", "out", out_ids.len(), d.queries * d.m)?;
+    need_out("list_scan", &out, d.queries * d.m)?;
     let p4 = dim4(d.dim) * 4;
     let m = d.m;
     let mut cand = Vec::new();
     let mut decoded = vec![0f32; p4];
     for it in plan.items.chunks_exact(4) {
-        let (lo, hi, e0, n) = (
-            it[0] as usize,
-            it[1] as usize,
-            it[2] as usize,
-            it[3] as usize,
-        );
+        let (lo, hi) = (it[0] as usize, it[1] as usize);
+        let (e0, n) = (it[2] as usize, it[3] as usize);
         for &q in &plan.entries[e0..e0 + n] {
             let q = q as usize;
-            cand.clear();
-            for r in 0..m {
-                if out_ids[q * m + r] != NONE {
-                    cand.push((out_scores[q * m + r], out_ids[q * m + r]));
-                }
-            }
+            seed_candidates(&mut cand, &out, q, m);
             let qv = &queries[q * p4..(q + 1) * p4];
-            for r in lo..hi {
-                if ids[r] == NONE {
+            for (r, &id) in ids.iter().enumerate().take(hi).skip(lo) {
+                if id == NONE {
                     continue;
                 }
-                let row = match data {
-                    ScanRows::F32(v) => &v[r * p4..(r + 1) * p4],
-                    ScanRows::Pq { codes, codebook } => {
-                        super::window_scan::decode_row(
-                            codes,
-                            codebook,
-                            d.rows.codes_per_row(),
-                            r,
-                            &mut decoded,
-                        );
-                        &decoded[..]
-                    }
-                };
-                cand.push((score(qv, row, metric), ids[r]));
+                let row = data.row(d.rows, r, p4, &mut decoded);
+                cand.push((score(qv, row, metric), id));
             }
-            write_top(&mut cand, m, q, out_scores, out_ids);
+            write_top(&mut cand, m, q, out.scores, out.ids);
         }
     }
     Ok(())

@@ -144,6 +144,62 @@ pub enum GpuRows<'a> {
     },
 }
 
+impl<'a> ScanRows<'a> {
+    /// Rows' words, once checked to be of the kind `rows` names (and, for
+    /// codes, the codebook of its size for `dim`).
+    pub(crate) fn checked_len(self, rows: RowCode, dim: usize, op: &'static str) -> Result<usize> {
+        match (self, rows) {
+            (ScanRows::F32(v), RowCode::F32) => Ok(v.len()),
+            (ScanRows::Pq { codes, codebook }, RowCode::Pq(m)) => {
+                need(op, "codebook", codebook.len(), m * 256 * (dim / m.max(1)))?;
+                Ok(codes.len())
+            }
+            _ => Err(CrestError::shape(op, format!("rows do not match {rows:?}"))),
+        }
+    }
+
+    /// Row `r` as floats (`p4` of them): a slice of the float rows, or the
+    /// codes decoded into `buf`.
+    pub(crate) fn row<'b>(self, rows: RowCode, r: usize, p4: usize, buf: &'b mut [f32]) -> &'b [f32]
+    where
+        'a: 'b,
+    {
+        match self {
+            ScanRows::F32(v) => &v[r * p4..(r + 1) * p4],
+            ScanRows::Pq { codes, codebook } => {
+                decode_row(codes, codebook, rows.codes_per_row(), r, buf);
+                buf
+            }
+        }
+    }
+}
+
+/// The CPU twins' merge: what `out` holds for query `q` (its `m` slots,
+/// NONE = empty) as candidates, to which the scanned rows are added.
+pub(crate) fn seed_candidates(
+    cand: &mut Vec<(f32, u32)>,
+    out: &Ranked<&mut [f32], &mut [u32]>,
+    q: usize,
+    m: usize,
+) {
+    cand.clear();
+    for r in 0..m {
+        if out.ids[q * m + r] != NONE {
+            cand.push((out.scores[q * m + r], out.ids[q * m + r]));
+        }
+    }
+}
+
+/// The twins' check that `out` holds `queries · m` results.
+pub(crate) fn need_out(
+    op: &'static str,
+    out: &Ranked<&mut [f32], &mut [u32]>,
+    n: usize,
+) -> Result<()> {
+    need(op, "out", out.scores.len(), n)?;
+    need(op, "out", out.ids.len(), n)
+}
+
 /// What a window or list scan reads: the queries, padded (see
 /// `index::pad_queries`), the leaf-ordered rows and their ids (from
 /// [`ids_windows`]). `F`, `R` and `U` are the storage of floats, rows and
@@ -415,31 +471,9 @@ pub fn window_scan_cpu(
     out: Ranked<&mut [f32], &mut [u32]>,
 ) -> Result<()> {
     let ScanInputs { queries, data, ids } = inp;
-    let Ranked {
-        scores: out_scores,
-        ids: out_ids,
-    } = out;
-    let data_len = match (data, d.rows) {
-        (ScanRows::F32(v), RowCode::F32) => v.len(),
-        (ScanRows::Pq { codes, codebook }, RowCode::Pq(m)) => {
-            need(
-                "window_scan",
-                "codebook",
-                codebook.len(),
-                m * 256 * (d.dim / m.max(1)),
-            )?;
-            codes.len()
-        }
-        _ => {
-            return Err(CrestError::shape(
-                "window_scan",
-                format!("rows do not match {:?}", d.rows),
-            ))
-        }
-    };
+    let data_len = data.checked_len(d.rows, d.dim, "window_scan")?;
     d.validate(plan, queries.len(), data_len, ids.len())?;
-    need("window_scan", "out", out_scores.len(), d.queries * d.m)?;
-    need("window_scan", "out", out_ids.len(), d.queries * d.m)?;
+    need_out("window_scan", &out, d.queries * d.m)?;
     let p4 = dim4(d.dim) * 4;
     let m = d.m;
     let mut cand = Vec::new();
@@ -452,36 +486,16 @@ pub fn window_scan_cpu(
             let mask = &plan.entries[at + 1..at + plan.stride];
             let g = disp.group0 + e / WG;
             let (lo, hi) = (plan.bounds[2 * g], plan.bounds[2 * g + 1]);
-            cand.clear();
-            for r in 0..m {
-                if out_ids[q * m + r] != NONE {
-                    cand.push((out_scores[q * m + r], out_ids[q * m + r]));
-                }
-            }
+            seed_candidates(&mut cand, &out, q, m);
             let qv = &queries[q * p4..(q + 1) * p4];
             for r in lo as usize..hi as usize {
-                if mask[r / 32] >> (r % 32) & 1 == 0 {
+                if mask[r / 32] >> (r % 32) & 1 == 0 || ids[row0 + r] == NONE {
                     continue;
                 }
-                if ids[row0 + r] == NONE {
-                    continue;
-                }
-                let row = match data {
-                    ScanRows::F32(v) => &v[(row0 + r) * p4..(row0 + r + 1) * p4],
-                    ScanRows::Pq { codes, codebook } => {
-                        decode_row(
-                            codes,
-                            codebook,
-                            d.rows.codes_per_row(),
-                            row0 + r,
-                            &mut decoded,
-                        );
-                        &decoded[..]
-                    }
-                };
+                let row = data.row(d.rows, row0 + r, p4, &mut decoded);
                 cand.push((score(qv, row, metric), ids[row0 + r]));
             }
-            super::index::write_top(&mut cand, m, q, out_scores, out_ids);
+            super::index::write_top(&mut cand, m, q, out.scores, out.ids);
         }
     }
     Ok(())
