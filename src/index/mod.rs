@@ -592,6 +592,17 @@ impl Searcher {
         }
     }
 
+    /// Most results per query one tree search keeps exactly: its top `m`
+    /// for any smaller `m` are the first `m` of them (the leaves it scans do
+    /// not depend on `m`). Above it the scan splits each leaf's rows over
+    /// copies, whose merged lists depend on `m`. 0 for other kinds.
+    pub fn max_m_prefix(&self, kind: SearchKind) -> usize {
+        match (kind, &self.tree) {
+            (SearchKind::Tree, Some(t)) => t.max_m(),
+            _ => 0,
+        }
+    }
+
     /// Widest beam the tree search takes (no limit without a tree).
     pub fn max_beam(&self) -> usize {
         self.tree.as_ref().map_or(usize::MAX, DeviceTree::max_beam)

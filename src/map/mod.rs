@@ -726,14 +726,27 @@ impl<'a> Mapper<'a> {
                 .collect();
             for kind in Propose::search_kinds(&self.cfg.propose) {
                 let cap = searcher.max_m(kind);
-                // one search per distinct depth: few, large searches
-                let mut depths: Vec<usize> = want.iter().map(|&w| w.min(cap)).collect();
+                // One search per distinct depth: few, large searches. Depths
+                // up to what a tree search keeps exactly are one search at
+                // the largest of them, each window taking its first results
+                // (the same as a search at its own depth).
+                let prefix = searcher.max_m_prefix(kind);
+                let small = want
+                    .iter()
+                    .map(|&w| w.min(cap))
+                    .filter(|&mk| mk <= prefix)
+                    .max()
+                    .unwrap_or(0);
+                let depth_of = |w: usize| match want[w].min(cap) {
+                    mk if mk <= prefix => small,
+                    mk => mk,
+                };
+                let mut depths: Vec<usize> = (0..windows.len()).map(depth_of).collect();
                 depths.sort_unstable();
                 depths.dedup();
                 for mk in depths {
-                    let group: Vec<usize> = (0..windows.len())
-                        .filter(|&w| want[w].min(cap) == mk)
-                        .collect();
+                    let group: Vec<usize> =
+                        (0..windows.len()).filter(|&w| depth_of(w) == mk).collect();
                     let mut zq = Vec::with_capacity(group.len() * dim);
                     for &w in &group {
                         zq.extend_from_slice(&z_all[w * dim..(w + 1) * dim]);
@@ -742,7 +755,8 @@ impl<'a> Mapper<'a> {
                         searcher.search_host_with(self.be, kind, &zq, dim, mk, &depth.beam)?;
                     for (gi, &w) in group.iter().enumerate() {
                         let pw = &mut per_window[w];
-                        for &(sim, j) in &near[gi * mk..(gi + 1) * mk] {
+                        let own = want[w].min(cap);
+                        for &(sim, j) in &near[gi * mk..gi * mk + own] {
                             if j == NONE {
                                 continue;
                             }
