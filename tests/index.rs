@@ -811,6 +811,20 @@ fn chunked_tree_search_equals_unchunked_in_both_layouts() {
         DeviceTree::new(&be, &t, &z, dim, metric).unwrap().layout(),
         ScanLayout::Lists
     );
+    // up to max_m, a deeper search's first m results are the search at m
+    // (the mapper searches once at the deepest and cuts): exactly, in
+    // every layout
+    for layout in [ScanLayout::Blocked, ScanLayout::Windows, ScanLayout::Lists] {
+        let dt = DeviceTree::with_layout(&be, &t, &z, dim, metric, layout).unwrap();
+        let deep = dt.max_m();
+        let all = dt.search(&be, &qt, 21, deep, &cfg).unwrap();
+        for m in [1, 6, deep / 2] {
+            let few = dt.search(&be, &qt, 21, m, &cfg).unwrap();
+            for (qi, (a, b)) in few.chunks(m).zip(all.chunks(deep)).enumerate() {
+                assert_eq!(a, &b[..m], "{layout:?} m {m} q{qi}");
+            }
+        }
+    }
     // more results than the windowed scan's lists hold: the leaves are split
     // over copies of each query; the first 64 are the unsplit search's, the
     // rest follow in order, each grid k-mer once
